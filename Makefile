@@ -1,0 +1,56 @@
+# The two commands: `make run` (everything, on SQLite, with the sandbox) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# `make run` talks to the sandbox served by the same process.
+RUN_ENV := DEBUG=true SANDBOX_ENABLED=true Q_WORKERS=1 \
+	PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) \
+	RACKBEAT_API_URL=http://127.0.0.1:$(PORT)/sandbox/rackbeat/api/ \
+	RACKBEAT_APP_URL=http://127.0.0.1:$(PORT)/sandbox/rackbeat/app/ \
+	DINERO_API_URL=http://127.0.0.1:$(PORT)/sandbox/dinero \
+	DINERO_APP_URL=http://127.0.0.1:$(PORT)/sandbox/dinero/app/ \
+	DINERO_TOKEN_URL=http://127.0.0.1:$(PORT)/sandbox/dinero/oauth/token \
+	VISMA_CONNECT_AUTHORIZE_URL=http://127.0.0.1:$(PORT)/sandbox/visma/connect/authorize \
+	VISMA_CONNECT_TOKEN_URL=http://127.0.0.1:$(PORT)/sandbox/visma/connect/token \
+	DINERO_CLIENT_ID=sandbox-client DINERO_CLIENT_SECRET=sandbox-secret \
+	VISMA_CONNECT_CLIENT_ID=isv_sandbox VISMA_CONNECT_CLIENT_SECRET=sandbox-secret
+
+.PHONY: run test install install-dev lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py demo_setup
+	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops both)"
+	@set -m; trap 'kill -- -$$worker 2>/dev/null; exit 0' INT TERM; \
+	$(RUN_ENV) $(PY) manage.py qcluster & worker=$$!; \
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT); \
+	kill -- -$$worker 2>/dev/null; wait
+
+test: install-dev
+	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 test-artifacts

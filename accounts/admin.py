@@ -1,0 +1,93 @@
+"""Admin for connections and memberships, scoped to the user's connections."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.forms import ConnectionAdminForm
+from accounts.models import Connection, Membership
+from accounts.tenancy import TenantScopedAdminMixin
+
+STATE_COLOURS = {
+    Connection.State.ACTIVE: "#2e7d32",
+    Connection.State.DRAFT: "#757575",
+    Connection.State.PAUSED: "#ef6c00",
+    Connection.State.BROKEN: "#c62828",
+}
+
+
+def state_badge(connection: Connection) -> str:
+    return format_html(
+        '<span class="state-badge" style="background:{};color:#fff;padding:2px 8px;border-radius:9px">{}</span>',
+        STATE_COLOURS.get(connection.state, "#757575"),
+        connection.get_state_display(),
+    )
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+    def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return request.user.has_perm("accounts.view_membership")
+
+
+@admin.register(Connection)
+class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
+    connection_lookup = ""
+    form = ConnectionAdminForm
+    list_display = ["name", "state_display", "dinero_organization_id", "rackbeat_account_id", "updated_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "dinero_organization_id", "rackbeat_account_id"]
+    readonly_fields = ["state", "state_reason", "state_changed_at", "public_id", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_display(self, obj: Connection) -> str:
+        return state_badge(obj)
+
+    def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
+        fieldsets = [
+            (None, {"fields": ["name", "alert_recipients"]}),
+            (_("State"), {"fields": ["state", "state_reason", "state_changed_at"]}),
+        ]
+        if request.user.has_perm("accounts.change_credentials"):
+            fieldsets.insert(1, (
+                _("Credentials"),
+                {
+                    "description": _("Secrets are stored encrypted and never shown again."),
+                    "fields": [
+                        "new_rackbeat_api_token", "rackbeat_account_id", "dinero_organization_id",
+                        "dinero_auth_method", "new_dinero_api_key",
+                    ],
+                },
+            ))
+        else:
+            fieldsets.insert(1, (_("Accounts"), {"fields": ["rackbeat_account_id", "dinero_organization_id"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("accounts.change_credentials"):
+            readonly += ["rackbeat_account_id", "dinero_organization_id"]
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        if not request.user.has_perm("accounts.change_credentials"):
+            kwargs["fields"] = ["name", "alert_recipients"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_inlines(self, request, obj):  # type: ignore[no-untyped-def]
+        return self.inlines if request.user.has_perm("accounts.view_membership") else []
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "connection", "created_at"]
+    list_select_related = ["user", "connection"]
+    list_filter = ["connection"]
+    autocomplete_fields = ["user"]

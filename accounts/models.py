@@ -1,0 +1,141 @@
+"""Connections (one per customer) and who may see them."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.fields import EncryptedTextField
+
+SECRET_FIELDS = (
+    "rackbeat_api_token",
+    "dinero_api_key",
+    "visma_access_token",
+    "visma_refresh_token",
+)
+
+
+def _new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Connection(models.Model):
+    """One customer: a Rackbeat account connected to a Dinero organization."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        BROKEN = "broken", _("Broken")
+
+    class DineroAuth(models.TextChoices):
+        API_KEY = "api_key", _("API key (personal integration)")
+        VISMA_CONNECT = "visma_connect", _("Visma Connect (OAuth)")
+
+    name = models.CharField(_("name"), max_length=200)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+
+    rackbeat_account_id = models.CharField(
+        _("Rackbeat account id"), max_length=40, blank=True,
+        help_text=_("Filled in from Rackbeat's /self when the integration is activated."),
+    )
+    rackbeat_api_token = EncryptedTextField(_("Rackbeat API token"), blank=True)
+    rackbeat_api_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    dinero_organization_id = models.CharField(
+        _("Dinero company id"), max_length=20, blank=True,
+        help_text=_("Shown in the lower-left corner in Dinero, e.g. 400555."),
+    )
+    dinero_auth_method = models.CharField(
+        _("Dinero login"), max_length=20, choices=DineroAuth.choices, default=DineroAuth.API_KEY
+    )
+    dinero_api_key = EncryptedTextField(
+        _("Dinero API key"), blank=True,
+        help_text=_("Created in Dinero under Integrations › API keys, description “Rackbeat”."),
+    )
+    dinero_api_key_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    visma_access_token = EncryptedTextField(blank=True)
+    visma_access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    visma_refresh_token = EncryptedTextField(blank=True)
+    visma_refresh_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    webhook_secret = models.CharField(
+        max_length=64, default=_new_webhook_secret, editable=False,
+        help_text="Second factor in webhook URLs besides the per-webhook token.",
+    )
+
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
+    state_reason = models.TextField(_("reason"), blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    alert_recipients = models.TextField(
+        _("alert recipients"), blank=True,
+        help_text=_("E-mail addresses, one per line, for the daily digest and breakage alerts."),
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=[*SECRET_FIELDS, "webhook_secret", "visma_access_token_expires_at"])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
+        permissions = [
+            ("change_credentials", "Can change the credentials of a connection"),
+            ("activate_connection", "Can activate, pause and resume a connection"),
+            ("run_troubleshooting", "Can transfer a single document from the troubleshooting page"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # --- secrets ---------------------------------------------------------------------------
+    def set_secret(self, field: str, value: str) -> None:
+        """Store a secret and remember when it changed (shown as “set, last changed …”)."""
+        if field not in SECRET_FIELDS:
+            raise ValueError(f"{field} is not a secret field")
+        setattr(self, field, value)
+        stamp = f"{field}_changed_at"
+        if hasattr(self, stamp):
+            setattr(self, stamp, timezone.now())
+
+    # --- state -----------------------------------------------------------------------------
+    def set_state(self, state: str, reason: str = "") -> bool:
+        """Move to ``state``; return True when the state actually changed."""
+        changed = self.state != state
+        self.state = state
+        self.state_reason = reason
+        if changed:
+            self.state_changed_at = timezone.now()
+        return changed
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+    @property
+    def recipients(self) -> list[str]:
+        return [line.strip() for line in self.alert_recipients.replace(",", "\n").splitlines() if line.strip()]
+
+
+class Membership(models.Model):
+    """Gives a user access to one connection. Non-superusers see only their memberships."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "connection"], name="unique_membership")]
+        verbose_name = _("membership")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.connection}"

@@ -1,0 +1,218 @@
+"""One environment-driven settings module.
+
+Every variable is documented in ``.env.example``. Development defaults apply only while
+``DEBUG`` is on; a production process (``DEBUG=false``) refuses to start without a real
+``SECRET_KEY`` and ``FIELD_ENCRYPTION_KEYS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# A throwaway key is acceptable only for local development. It is deliberately long and random
+# looking so `check --deploy` on a DEBUG instance says nothing misleading about its shape.
+_DEV_SECRET_KEY = "dev-only-insecure-key-8c1f0d4e2b7a49e6a3d5c9f1b0e7d2a6c4f8e1b3d5a7c9e0f2b4d6a8c0e2f4"
+# Development Fernet key (urlsafe base64 of 32 bytes); never valid in production.
+_DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="
+
+
+def _required_in_production(name: str, dev_default: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(
+        f"{name} is not set. It is required when DEBUG is off; see .env.example."
+    )
+
+
+SECRET_KEY = _required_in_production("SECRET_KEY", _DEV_SECRET_KEY)
+FIELD_ENCRYPTION_KEYS: list[str] = [
+    k.strip()
+    for k in _required_in_production("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",")
+    if k.strip()
+]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_q",
+    "simple_history",
+    "accounts",
+    "mappings",
+    "integration",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The ORM broker and the web process share one file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("da", "Dansk"), ("sv", "Svenska")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Copenhagen")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://"),
+}
+
+# --- E-mail -----------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="integration@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- The two APIs -----------------------------------------------------------------------------
+RACKBEAT_API_URL = env.str("RACKBEAT_API_URL", default="https://app.rackbeat.com/api/")
+RACKBEAT_APP_URL = env.str("RACKBEAT_APP_URL", default="https://app.rackbeat.com/")
+RACKBEAT_RATE_LIMIT_PER_MINUTE = env.int("RACKBEAT_RATE_LIMIT_PER_MINUTE", default=480)
+RACKBEAT_CONSUMER_NAME = env.str("RACKBEAT_CONSUMER_NAME", default="Rackbeat-Dinero integration")
+RACKBEAT_CONSUMER_CONTACT = env.str("RACKBEAT_CONSUMER_CONTACT", default=DEFAULT_FROM_EMAIL)
+
+DINERO_API_URL = env.str("DINERO_API_URL", default="https://api.dinero.dk")
+DINERO_APP_URL = env.str("DINERO_APP_URL", default="https://app.dinero.dk/")
+DINERO_TOKEN_URL = env.str("DINERO_TOKEN_URL", default="https://authz.dinero.dk/dineroapi/oauth/token")
+DINERO_CLIENT_ID = env.str("DINERO_CLIENT_ID", default="")
+DINERO_CLIENT_SECRET = env.str("DINERO_CLIENT_SECRET", default="")
+DINERO_RATE_LIMIT_PER_MINUTE = env.int("DINERO_RATE_LIMIT_PER_MINUTE", default=100)
+VISMA_CONNECT_AUTHORIZE_URL = env.str(
+    "VISMA_CONNECT_AUTHORIZE_URL", default="https://connect.visma.com/connect/authorize"
+)
+VISMA_CONNECT_TOKEN_URL = env.str("VISMA_CONNECT_TOKEN_URL", default="https://connect.visma.com/connect/token")
+VISMA_CONNECT_CLIENT_ID = env.str("VISMA_CONNECT_CLIENT_ID", default="")
+VISMA_CONNECT_CLIENT_SECRET = env.str("VISMA_CONNECT_CLIENT_SECRET", default="")
+HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
+
+# Public base URL of this service, used for webhook and OAuth redirect URLs.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Sandbox (emulators of both APIs) ---------------------------------------------------------
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+if SANDBOX_ENABLED and not DEBUG and not env.bool("SANDBOX_ALLOW_WITHOUT_DEBUG", default=False):
+    raise ImproperlyConfigured(
+        "SANDBOX_ENABLED is on while DEBUG is off. The sandbox emulates Rackbeat and Dinero and "
+        "must never run in production."
+    )
+
+# --- Operations ---------------------------------------------------------------------------------
+POLL_INTERVAL_MINUTES = env.int("POLL_INTERVAL_MINUTES", default=10)
+POLL_OVERLAP_MINUTES = env.int("POLL_OVERLAP_MINUTES", default=5)
+EXCHANGE_RETENTION_DAYS = env.int("EXCHANGE_RETENTION_DAYS", default=90)
+STALE_CLAIM_MINUTES = env.int("STALE_CLAIM_MINUTES", default=15)
+MAX_TRANSIENT_ATTEMPTS = env.int("MAX_TRANSIENT_ATTEMPTS", default=8)
+
+# --- django-q2 ----------------------------------------------------------------------------------
+# ORM broker on the default database: enqueueing inside a transaction commits with it.
+# `retry` stays well above `timeout` so a running task is never handed to a second worker;
+# business retries live on SyncOperation rows, not in the broker.
+Q_CLUSTER = {
+    "name": "integration",
+    "orm": "default",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    "retry": env.int("Q_RETRY", default=900),
+    "ack_failures": True,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 100,
+    "time_zone": TIME_ZONE,
+    "poll": 0.5,
+    "label": "Task queue",
+    "sync": env.bool("Q_SYNC", default=False),
+}
+
+# --- Security (production) --------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+X_FRAME_OPTIONS = "DENY"
+
+LOGIN_URL = "admin:login"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

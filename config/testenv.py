@@ -1,0 +1,8 @@
+"""Test-run environment defaults, loaded as a pytest plugin (`-p config.testenv`) before settings are read."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("SANDBOX_ENABLED", "true")
+# Tasks run inline in tests unless a test starts real worker processes.
+os.environ.setdefault("Q_SYNC", "true")

@@ -1,0 +1,39 @@
+"""/healthz: database reachability, worker heartbeat age and queue depth, as JSON."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+# A worker beats every minute (see integration.schedules); three missed beats is unhealthy.
+HEARTBEAT_MAX_AGE_SECONDS = 180
+
+
+def snapshot() -> dict:
+    from django_q.models import OrmQ
+
+    from integration.models import SyncOperation, WorkerHeartbeat
+
+    now = timezone.now()
+    beat = WorkerHeartbeat.objects.order_by("-beat_at").first()
+    age = (now - beat.beat_at).total_seconds() if beat else None
+    return {
+        "heartbeat_age_seconds": round(age, 1) if age is not None else None,
+        "queue_depth": OrmQ.objects.count(),
+        "pending_operations": SyncOperation.objects.filter(state=SyncOperation.State.PENDING).count(),
+        "worker_ok": age is not None and age <= HEARTBEAT_MAX_AGE_SECONDS,
+    }
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    body: dict = {"database": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        body.update(snapshot())
+    except DatabaseError:
+        return JsonResponse({"database": "unreachable", "status": "unhealthy"}, status=503)
+    healthy = body["worker_ok"]
+    body["status"] = "ok" if healthy else "unhealthy"
+    return JsonResponse(body, status=200 if healthy else 503)

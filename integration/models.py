@@ -1,0 +1,418 @@
+"""The sync engine's tables: settings per connection, the operation ledger and its evidence.
+
+The ``SyncOperation`` row is the unit of truth; django-q2 only executes it. Every transfer —
+started by a webhook, a poll, the start sync, troubleshooting or a retry — is one of these rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.fields import EncryptedTextField
+from accounts.models import Connection
+
+
+class IntegrationSettings(models.Model):
+    """Every option of the product description, one row per connection."""
+
+    class SupplierInvoiceStatus(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        BOOKED = "booked", _("Booked")
+
+    class SalesInvoiceStatus(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        BOOKED = "booked", _("Booked")
+        BOOKED_EMAILED = "booked_emailed", _("Booked and e-mailed to the customer")
+
+    class InvoicesCreatedIn(models.TextChoices):
+        RACKBEAT = "rackbeat", _("In Rackbeat, transferred to Dinero immediately")
+        DINERO = "dinero", _("In Dinero, transferred to Rackbeat every hour at 13 minutes past")
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="settings")
+
+    # Purchases and suppliers
+    supplier_integration_enabled = models.BooleanField(
+        _("enable supplier integration"), default=False,
+        help_text=_("New suppliers created in Rackbeat are transferred to Dinero, and so are booked "
+                    "supplier invoices."),
+    )
+    supplier_invoice_status = models.CharField(
+        _("status of supplier invoices created in Dinero"), max_length=10,
+        choices=SupplierInvoiceStatus.choices, default=SupplierInvoiceStatus.DRAFT,
+        help_text=_("In Rackbeat a supplier invoice must always be booked before it is transferred."),
+    )
+    supplier_number_in_name = models.BooleanField(
+        _("include the supplier number in the Dinero name"), default=True,
+        help_text=_("Recommended: Dinero does not work with numbers the way Rackbeat does."),
+    )
+
+    # Sales and customers
+    customer_integration_enabled = models.BooleanField(
+        _("enable customer integration"), default=False,
+        help_text=_("New customers created in Rackbeat are transferred to Dinero, and so are booked "
+                    "sales invoices."),
+    )
+    customer_number_in_name = models.BooleanField(
+        _("include the customer number in the Dinero name"), default=True,
+        help_text=_("Recommended: Dinero does not work with numbers the way Rackbeat does."),
+    )
+    item_consumption_enabled = models.BooleanField(
+        _("automatic booking of item consumption in Dinero"), default=False,
+        help_text=_("Books a voucher with the cost of goods of each booked sales invoice. This covers "
+                    "sales invoices only: the stock still needs a manual regulation now and then "
+                    "(monthly, quarterly or yearly)."),
+    )
+    stock_account = models.PositiveIntegerField(_("stock account"), null=True, blank=True)
+    consumption_account = models.PositiveIntegerField(_("consumption account"), null=True, blank=True)
+    sales_invoice_status = models.CharField(
+        _("status of sales invoices created in Dinero"), max_length=20,
+        choices=SalesInvoiceStatus.choices, default=SalesInvoiceStatus.DRAFT,
+    )
+    customer_invoices_created_in = models.CharField(
+        _("where customer invoices are created"), max_length=10,
+        choices=InvoicesCreatedIn.choices, default=InvoicesCreatedIn.RACKBEAT,
+    )
+
+    # Products and BOMs follow the customer integration switch (they are needed on sales lines),
+    # but can be turned off on their own.
+    product_integration_enabled = models.BooleanField(
+        _("transfer products and bills of materials"), default=True,
+    )
+
+    # Rackbeat's webhook catalogue is only partly known: event names are configurable.
+    webhook_events = models.JSONField(
+        _("Rackbeat webhook events"), default=dict, blank=True,
+        help_text=_("Event name → document kind. Empty means the built-in defaults."),
+    )
+
+    start_sync_requested = models.BooleanField(_("run the start sync from Dinero"), default=False)
+    setup_completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("integration settings")
+        verbose_name_plural = _("integration settings")
+
+    def __str__(self) -> str:
+        return f"Settings for {self.connection}"
+
+    @property
+    def sales_from_rackbeat(self) -> bool:
+        return self.customer_invoices_created_in == self.InvoicesCreatedIn.RACKBEAT
+
+
+class Direction(models.TextChoices):
+    TO_DINERO = "to_dinero", _("Rackbeat → Dinero")
+    TO_RACKBEAT = "to_rackbeat", _("Dinero → Rackbeat")
+
+
+class Kind(models.TextChoices):
+    """What a SyncOperation transfers. Binding kinds reuse the master-data values."""
+
+    CUSTOMER = "customer", _("Customer")
+    SUPPLIER = "supplier", _("Supplier")
+    SUPPLIER_GROUP = "supplier_group", _("Supplier group")
+    PRODUCT = "product", _("Product")
+    BOM = "bom", _("Bill of materials")
+    SALES_INVOICE = "sales_invoice", _("Sales invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+    SUPPLIER_INVOICE = "supplier_invoice", _("Supplier invoice")
+    ITEM_CONSUMPTION = "item_consumption", _("Item consumption")
+
+
+class Trigger(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook")
+    POLL = "poll", _("Poll")
+    START_SYNC = "start_sync", _("Start sync")
+    TROUBLESHOOTING = "troubleshooting", _("Troubleshooting")
+    RETRY = "retry", _("Retry")
+    FOLLOW_UP = "follow_up", _("Follow-up of another transfer")
+
+
+class SyncRun(models.Model):
+    """A batch: a start sync or a poll, with counts and progress."""
+
+    class RunKind(models.TextChoices):
+        START_SYNC = "start_sync", _("Start sync from Dinero")
+        POLL_RACKBEAT = "poll_rackbeat", _("Poll Rackbeat")
+        POLL_DINERO = "poll_dinero", _("Poll Dinero invoices")
+        REFERENCE_DATA = "reference_data", _("Refresh reference data")
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=20, choices=RunKind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # Free-form report: per-stream progress, skip reasons, resume markers.
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["connection", "kind", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total:
+            return 100 if self.state != self.State.RUNNING else 0
+        return min(100, round(100 * self.processed / self.total))
+
+
+class SyncOperation(models.Model):
+    """One unit of work with a natural key: (connection, kind, direction, source key)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+        SKIPPED = "skipped", _("Skipped")
+
+    OPEN_STATES = (State.PENDING, State.RUNNING)
+    PROBLEM_STATES = (State.FAILED, State.NEEDS_ATTENTION)
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    direction = models.CharField(_("direction"), max_length=12, choices=Direction.choices,
+                                 default=Direction.TO_DINERO)
+    source_key = models.CharField(_("source key"), max_length=128)
+    document_number = models.CharField(_("number"), max_length=128, blank=True, db_index=True)
+    document_name = models.CharField(_("name"), max_length=255, blank=True)
+
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.WEBHOOK)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="operations")
+
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    # Set when new work arrives while the row is running: the worker runs it again afterwards.
+    rerun_requested = models.BooleanField(default=False)
+
+    last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    hint = models.TextField(_("how to fix"), blank=True)
+    fix_url = models.CharField(max_length=500, blank=True)
+
+    # Intent and results. `intent` holds what must survive a crash between steps, e.g. the
+    # Dinero Guid chosen before the first POST, the Dinero timestamp, the step reached.
+    intent = models.JSONField(default=dict, blank=True)
+    target_id = models.CharField(_("id on the other side"), max_length=128, blank=True)
+    target_number = models.CharField(_("number on the other side"), max_length=64, blank=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+
+    handled_note = models.TextField(blank=True)
+    handled_by = models.CharField(max_length=150, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = _("sync operation")
+        verbose_name_plural = _("sync log")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "direction", "source_key"], name="unique_operation_natural_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="op_due_idx"),
+            models.Index(fields=["connection", "-updated_at"], name="op_conn_recent_idx"),
+            models.Index(fields=["connection", "state", "-updated_at"], name="op_conn_state_idx"),
+            models.Index(fields=["-updated_at"], name="op_recent_idx"),
+            models.Index(fields=["kind", "-updated_at"], name="op_kind_recent_idx"),
+        ]
+        permissions = [
+            ("retry_syncoperation", "Can retry a sync operation"),
+            ("handle_syncoperation", "Can mark a sync operation as handled"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.document_number or self.source_key
+        return f"{self.get_kind_display()} {label}"
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.last_error)
+
+
+class NeedsAttention(SyncOperation):
+    """Proxy giving the operations that wait for a person their own admin list."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("document that needs attention")
+        verbose_name_plural = _("needs attention")
+
+
+class OperationEvent(models.Model):
+    """The timeline of an operation: claims, attempts, state changes, notes."""
+
+    operation = models.ForeignKey(SyncOperation, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    attempt = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["operation", "at"])]
+
+
+class HttpExchange(models.Model):
+    """One API call as reported by a client, already redacted at the HTTP chokepoint."""
+
+    class Service(models.TextChoices):
+        RACKBEAT = "rackbeat", "Rackbeat"
+        DINERO = "dinero", "Dinero"
+
+    connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="exchanges")
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="exchanges")
+    attempt = models.PositiveIntegerField(default=0)
+    service = models.CharField(max_length=10, choices=Service.choices)
+    method = models.CharField(max_length=10)
+    url = models.TextField()
+    status = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    bodies_pruned = models.BooleanField(default=False)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["operation", "at"], name="exch_op_idx"),
+            models.Index(fields=["at"], name="exch_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} → {self.status}"
+
+
+class Binding(models.Model):
+    """A Rackbeat key bound to a Dinero id, per connection and kind, unique on both sides."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="bindings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rackbeat_key = models.CharField(max_length=128)
+    dinero_id = models.CharField(max_length=128)
+    # Hash of the payload last sent; an unchanged object makes no API call.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    dinero_timestamp = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "rackbeat_key"], name="unique_binding_rackbeat"),
+            models.UniqueConstraint(fields=["connection", "kind", "dinero_id"], name="unique_binding_dinero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rackbeat_key} ⇄ {self.dinero_id}"
+
+    @staticmethod
+    def fingerprint_of(payload: Any) -> str:
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class WebhookDelivery(models.Model):
+    """A webhook as received, deduplicated on (connection, event, key, body hash)."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted: work queued")
+        DUPLICATE = "duplicate", _("Duplicate")
+        IGNORED = "ignored", _("Ignored: unknown or disabled event")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=100)
+    key = models.CharField(max_length=128, blank=True)
+    body_sha256 = models.CharField(max_length=64)
+    body = models.TextField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "event", "key", "body_sha256"], name="unique_delivery")
+        ]
+
+
+class RackbeatWebhook(models.Model):
+    """A webhook we registered in Rackbeat, with the token it answered once."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rackbeat_webhooks")
+    event = models.CharField(max_length=100)
+    rackbeat_id = models.CharField(max_length=40)
+    url = models.TextField()
+    token = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "event"], name="unique_webhook_event")]
+
+
+class PollCursor(models.Model):
+    """Where a poll stream stopped last time (UTC), per connection and stream."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="cursors")
+    stream = models.CharField(max_length=40)
+    value = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "stream"], name="unique_cursor")]
+
+
+class RateLimitWindow(models.Model):
+    """Shared request budget per API and key, counted across every process and host."""
+
+    key = models.CharField(max_length=120)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="unique_rate_window")]
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a schedule every minute; /healthz and the dashboard read its age."""
+
+    name = models.CharField(max_length=100, unique=True)
+    beat_at = models.DateTimeField()

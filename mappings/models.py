@@ -1,0 +1,199 @@
+"""Account matrices, unit and layout mappings, and the reference data they are chosen from.
+
+Reference data (Rackbeat product groups, units, layouts; Dinero accounts and VAT types) is cached
+per connection. A row that disappears upstream is kept and flagged ``missing_upstream`` so the
+matrix editor can show it as gone instead of silently dropping a mapping.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from accounts.models import Connection
+
+
+class VatZone(models.TextChoices):
+    DOMESTIC = "domestic", _("Domestic")
+    EU = "eu", _("EU")
+    ABROAD = "abroad", _("Abroad (outside the EU)")
+    DOMESTIC_EXEMPT = "domestic_exempt", _("Domestic, VAT exempt")
+
+
+# Dinero's fixed set of units (exact API strings, from the OpenAPI document).
+DINERO_UNITS: list[tuple[str, str]] = [
+    ("parts", _("Parts (pcs.)")),
+    ("hours", _("Hours")),
+    ("km", _("Kilometres")),
+    ("day", _("Day")),
+    ("week", _("Week")),
+    ("month", _("Month")),
+    ("kilogram", _("Kilogram")),
+    ("cubicMetre", _("Cubic metre")),
+    ("set", _("Set")),
+    ("litre", _("Litre")),
+    ("box", _("Box")),
+    ("case", _("Case")),
+    ("carton", _("Carton")),
+    ("metre", _("Metre")),
+    ("package", _("Package")),
+    ("shipment", _("Shipment")),
+    ("squareMetre", _("Square metre")),
+    ("session", _("Session")),
+    ("tonne", _("Tonne")),
+]
+
+DINERO_LANGUAGES: list[tuple[str, str]] = [("da-DK", _("Danish (da-DK)")), ("en-GB", _("English (en-GB)"))]
+
+
+class ReferenceRow(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    missing_upstream = models.BooleanField(
+        _("missing upstream"), default=False,
+        help_text=_("No longer returned by the API at the last refresh."),
+    )
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class ProductGroup(ReferenceRow):
+    number = models.CharField(_("number"), max_length=40)
+    name = models.CharField(_("name"), max_length=255)
+    vat_rates = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["connection", "number"]
+        constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_product_group")]
+        verbose_name = _("product group")
+        permissions = [("refresh_reference_data", "Can refresh reference data from Rackbeat and Dinero")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class RackbeatUnit(ReferenceRow):
+    number = models.CharField(_("number"), max_length=40)
+    name = models.CharField(_("name"), max_length=255)
+
+    class Meta:
+        ordering = ["connection", "name"]
+        constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_unit")]
+        verbose_name = _("Rackbeat unit")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RackbeatLayout(ReferenceRow):
+    number = models.CharField(_("number"), max_length=40)
+    name = models.CharField(_("name"), max_length=255)
+    language = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["connection", "number"]
+        constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_layout")]
+        verbose_name = _("Rackbeat layout")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DineroAccount(ReferenceRow):
+    number = models.PositiveIntegerField(_("account number"))
+    name = models.CharField(_("name"), max_length=255)
+    vat_code = models.CharField(_("VAT code"), max_length=20, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    is_hidden = models.BooleanField(default=False)
+    is_purchase = models.BooleanField(_("purchase account"), default=False)
+    is_deposit = models.BooleanField(_("deposit account"), default=False)
+
+    class Meta:
+        ordering = ["connection", "number"]
+        constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_dinero_account")]
+        verbose_name = _("Dinero account")
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class DineroVatType(ReferenceRow):
+    code = models.CharField(max_length=20)
+    name = models.CharField(max_length=255)
+    rate = models.DecimalField(max_digits=7, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["connection", "code"]
+        constraints = [models.UniqueConstraint(fields=["connection", "code"], name="unique_vat_type")]
+        verbose_name = _("Dinero VAT type")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class AccountMatrixCell(models.Model):
+    """One cell of an account matrix: product group × VAT zone → Dinero account."""
+
+    class Matrix(models.TextChoices):
+        SUPPLIER = "supplier", _("Supplier invoice account matrix")
+        REVENUE = "revenue", _("Revenue account matrix")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="matrix_cells")
+    matrix = models.CharField(_("matrix"), max_length=10, choices=Matrix.choices)
+    product_group_number = models.CharField(_("product group"), max_length=40)
+    vat_zone = models.CharField(_("VAT zone"), max_length=20, choices=VatZone.choices)
+    account_number = models.PositiveIntegerField(_("Dinero account"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["connection", "matrix", "product_group_number", "vat_zone"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "matrix", "product_group_number", "vat_zone"], name="unique_matrix_cell"
+            )
+        ]
+        verbose_name = _("account matrix cell")
+
+    def __str__(self) -> str:
+        return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
+
+
+class UnitMapping(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="unit_mappings")
+    rackbeat_unit_number = models.CharField(_("Rackbeat unit"), max_length=40)
+    dinero_unit = models.CharField(_("Dinero unit"), max_length=20, choices=DINERO_UNITS)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "rackbeat_unit_number"], name="unique_unit_mapping")
+        ]
+        verbose_name = _("unit mapping")
+
+    def __str__(self) -> str:
+        return f"{self.rackbeat_unit_number} → {self.dinero_unit}"
+
+
+class LayoutMapping(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="layout_mappings")
+    rackbeat_layout_number = models.CharField(_("Rackbeat layout"), max_length=40)
+    language = models.CharField(_("Dinero language"), max_length=5, choices=DINERO_LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "rackbeat_layout_number"], name="unique_layout_mapping")
+        ]
+        verbose_name = _("layout mapping")
+
+    def __str__(self) -> str:
+        return f"{self.rackbeat_layout_number} → {self.language}"
