@@ -40,7 +40,7 @@ def accountant_permissions():
     chosen = []
     for perm in perms:
         app, model, codename = perm.content_type.app_label, perm.content_type.model, perm.codename
-        if (app, codename) in ACCOUNTANT_NEVER or model.startswith("historical") and not codename.startswith("view_"):
+        if (app, codename) in ACCOUNTANT_NEVER or (model.startswith("historical") and not codename.startswith("view_")):
             continue
         if codename.startswith("view_") and model != "membership":
             chosen.append(perm)

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "mappings",
     "integration",
     "sandbox",
+    "sandbox.dinero",
+    "sandbox.rackbeat",
 ]
 
 MIDDLEWARE = [

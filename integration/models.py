@@ -287,6 +287,9 @@ class OperationEvent(models.Model):
         ordering = ["at", "pk"]
         indexes = [models.Index(fields=["operation", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.message[:60]}"
+
 
 class HttpExchange(models.Model):
     """One API call as reported by a client, already redacted at the HTTP chokepoint."""
@@ -372,6 +375,9 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["connection", "event", "key", "body_sha256"], name="unique_delivery")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.event} {self.key} ({self.outcome})"
+
 
 class RackbeatWebhook(models.Model):
     """A webhook we registered in Rackbeat, with the token it answered once."""
@@ -386,6 +392,9 @@ class RackbeatWebhook(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "event"], name="unique_webhook_event")]
 
+    def __str__(self) -> str:
+        return f"{self.event} → {self.url}"
+
 
 class PollCursor(models.Model):
     """Where a poll stream stopped last time (UTC), per connection and stream."""
@@ -397,6 +406,9 @@ class PollCursor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "stream"], name="unique_cursor")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} @ {self.value:%Y-%m-%d %H:%M:%S}"
 
 
 class RateLimitWindow(models.Model):
@@ -410,9 +422,15 @@ class RateLimitWindow(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="unique_rate_window")]
 
+    def __str__(self) -> str:
+        return f"{self.key} {self.window_start:%H:%M}: {self.count}"
+
 
 class WorkerHeartbeat(models.Model):
     """Written by a schedule every minute; /healthz and the dashboard read its age."""
 
     name = models.CharField(max_length=100, unique=True)
     beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%H:%M:%S}"

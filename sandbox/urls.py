@@ -1,3 +1,5 @@
-from django.urls import path
+"""Sandbox routes: /sandbox/rackbeat/…, /sandbox/dinero/…, /sandbox/visma/…"""
 
-urlpatterns: list = []
+
+urlpatterns: list = [
+]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -66,3 +69,73 @@ def accountant_client(client, accountant):
 def consultant_client(client, consultant):
     client.force_login(consultant)
     return client
+
+
+# --- The sandbox over real HTTP -------------------------------------------------------------------
+
+@pytest.fixture
+def sandbox_urls(live_server, settings) -> str:
+    """Point both API clients at the emulators served by the live test server; returns its URL."""
+    base = live_server.url
+    settings.PUBLIC_BASE_URL = base
+    settings.RACKBEAT_API_URL = f"{base}/sandbox/rackbeat/api/"
+    settings.RACKBEAT_APP_URL = f"{base}/sandbox/rackbeat/app/"
+    settings.DINERO_API_URL = f"{base}/sandbox/dinero"
+    settings.DINERO_APP_URL = f"{base}/sandbox/dinero/app/"
+    settings.DINERO_TOKEN_URL = f"{base}/sandbox/dinero/oauth/token"
+    settings.VISMA_CONNECT_AUTHORIZE_URL = f"{base}/sandbox/visma/connect/authorize"
+    settings.VISMA_CONNECT_TOKEN_URL = f"{base}/sandbox/visma/connect/token"
+    settings.DINERO_CLIENT_ID = "sandbox-client"
+    settings.DINERO_CLIENT_SECRET = "sandbox-secret"
+    settings.VISMA_CONNECT_CLIENT_ID = "isv_sandbox"
+    settings.VISMA_CONNECT_CLIENT_SECRET = "sandbox-secret"
+    return base
+
+
+# --- A real browser (Debian's Chromium through Playwright) -------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER_TESTS"):
+            pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium package.")
+        pytest.skip(f"browser tests need {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def login_in_browser(page, live_server, user) -> None:
+    """Log ``user`` into the admin in ``page`` by handing over a real session cookie."""
+    from django.conf import settings as dj_settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[dj_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{
+        "name": dj_settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url,
+    }])

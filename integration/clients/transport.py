@@ -190,7 +190,7 @@ class Transport:
         )
         try:
             self.on_exchange(exchange)
-        except Exception:  # noqa: BLE001 - logging an exchange must never break the transfer
+        except Exception:
             import logging
 
             logging.getLogger(__name__).exception("Could not record an HTTP exchange")

@@ -1,0 +1,4 @@
+"""One module per kind of document; importing this package registers every handler.
+
+Each module appends its import below.
+"""

@@ -1,0 +1,125 @@
+"""The contract between the engine and the transfer modules.
+
+A transfer handler is a function ``handler(op, ctx) -> Result`` registered for one
+(kind, direction). The engine claims the operation row, builds the context, calls the handler and
+records the outcome; handlers never change ``op.state`` themselves. What a handler must persist
+between its steps (our chosen Dinero Guid, the Dinero id the moment it comes back, the step
+reached) it stores with :meth:`TransferContext.save_intent`, which commits immediately — so a
+crash between "POST draft" and "book" resumes at "book" instead of creating a second draft.
+
+Handlers signal outcomes by returning a :class:`Result` or raising:
+
+* :class:`NeedsMapping` — a mapping is missing (product group × VAT zone, unit, layout, setting);
+  the message names exactly what, ``fix_url`` links to where to fix it. → needs attention.
+* :class:`SkipTransfer` — nothing to do, with the reason shown in the log (e.g. the customer
+  integration is off, the invoice is not booked yet). → skipped.
+* :class:`TotalsMismatch` — Dinero's total differs from Rackbeat's. → needs attention, both figures.
+* ``integration.clients.errors.ApiError`` subclasses — classified by the engine (permanent →
+  needs attention, transient → retry with backoff, uncertain → retry, and the handler looks up
+  before it creates again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accounts.models import Connection
+    from integration.clients.dinero import DineroClient
+    from integration.clients.rackbeat import RackbeatClient
+    from integration.models import IntegrationSettings, SyncOperation
+
+
+@dataclass
+class Result:
+    """What a successful handler reports. ``outcome`` is one readable sentence for the log."""
+
+    outcome: str
+    target_id: str = ""
+    target_number: str = ""
+    document_number: str = ""
+    document_name: str = ""
+    skipped: bool = False
+    # Further operations to queue once this one is done, as (kind, direction, source_key).
+    follow_ups: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class TransferProblem(Exception):
+    """Base for outcomes that need a person. ``hint`` says what to do; ``fix_url`` where."""
+
+    def __init__(self, message: str, *, hint: str = "", fix_url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fix_url = fix_url
+
+
+class NeedsMapping(TransferProblem):
+    pass
+
+
+class TotalsMismatch(TransferProblem):
+    def __init__(self, rackbeat_total: Decimal, dinero_total: Decimal, currency: str, **kwargs: Any) -> None:
+        message = (
+            f"Dinero's total {dinero_total} {currency} differs from Rackbeat's total {rackbeat_total} "
+            f"{currency} (difference {dinero_total - rackbeat_total} {currency}). The invoice was left as a "
+            "draft in Dinero."
+        )
+        kwargs.setdefault("hint", "Compare the lines in both systems (rounding, discounts, VAT rates), "
+                                  "correct the cause, then press Retry.")
+        super().__init__(message, **kwargs)
+        self.rackbeat_total = rackbeat_total
+        self.dinero_total = dinero_total
+
+
+class SkipTransfer(Exception):
+    """Nothing to transfer; the reason is recorded on the operation."""
+
+
+@dataclass
+class TransferContext:
+    """Everything a handler needs, built by the engine per attempt."""
+
+    connection: Connection
+    settings: IntegrationSettings
+    rackbeat: RackbeatClient
+    dinero: DineroClient
+    operation: SyncOperation
+
+    def save_intent(self, **values: Any) -> None:
+        """Merge ``values`` into ``operation.intent`` and commit it at once."""
+        from integration.models import SyncOperation
+
+        self.operation.intent = {**(self.operation.intent or {}), **values}
+        SyncOperation.objects.filter(pk=self.operation.pk).update(intent=self.operation.intent)
+
+    def note(self, message: str) -> None:
+        """Add a line to the operation's timeline."""
+        from integration.models import OperationEvent
+
+        OperationEvent.objects.create(
+            operation=self.operation, attempt=self.operation.attempts, state=self.operation.state, message=message
+        )
+
+
+Handler = Callable[["SyncOperation", TransferContext], Result]
+
+_REGISTRY: dict[tuple[str, str], Handler] = {}
+
+
+def register(kind: str, direction: str) -> Callable[[Handler], Handler]:
+    def decorator(func: Handler) -> Handler:
+        _REGISTRY[(str(kind), str(direction))] = func
+        return func
+
+    return decorator
+
+
+def handler_for(kind: str, direction: str) -> Handler | None:
+    # Importing the package registers every handler module.
+    import integration.transfers  # noqa: F401
+
+    return _REGISTRY.get((str(kind), str(direction)))
