@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts import admin_pages
 from accounts.forms import ConnectionAdminForm
 from accounts.models import Connection, Membership
-from accounts.tenancy import TenantScopedAdminMixin
+from accounts.tenancy import TenantScopedAdminMixin, get_connection_for
 
 STATE_COLOURS = {
     Connection.State.ACTIVE: "#2e7d32",
@@ -80,6 +83,38 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         if not request.user.has_perm("accounts.change_credentials"):
             kwargs["fields"] = ["name", "alert_recipients"]
         return super().get_form(request, obj, change, **kwargs)
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        # Importing the feature modules registers their pages.
+        import integration.admin_pages_all  # noqa: F401
+
+        extra = [
+            path(f"<int:connection_id>/{page.slug}/{page.route}", self.admin_site.admin_view(self._page_view(page)),
+                 name=page.url_name)
+            for page in admin_pages.pages()
+        ]
+        return extra + super().get_urls()
+
+    @staticmethod
+    def _page_view(page: admin_pages.ConnectionPage):  # type: ignore[no-untyped-def]
+        def view(request, connection_id, **kwargs):  # type: ignore[no-untyped-def]
+            connection = get_connection_for(request.user, connection_id)
+            if not request.user.has_perm(page.permission):
+                raise PermissionDenied
+            return page.view(request, connection, **kwargs)
+
+        view.__name__ = f"connection_{page.slug.replace('-', '_')}"
+        return view
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        extra_context = extra_context or {}
+        menu = []
+        for page in admin_pages.menu_for(request):
+            if page.route:
+                continue
+            menu.append((page.group, page.title, reverse(f"admin:{page.url_name}", args=[object_id])))
+        extra_context["connection_pages"] = menu
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_inlines(self, request, obj):  # type: ignore[no-untyped-def]
         return self.inlines if request.user.has_perm("accounts.view_membership") else []
