@@ -1,0 +1,1 @@
+"""Admin for the integration settings of a connection."""
