@@ -521,3 +521,21 @@ def test_default_limiter_is_the_shared_one_with_the_configured_budget(connection
 
     assert isinstance(client.limiter, SharedRateLimiter)
     assert client.limiter.limit == 123
+
+
+def test_422_without_field_map_uses_rackbeat_message(client, rsps):
+    rsps.post(f"{API}/customer-invoices/3001/book", status=422,
+              json={"message": "Product 'X' is barred."})
+
+    with pytest.raises(ValidationFailed, match="Product 'X' is barred"):
+        client.book_customer_invoice(3001)
+
+
+def test_other_client_errors_are_permanent_api_errors(client, rsps):
+    rsps.get(f"{API}/customers/1", status=405, json={"message": "Method not allowed"})
+
+    with pytest.raises(ApiError) as caught:
+        client.get_customer(1)
+    assert caught.value.permanent
+    assert caught.value.status == 405
+    assert "Method not allowed" in caught.value.message

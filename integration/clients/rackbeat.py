@@ -531,8 +531,8 @@ class RackbeatClient:
             )
         if status == 403:
             raise AccessDenied(
-                _("Rackbeat denied access to %(method)s %(path)s (HTTP 403). %(reason)s")
-                % {**where, "reason": server_message}, **common
+                (_("Rackbeat denied access to %(method)s %(path)s (HTTP 403). %(reason)s")
+                 % {**where, "reason": server_message}).strip(), **common
             )
         if status == 404:
             raise NotFound(_("Rackbeat has nothing at %(path)s (HTTP 404).") % where, **common)
@@ -555,8 +555,8 @@ class RackbeatClient:
                 **common
             )
         raise ApiError(
-            _("Rackbeat answered %(method)s %(path)s with HTTP %(status)s. %(reason)s")
-            % {**where, "status": status, "reason": server_message}, **common
+            (_("Rackbeat answered %(method)s %(path)s with HTTP %(status)s. %(reason)s")
+             % {**where, "status": status, "reason": server_message}).strip(), **common
         )
 
     def _redacted(self, text: str) -> str:
