@@ -539,3 +539,12 @@ def test_other_client_errors_are_permanent_api_errors(client, rsps):
     assert caught.value.permanent
     assert caught.value.status == 405
     assert "Method not allowed" in caught.value.message
+
+
+def test_requests_count_against_the_shared_budget_of_the_token(connection, rsps):
+    rsps.get(f"{API}/customers/1", json={"customer": {"number": 1}})
+    client = RackbeatClient(connection)
+
+    client.get_customer(1)
+
+    assert client.limiter.used(client.limiter_key) == 1
