@@ -2,3 +2,5 @@
 
 Each feature adds its import here.
 """
+
+import mappings.views  # noqa: F401

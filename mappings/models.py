@@ -197,3 +197,23 @@ class LayoutMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rackbeat_layout_number} → {self.language}"
+
+
+class ReferenceRefresh(models.Model):
+    """When the reference data of a connection was last fetched, with counts or the error.
+
+    The matrix editor shows it ("refreshed 5 minutes ago"), and the lookups only judge an account
+    number against the chart once the chart has been fetched at least once.
+    """
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="reference_refresh")
+    refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error at the last refresh"), blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reference data refresh")
+
+    def __str__(self) -> str:
+        return f"Reference data of {self.connection}"

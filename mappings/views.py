@@ -1,0 +1,238 @@
+"""Per-connection admin pages for the account matrices, unit and layout mappings and their CSV files."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.admin_pages import connection_page
+from accounts.models import Connection
+from mappings import csv_io
+from mappings.matrix import build_grid, save_grid
+from mappings.models import AccountMatrixCell, ReferenceRefresh
+from mappings.reference import refresh_reference_data
+from mappings.unit_layout import LAYOUTS, UNITS, MappingKind, MappingTable, build_table, save_table
+
+logger = logging.getLogger(__name__)
+
+REFRESH_PERMISSION = "mappings.refresh_reference_data"
+MATRIX_TITLES = dict(AccountMatrixCell.Matrix.choices)
+
+
+def admin_context(request: HttpRequest, connection: Connection, title: str, **extra) -> dict:
+    from django.contrib import admin
+
+    return {
+        **admin.site.each_context(request),
+        "connection": connection,
+        "title": title,
+        "connection_url": reverse("admin:accounts_connection_change", args=[connection.pk]),
+        "opts": Connection._meta,
+        **extra,
+    }
+
+
+def refresh_from_apis(request: HttpRequest, connection: Connection) -> None:
+    """The "Refresh from Rackbeat and Dinero" button: fetch, then say what changed or what failed."""
+    if not request.user.has_perm(REFRESH_PERMISSION):
+        raise PermissionDenied
+    try:
+        counts = refresh_reference_data(connection)
+    except Exception as exc:
+        logger.warning("Reference data refresh failed for connection %s", connection.pk, exc_info=True)
+        message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+        hint = getattr(exc, "hint", "")
+        messages.error(request, _("Refreshing from Rackbeat and Dinero failed: %(error)s %(hint)s") % {
+            "error": message, "hint": hint,
+        })
+        return
+    messages.success(request, _(
+        "Refreshed: %(groups)s product groups, %(units)s units, %(layouts)s layouts, %(accounts)s Dinero "
+        "accounts and %(vat)s VAT types."
+    ) % {
+        "groups": counts["product_groups"]["total"], "units": counts["units"]["total"],
+        "layouts": counts["layouts"]["total"], "accounts": counts["accounts"]["total"],
+        "vat": counts["vat_types"]["total"],
+    })
+    gone = sum(c["missing"] for c in counts.values())
+    if gone:
+        messages.warning(request, _(
+            "%(count)s cached entries are no longer returned by Rackbeat or Dinero; they are marked as "
+            "missing and their mappings are kept until you change them."
+        ) % {"count": gone})
+
+
+def _refresh_state(connection: Connection) -> ReferenceRefresh | None:
+    return ReferenceRefresh.objects.filter(connection=connection).first()
+
+
+# --- account matrices -----------------------------------------------------------------------------
+
+@connection_page("matrix", gettext_lazy("Account matrix"), permission="mappings.view_accountmatrixcell",
+                 route="<str:matrix>/", group="Mappings", order=40)
+def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> HttpResponse:
+    if matrix not in AccountMatrixCell.Matrix.values:
+        raise Http404("No such matrix.")
+    here = reverse("admin:connection-matrix", args=[connection.pk, matrix])
+    if request.method == "POST":
+        if request.POST.get("action") == "refresh":
+            refresh_from_apis(request, connection)
+            return HttpResponseRedirect(here)
+        if not request.user.has_perm("mappings.change_accountmatrixcell"):
+            raise PermissionDenied
+        grid, changed = save_grid(connection, matrix, request.POST)
+        if not grid.errors:
+            messages.success(request, _("Saved: %(count)s cells changed.") % {"count": changed})
+            return HttpResponseRedirect(request.POST.get("next") or here)
+        messages.error(request, _("Nothing was saved: %(count)s cells need a different account (marked below).")
+                       % {"count": len(grid.errors)})
+        status = 200
+    else:
+        grid = build_grid(connection, matrix)
+        status = 200
+    return render(request, "admin/mappings/matrix.html", admin_context(
+        request, connection, str(MATRIX_TITLES[matrix]), grid=grid, matrix=matrix,
+        refresh=_refresh_state(connection),
+        can_change=request.user.has_perm("mappings.change_accountmatrixcell"),
+        can_refresh=request.user.has_perm(REFRESH_PERMISSION),
+        next=request.GET.get("next", ""),
+    ), status=status)
+
+
+@connection_page("supplier-matrix", gettext_lazy("Supplier invoice account matrix"),
+                 permission="mappings.view_accountmatrixcell", group="Mappings", order=41)
+def supplier_matrix_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    return redirect("admin:connection-matrix", connection.pk, AccountMatrixCell.Matrix.SUPPLIER)
+
+
+@connection_page("revenue-matrix", gettext_lazy("Revenue account matrix"),
+                 permission="mappings.view_accountmatrixcell", group="Mappings", order=42)
+def revenue_matrix_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    return redirect("admin:connection-matrix", connection.pk, AccountMatrixCell.Matrix.REVENUE)
+
+
+# --- units and layouts ----------------------------------------------------------------------------
+
+def _mapping_page(request: HttpRequest, connection: Connection, kind: MappingKind) -> HttpResponse:
+    here = reverse(f"admin:connection-{kind.slug}", args=[connection.pk])
+    change_perm = f"mappings.change_{kind.mapping._meta.model_name}"
+    table: MappingTable
+    if request.method == "POST":
+        if request.POST.get("action") == "refresh":
+            refresh_from_apis(request, connection)
+            return HttpResponseRedirect(here)
+        if not request.user.has_perm(change_perm):
+            raise PermissionDenied
+        table, changed = save_table(connection, kind, request.POST)
+        if not table.errors:
+            messages.success(request, _("Saved: %(count)s mappings changed.") % {"count": changed})
+            return HttpResponseRedirect(request.POST.get("next") or here)
+        messages.error(request, _("Nothing was saved: correct the rows marked below."))
+        status = 200
+    else:
+        table = build_table(connection, kind)
+        status = 200
+    return render(request, "admin/mappings/mapping_table.html", admin_context(
+        request, connection, str(kind.title), table=table, kind=kind, refresh=_refresh_state(connection),
+        can_change=request.user.has_perm(change_perm),
+        can_refresh=request.user.has_perm(REFRESH_PERMISSION),
+        next=request.GET.get("next", ""),
+    ), status=status)
+
+
+@connection_page("units", gettext_lazy("Unit mapping"), permission="mappings.view_unitmapping",
+                 group="Mappings", order=43)
+def units_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    return _mapping_page(request, connection, UNITS)
+
+
+@connection_page("layouts", gettext_lazy("Layout mapping"), permission="mappings.view_layoutmapping",
+                 group="Mappings", order=44)
+def layouts_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    return _mapping_page(request, connection, LAYOUTS)
+
+
+# --- CSV import and export ------------------------------------------------------------------------
+
+def _session_key(connection: Connection) -> str:
+    return f"mappings-csv-upload-{connection.pk}"
+
+
+@connection_page("mappings-csv", gettext_lazy("Import and export mappings (CSV)"),
+                 permission="mappings.view_accountmatrixcell", group="Mappings", order=45)
+def csv_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    here = reverse("admin:connection-mappings-csv", args=[connection.pk])
+    kind = request.GET.get("export")
+    if request.method == "GET" and kind:
+        if kind not in csv_io.KINDS:
+            raise Http404("No such mapping.")
+        response = HttpResponse(csv_io.export_csv(connection, kind), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="connection-{connection.pk}-{kind}.csv"'
+        return response
+
+    context = admin_context(request, connection, _("Import and export mappings (CSV)"),
+                            kinds=list(csv_io.KINDS.items()))
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "cancel":
+            request.session.pop(_session_key(connection), None)
+            return HttpResponseRedirect(here)
+        if action == "confirm":
+            return _confirm_import(request, connection, here)
+        if action == "preview":
+            return _preview_import(request, connection, context)
+    return render(request, "admin/mappings/csv.html", context)
+
+
+def _preview_import(request: HttpRequest, connection: Connection, context: dict) -> HttpResponse:
+    kind = request.POST.get("kind", "")
+    if kind not in csv_io.KINDS:
+        messages.error(request, _("Choose which mapping the file holds."))
+        return render(request, "admin/mappings/csv.html", context, status=400)
+    if not request.user.has_perm(csv_io.PERMISSIONS[kind]):
+        raise PermissionDenied
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a CSV file to upload."))
+        return render(request, "admin/mappings/csv.html", context, status=400)
+    try:
+        text = csv_io.decode_upload(upload.read(csv_io.MAX_UPLOAD_BYTES + 1))
+        rows = csv_io.preview_import(connection, kind, text)
+    except csv_io.CsvProblem as exc:
+        messages.error(request, str(exc))
+        return render(request, "admin/mappings/csv.html", context, status=400)
+    # The upload waits in the session until it is confirmed; nothing is written before that.
+    request.session[_session_key(connection)] = {"kind": kind, "text": text, "name": upload.name}
+    counts = {status: sum(1 for r in rows if r.status == status) for status in csv_io.STATUS_LABELS}
+    return render(request, "admin/mappings/csv_preview.html", {
+        **context, "rows": rows, "kind": kind, "kind_label": csv_io.KINDS[kind], "counts": counts,
+        "to_write": counts[csv_io.NEW] + counts[csv_io.CHANGED], "file_name": upload.name,
+    })
+
+
+def _confirm_import(request: HttpRequest, connection: Connection, here: str) -> HttpResponse:
+    pending = request.session.get(_session_key(connection))
+    if not pending:
+        messages.error(request, _("There is no upload waiting to be imported; upload the file again."))
+        return HttpResponseRedirect(here)
+    if not request.user.has_perm(csv_io.PERMISSIONS[pending["kind"]]):
+        raise PermissionDenied
+    try:
+        counts = csv_io.apply_import(connection, pending["kind"], pending["text"])
+    except csv_io.CsvProblem as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(here)
+    request.session.pop(_session_key(connection), None)
+    messages.success(request, _(
+        "Imported %(kind)s: %(new)s new, %(changed)s changed, %(unchanged)s unchanged, %(error)s left out "
+        "because of errors."
+    ) % {"kind": csv_io.KINDS[pending["kind"]], **counts})
+    return HttpResponseRedirect(here)
+
