@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -69,6 +70,15 @@ def refresh_from_apis(request: HttpRequest, connection: Connection) -> None:
         ) % {"count": gone})
 
 
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """Where to go after saving: the page that sent the user here (e.g. the setup wizard), if local."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return fallback
+
+
 def _refresh_state(connection: Connection) -> ReferenceRefresh | None:
     return ReferenceRefresh.objects.filter(connection=connection).first()
 
@@ -90,7 +100,7 @@ def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> Ht
         grid, changed = save_grid(connection, matrix, request.POST)
         if not grid.errors:
             messages.success(request, _("Saved: %(count)s cells changed.") % {"count": changed})
-            return HttpResponseRedirect(request.POST.get("next") or here)
+            return HttpResponseRedirect(safe_next(request, here))
         messages.error(request, _("Nothing was saved: %(count)s cells need a different account (marked below).")
                        % {"count": len(grid.errors)})
         status = 200
@@ -133,7 +143,7 @@ def _mapping_page(request: HttpRequest, connection: Connection, kind: MappingKin
         table, changed = save_table(connection, kind, request.POST)
         if not table.errors:
             messages.success(request, _("Saved: %(count)s mappings changed.") % {"count": changed})
-            return HttpResponseRedirect(request.POST.get("next") or here)
+            return HttpResponseRedirect(safe_next(request, here))
         messages.error(request, _("Nothing was saved: correct the rows marked below."))
         status = 200
     else:

@@ -1,0 +1,106 @@
+"""The lookups transfers use: an account, unit or language, or a NeedsMapping that says what and where."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.transfers.base import NeedsMapping
+from mappings import lookup
+from mappings.models import AccountMatrixCell, DineroAccount, LayoutMapping, UnitMapping
+from tests.mappings_fixtures import seed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded(connection):
+    seed(connection)
+    return connection
+
+
+def cell(connection, matrix, group, zone, account):
+    return AccountMatrixCell.objects.create(connection=connection, matrix=matrix, product_group_number=group,
+                                            vat_zone=zone, account_number=account)
+
+
+def test_mapped_revenue_account_is_returned(seeded):
+    cell(seeded, "revenue", "10", "domestic", 1000)
+
+    assert lookup.revenue_account(seeded, "10", "domestic") == 1000
+
+
+def test_unmapped_vat_zone_stops_invoice_with_hint(seeded):
+    with pytest.raises(NeedsMapping) as caught:
+        lookup.revenue_account(seeded, "20", "eu")
+
+    assert caught.value.message == (
+        "No revenue account for product group 20 “Råvarer” × VAT zone EU. Set it in the revenue account matrix."
+    )
+    assert caught.value.fix_url == f"/admin/accounts/connection/{seeded.pk}/matrix/revenue/#cell-20-eu"
+
+
+def test_unmapped_supplier_cell_names_the_supplier_matrix(seeded):
+    with pytest.raises(NeedsMapping) as caught:
+        lookup.supplier_account(seeded, 10, "abroad")
+
+    assert "supplier invoice account matrix" in caught.value.message
+    assert caught.value.fix_url.endswith("/matrix/supplier/#cell-10-abroad")
+
+
+def test_hidden_account_in_the_matrix_is_refused(seeded):
+    cell(seeded, "revenue", "10", "domestic", 1300)
+
+    with pytest.raises(NeedsMapping) as caught:
+        lookup.revenue_account(seeded, "10", "domestic")
+
+    assert "1300 Gammel salgskonto is hidden in Dinero" in caught.value.message
+    assert caught.value.fix_url.endswith("#cell-10-domestic")
+
+
+def test_account_missing_upstream_is_refused(seeded):
+    cell(seeded, "revenue", "10", "domestic", 1000)
+    DineroAccount.objects.filter(connection=seeded, number=1000).update(missing_upstream=True)
+
+    with pytest.raises(NeedsMapping, match="no longer exists in Dinero"):
+        lookup.revenue_account(seeded, "10", "domestic")
+
+
+def test_sales_account_is_refused_in_the_supplier_matrix(seeded):
+    cell(seeded, "supplier", "10", "domestic", 1000)
+
+    with pytest.raises(NeedsMapping, match="not a purchase account"):
+        lookup.supplier_account(seeded, "10", "domestic")
+
+
+def test_unknown_vat_zone_is_a_readable_stop(seeded):
+    with pytest.raises(NeedsMapping, match="Unknown VAT zone “mars”"):
+        lookup.revenue_account(seeded, "10", "mars")
+
+
+def test_mappings_of_another_connection_are_not_used(seeded, other_connection):
+    cell(other_connection, "revenue", "10", "domestic", 1000)
+
+    with pytest.raises(NeedsMapping):
+        lookup.revenue_account(seeded, "10", "domestic")
+
+
+def test_unit_lookup_returns_dinero_unit_or_names_the_unit(seeded):
+    UnitMapping.objects.create(connection=seeded, rackbeat_unit_number="1", dinero_unit="parts")
+
+    assert lookup.dinero_unit(seeded, 1) == "parts"
+    with pytest.raises(NeedsMapping) as caught:
+        lookup.dinero_unit(seeded, "2")
+    assert caught.value.message == "No Dinero unit for Rackbeat unit 2 “Kasse”. Set it in the unit mapping."
+    assert caught.value.fix_url == f"/admin/accounts/connection/{seeded.pk}/units/#unit-2"
+
+
+def test_layout_lookup_returns_language_or_names_the_layout(seeded):
+    LayoutMapping.objects.create(connection=seeded, rackbeat_layout_number="2", language="en-GB")
+
+    assert lookup.dinero_language(seeded, "2") == "en-GB"
+    with pytest.raises(NeedsMapping) as caught:
+        lookup.dinero_language(seeded, "1")
+    assert caught.value.message == (
+        "No Dinero language for Rackbeat layout 1 “Standard”. Set it in the layout mapping."
+    )
+    assert caught.value.fix_url.endswith("/layouts/#layout-1")
