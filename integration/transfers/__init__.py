@@ -2,3 +2,4 @@
 
 Each module appends its import below.
 """
+from integration.transfers import consumption, dinero_invoices, sales_invoices, supplier_invoices  # noqa: F401

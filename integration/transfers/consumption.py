@@ -1,0 +1,100 @@
+"""Item consumption of a booked sales invoice → one booked Dinero manual voucher.
+
+The voucher debits the consumption account and credits the stock account with Σ cost price ×
+quantity over the invoice's stock-tracked lines, VAT suppressed on both sides (``none``). A credit
+note reverses it. The operation's natural key is the Rackbeat invoice number, and the engine runs
+a finished invoice operation exactly once; inside the operation the voucher's Guid is stored the
+moment Dinero returns it, so a retry books that voucher instead of creating another.
+
+Manual vouchers have no client Guid and no list endpoint in Dinero; a create whose answer was lost
+is not repeated blindly (see :mod:`integration.transfers.supplier_invoices` for the same rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from integration.clients.errors import NotFound
+from integration.models import Direction, Kind, SyncOperation
+from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.invoice_mapping import map_consumption
+from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
+
+
+def _timestamp(document: dict[str, Any] | None) -> str:
+    document = document or {}
+    return str(document.get("Timestamp") or document.get("TimeStamp") or "")
+
+
+def _settings_url(connection: Any) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("admin:integration_integrationsettings_change", args=[connection.settings.pk])
+    except (NoReverseMatch, AttributeError):
+        return ""
+
+
+@register(Kind.ITEM_CONSUMPTION, Direction.TO_DINERO)
+def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
+    settings = ctx.settings
+    if not settings.item_consumption_enabled:
+        raise SkipTransfer(_("Automatic booking of item consumption is off for this connection."))
+    if not settings.stock_account or not settings.consumption_account:
+        raise NeedsMapping(
+            _("Item consumption is enabled, but the stock account or the consumption account is not chosen."),
+            hint=_("Choose both accounts in the connection's settings (sales and customers), then press Retry."),
+            fix_url=_settings_url(ctx.connection))
+
+    invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
+    number = invoice.get("number", op.source_key)
+    customer = invoice.get("customer") or {}
+    customer_name = str(customer.get("name") or customer.get("company_name") or "")
+    if not invoice.get("is_booked"):
+        raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked "
+                             "when it is.") % {"number": number})
+
+    payload = map_consumption(invoice, stock_account=settings.stock_account,
+                              consumption_account=settings.consumption_account)
+    intent = op.intent or {}
+    guid = str(intent.get("voucher_guid") or "")
+    voucher: dict[str, Any] | None = None
+    if guid:
+        try:
+            voucher = ctx.dinero.get_manual_voucher(guid)
+        except NotFound:
+            voucher = None
+        if voucher is None:
+            raise VoucherOutcomeUnknown(
+                f"The consumption voucher {guid} of invoice {number} no longer exists in Dinero.",
+                hint="If it was deleted in Dinero on purpose, mark this operation handled.")
+    elif payload.amount == 0:
+        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines with a cost price, so there is no "
+                             "item consumption to book.") % {"number": number})
+
+    if voucher is None:
+        if intent.get("step") == "posting" and not intent.get("uncertain_reported"):
+            ctx.save_intent(uncertain_reported=True)
+            raise VoucherOutcomeUnknown(
+                f"Creating the consumption voucher for invoice {number} got no clear answer from Dinero, and "
+                "Dinero offers no way to look a manual voucher up by its reference.",
+                hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a voucher dated "
+                      f"{payload.body['VoucherDate']} “Vareforbrug … {number}” of {payload.amount} DKK. If it is "
+                      "there, mark this operation handled; if not, press Retry to create it."))
+        ctx.save_intent(step="posting", uncertain_reported=False)
+        voucher = ctx.dinero.create_manual_voucher(payload.body)
+        guid = str(voucher.get("Guid") or "")
+        ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+
+    if str(voucher.get("Status") or "Draft") in ("Draft", "Editing"):
+        voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
+    voucher_number = str(voucher.get("VoucherNumber") or "")
+    ctx.save_intent(step="booked", voucher_number=voucher_number)
+    outcome = _("Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
+                "%(consumption)s debited, stock account %(stock)s credited.") % {
+        "amount": payload.amount, "number": voucher_number, "consumption": settings.consumption_account,
+        "stock": settings.stock_account}
+    return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
+                  document_name=customer_name)

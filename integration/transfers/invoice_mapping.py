@@ -1,0 +1,675 @@
+"""Pure mappers: a Rackbeat document plus the connection's mappings → a Dinero payload.
+
+Nothing here talks to an API or the database. Everything the mapper needs to know about the
+connection (the account matrices, unit and layout mappings, bound products, the VAT codes of the
+Dinero chart) arrives as small callables, so the same function is used by the transfer handlers
+and by the property tests.
+
+Money rules (DESIGN.md, "Rules that keep money safe"):
+
+* every amount is a :class:`~decimal.Decimal` read with ``Decimal(str(x))``; floats appear only
+  when the JSON body is built (:func:`json_number`);
+* Dinero rounds each line total to øre (``ROUND_HALF_UP``) and the VAT of each line on that
+  rounded total; the mapper predicts Dinero's total that way and stops the document, before
+  anything is sent, when Rackbeat's own total cannot be reproduced from its lines (rounding the
+  VAT per line or once per rate — whichever Rackbeat used). Dinero's real total is compared again
+  after the draft is created, which is the check that decides;
+* document dates are taken from the document as written, never shifted through UTC;
+* a missing mapping never falls back to a default account: the mapper collects every missing
+  mapping of the document and raises one :class:`NeedsMapping` naming them all.
+
+Text lines: Dinero's ``LineType: "Text"`` is a purely visual line ("Text lines should only contain
+a description", OpenAPI ``InvoiceLinesCreateModel.LineType``). A Rackbeat line without an item
+and without an amount becomes such a text line; the schema still requires ``AccountNumber``,
+``Quantity``, ``BaseAmountValue`` and ``Discount``, so it carries the account of the invoice's
+first priced line and zeros. A Rackbeat line without an item but *with* an amount has no product
+group, so the revenue matrix cannot choose its account: that stops the document with a hint
+rather than guessing an account.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from integration.transfers.base import NeedsMapping
+
+ORE = Decimal("0.01")
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+# Rackbeat payment-term types → Dinero PaymentConditionType.
+PAYMENT_CONDITION_TYPES = {"net": "Netto", "current_month": "CurrentMonthOut", "cash": "NettoCash"}
+
+DEFAULT_UNIT = "parts"
+
+
+class TotalsNotReproducible(NeedsMapping):
+    """Rackbeat's own totals cannot be reproduced from its lines the way Dinero computes them."""
+
+
+# --- numbers and dates -------------------------------------------------------------------------
+
+def money(value: Any, what: str = "amount") -> Decimal:
+    """Read a Rackbeat amount (number or numeric string) exactly; ``None``/``""`` is zero."""
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    try:
+        result = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise NeedsMapping(f"The {what} {value!r} in Rackbeat is not a number.",
+                           hint="Correct the document in Rackbeat, then press Retry.") from exc
+    if not result.is_finite():
+        raise NeedsMapping(f"The {what} {value!r} in Rackbeat is not a number.",
+                           hint="Correct the document in Rackbeat, then press Retry.")
+    return result
+
+
+def ore(value: Decimal) -> Decimal:
+    """Round to øre the way Dinero does (half up)."""
+    return value.quantize(ORE, rounding=ROUND_HALF_UP)
+
+
+def line_total(quantity: Decimal, unit_price: Decimal, discount_percentage: Decimal) -> Decimal:
+    """One line's total excluding VAT, as Dinero computes it: rounded to øre per line."""
+    return ore(quantity * unit_price * (HUNDRED - discount_percentage) / HUNDRED)
+
+
+def vat_per_line(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
+    """VAT as Dinero shows it per line: each rounded line total × its rate (percent), rounded to øre."""
+    return sum((ore(net * rate / HUNDRED) for net, rate in lines), ZERO)
+
+
+def vat_per_rate(lines: list[tuple[Decimal, Decimal]]) -> Decimal:
+    """VAT computed once per rate on the sum of the rounded line totals (the other common method)."""
+    by_rate: dict[Decimal, Decimal] = {}
+    for net, rate in lines:
+        by_rate[rate] = by_rate.get(rate, ZERO) + net
+    return sum((ore(net * rate / HUNDRED) for rate, net in by_rate.items()), ZERO)
+
+
+def json_number(value: Decimal) -> float | int:
+    """A Decimal as a JSON number. Whole numbers stay integers; the rest become the shortest float
+    that prints back as the same decimal (exact for the øre amounts and prices Dinero stores)."""
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def document_date(value: Any, what: str = "date") -> date:
+    """A document date as written in Rackbeat (``YYYY-MM-DD``, possibly followed by a time).
+
+    Only the calendar date the user sees is used; a time or offset after it is ignored instead of
+    being converted, so an invoice dated the 1st never becomes the 31st.
+    """
+    text = str(value or "").strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise NeedsMapping(f"The {what} {text!r} in Rackbeat is not a date.",
+                           hint="Correct the document in Rackbeat, then press Retry.") from exc
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _key(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("number", value.get("id"))
+    return "" if value is None else str(value)
+
+
+# --- collecting every missing mapping ----------------------------------------------------------
+
+@dataclass
+class _Problems:
+    items: list[NeedsMapping] = field(default_factory=list)
+
+    def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return func(*args)
+        except NeedsMapping as problem:
+            if problem.message not in {p.message for p in self.items}:
+                self.items.append(problem)
+            return None
+
+    def add(self, message: str, *, hint: str = "", fix_url: str = "") -> None:
+        self.call(_raise, message, hint, fix_url)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            raise self.items[0]
+        first = self.items[0]
+        message = "\n".join(p.message for p in self.items)
+        hints = list(OrderedDict.fromkeys(p.hint for p in self.items if p.hint))
+        fix_url = next((p.fix_url for p in self.items if p.fix_url), "")
+        raise NeedsMapping(message, hint=" ".join(hints) or first.hint, fix_url=fix_url)
+
+
+def _raise(message: str, hint: str, fix_url: str) -> None:
+    raise NeedsMapping(message, hint=hint, fix_url=fix_url)
+
+
+# --- sales invoices and credit notes -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class SalesMappings:
+    """What the sales mapper needs from the connection. Each callable raises NeedsMapping."""
+
+    revenue_account: Callable[[str, str], int]            # (product group number, VAT zone)
+    dinero_unit: Callable[[str], str]                      # Rackbeat unit number
+    dinero_language: Callable[[str], str]                  # Rackbeat layout number
+    product_guid: Callable[[str, str], str | None]         # (item type, item number) → bound guid
+
+
+@dataclass
+class SalesPayload:
+    """A mapped sales invoice or credit note; ``body`` is ready for the Dinero client."""
+
+    body: dict[str, Any]
+    is_credit_note: bool
+    currency: str
+    rackbeat_total: Decimal          # total_total, what the customer pays
+    expected_total: Decimal          # Dinero's TotalInclVat as predicted from the mapped lines
+    expected_subtotal: Decimal
+    vat_zone: str
+    external_reference: str
+
+
+def external_reference(kind: str, number: Any) -> str:
+    """The ExternalReference that identifies a Rackbeat document in Dinero."""
+    return f"rackbeat:{kind}:{number}"
+
+
+def sales_external_reference(number: Any) -> str:
+    return external_reference("customer-invoice", number)
+
+
+def invoice_vat_zone(invoice: dict[str, Any]) -> str:
+    customer = invoice.get("customer") or {}
+    return str(invoice.get("vat_zone") or customer.get("vat_zone") or "").strip()
+
+
+def map_sales_invoice(
+    invoice: dict[str, Any],
+    mappings: SalesMappings,
+    *,
+    contact_guid: str | None,
+    dinero_guid: str | None,
+    credit_note_for: str | None = None,
+) -> SalesPayload:
+    """Map a booked Rackbeat customer invoice (or credit note) to a Dinero invoice body.
+
+    Raises :class:`NeedsMapping` naming every missing mapping, or :class:`TotalsNotReproducible`
+    when Rackbeat's totals cannot be reproduced from its lines.
+    """
+    problems = _Problems()
+    number = invoice.get("number")
+    is_credit_note = bool(invoice.get("is_credit_note"))
+    customer = invoice.get("customer") or {}
+    currency = str(invoice.get("currency") or customer.get("currency") or "DKK").upper()
+    zone = invoice_vat_zone(invoice)
+    if not zone:
+        problems.add(f"Invoice {number} has no VAT zone, and neither has its customer.",
+                     hint="Set the customer's VAT zone in Rackbeat, then press Retry.")
+
+    invoice_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
+
+    lines: list[dict[str, Any]] = []
+    text_line_positions: list[int] = []
+    line_vats: list[tuple[Decimal, Decimal]] = []
+    vat_known = True
+    subtotal = ZERO
+    first_account: int | None = None
+
+    for position, line in enumerate(invoice.get("lines") or [], start=1):
+        item = line.get("item") or None
+        name = str(line.get("name") or (item or {}).get("name") or "").strip()
+        label = f"line {position} ({name})" if name else f"line {position}"
+        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
+        price = problems.call(money, line.get("line_price"), f"price on {label}") or ZERO
+        discount = problems.call(money, line.get("discount_percentage"), f"discount on {label}") or ZERO
+        if not ZERO <= discount <= HUNDRED:
+            problems.add(f"The discount {discount} % on {label} of invoice {number} is outside 0–100 %.",
+                         hint="Correct the line in Rackbeat, then press Retry.")
+            continue
+        total = line_total(quantity, price, discount)
+
+        if not item:
+            if total == ZERO:
+                text_line_positions.append(len(lines))
+                lines.append({"LineType": "Text", "Description": name or "-", "Quantity": 0,
+                              "BaseAmountValue": 0, "Discount": 0, "AccountNumber": None})
+                continue
+            problems.add(
+                f"{_upper_first(label)} of invoice {number} has an amount ({total} {currency}) but no "
+                "product, so no product group decides its revenue account.",
+                hint="Use a product on the line in Rackbeat (e.g. a product for freight or fees), "
+                     "then press Retry.",
+            )
+            continue
+
+        group = _key(item.get("group") or item.get("group_id"))
+        if not group:
+            problems.add(f"The product {item.get('number')} on {label} of invoice {number} has no "
+                         "product group.", hint="Give the product a product group in Rackbeat, then "
+                                                "press Retry.")
+            continue
+        account = problems.call(mappings.revenue_account, group, zone) if zone else None
+        unit_number = _key(line.get("unit") or item.get("unit") or line.get("unit_id"))
+        unit = problems.call(mappings.dinero_unit, unit_number) if unit_number else DEFAULT_UNIT
+        product_guid = mappings.product_guid(str(item.get("type") or "product"), str(item.get("number")))
+        if account is None or unit is None:
+            continue
+        if first_account is None:
+            first_account = account
+
+        dinero_line: dict[str, Any] = {
+            "LineType": "Product",
+            "Quantity": json_number(quantity),
+            "BaseAmountValue": json_number(price),
+            "Discount": json_number(discount),
+            "Unit": unit,
+            "AccountNumber": account,
+        }
+        if product_guid:
+            dinero_line["ProductGuid"] = product_guid
+            dinero_line["Description"] = None
+        else:
+            dinero_line["Description"] = name or str(item.get("number"))
+        lines.append(dinero_line)
+        subtotal += total
+
+        rate = line.get("vat_percentage")
+        if rate is None or rate == "":
+            vat_known = False
+        else:
+            rate_d = problems.call(money, rate, f"VAT rate on {label}")
+            if rate_d is not None:
+                line_vats.append((total, rate_d))
+
+    if not any(line["LineType"] == "Product" for line in lines) and not problems.items:
+        problems.add(f"Invoice {number} has no lines with a product, so there is nothing to book.",
+                     hint="Add the lines in Rackbeat, then press Retry.")
+
+    layout = _key(invoice.get("layout_id") or customer.get("layout_id"))
+    language = problems.call(mappings.dinero_language, layout) if layout else None
+
+    terms = invoice.get("payment_terms") or customer.get("payment_terms") or None
+    condition_type: str | None = None
+    condition_days: int | None = None
+    if terms:
+        condition_type = PAYMENT_CONDITION_TYPES.get(str(terms.get("type") or ""))
+        if condition_type is None:
+            problems.add(f"The payment terms {terms.get('name') or terms.get('number')!s} of invoice {number} "
+                         f"have the type {terms.get('type')!r}, which Dinero has no equivalent for.",
+                         hint="Use net, current month or cash payment terms in Rackbeat, then press Retry.")
+        elif condition_type != "NettoCash":
+            condition_days = int(terms.get("maturity_days") or 0)
+
+    problems.raise_if_any()
+
+    for index in text_line_positions:
+        lines[index]["AccountNumber"] = first_account
+
+    rackbeat_total = money(invoice.get("total_total"), what="invoice total")
+    expected_total = subtotal + vat_per_line(line_vats) if vat_known else rackbeat_total
+    alternative_total = subtotal + vat_per_rate(line_vats) if vat_known else rackbeat_total
+    _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
+                        currency=currency, vat_known=vat_known)
+
+    reference = sales_external_reference(number)
+    english = language == "en-GB"
+    if is_credit_note:
+        description = f"{'Credit note' if english else 'Kreditnota'} {number}"
+    else:
+        description = f"{'Invoice' if english else 'Faktura'} {number}"
+    body: dict[str, Any] = {
+        "Guid": dinero_guid,
+        "ContactGuid": contact_guid,
+        "Date": invoice_date.isoformat() if invoice_date else None,
+        "Currency": currency,
+        "ExternalReference": reference,
+        "Description": description,
+        "ShowLinesInclVat": False,
+        "ProductLines": lines,
+    }
+    if language:
+        body["Language"] = language
+    heading = str(invoice.get("heading") or "").strip()
+    if heading:
+        body["Comment"] = heading
+    if is_credit_note:
+        if credit_note_for:
+            body["CreditNoteFor"] = credit_note_for
+    elif condition_type:
+        body["PaymentConditionType"] = condition_type
+        body["PaymentConditionNumberOfDays"] = condition_days
+    return SalesPayload(
+        body=body, is_credit_note=is_credit_note, currency=currency, rackbeat_total=rackbeat_total,
+        expected_total=expected_total, expected_subtotal=subtotal, vat_zone=zone,
+        external_reference=reference,
+    )
+
+
+def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_totals: tuple[Decimal, Decimal],
+                        currency: str, vat_known: bool) -> None:
+    number = invoice.get("number")
+    hint = ("Rackbeat's totals are not the sum of its lines rounded to øre the way Dinero rounds them. "
+            "Check the lines (prices with many decimals, discounts), correct the invoice in Rackbeat or "
+            "transfer it by hand, then mark the operation handled.")
+    if invoice.get("total_total") in (None, ""):
+        raise TotalsNotReproducible(f"Invoice {number} has no total in Rackbeat, so the transferred total "
+                                    "cannot be checked.", hint=hint)
+    if invoice.get("total_subtotal") not in (None, ""):
+        rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
+        if rackbeat_subtotal != subtotal:
+            raise TotalsNotReproducible(
+                f"Invoice {number}: the lines add up to {subtotal} {currency} excluding VAT in Dinero, "
+                f"but Rackbeat's subtotal is {rackbeat_subtotal} {currency} "
+                f"(difference {subtotal - rackbeat_subtotal} {currency}).", hint=hint)
+    if vat_known:
+        rackbeat_total = money(invoice.get("total_total"), what="invoice total")
+        expected_total = expected_totals[0]
+        if rackbeat_total not in expected_totals:
+            raise TotalsNotReproducible(
+                f"Invoice {number}: Dinero would compute a total of {expected_total} {currency} including "
+                f"VAT, but Rackbeat's total is {rackbeat_total} {currency} "
+                f"(difference {expected_total - rackbeat_total} {currency}).", hint=hint)
+
+
+# --- supplier invoices → purchase vouchers -----------------------------------------------------
+
+# Purchase VAT codes for EU and non-EU purchases (reverse charge: Dinero books the VAT both as
+# purchase and sales VAT, and the line amount is the amount excluding VAT). Dinero's own codes
+# are IEUV/IEUY (EU goods/services) and IVV/IVY (goods/services from outside the EU).
+FOREIGN_PURCHASE_PREFIXES = ("IEU", "IV")
+
+
+def purchase_amount_includes_vat(vat_code: str | None) -> bool:
+    """Whether a purchase-voucher line ``Amount`` on an account with ``vat_code`` includes VAT.
+
+    Dinero's rule (OpenAPI, voucher line ``Amount``): "amount should include VAT when VAT type is
+    purchase and exclude VAT when VAT type is sale or the VAT type is foreign to Denmark". So:
+    domestic purchase VAT (I25 and an organization's own partial-deduction I-codes) → including
+    VAT; EU/abroad reverse-charge purchase codes, sales codes (U…) and no VAT → excluding VAT.
+    """
+    code = (vat_code or "").strip().upper()
+    if not code or code == "NONE":
+        return False
+    if code.startswith(FOREIGN_PURCHASE_PREFIXES):
+        return False
+    return code.startswith("I")
+
+
+def purchase_line_amount(net: Decimal, vat_code: str | None, rate: Decimal) -> Decimal:
+    """The ``Amount`` Dinero expects for a purchase line whose amount excluding VAT is ``net``.
+
+    ``rate`` is the VAT code's rate as a fraction (0.25) or percent (25).
+    """
+    if not purchase_amount_includes_vat(vat_code):
+        return ore(net)
+    fraction = rate / HUNDRED if rate > 1 else rate
+    return ore(net * (1 + fraction))
+
+
+@dataclass(frozen=True)
+class AccountVat:
+    vat_code: str
+    rate: Decimal   # fraction, 0.25
+
+
+@dataclass(frozen=True)
+class SupplierMappings:
+    supplier_account: Callable[[str, str], int]            # (product group number, VAT zone)
+    account_vat: Callable[[int], AccountVat]                # the account's VAT code in the Dinero chart
+
+
+@dataclass
+class PurchasePayload:
+    body: dict[str, Any]
+    currency: str
+    rackbeat_total: Decimal
+    voucher_total: Decimal
+    vat_zone: str
+    external_reference: str
+    accounts: list[int]
+
+
+def supplier_vat_zone(invoice: dict[str, Any]) -> str:
+    supplier = invoice.get("supplier") or {}
+    return str(invoice.get("vat_zone") or supplier.get("vat_zone") or "").strip()
+
+
+def map_supplier_invoice(
+    invoice: dict[str, Any],
+    mappings: SupplierMappings,
+    *,
+    contact_guid: str,
+    file_guid: str | None = None,
+) -> PurchasePayload:
+    """Map a booked Rackbeat supplier invoice to a Dinero credit purchase voucher body.
+
+    Lines are grouped per Dinero account (product group → supplier matrix for the supplier's VAT
+    zone); each group's ``Amount`` follows :func:`purchase_line_amount`.
+    """
+    problems = _Problems()
+    number = invoice.get("number")
+    supplier = invoice.get("supplier") or {}
+    currency = str(invoice.get("currency") or supplier.get("currency") or "DKK").upper()
+    zone = supplier_vat_zone(invoice)
+    if not zone:
+        problems.add(f"Supplier invoice {number}: the supplier has no VAT zone.",
+                     hint="Set the supplier's VAT zone in Rackbeat, then press Retry.")
+    voucher_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
+    due = invoice.get("due_date")
+    payment_date = problems.call(document_date, due, "due date") if due else voucher_date
+
+    groups: OrderedDict[int, dict[str, Any]] = OrderedDict()
+    subtotal = ZERO
+    for position, line in enumerate(invoice.get("lines") or [], start=1):
+        item = line.get("item") or {}
+        name = str(line.get("name") or item.get("name") or "").strip()
+        label = f"line {position} ({name})" if name else f"line {position}"
+        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
+        price = problems.call(money, line.get("line_price"), f"price on {label}") or ZERO
+        discount = problems.call(money, line.get("discount_percentage"), f"discount on {label}") or ZERO
+        total = line_total(quantity, price, discount)
+        if total == ZERO:
+            continue
+        group = _key(item.get("group") or item.get("group_id"))
+        if not group:
+            problems.add(f"{_upper_first(label)} of supplier invoice {number} has an amount ({total} "
+                         f"{currency}) but no product group, so the supplier matrix cannot choose its "
+                         "account.", hint="Use a product with a product group on the line in Rackbeat, "
+                                          "then press Retry.")
+            continue
+        account = problems.call(mappings.supplier_account, group, zone) if zone else None
+        if account is None:
+            continue
+        entry = groups.setdefault(account, {"net": ZERO, "names": []})
+        entry["net"] += total
+        group_name = (item.get("group") or {}).get("name") if isinstance(item.get("group"), dict) else None
+        label_name = str(group_name or group)
+        if label_name not in entry["names"]:
+            entry["names"].append(label_name)
+        subtotal += total
+
+    vats = {account: problems.call(mappings.account_vat, account) for account in groups}
+    if not groups and not problems.items:
+        problems.add(f"Supplier invoice {number} has no lines with an amount, so there is nothing to book.",
+                     hint="Add the lines in Rackbeat, then press Retry.")
+    problems.raise_if_any()
+
+    own_number = str(invoice.get("supplier_invoice_number") or "").strip()
+    lines = []
+    voucher_total = ZERO
+    inclusive = []
+    for account, entry in groups.items():
+        vat = vats[account]
+        amount = purchase_line_amount(entry["net"], vat.vat_code, vat.rate)
+        inclusive.append(purchase_amount_includes_vat(vat.vat_code))
+        voucher_total += amount
+        description = f"{', '.join(entry['names'])} – faktura {own_number or number}"
+        lines.append({"Description": description[:250], "AccountNumber": account,
+                      "Amount": json_number(amount), "VatCode": vat.vat_code or None})
+
+    rackbeat_total = money(invoice.get("total_total"), what="invoice total")
+    _check_purchase_totals(invoice, subtotal=subtotal, voucher_total=voucher_total, inclusive=inclusive,
+                           currency=currency)
+    reference = external_reference("supplier-invoice", number)
+    body: dict[str, Any] = {
+        "PurchaseType": "credit",
+        "ContactGuid": contact_guid,
+        "VoucherDate": voucher_date.isoformat(),
+        "PaymentDate": payment_date.isoformat(),
+        "CurrencyKey": currency,
+        "ExternalReference": reference,
+        "Lines": lines,
+    }
+    if file_guid:
+        body["FileGuid"] = file_guid
+    return PurchasePayload(body=body, currency=currency, rackbeat_total=rackbeat_total,
+                           voucher_total=voucher_total, vat_zone=zone, external_reference=reference,
+                           accounts=list(groups))
+
+
+def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, voucher_total: Decimal,
+                           inclusive: list[bool], currency: str) -> None:
+    number = invoice.get("number")
+    hint = ("Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in "
+            "Dinero (a domestic supplier needs accounts with purchase VAT, an EU or foreign supplier "
+            "accounts with reverse-charge VAT), correct the cause, then press Retry.")
+    if invoice.get("total_subtotal") not in (None, ""):
+        rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
+        if rackbeat_subtotal != subtotal:
+            raise TotalsNotReproducible(
+                f"Supplier invoice {number}: the lines add up to {subtotal} {currency} excluding VAT, but "
+                f"Rackbeat's subtotal is {rackbeat_subtotal} {currency}.", hint=hint)
+    if invoice.get("total_total") in (None, ""):
+        return
+    rackbeat_total = money(invoice.get("total_total"), what="invoice total")
+    if all(inclusive) and voucher_total != rackbeat_total:
+        raise TotalsNotReproducible(
+            f"Supplier invoice {number}: the voucher lines including VAT add up to {voucher_total} {currency}, "
+            f"but Rackbeat's total is {rackbeat_total} {currency}.", hint=hint)
+    if not any(inclusive) and voucher_total != rackbeat_total and rackbeat_total != subtotal:
+        raise TotalsNotReproducible(
+            f"Supplier invoice {number}: the accounts' VAT codes book no purchase VAT (amount "
+            f"{voucher_total} {currency}), but Rackbeat's invoice carries VAT (total {rackbeat_total} "
+            f"{currency}).", hint=hint)
+
+
+# --- item consumption → manual voucher ---------------------------------------------------------
+
+@dataclass
+class ConsumptionPayload:
+    body: dict[str, Any]
+    amount: Decimal
+    external_reference: str
+
+
+def consumption_amount(invoice: dict[str, Any]) -> Decimal:
+    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes."""
+    problems = _Problems()
+    total = ZERO
+    for position, line in enumerate(invoice.get("lines") or [], start=1):
+        item = line.get("item") or {}
+        if not item or not item.get("inventory_enabled"):
+            continue
+        name = str(line.get("name") or item.get("name") or "").strip()
+        label = f"line {position} ({name})" if name else f"line {position}"
+        if line.get("cost_price") in (None, ""):
+            problems.add(f"{_upper_first(label)} of invoice {invoice.get('number')} is a stock item without a "
+                         "cost price, so its consumption cannot be computed.",
+                         hint="Check the product's cost price in Rackbeat, then press Retry.")
+            continue
+        cost = problems.call(money, line.get("cost_price"), f"cost price on {label}") or ZERO
+        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
+        total += cost * quantity
+    problems.raise_if_any()
+    amount = ore(total)
+    return -amount if invoice.get("is_credit_note") else amount
+
+
+def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int) -> ConsumptionPayload:
+    """One manual voucher: consumption account debited, stock account credited, VAT suppressed.
+
+    A credit note reverses the consumption (negative amount: the goods came back into stock).
+    """
+    number = invoice.get("number")
+    amount = consumption_amount(invoice)
+    voucher_date = document_date(invoice.get("invoice_date"), what="invoice date")
+    reference = external_reference("consumption", number)
+    kind = "kreditnota" if invoice.get("is_credit_note") else "faktura"
+    body = {
+        "VoucherDate": voucher_date.isoformat(),
+        "ExternalReference": reference,
+        "Lines": [{
+            "Description": f"Vareforbrug {kind} {number}",
+            "AccountNumber": consumption_account,
+            "BalancingAccountNumber": stock_account,
+            "Amount": json_number(amount),
+            "AccountVatCode": "none",
+            "BalancingAccountVatCode": "none",
+        }],
+    }
+    return ConsumptionPayload(body=body, amount=amount, external_reference=reference)
+
+
+# --- Dinero invoice → Rackbeat customer invoice ------------------------------------------------
+
+def dinero_marker(guid: str) -> str:
+    """Written on the Rackbeat invoice so a lost answer can be found again."""
+    return f"dinero:invoice:{guid}"
+
+
+def map_dinero_invoice(
+    invoice: dict[str, Any],
+    *,
+    customer_number: str,
+    product_number_for: Callable[[dict[str, Any]], str | None],
+) -> dict[str, Any]:
+    """A booked Dinero invoice → the body of a Rackbeat customer invoice.
+
+    Lines whose product is known in Rackbeat carry the product number; others become free lines
+    with the description. Dinero's date and payment date are copied as written.
+    """
+    guid = str(invoice.get("Guid") or "")
+    number = invoice.get("Number")
+    lines = []
+    for line in invoice.get("ProductLines") or []:
+        if str(line.get("LineType") or "Product") == "Text":
+            lines.append({"name": str(line.get("Description") or ""), "quantity": 0, "line_price": 0})
+            continue
+        entry: dict[str, Any] = {
+            "name": str(line.get("Description") or ""),
+            "quantity": json_number(money(line.get("Quantity"), what="quantity")),
+            "line_price": json_number(money(line.get("BaseAmountValue"), what="price")),
+            "discount_percentage": json_number(money(line.get("Discount"), what="discount")),
+        }
+        product_number = product_number_for(line)
+        if product_number:
+            entry["item_id"] = product_number
+        lines.append(entry)
+    body: dict[str, Any] = {
+        "customer_id": customer_number,
+        "invoice_date": str(invoice.get("Date") or "")[:10],
+        "currency": str(invoice.get("Currency") or "DKK"),
+        "heading": f"Dinero faktura {number}" if number else "Dinero faktura",
+        "other_reference": dinero_marker(guid),
+        "lines": lines,
+    }
+    if invoice.get("PaymentDate"):
+        body["due_date"] = str(invoice["PaymentDate"])[:10]
+    return body
+

@@ -1,0 +1,229 @@
+"""Booked Rackbeat sales invoices and credit notes → Dinero invoices and credit notes.
+
+Steps, each persisted in the operation's intent the moment it happens (``ctx.save_intent``):
+
+1. re-read the invoice from Rackbeat (the webhook is only a hint); not booked → skipped;
+2. map it (pure mapper): a missing mapping stops it before anything is written;
+3. choose our Dinero ``Guid`` and store it *before* the first POST;
+4. when a previous attempt may have posted (a Guid in the intent), look the document up by that
+   Guid and by its ``ExternalReference`` instead of creating it again; a draft left by an earlier
+   attempt is updated with the freshly mapped content (so a fixed mapping takes effect);
+5. create the draft and store Dinero's Guid and TimeStamp at once;
+6. compare Dinero's ``TotalInclVat`` with Rackbeat's ``total_total`` to the øre: a difference
+   leaves the draft and stops the operation as needs attention with both figures;
+7. per the connection's setting leave it as a draft, book it, or book and e-mail it;
+8. queue the item consumption voucher when that is enabled.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from integration.clients.errors import NotFound
+from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
+from integration.transfers.invoice_contacts import ensure_contact
+from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
+
+
+def sales_mappings(ctx: TransferContext) -> SalesMappings:
+    """The connection's revenue matrix, unit and layout mappings and bound products."""
+    from mappings import lookup
+
+    connection = ctx.connection
+
+    def product_guid(item_type: str, number: str) -> str | None:
+        kind = Kind.BOM if item_type == "lot" else Kind.PRODUCT
+        binding = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number).first()
+        return binding.dinero_id if binding else None
+
+    return SalesMappings(
+        revenue_account=lambda group, zone: lookup.revenue_account(connection, group, zone),
+        dinero_unit=lambda unit: lookup.dinero_unit(connection, unit),
+        dinero_language=lambda layout: lookup.dinero_language(connection, layout),
+        product_guid=product_guid,
+    )
+
+
+@dataclass
+class SalesDocuments:
+    """Dinero's invoice and credit-note endpoints behind one set of names."""
+
+    dinero: Any
+    credit_note: bool
+
+    @property
+    def url_kind(self) -> str:
+        return "credit_note" if self.credit_note else "invoice"
+
+    def get(self, guid: str) -> dict[str, Any] | None:
+        try:
+            if self.credit_note:
+                return self.dinero.get_credit_note(guid)
+            return self.dinero.get_invoice(guid)
+        except NotFound:
+            return None
+
+    def find(self, reference: str) -> dict[str, Any] | None:
+        if self.credit_note:
+            return self.dinero.find_credit_note(reference)
+        return self.dinero.find_invoice(reference)
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.credit_note:
+            return self.dinero.create_credit_note(body)
+        return self.dinero.create_invoice(body)
+
+    def update(self, guid: str, body: dict[str, Any]) -> bool:
+        """Replace a draft's content; False when the client offers no update for this kind."""
+        method = getattr(self.dinero, "update_credit_note" if self.credit_note else "update_invoice", None)
+        if method is None:
+            return False
+        method(guid, body)
+        return True
+
+    def book(self, guid: str, timestamp: str) -> dict[str, Any]:
+        if self.credit_note:
+            return self.dinero.book_credit_note(guid, timestamp)
+        return self.dinero.book_invoice(guid, timestamp)
+
+    def email(self, guid: str, timestamp: str | None) -> dict[str, Any]:
+        if self.credit_note:
+            return self.dinero.email_credit_note(guid, timestamp=timestamp)
+        return self.dinero.email_invoice(guid, timestamp=timestamp)
+
+
+def _timestamp(document: dict[str, Any] | None) -> str:
+    document = document or {}
+    return str(document.get("TimeStamp") or document.get("Timestamp") or "")
+
+
+def _is_booked(document: dict[str, Any]) -> bool:
+    return str(document.get("Status") or "Draft") != "Draft"
+
+
+def original_invoice_guid(connection: Any, invoice_number: Any) -> str | None:
+    """The Dinero Guid of the transferred original invoice, when it is bound."""
+    if invoice_number in (None, ""):
+        return None
+    op = SyncOperation.objects.filter(
+        connection=connection, kind=Kind.SALES_INVOICE, direction=Direction.TO_DINERO,
+        source_key=str(invoice_number), state=SyncOperation.State.DONE,
+    ).exclude(target_id="").first()
+    return op.target_id if op else None
+
+
+def consumption_follow_up(settings: IntegrationSettings, number: Any) -> list[tuple[str, str, str]]:
+    if not settings.item_consumption_enabled:
+        return []
+    return [(Kind.ITEM_CONSUMPTION.value, Direction.TO_DINERO.value, str(number))]
+
+
+@register(Kind.CREDIT_NOTE, Direction.TO_DINERO)
+@register(Kind.SALES_INVOICE, Direction.TO_DINERO)
+def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
+    settings = ctx.settings
+    if not settings.sales_from_rackbeat:
+        raise SkipTransfer(_("Customer invoices are created in Dinero for this connection, so invoices "
+                             "booked in Rackbeat are not transferred to Dinero."))
+    invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
+    number = invoice.get("number", op.source_key)
+    customer = invoice.get("customer") or {}
+    customer_name = str(customer.get("name") or customer.get("company_name") or "")
+    if not invoice.get("is_booked"):
+        raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
+                             "is booked.") % {"number": number})
+    if not settings.customer_integration_enabled:
+        follow_ups = consumption_follow_up(settings, number)
+        return Result(
+            outcome=_("The customer integration is off, so the invoice was not transferred to Dinero.")
+            + (" " + _("Its item consumption is booked.") if follow_ups else ""),
+            document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
+        )
+
+    is_credit_note = bool(invoice.get("is_credit_note"))
+    credited = invoice.get("credited_invoice_number")
+    credit_note_for = original_invoice_guid(ctx.connection, credited) if is_credit_note else None
+
+    payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
+                                credit_note_for=credit_note_for)
+    docs = SalesDocuments(ctx.dinero, credit_note=is_credit_note)
+    label = _("credit note") if is_credit_note else _("invoice")
+
+    # A previous attempt may have posted: look up by our Guid, then by ExternalReference.
+    intent = op.intent or {}
+    guid = str(intent.get("dinero_guid") or "")
+    existing: dict[str, Any] | None = None
+    if guid:
+        existing = docs.get(guid)
+        if existing is None:
+            existing = docs.find(payload.external_reference)
+        if existing is not None:
+            guid = str(existing.get("Guid") or guid)
+            ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(existing), step="found_existing")
+    else:
+        guid = str(uuid.uuid4())
+        ctx.save_intent(dinero_guid=guid, step="guid_chosen", document_kind=docs.url_kind)
+
+    contact_guid = ensure_contact(ctx, Kind.CUSTOMER, invoice.get("customer_id") or customer.get("number"),
+                                  customer or None)
+    body = {**payload.body, "Guid": guid, "ContactGuid": contact_guid}
+    notes: list[str] = []
+
+    if existing is None:
+        created = docs.create(body)
+        guid = str(created.get("Guid") or guid)
+        ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created")
+    elif not _is_booked(existing):
+        if docs.update(guid, {**body, "Timestamp": _timestamp(existing)}):
+            notes.append(_("The draft left by an earlier attempt was updated."))
+        ctx.save_intent(step="draft_updated")
+
+    document = docs.get(guid)
+    if document is None:
+        raise NotFound(f"Dinero does not return the {label} {guid} it has just created.", service="dinero")
+    ctx.save_intent(dinero_timestamp=_timestamp(document))
+
+    if not _is_booked(document):
+        dinero_total = ore(money(document.get("TotalInclVat"), "Dinero total"))
+        if dinero_total != payload.rackbeat_total:
+            ctx.save_intent(step="totals_mismatch", dinero_total=str(dinero_total),
+                            rackbeat_total=str(payload.rackbeat_total))
+            raise TotalsMismatch(payload.rackbeat_total, dinero_total, payload.currency)
+
+    if credit_note_for:
+        notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})
+    elif is_credit_note:
+        notes.append(_("Not linked to an original invoice: %(why)s") % {
+            "why": (_("Rackbeat invoice %(n)s has not been transferred to Dinero.") % {"n": credited})
+            if credited else _("Rackbeat names no original invoice.")})
+
+    status = settings.sales_invoice_status
+    dinero_number = str(document.get("Number") or "")
+    if status == IntegrationSettings.SalesInvoiceStatus.DRAFT:
+        outcome = _("Created as a draft %(label)s in Dinero.") % {"label": label}
+    else:
+        if not _is_booked(document):
+            document = docs.book(guid, _timestamp(document)) or docs.get(guid) or {}
+        dinero_number = str(document.get("Number") or dinero_number)
+        ctx.save_intent(step="booked", dinero_number=dinero_number, dinero_timestamp=_timestamp(document))
+        outcome = _("Booked in Dinero as %(label)s %(number)s.") % {"label": label, "number": dinero_number}
+        if status == IntegrationSettings.SalesInvoiceStatus.BOOKED_EMAILED:
+            if str(document.get("MailOutStatus") or "NotSent") in ("NotSent", "Failed", ""):
+                docs.email(guid, None)
+            ctx.save_intent(step="emailed")
+            outcome = _("Booked in Dinero as %(label)s %(number)s and e-mailed to the customer.") % {
+                "label": label, "number": dinero_number}
+
+    return Result(
+        outcome=" ".join([outcome, *notes]),
+        target_id=guid,
+        target_number=dinero_number,
+        document_number=str(number),
+        document_name=customer_name,
+        follow_ups=consumption_follow_up(settings, number),
+    )

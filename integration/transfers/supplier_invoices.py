@@ -1,0 +1,159 @@
+"""Booked Rackbeat supplier invoices → Dinero credit purchase vouchers.
+
+Lines are grouped per Dinero account: each line's product group × the supplier's VAT zone gives
+the account from the supplier invoice matrix. A line's ``Amount`` includes VAT when the account's
+VAT code is a domestic purchase VAT code and excludes it for EU/abroad reverse-charge codes
+(:func:`~integration.transfers.invoice_mapping.purchase_line_amount`), the VAT code being read
+from the Dinero chart of accounts cached for the connection.
+
+Purchase vouchers have neither a client-chosen Guid nor a list endpoint in Dinero, so a lost
+answer to the create request cannot be looked up reliably. The handler therefore writes
+``step: "posting"`` to the intent just before the POST and Dinero's Guid the moment it comes back.
+If a later attempt finds ``posting`` without a Guid, it does not post again: it stops as needs
+attention, asking a person to look in Dinero for the voucher (its external reference, date and
+amount are named). When the person then presses Retry, the voucher is created.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from integration.clients.errors import NotFound
+from integration.models import Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.invoice_contacts import ensure_contact
+from integration.transfers.invoice_mapping import (
+    AccountVat,
+    SupplierMappings,
+    map_supplier_invoice,
+    purchase_amount_includes_vat,
+)
+
+
+class VoucherOutcomeUnknown(NeedsMapping):
+    """A purchase voucher may have been created by an attempt whose answer was lost."""
+
+
+def account_vat(connection: Any, account_number: int) -> AccountVat:
+    """The VAT code (and its rate) of a Dinero account, from the cached chart of accounts."""
+    from mappings.models import DineroAccount, DineroVatType
+
+    account = DineroAccount.objects.filter(connection=connection, number=account_number).first()
+    if account is None:
+        raise NeedsMapping(
+            f"Account {account_number} is not in the Dinero chart of accounts known for this connection, "
+            "so its VAT code (which decides whether amounts include VAT) is unknown.",
+            hint="Refresh the reference data from Dinero, or choose another account in the supplier "
+                 "invoice matrix, then press Retry.")
+    code = (account.vat_code or "").strip()
+    if not purchase_amount_includes_vat(code):
+        return AccountVat(vat_code=code, rate=Decimal("0"))
+    vat_type = DineroVatType.objects.filter(connection=connection, code=code).first()
+    if vat_type is None:
+        raise NeedsMapping(
+            f"The VAT code {code} of account {account_number} is not among the Dinero VAT types known for "
+            "this connection.", hint="Refresh the reference data from Dinero, then press Retry.")
+    return AccountVat(vat_code=code, rate=vat_type.rate)
+
+
+def supplier_mappings(ctx: TransferContext) -> SupplierMappings:
+    from mappings import lookup
+
+    connection = ctx.connection
+    return SupplierMappings(
+        supplier_account=lambda group, zone: lookup.supplier_account(connection, group, zone),
+        account_vat=lambda number: account_vat(connection, number),
+    )
+
+
+def _timestamp(document: dict[str, Any] | None) -> str:
+    document = document or {}
+    return str(document.get("Timestamp") or document.get("TimeStamp") or "")
+
+
+@register(Kind.SUPPLIER_INVOICE, Direction.TO_DINERO)
+def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
+    settings = ctx.settings
+    if not settings.supplier_integration_enabled:
+        raise SkipTransfer(_("The supplier integration is off for this connection, so supplier invoices are "
+                             "not transferred to Dinero."))
+    invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
+    number = invoice.get("number", op.source_key)
+    supplier = invoice.get("supplier") or {}
+    supplier_name = str(supplier.get("name") or supplier.get("company_name") or "")
+    if not invoice.get("is_booked"):
+        raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
+                             "when it is booked.") % {"number": number})
+
+    intent = op.intent or {}
+    guid = str(intent.get("voucher_guid") or "")
+    voucher: dict[str, Any] | None = None
+    if guid:
+        try:
+            voucher = ctx.dinero.get_purchase_voucher(guid)
+        except NotFound:
+            voucher = None
+        if voucher is None:
+            raise VoucherOutcomeUnknown(
+                f"The purchase voucher {guid} created for supplier invoice {number} no longer exists in Dinero.",
+                hint="If it was deleted in Dinero on purpose, mark this operation handled; to transfer the "
+                     "invoice again, use the troubleshooting page.")
+
+    # Map before any write, so a missing mapping stops the invoice with nothing created.
+    payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid="")
+
+    if voucher is None:
+        if intent.get("step") == "posting" and not intent.get("uncertain_reported"):
+            ctx.save_intent(uncertain_reported=True)
+            raise VoucherOutcomeUnknown(
+                f"Creating the purchase voucher for supplier invoice {number} got no clear answer from Dinero, "
+                "and Dinero offers no way to look a purchase voucher up by its reference.",
+                hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a purchase voucher dated "
+                      f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
+                      f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
+                      "If it is there, mark this operation handled; if not, press Retry to create it."))
+        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, invoice.get("supplier_id") or supplier.get("number"),
+                                      supplier or None)
+        file_guid = str(intent.get("file_guid") or "") or _upload_pdf(ctx, number)
+        payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
+                                       file_guid=file_guid or None)
+        ctx.save_intent(step="posting", uncertain_reported=False)
+        voucher = ctx.dinero.create_purchase_voucher(payload.body)
+        guid = str(voucher.get("Guid") or "")
+        ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+
+    accounts = ", ".join(str(a) for a in payload.accounts)
+    status = str(voucher.get("Status") or "Draft")
+    voucher_number = str(voucher.get("VoucherNumber") or "")
+    if settings.supplier_invoice_status == IntegrationSettings.SupplierInvoiceStatus.BOOKED:
+        if status in ("Draft", "Editing"):
+            voucher = ctx.dinero.book_purchase_voucher(guid, _timestamp(voucher)) or voucher
+            voucher_number = str(voucher.get("VoucherNumber") or voucher_number)
+        ctx.save_intent(step="booked", voucher_number=voucher_number)
+        outcome = _("Booked in Dinero as purchase voucher %(number)s on account(s) %(accounts)s "
+                    "(%(total)s %(currency)s).")
+    else:
+        outcome = _("Created as a draft purchase voucher in Dinero on account(s) %(accounts)s "
+                    "(%(total)s %(currency)s).")
+    outcome = outcome % {"number": voucher_number, "accounts": accounts, "total": payload.voucher_total,
+                         "currency": payload.currency}
+    if not (op.intent or {}).get("file_guid"):
+        outcome += " " + _("No PDF was available in Rackbeat to attach.")
+    return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
+                  document_name=supplier_name)
+
+
+def _upload_pdf(ctx: TransferContext, number: Any) -> str:
+    """Upload Rackbeat's PDF of the supplier invoice to Dinero's file archive; '' when there is none."""
+    try:
+        content = ctx.rackbeat.supplier_invoice_pdf(number)
+    except NotFound:
+        content = None
+    if not content:
+        return ""
+    file_guid = str(ctx.dinero.upload_file(f"rackbeat-supplier-invoice-{number}.pdf", content) or "")
+    ctx.save_intent(file_guid=file_guid)
+    return file_guid

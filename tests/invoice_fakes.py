@@ -1,0 +1,323 @@
+"""In-memory stand-ins for the Dinero and Rackbeat clients, behaving like the services.
+
+They implement the client contract's method names (see helper rules) with the behaviour the
+invoice transfers rely on: Dinero honours our Guid, computes totals the way it rounds (line totals
+to øre, VAT per rate on the rounded lines), changes the TimeStamp on every write, answers a stale
+timestamp with error 58, numbers documents when booking, and can be told to store a write and then
+fail with an uncertain outcome ("500 after the write took effect").
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from integration.clients.errors import NotFound, StaleTimestamp, UncertainOutcome, ValidationFailed
+
+ORE = Decimal("0.01")
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+def _ore(value: Decimal) -> Decimal:
+    return value.quantize(ORE, rounding=ROUND_HALF_UP)
+
+
+class _Faults:
+    def __init__(self) -> None:
+        self.fail_after_write: set[str] = set()
+        self.calls: list[tuple[str, Any]] = []
+
+    def _after_write(self, method: str) -> None:
+        if method in self.fail_after_write:
+            self.fail_after_write.discard(method)
+            raise UncertainOutcome("500 Internal Server Error after the write", status=500,
+                                   service=type(self).__name__)
+
+    def count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+
+class FakeDinero(_Faults):
+    def __init__(self, *, vat_rates: dict[int, Decimal] | None = None, default_rate: Decimal = Decimal("25")) -> None:
+        super().__init__()
+        self.vat_rates = vat_rates or {}
+        self.default_rate = default_rate
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.credit_notes: dict[str, dict[str, Any]] = {}
+        self.purchase_vouchers: dict[str, dict[str, Any]] = {}
+        self.manual_vouchers: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.emails: list[str] = []
+        self._stamps = itertools.count(0x20A5EA8)
+        self._numbers = itertools.count(1)
+        self._voucher_numbers = itertools.count(1)
+
+    def _stamp(self) -> str:
+        return f"{next(self._stamps):016X}"
+
+    # --- contacts ---------------------------------------------------------------------------
+    def find_contact(self, external_reference: str) -> dict[str, Any] | None:
+        self.calls.append(("find_contact", external_reference))
+        return next((copy.deepcopy(c) for c in self.contacts.values()
+                     if c.get("ExternalReference") == external_reference), None)
+
+    def get_contact(self, guid: str) -> dict[str, Any]:
+        if guid not in self.contacts:
+            raise NotFound("contact not found", status=404, service="dinero")
+        return copy.deepcopy(self.contacts[guid])
+
+    def create_contact(self, body: dict[str, Any]) -> str:
+        self.calls.append(("create_contact", body))
+        guid = body.get("ContactGuid") or str(uuid.uuid4())
+        if guid in self.contacts:
+            raise ValidationFailed("A contact with this guid exists", status=400, service="dinero")
+        self.contacts[guid] = {**body, "ContactGuid": guid}
+        self._after_write("create_contact")
+        return guid
+
+    # --- sales documents --------------------------------------------------------------------
+    def _totals(self, body: dict[str, Any]) -> dict[str, Any]:
+        subtotal = vat = Decimal("0")
+        for line in body.get("ProductLines") or []:
+            if line.get("LineType") == "Text":
+                continue
+            total = _ore(_d(line["Quantity"]) * _d(line["BaseAmountValue"]) * (100 - _d(line["Discount"])) / 100)
+            subtotal += total
+            rate = self.vat_rates.get(int(line["AccountNumber"]), self.default_rate)
+            vat += _ore(total * rate / 100)
+        return {"TotalExclVat": float(subtotal), "TotalVat": float(vat), "TotalInclVat": float(subtotal + vat)}
+
+    def _store(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
+        self.calls.append((method, body))
+        if not body.get("ProductLines"):
+            raise ValidationFailed("Invoices must have at least one invoice line", status=400, code=45,
+                                   service="dinero")
+        guid = body.get("Guid") or str(uuid.uuid4())
+        if guid in store:
+            raise ValidationFailed("A document with this guid already exists", status=400, service="dinero")
+        stamp = self._stamp()
+        store[guid] = {**copy.deepcopy(body), **self._totals(body), "Guid": guid, "TimeStamp": stamp,
+                       "Status": "Draft", "Number": None, "MailOutStatus": "NotSent"}
+        self._after_write(method)
+        return {"Guid": guid, "TimeStamp": stamp}
+
+    def _book(self, store: dict[str, Any], guid: str, timestamp: str, method: str) -> dict[str, Any]:
+        self.calls.append((method, guid))
+        doc = store.get(guid)
+        if doc is None:
+            raise NotFound("not found", status=404, service="dinero")
+        if doc["TimeStamp"] != timestamp:
+            raise StaleTimestamp("Timestamp is outdated", status=400, code=58, service="dinero")
+        if not doc.get("ContactGuid"):
+            raise ValidationFailed("ContactGuid is required for booking", status=400, service="dinero")
+        doc.update(Status="Booked", Number=next(self._numbers), TimeStamp=self._stamp())
+        self._after_write(method)
+        return copy.deepcopy(doc)
+
+    def _email(self, store: dict[str, Any], guid: str, method: str) -> dict[str, Any]:
+        self.calls.append((method, guid))
+        doc = store[guid]
+        if doc["Status"] != "Booked":
+            raise ValidationFailed("Only booked documents can be e-mailed", status=400, service="dinero")
+        doc.update(MailOutStatus="Sent", TimeStamp=self._stamp())
+        self.emails.append(guid)
+        self._after_write(method)
+        return {"Recipients": [{"Email": "customer@example.com"}]}
+
+    def _update(self, store: dict[str, Any], guid: str, body: dict[str, Any], method: str) -> dict[str, Any]:
+        self.calls.append((method, body))
+        doc = store[guid]
+        if doc["Status"] != "Draft":
+            raise ValidationFailed("Only drafts can be updated", status=400, service="dinero")
+        if body.get("Timestamp") != doc["TimeStamp"]:
+            raise StaleTimestamp("Timestamp is outdated", status=400, code=58, service="dinero")
+        content = {k: v for k, v in body.items() if k != "Timestamp"}
+        doc.update({**copy.deepcopy(content), **self._totals(content), "Guid": guid, "TimeStamp": self._stamp()})
+        return {"Guid": guid, "TimeStamp": doc["TimeStamp"]}
+
+    def create_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._store(self.invoices, body, "create_invoice")
+
+    def get_invoice(self, guid: str) -> dict[str, Any] | None:
+        self.calls.append(("get_invoice", guid))
+        doc = self.invoices.get(guid)
+        return copy.deepcopy(doc) if doc else None
+
+    def find_invoice(self, external_reference: str) -> dict[str, Any] | None:
+        self.calls.append(("find_invoice", external_reference))
+        return next((copy.deepcopy(d) for d in self.invoices.values()
+                     if d.get("ExternalReference") == external_reference), None)
+
+    def update_invoice(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update(self.invoices, guid, body, "update_invoice")
+
+    def book_invoice(self, guid: str, timestamp: str) -> dict[str, Any]:
+        return self._book(self.invoices, guid, timestamp, "book_invoice")
+
+    def email_invoice(self, guid: str, *, timestamp: str | None = None) -> dict[str, Any]:
+        return self._email(self.invoices, guid, "email_invoice")
+
+    def iter_invoices(self, *, changes_since: Any = None, status_filter: str | None = None) -> Iterator[dict[str, Any]]:
+        self.calls.append(("iter_invoices", (changes_since, status_filter)))
+        wanted = set((status_filter or "").split(",")) - {""}
+        for doc in list(self.invoices.values()):
+            status = doc["Status"]
+            if wanted and status not in wanted:
+                continue
+            yield {"Guid": doc["Guid"], "Number": doc.get("Number"), "Status": status, "Type": "Invoice",
+                   "ContactGuid": doc.get("ContactGuid"), "ContactName": doc.get("ContactName", ""),
+                   "ExternalReference": doc.get("ExternalReference"), "Date": doc.get("Date")}
+
+    def create_credit_note(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._store(self.credit_notes, body, "create_credit_note")
+
+    def get_credit_note(self, guid: str) -> dict[str, Any]:
+        self.calls.append(("get_credit_note", guid))
+        if guid not in self.credit_notes:
+            raise NotFound("not found", status=404, service="dinero")
+        return copy.deepcopy(self.credit_notes[guid])
+
+    def find_credit_note(self, external_reference: str) -> dict[str, Any] | None:
+        self.calls.append(("find_credit_note", external_reference))
+        return next((copy.deepcopy(d) for d in self.credit_notes.values()
+                     if d.get("ExternalReference") == external_reference), None)
+
+    def book_credit_note(self, guid: str, timestamp: str) -> dict[str, Any]:
+        return self._book(self.credit_notes, guid, timestamp, "book_credit_note")
+
+    def email_credit_note(self, guid: str, *, timestamp: str | None = None) -> dict[str, Any]:
+        return self._email(self.credit_notes, guid, "email_credit_note")
+
+    # --- vouchers ---------------------------------------------------------------------------
+    def _create_voucher(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
+        self.calls.append((method, body))
+        guid = str(uuid.uuid4())
+        store[guid] = {**copy.deepcopy(body), "Guid": guid, "Timestamp": self._stamp(), "Status": "Draft",
+                       "VoucherNumber": None}
+        self._after_write(method)
+        return copy.deepcopy(store[guid])
+
+    def _book_voucher(self, store: dict[str, Any], guid: str, timestamp: str, method: str) -> dict[str, Any]:
+        self.calls.append((method, guid))
+        doc = store[guid]
+        if doc["Timestamp"] != timestamp:
+            raise StaleTimestamp("Timestamp is outdated", status=400, code=58, service="dinero")
+        doc.update(Status="Booked", VoucherNumber=next(self._voucher_numbers), Timestamp=self._stamp())
+        self._after_write(method)
+        return copy.deepcopy(doc)
+
+    def create_purchase_voucher(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._create_voucher(self.purchase_vouchers, body, "create_purchase_voucher")
+
+    def get_purchase_voucher(self, guid: str) -> dict[str, Any]:
+        if guid not in self.purchase_vouchers:
+            raise NotFound("not found", status=404, service="dinero")
+        return copy.deepcopy(self.purchase_vouchers[guid])
+
+    def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
+        return self._book_voucher(self.purchase_vouchers, guid, timestamp, "book_purchase_voucher")
+
+    def create_manual_voucher(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._create_voucher(self.manual_vouchers, body, "create_manual_voucher")
+
+    def get_manual_voucher(self, guid: str) -> dict[str, Any]:
+        if guid not in self.manual_vouchers:
+            raise NotFound("not found", status=404, service="dinero")
+        return copy.deepcopy(self.manual_vouchers[guid])
+
+    def book_manual_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
+        return self._book_voucher(self.manual_vouchers, guid, timestamp, "book_manual_voucher")
+
+    def upload_file(self, file_name: str, content: bytes) -> str:
+        self.calls.append(("upload_file", file_name))
+        guid = f"file{len(self.files) + 1:04d}web0crmck5v0"
+        self.files[guid] = (file_name, content)
+        return guid
+
+    def document_url(self, kind: str, guid: str) -> str:
+        return f"https://app.dinero.test/{kind}/{guid}"
+
+    # --- helpers for tests ------------------------------------------------------------------
+    def add_booked_invoice(self, *, contact_guid: str, lines: list[dict[str, Any]], date: str = "2026-03-02",
+                           currency: str = "DKK", status: str = "Booked") -> dict[str, Any]:
+        created = self.create_invoice({"ContactGuid": contact_guid, "Date": date, "Currency": currency,
+                                       "ProductLines": lines, "PaymentDate": "2026-03-16"})
+        doc = self.invoices[created["Guid"]]
+        if status != "Draft":
+            doc.update(Status=status, Number=next(self._numbers))
+        return copy.deepcopy(doc)
+
+
+class FakeRackbeat(_Faults):
+    def __init__(self) -> None:
+        super().__init__()
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.suppliers: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.customer_invoices: dict[str, dict[str, Any]] = {}
+        self.supplier_invoices: dict[str, dict[str, Any]] = {}
+        self.pdfs: dict[str, bytes] = {}
+        self._numbers = itertools.count(90001)
+
+    def _get(self, store: dict[str, Any], key: Any, what: str) -> dict[str, Any]:
+        self.calls.append((f"get_{what}", key))
+        if str(key) not in store:
+            raise NotFound(f"{what} {key} not found", status=404, service="rackbeat")
+        return copy.deepcopy(store[str(key)])
+
+    def get_customer(self, number: Any) -> dict[str, Any]:
+        return self._get(self.customers, number, "customer")
+
+    def get_supplier(self, number: Any) -> dict[str, Any]:
+        return self._get(self.suppliers, number, "supplier")
+
+    def get_product(self, number: Any) -> dict[str, Any]:
+        return self._get(self.products, number, "product")
+
+    def iter_customers(self, *, updated_since: Any = None) -> Iterator[dict[str, Any]]:
+        yield from (copy.deepcopy(c) for c in self.customers.values())
+
+    def get_customer_invoice(self, number: Any) -> dict[str, Any]:
+        return self._get(self.customer_invoices, number, "customer_invoice")
+
+    def get_supplier_invoice(self, number: Any) -> dict[str, Any]:
+        return self._get(self.supplier_invoices, number, "supplier_invoice")
+
+    def supplier_invoice_pdf(self, number: Any) -> bytes | None:
+        return self.pdfs.get(str(number))
+
+    def customer_invoice_pdf(self, number: Any) -> bytes | None:
+        return None
+
+    def iter_customer_invoices(self, *, booked: bool | None = True, updated_since: Any = None) -> Iterator[dict[str, Any]]:
+        self.calls.append(("iter_customer_invoices", booked))
+        for invoice in list(self.customer_invoices.values()):
+            if booked is None or bool(invoice.get("is_booked")) == booked:
+                yield copy.deepcopy(invoice)
+
+    def create_customer_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(("create_customer_invoice", body))
+        number = next(self._numbers)
+        customer = self.customers.get(str(body.get("customer_id")), {})
+        self.customer_invoices[str(number)] = {**copy.deepcopy(body), "number": number, "is_booked": False,
+                                               "customer": copy.deepcopy(customer)}
+        self._after_write("create_customer_invoice")
+        return copy.deepcopy(self.customer_invoices[str(number)])
+
+    def book_customer_invoice(self, number: Any) -> dict[str, Any]:
+        self.calls.append(("book_customer_invoice", number))
+        invoice = self.customer_invoices[str(number)]
+        invoice["is_booked"] = True
+        self._after_write("book_customer_invoice")
+        return copy.deepcopy(invoice)
+
+    def document_url(self, kind: str, key: Any) -> str:
+        return f"https://app.rackbeat.test/{kind}/{key}"
