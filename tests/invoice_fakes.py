@@ -50,6 +50,7 @@ class FakeDinero(_Faults):
         self.vat_rates = vat_rates or {}
         self.default_rate = default_rate
         self.contacts: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.purchase_vouchers: dict[str, dict[str, Any]] = {}
@@ -82,6 +83,11 @@ class FakeDinero(_Faults):
         self.contacts[guid] = {**body, "ContactGuid": guid}
         self._after_write("create_contact")
         return guid
+
+    def get_product(self, guid: str) -> dict[str, Any]:
+        if guid not in self.products:
+            raise NotFound("product not found", status=404, service="dinero")
+        return copy.deepcopy(self.products[guid])
 
     # --- sales documents --------------------------------------------------------------------
     def _totals(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,105 @@
+"""Item consumption: one booked manual voucher per booked sales invoice, never two."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.clients.errors import UncertainOutcome
+from integration.models import IntegrationSettings, Kind
+from integration.transfers.base import NeedsMapping, SkipTransfer
+from integration.transfers.consumption import book_item_consumption
+from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
+from tests.invoice_fixtures import (
+    FINISHED_GOODS,
+    FIXTURES,
+    SPARE_PARTS,
+    dinero_fixture,
+    line,
+    rackbeat_fixture,
+    run,
+    sales_invoice,
+    text_line,
+    world_fixture,
+)
+
+USES = (FIXTURES, dinero_fixture, rackbeat_fixture, world_fixture)
+
+
+@pytest.fixture(autouse=True)
+def consumption_on(world):
+    IntegrationSettings.objects.filter(connection=world.connection).update(item_consumption_enabled=True)
+
+
+def _run(connection, rackbeat, dinero, number=1001):
+    return run(book_item_consumption, connection, Kind.ITEM_CONSUMPTION, number, rackbeat, dinero)
+
+
+def test_consumption_voucher_debits_consumption_and_credits_stock(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [
+        line("A-1", FINISHED_GOODS, 3, "100", cost="41.335"),
+        line("R-1", SPARE_PARTS, "1.5", "20", cost="10"),
+        line("SERVICE", SPARE_PARTS, 2, "500", stock=False, cost="300"),
+        text_line("Tak for handlen"),
+    ])
+    result = _run(connection, rackbeat, dinero)
+    voucher = dinero.manual_vouchers[result.target_id]
+    assert voucher["Status"] == "Booked"
+    assert voucher["VoucherDate"] == "2026-03-31"
+    assert voucher["ExternalReference"] == "rackbeat:consumption:1001"
+    assert voucher["Lines"] == [{
+        "Description": "Vareforbrug faktura 1001", "AccountNumber": 1600, "BalancingAccountNumber": 5200,
+        "Amount": 139.01, "AccountVatCode": "none", "BalancingAccountVatCode": "none",
+    }]
+
+
+def test_credit_note_reverses_the_consumption(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1002"] = sales_invoice(1002, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")],
+                                                       credit_note=True, credited=1001)
+    result = _run(connection, rackbeat, dinero, 1002)
+    (voucher_line,) = dinero.manual_vouchers[result.target_id]["Lines"]
+    assert voucher_line["Amount"] == -80
+    assert voucher_line["Description"] == "Vareforbrug kreditnota 1002"
+
+
+def test_invoice_without_stock_lines_is_skipped_with_reason(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("S", SPARE_PARTS, 1, "10", stock=False)])
+    with pytest.raises(SkipTransfer, match="no stock-tracked lines"):
+        _run(connection, rackbeat, dinero)
+    assert dinero.manual_vouchers == {}
+
+
+def test_disabled_consumption_is_skipped(connection, rackbeat, dinero):
+    IntegrationSettings.objects.filter(connection=connection).update(item_consumption_enabled=False)
+    with pytest.raises(SkipTransfer, match="off"):
+        _run(connection, rackbeat, dinero)
+
+
+def test_missing_accounts_need_attention(connection, rackbeat, dinero):
+    IntegrationSettings.objects.filter(connection=connection).update(stock_account=None)
+    with pytest.raises(NeedsMapping, match="stock account"):
+        _run(connection, rackbeat, dinero)
+
+
+def test_stock_line_without_cost_price_needs_attention(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10", cost=None)])
+    with pytest.raises(NeedsMapping, match="without a cost price"):
+        _run(connection, rackbeat, dinero)
+
+
+def test_booking_is_resumed_not_reposted(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
+    dinero.fail_after_write.add("book_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    _run(connection, rackbeat, dinero)
+    assert dinero.count("create_manual_voucher") == 1 and dinero.count("book_manual_voucher") == 1
+
+
+def test_lost_create_answer_is_never_posted_twice_automatically(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    with pytest.raises(VoucherOutcomeUnknown, match="no clear answer"):
+        _run(connection, rackbeat, dinero)
+    assert dinero.count("create_manual_voucher") == 1
