@@ -1,0 +1,233 @@
+"""Troubleshooting: transfer one invoice now, and show what was sent and what came back.
+
+Covers the three paths of the product description: a sales invoice Rackbeat → Dinero, a supplier
+invoice Rackbeat → Dinero, and a sales invoice Dinero → Rackbeat (by its Dinero invoice number).
+The document runs through the same operation row and handler as every other transfer
+(``engine.enqueue`` then ``engine.execute_now``), so it is never transferred twice: when it already
+exists on the other side — a done operation, or found in Dinero by its ``ExternalReference`` — the
+page says so and links to it instead of creating a duplicate.
+
+Used by the per-connection admin page (slug ``troubleshooting``) and ``manage.py transfer_invoice``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.admin_pages import connection_page
+from accounts.models import Connection
+from integration.clients.errors import ApiError
+from integration.models import Direction, HttpExchange, Kind, SyncOperation, Trigger
+from integration.transfers.invoice_mapping import sales_external_reference
+
+SALES_TO_DINERO = "sales_invoice"
+SUPPLIER_TO_DINERO = "supplier_invoice"
+SALES_TO_RACKBEAT = "dinero_sales_invoice"
+
+CHOICES = [
+    (SALES_TO_DINERO, gettext_lazy("Sales invoice, Rackbeat → Dinero (Rackbeat invoice number)")),
+    (SUPPLIER_TO_DINERO, gettext_lazy("Supplier invoice, Rackbeat → Dinero (Rackbeat invoice number)")),
+    (SALES_TO_RACKBEAT, gettext_lazy("Sales invoice, Dinero → Rackbeat (Dinero invoice number)")),
+]
+ROUTES = {
+    SALES_TO_DINERO: (Kind.SALES_INVOICE, Direction.TO_DINERO),
+    SUPPLIER_TO_DINERO: (Kind.SUPPLIER_INVOICE, Direction.TO_DINERO),
+    SALES_TO_RACKBEAT: (Kind.SALES_INVOICE, Direction.TO_RACKBEAT),
+}
+
+
+@dataclass
+class ShownExchange:
+    method: str
+    url: str
+    status: int | None
+    request_body: str
+    response_body: str
+    error: str
+
+
+@dataclass
+class TransferReport:
+    """What happened, in words, with the operation, a link to the document and the HTTP evidence."""
+
+    message: str
+    state: str = ""
+    operation: SyncOperation | None = None
+    link: str = ""
+    already_existed: bool = False
+    exchanges: list[ShownExchange] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.already_existed or self.state in (SyncOperation.State.DONE, SyncOperation.State.SKIPPED)
+
+
+def pretty(body: str) -> str:
+    """A JSON body indented for reading; anything else as it is (escaped by the template)."""
+    if not body:
+        return ""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return body
+
+
+def _shown(exchanges: Any) -> list[ShownExchange]:
+    return [ShownExchange(e.method, e.url, e.status, pretty(e.request_body), pretty(e.response_body), e.error)
+            for e in exchanges]
+
+
+def _dinero_link(connection: Connection, kind: str, guid: str) -> str:
+    from integration.clients.factory import dinero_client
+
+    try:
+        return dinero_client(connection).document_url(kind, guid)
+    except (ValueError, KeyError, ApiError):
+        return ""
+
+
+def _rackbeat_link(connection: Connection, number: str) -> str:
+    from integration.clients.factory import rackbeat_client
+
+    try:
+        return rackbeat_client(connection).document_url("customer_invoice", number)
+    except (ValueError, KeyError, ApiError):
+        return ""
+
+
+def document_link(op: SyncOperation) -> str:
+    """A link to the document an operation created on the other side ('' when there is none)."""
+    if not op.target_id:
+        return ""
+    if op.direction == Direction.TO_RACKBEAT:
+        return _rackbeat_link(op.connection, op.target_id)
+    if op.kind == Kind.SUPPLIER_INVOICE:
+        return _dinero_link(op.connection, "purchase_voucher", op.target_id)
+    if op.kind == Kind.ITEM_CONSUMPTION:
+        return _dinero_link(op.connection, "manual_voucher", op.target_id)
+    kind = (op.intent or {}).get("document_kind") or "invoice"
+    return _dinero_link(op.connection, kind, op.target_id)
+
+
+def _dinero_guid_for_number(connection: Connection, number: str) -> str:
+    from integration.clients.factory import dinero_client
+    from integration.transfers.dinero_invoices import POLLED_STATUSES
+
+    known = SyncOperation.objects.filter(connection=connection, kind=Kind.SALES_INVOICE,
+                                         direction=Direction.TO_RACKBEAT, document_number=number).first()
+    if known:
+        return known.source_key
+    for invoice in dinero_client(connection).iter_invoices(status_filter=POLLED_STATUSES):
+        if str(invoice.get("Number") or "") == number:
+            return str(invoice.get("Guid") or "")
+    return ""
+
+
+def _found_in_dinero(connection: Connection, number: str) -> tuple[str, str]:
+    """(kind, guid) of a Dinero invoice or credit note carrying the Rackbeat invoice's reference."""
+    from integration.clients.factory import dinero_client
+
+    client = dinero_client(connection)
+    reference = sales_external_reference(number)
+    for kind, find in (("invoice", client.find_invoice), ("credit_note", client.find_credit_note)):
+        found = find(reference)
+        if found:
+            return kind, str(found.get("Guid") or "")
+    return "", ""
+
+
+def transfer_now(connection: Connection, choice: str, number: str) -> TransferReport:
+    """Transfer one invoice at once (see module docstring); never raises for bad input."""
+    from integration import engine
+
+    number = str(number or "").strip()
+    if choice not in ROUTES:
+        return TransferReport(_("Choose what to transfer."))
+    if not number:
+        return TransferReport(_("Enter the invoice number."))
+    kind, direction = ROUTES[choice]
+    try:
+        if choice == SALES_TO_RACKBEAT:
+            source_key = _dinero_guid_for_number(connection, number)
+            if not source_key:
+                return TransferReport(_("Dinero has no booked invoice with the number %(number)s.") % {"number": number})
+        else:
+            source_key = number
+        existing = SyncOperation.objects.filter(connection=connection, kind=kind, direction=direction,
+                                                source_key=source_key).first()
+        if existing and existing.state == SyncOperation.State.DONE and existing.target_id:
+            return TransferReport(
+                _("Invoice %(number)s was already transferred (%(outcome)s) It was not transferred again.")
+                % {"number": number, "outcome": existing.outcome},
+                state=existing.state, operation=existing, link=document_link(existing), already_existed=True)
+        if choice == SALES_TO_DINERO and not (existing and (existing.intent or {}).get("dinero_guid")):
+            found_kind, guid = _found_in_dinero(connection, number)
+            if guid:
+                return TransferReport(
+                    _("Dinero already has a document for Rackbeat invoice %(number)s (reference %(ref)s). It was "
+                      "not transferred again.") % {"number": number, "ref": sales_external_reference(number)},
+                    link=_dinero_link(connection, found_kind, guid), already_existed=True, operation=existing)
+    except ApiError as exc:
+        return TransferReport(_("The look-up failed: %(error)s") % {"error": exc.describe()})
+
+    op = engine.enqueue(connection, kind, direction, source_key, trigger=Trigger.TROUBLESHOOTING,
+                        document_number=number)
+    op = engine.execute_now(op)
+    exchanges = HttpExchange.objects.filter(operation=op, attempt=op.attempts).order_by("at", "pk")
+    message = op.outcome or op.last_error or op.get_state_display()
+    if op.hint and op.state in SyncOperation.PROBLEM_STATES:
+        message = f"{message}\n{op.hint}"
+    return TransferReport(message, state=op.state, operation=op,
+                          link=document_link(op) if op.state == SyncOperation.State.DONE else "",
+                          exchanges=_shown(exchanges))
+
+
+class TroubleshootingForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What to transfer"), choices=CHOICES)
+    number = forms.CharField(label=gettext_lazy("Invoice number"), max_length=64)
+
+
+@connection_page("troubleshooting", gettext_lazy("Troubleshooting"), permission="accounts.run_troubleshooting",
+                 group="Operations", order=80)
+def troubleshooting_page(request: HttpRequest, connection: Connection) -> HttpResponse:
+    form = TroubleshootingForm(request.POST or None)
+    report = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            report = transfer_now(connection, form.cleaned_data["kind"], form.cleaned_data["number"])
+        else:
+            status = 400
+    context = {
+        **admin.site.each_context(request),
+        "connection": connection,
+        "title": _("Troubleshooting"),
+        "connection_url": reverse("admin:accounts_connection_change", args=[connection.pk]),
+        "opts": Connection._meta,
+        "form": form,
+        "report": report,
+        "operation_url": (reverse("admin:integration_syncoperation_change", args=[report.operation.pk])
+                          if report and report.operation and _has_url("admin:integration_syncoperation_change")
+                          else ""),
+    }
+    return render(request, "admin/troubleshooting/page.html", context, status=status)
+
+
+def _has_url(name: str) -> bool:
+    from django.urls import NoReverseMatch
+
+    try:
+        reverse(name, args=[0])
+    except NoReverseMatch:
+        return False
+    return True
