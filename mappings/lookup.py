@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
 from integration.transfers.base import NeedsMapping
@@ -26,9 +26,9 @@ from mappings.models import (
 from mappings.reference import chart_loaded
 
 MATRIX_WORDS = {
-    AccountMatrixCell.Matrix.REVENUE: (_lazy("revenue account"), _lazy("revenue account matrix")),
+    AccountMatrixCell.Matrix.REVENUE: (gettext_lazy("revenue account"), gettext_lazy("revenue account matrix")),
     AccountMatrixCell.Matrix.SUPPLIER: (
-        _lazy("supplier invoice account"), _lazy("supplier invoice account matrix")
+        gettext_lazy("supplier invoice account"), gettext_lazy("supplier invoice account matrix")
     ),
 }
 
