@@ -63,7 +63,7 @@ def test_booked_dinero_invoice_becomes_booked_rackbeat_invoice(connection, rackb
     assert created["is_booked"]
     assert created["customer_id"] == "501"
     assert created["invoice_date"] == "2026-03-02" and created["due_date"] == "2026-03-16"
-    assert created["other_reference"] == f"dinero:invoice:{invoice['Guid']}"
+    assert created["other_reference"] == created["note"] == f"dinero:invoice:{invoice['Guid']}"
     assert created["lines"] == [
         {"name": "Skrue", "quantity": 10, "line_price": 2.5, "discount_percentage": 0, "item_id": "SK-1"},
         {"name": "Montage", "quantity": 1, "line_price": 400, "discount_percentage": 10},

@@ -7,7 +7,8 @@ carry the Rackbeat product number when the Dinero product is bound or its produc
 Rackbeat; any other line becomes a free line with its description.
 
 Exactly once: the Rackbeat invoice number is stored in the intent the moment Rackbeat answers, and
-the invoice carries ``other_reference = dinero:invoice:<guid>``. When an attempt's answer was
+the invoice carries ``dinero:invoice:<guid>`` as its ``other_reference`` and its note (whichever
+field the Rackbeat account keeps). When an attempt's answer was
 lost, the next attempt searches Rackbeat's invoices for that reference before creating again.
 Rackbeat's client sends ``suppress_webhooks`` on every write, so the new invoice does not come
 back to Dinero.
@@ -113,7 +114,7 @@ def _find_created(ctx: TransferContext, op: SyncOperation, guid: str) -> dict[st
     marker = dinero_marker(guid)
     since = (op.created_at - timedelta(days=1)) if op.created_at else None
     for invoice in ctx.rackbeat.iter_customer_invoices(booked=None, updated_since=since):
-        if str(invoice.get("other_reference") or "") == marker:
+        if marker in (str(invoice.get("other_reference") or ""), str(invoice.get("note") or "").strip()):
             return invoice
     return None
 

@@ -667,6 +667,7 @@ def map_dinero_invoice(
         "currency": str(invoice.get("Currency") or "DKK"),
         "heading": f"Dinero faktura {number}" if number else "Dinero faktura",
         "other_reference": dinero_marker(guid),
+        "note": dinero_marker(guid),
         "lines": lines,
     }
     if invoice.get("PaymentDate"):
