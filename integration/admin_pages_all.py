@@ -4,6 +4,6 @@ Each feature adds its import here.
 """
 
 import integration.admin_settings
-import integration.setup_wizard  # noqa: F401
+import integration.setup_wizard
 import integration.troubleshooting  # noqa: F401
 import mappings.views  # noqa: F401
