@@ -92,9 +92,14 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
     voucher_number = str(voucher.get("VoucherNumber") or "")
     ctx.save_intent(step="booked", voucher_number=voucher_number)
-    outcome = _("Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
-                "%(consumption)s debited, stock account %(stock)s credited.") % {
-        "amount": payload.amount, "number": voucher_number, "consumption": settings.consumption_account,
+    if payload.amount < 0:
+        text = _("Item consumption of %(amount)s DKK reversed in Dinero for the credit note (voucher %(number)s): "
+                 "stock account %(stock)s debited, account %(consumption)s credited.")
+    else:
+        text = _("Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
+                 "%(consumption)s debited, stock account %(stock)s credited.")
+    outcome = text % {
+        "amount": abs(payload.amount), "number": voucher_number, "consumption": settings.consumption_account,
         "stock": settings.stock_account}
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)
