@@ -4,6 +4,7 @@ Each feature adds its import here.
 """
 
 import integration.admin_settings
+import integration.dashboard
 import integration.setup_wizard
 import integration.troubleshooting  # noqa: F401
 import mappings.views  # noqa: F401

@@ -1,0 +1,108 @@
+"""The per-connection dashboard and the admin index's health badges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Connection
+from integration.dashboard import chart_bars, chart_days, counts_by_state, start_of_today
+from integration.models import Kind, SyncOperation, WorkerHeartbeat
+from tests.operations_fixtures import make_operation
+
+State = SyncOperation.State
+
+
+def _dashboard(connection: Connection) -> str:
+    return reverse("admin:connection-dashboard", args=[connection.pk])
+
+
+@pytest.fixture
+def history(connection, other_connection):
+    """Today: 3 done, 1 failed, 1 needing attention; 3 days ago: 2 done; 10 days ago: 4 done."""
+    ops = {
+        "done_today": [make_operation(connection) for _ in range(3)],
+        "failed": make_operation(connection, state=State.FAILED, last_error="503"),
+        "attention": make_operation(connection, state=State.NEEDS_ATTENTION, last_error="No account."),
+        "done_3d": [make_operation(connection, kind=Kind.CUSTOMER, age=timedelta(days=3)) for _ in range(2)],
+        "done_10d": [make_operation(connection, age=timedelta(days=10)) for _ in range(4)],
+    }
+    make_operation(other_connection, state=State.FAILED, last_error="not mine")
+    return ops
+
+
+def test_counts_today_and_this_week_by_state(history, connection):
+    today = counts_by_state(connection, start_of_today())
+    week = counts_by_state(connection, timezone.now() - timedelta(days=7))
+    assert (today["done"], today["failed"], today["needs_attention"]) == (3, 1, 1)
+    assert (week["done"], week["failed"], week["needs_attention"]) == (5, 1, 1)
+
+
+def test_chart_has_thirty_days_with_transfers_and_failures(history, connection):
+    days = chart_days(connection)
+    assert len(days) == 30
+    assert days[-1].day == timezone.localdate()
+    assert (days[-1].transfers, days[-1].failures) == (3, 2)
+    assert days[-4].transfers == 2
+    assert days[-11].transfers == 4
+    assert sum(d.transfers for d in days) == 9
+    bars = chart_bars(days)
+    assert bars["top"] == 4
+    assert bars["bars"][-11]["h_transfers"] == bars["height"]
+    assert bars["bars"][0]["h_transfers"] == 0
+
+
+def test_dashboard_page_shows_state_counts_and_chart(accountant_client, history, connection):
+    connection.set_state(Connection.State.BROKEN, "Dinero rejected the API key.")
+    connection.save()
+    WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(seconds=20))
+    response = accountant_client.get(_dashboard(connection))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Dinero rejected the API key." in content
+    assert "2 documents need attention" in content
+    assert "<svg" in content and "bar-transfers" in content
+    assert "<script" not in content.split('id="content-main"')[1]
+    assert response.context["heartbeat"]["ok"] is True
+    last = dict(response.context["last_success"])
+    assert last["Customer"].pk in {op.pk for op in history["done_3d"]}
+    assert last["Supplier invoice"] is None
+
+
+def test_dashboard_reports_a_silent_worker_and_the_next_poll(accountant_client, connection):
+    from django_q.models import Schedule
+
+    WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(minutes=30))
+    next_run = timezone.now() + timedelta(minutes=7)
+    Schedule.objects.create(name="Poll Rackbeat", func="integration.polling.poll_rackbeat",
+                            schedule_type=Schedule.MINUTES, minutes=10, next_run=next_run)
+    response = accountant_client.get(_dashboard(connection))
+    content = response.content.decode()
+    assert "No worker has reported for a while" in content
+    assert response.context["polls"][0]["next_run"] == next_run
+    assert "Poll Rackbeat" in content
+
+
+def test_dashboard_of_another_tenant_is_not_found(accountant_client, other_connection):
+    assert accountant_client.get(_dashboard(other_connection)).status_code == 404
+
+
+def test_admin_index_lists_visible_connections_with_health(consultant_client, history, connection,
+                                                           other_connection):
+    other_connection.set_state(Connection.State.ACTIVE)
+    other_connection.save()
+    content = consultant_client.get(reverse("admin:index")).content.decode()
+    assert f'href="{_dashboard(connection)}"' in content
+    assert f'href="{_dashboard(other_connection)}"' in content
+    assert "2 documents" in content  # connection: one failed, one needing attention
+    assert "1 document<" in content  # other_connection: one failed
+    assert "Active" in content and "Draft" in content
+
+
+def test_admin_index_hides_other_tenants(accountant_client, connection, other_connection):
+    content = accountant_client.get(reverse("admin:index")).content.decode()
+    assert connection.name in content
+    assert other_connection.name not in content
