@@ -26,7 +26,8 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -293,6 +294,25 @@ def classify(response: requests.Response, *, method: str) -> ApiError:
     return ValidationFailed(_("Dinero answered HTTP %(status)s: %(m)s") % {"status": status, "m": text}, **common)
 
 
+def jsonable(value: Any) -> Any:
+    """A request body ready for JSON: Decimal amounts as numbers, dates as ``YYYY-MM-DD``.
+
+    Transfers compute money as ``Decimal``; Dinero's schemas take JSON numbers (doubles), and
+    amounts rounded to øre survive the conversion exactly.
+    """
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _path_of(response: requests.Response) -> str:
     url = response.request.url if response.request is not None else response.url
     return (url or "").split("?", 1)[0]
@@ -527,6 +547,7 @@ class DineroClient:
         """One operation, with the retries and error classification described in the module."""
         endpoint = ENDPOINTS[name]
         url = self.url(name, **({"guid": guid} if guid is not None else {}))
+        body = jsonable(body) if body is not None else None
         is_read = endpoint.method == "GET"
         attempts = READ_ATTEMPTS if is_read else 1
         reauthenticated = False
