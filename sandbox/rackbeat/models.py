@@ -1,0 +1,396 @@
+"""State of the emulated Rackbeat: accounts, master data, documents, webhooks and their deliveries.
+
+Every row belongs to one :class:`Account` (a Rackbeat company reached through its API token), so
+two sandbox accounts never see each other's data — exactly as two Rackbeat customers would not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from urllib.parse import quote
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+VAT_ZONES = ("domestic", "eu", "abroad", "domestic_exempt")
+VAT_ZONE_CHOICES = [
+    ("domestic", _("Domestic")),
+    ("eu", _("EU")),
+    ("abroad", _("Abroad (outside the EU)")),
+    ("domestic_exempt", _("Domestic, VAT exempt")),
+]
+PAYMENT_TERM_TYPES = ("net", "current_month", "cash")
+
+
+def new_api_token() -> str:
+    """Rackbeat's tokens are long JWT-looking strings; the sandbox only needs them unguessable."""
+    return "sbx_" + secrets.token_urlsafe(48)
+
+
+def new_webhook_token() -> str:
+    return secrets.token_hex(16)  # 32 characters, like Rackbeat's
+
+
+def urlfriendly(number: str) -> str:
+    """The pre-encoded form of an item number that can be put into a URL path unchanged.
+
+    Rackbeat asks clients to double-encode numbers in paths; ``urlfriendly_number`` is that
+    encoding done once by the server.
+    """
+    return quote(quote(number, safe=""), safe="")
+
+
+class Account(models.Model):
+    """One Rackbeat company (user account) with its API token and fault injection switches."""
+
+    account_id = models.PositiveIntegerField(_("account id"), unique=True)
+    company_name = models.CharField(_("company name"), max_length=200)
+    api_token = models.CharField(_("API token"), max_length=200, unique=True, default=new_api_token)
+    user_name = models.CharField(_("API user name"), max_length=200, default="API")
+    user_email = models.EmailField(_("API user e-mail"), blank=True)
+    address_street = models.CharField(max_length=200, blank=True)
+    address_zipcode = models.CharField(max_length=20, blank=True)
+    address_city = models.CharField(max_length=100, blank=True)
+    address_country = models.CharField(max_length=2, default="DK")
+    company_vat = models.CharField(max_length=40, blank=True)
+
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("requests per minute"), default=480,
+        help_text=_("Requests past this budget within one minute are answered with 429."),
+    )
+
+    # --- fault injection -------------------------------------------------------------------
+    latency_ms = models.PositiveIntegerField(_("added latency (ms)"), default=0)
+    error_429_rate = models.FloatField(_("429 rate"), default=0.0, help_text=_("0–1, share of requests answered 429."))
+    error_500_rate = models.FloatField(_("500 rate"), default=0.0, help_text=_("0–1, share of requests answered 500."))
+    fail_next_429 = models.PositiveIntegerField(_("answer the next N requests with 429"), default=0)
+    fail_next_500 = models.PositiveIntegerField(_("answer the next N requests with 500"), default=0)
+    error_500_after_write_rate = models.FloatField(
+        _("“500 after the write took effect” rate"), default=0.0,
+        help_text=_("0–1, share of writes that are stored and then answered with 500."),
+    )
+    fail_next_500_after_write = models.PositiveIntegerField(
+        _("store the next N writes, then answer 500"), default=0,
+    )
+    webhook_drop_rate = models.FloatField(_("webhook drop rate"), default=0.0, help_text=_("0–1, share of webhooks never sent."))
+    drop_next_webhooks = models.PositiveIntegerField(_("drop the next N webhooks"), default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account_id"]
+        verbose_name = _("sandbox Rackbeat account")
+        verbose_name_plural = _("sandbox Rackbeat accounts")
+
+    def __str__(self) -> str:
+        return f"{self.company_name} ({self.account_id})"
+
+
+class RequestCount(models.Model):
+    """Requests per account and minute, counted in the database so every process shares the budget."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="request_counts")
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "minute"], name="sbx_rb_unique_request_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.minute:%H:%M}: {self.count}"
+
+
+class AccountOwned(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProductGroup(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    vat_domestic = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("25"))
+    vat_eu = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("0"))
+    vat_abroad = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("0"))
+    vat_domestic_exempt = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_product_group")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+    def vat_rate(self, vat_zone: str) -> Decimal:
+        return getattr(self, f"vat_{vat_zone}", self.vat_domestic)
+
+
+class Unit(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_unit")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Layout(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    locale = models.CharField(max_length=5, default="da")
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_layout")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaymentTerm(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, default="net")
+    maturity_days = models.PositiveIntegerField(default=8)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_payment_term")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerGroup(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_customer_group")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SupplierGroup(AccountOwned):
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_supplier_group")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Partner(AccountOwned):
+    """Fields customers and suppliers share."""
+
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    contact_email = models.CharField(max_length=200, blank=True)
+    contact_phone = models.CharField(max_length=50, blank=True)
+    company_vat = models.CharField(max_length=40, blank=True)
+    ean = models.CharField(max_length=20, blank=True)
+    address_street = models.CharField(max_length=200, blank=True)
+    address_street2 = models.CharField(max_length=200, blank=True)
+    address_zipcode = models.CharField(max_length=20, blank=True)
+    address_city = models.CharField(max_length=100, blank=True)
+    address_country = models.CharField(max_length=2, default="DK")
+    vat_zone = models.CharField(max_length=20, choices=VAT_ZONE_CHOICES, default="domestic")
+    currency = models.CharField(max_length=3, default="DKK")
+    locale = models.CharField(max_length=5, default="da")
+    is_person = models.BooleanField(default=False)
+    is_barred = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    payment_terms = models.ForeignKey(PaymentTerm, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        abstract = True
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Customer(Partner):
+    group = models.ForeignKey(CustomerGroup, null=True, blank=True, on_delete=models.SET_NULL)
+    layout = models.ForeignKey(Layout, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta(Partner.Meta):
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_customer")]
+
+
+class Supplier(Partner):
+    group = models.ForeignKey(SupplierGroup, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta(Partner.Meta):
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_supplier")]
+
+
+class Item(AccountOwned):
+    """A product or a BOM ("lot"); Rackbeat's ``items`` endpoint lists both."""
+
+    class Type(models.TextChoices):
+        PRODUCT = "product", _("Product")
+        LOT = "lot", _("BOM")
+
+    number = models.CharField(max_length=100)
+    urlfriendly_number = models.CharField(max_length=400, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.PRODUCT)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    barcode = models.CharField(max_length=60, blank=True)
+    sales_price = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    cost_price = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    recommended_cost_price = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    group = models.ForeignKey(ProductGroup, on_delete=models.PROTECT)
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL)
+    inventory_enabled = models.BooleanField(default=True)
+    is_barred = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_item")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.urlfriendly_number = urlfriendly(self.number)
+        super().save(*args, **kwargs)
+
+
+class LotLine(models.Model):
+    lot = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="lot_lines")
+    product = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="used_in_lines")
+    quantity = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("1"))
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id}"
+
+
+class Invoice(AccountOwned):
+    """Fields sales and supplier invoices share. Totals are stored as Rackbeat computes them."""
+
+    number = models.PositiveIntegerField()
+    invoice_date = models.DateField()
+    due_date = models.DateField()
+    currency = models.CharField(max_length=3, default="DKK")
+    currency_rate = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("100"))
+    vat_zone = models.CharField(max_length=20, choices=VAT_ZONE_CHOICES, default="domestic")
+    heading = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    total_subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    total_vat = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    total_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    is_booked = models.BooleanField(default=False)
+    booked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return str(self.number)
+
+
+class CustomerInvoice(Invoice):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    is_credit_note = models.BooleanField(default=False)
+    credited_invoice_number = models.PositiveIntegerField(null=True, blank=True)
+    layout = models.ForeignKey(Layout, null=True, blank=True, on_delete=models.SET_NULL)
+    payment_terms = models.ForeignKey(PaymentTerm, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(Invoice.Meta):
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_customer_invoice")]
+
+
+class SupplierInvoice(Invoice):
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="invoices")
+    supplier_invoice_number = models.CharField(max_length=60, blank=True)
+    payment_terms = models.ForeignKey(PaymentTerm, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(Invoice.Meta):
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_supplier_invoice")]
+
+
+class InvoiceLine(models.Model):
+    """One line of a sales or a supplier invoice; a line without item is a text line."""
+
+    customer_invoice = models.ForeignKey(CustomerInvoice, null=True, blank=True, on_delete=models.CASCADE, related_name="lines")
+    supplier_invoice = models.ForeignKey(SupplierInvoice, null=True, blank=True, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=300, blank=True)
+    quantity = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    line_price = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    discount_percentage = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("0"))
+    cost_price = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    vat_percentage = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("0"))
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    line_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    line_vat = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Webhook(AccountOwned):
+    event = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    is_active = models.BooleanField(default=True)
+    token = models.CharField(max_length=32, default=new_webhook_token)
+    failures_since_last_success = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One webhook sent (or deliberately dropped) by the sandbox, with its outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        DROPPED = "dropped", _("Dropped by fault injection")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    event = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

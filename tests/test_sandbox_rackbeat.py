@@ -1,0 +1,345 @@
+"""The emulated Rackbeat behaves like the real one: envelopes, status codes, errors, paging, webhooks."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import responses
+from django.test import Client
+
+from sandbox.rackbeat import models as m
+from sandbox.rackbeat.invoicing import line_figures
+
+API = "/sandbox/rackbeat/api/"
+HOOK_URL = "https://integration.example.test/webhooks/rackbeat"
+
+
+@pytest.fixture
+def account(request) -> m.Account:
+    request.getfixturevalue("transactional_db" if "sync_webhooks" in request.fixturenames else "db")
+    account = m.Account.objects.create(account_id=7001, company_name="Test Lager ApS", api_token="token-7001")
+    goods = m.ProductGroup.objects.create(account=account, number=1, name="Færdigvarer", vat_domestic=Decimal("25"),
+                                          vat_eu=Decimal("0"), vat_abroad=Decimal("0"))
+    m.ProductGroup.objects.create(account=account, number=2, name="Ydelser", vat_domestic=Decimal("25"))
+    pcs = m.Unit.objects.create(account=account, number=1, name="stk")
+    terms = m.PaymentTerm.objects.create(account=account, number=1, name="Netto 8 dage", maturity_days=8)
+    m.Customer.objects.create(account=account, number=1, name="Domestic A/S", contact_email="a@example.dk",
+                              vat_zone="domestic", payment_terms=terms)
+    m.Customer.objects.create(account=account, number=2, name="Europe GmbH", vat_zone="eu", currency="EUR",
+                              address_country="DE")
+    m.Supplier.objects.create(account=account, number=1, name="Leverandør ApS", vat_zone="domestic")
+    m.Item.objects.create(account=account, number="ABC/123+DEF", name="Slash product", group=goods, unit=pcs,
+                          sales_price=Decimal("99.95"), cost_price=Decimal("40.10"))
+    m.Item.objects.create(account=account, number="P 2", name="Spaced product", group=goods, unit=pcs,
+                          sales_price=Decimal("10.00"), cost_price=Decimal("3.00"))
+    return account
+
+
+@pytest.fixture
+def api(client: Client, account: m.Account):
+    """Send a JSON request with the account's bearer token; returns the response."""
+
+    def call(method: str, path: str, body: dict | None = None, token: str | None = None, **extra):
+        kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token or account.api_token}", **extra}
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(client, method.lower())(API + path, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def sync_webhooks(transactional_db, settings):
+    """Real commits (deliveries wait for them), sent before the API call answers."""
+    settings.SANDBOX_WEBHOOKS_SYNC = True
+
+
+def register(account: m.Account, event: str) -> m.Webhook:
+    return m.Webhook.objects.create(account=account, event=event, url=HOOK_URL)
+
+
+# --- authentication and envelopes ----------------------------------------------------------------------
+
+def test_missing_or_wrong_token_is_refused_with_json_401(api, client):
+    assert client.get(API + "self").status_code == 401
+    response = api("GET", "self", token="not-a-token")
+    assert response.status_code == 401
+    assert response.json()["message"] == "Unauthenticated."
+
+
+def test_self_names_the_account(api, account):
+    body = api("GET", "self").json()
+    assert body["user_account"]["id"] == 7001
+    assert body["user_account"]["company_name"] == "Test Lager ApS"
+    assert "name" in body["user"]
+
+
+def test_lists_answer_206_with_paging_metadata(api):
+    response = api("GET", "customers")
+    assert response.status_code == 206
+    body = response.json()
+    assert set(body) == {"customers", "total", "pages", "limit", "page"}
+    assert (body["total"], body["pages"], body["limit"], body["page"]) == (2, 1, 20, 1)
+
+
+def test_paging_is_one_based_and_limit_is_capped(api, account):
+    for number in range(3, 26):
+        m.Customer.objects.create(account=account, number=number, name=f"Kunde {number}")
+    first = api("GET", "customers?limit=10").json()
+    third = api("GET", "customers?limit=10&page=3").json()
+    assert first["pages"] == 3 and [c["number"] for c in first["customers"]][:2] == [1, 2]
+    assert [c["number"] for c in third["customers"]] == [21, 22, 23, 24, 25]
+    assert api("GET", "customers?limit=10&page=9").json()["customers"] == []
+    assert api("GET", "customers?limit=5000").json()["limit"] == 1000
+
+
+def test_single_objects_are_wrapped_in_their_singular_key(api):
+    body = api("GET", "customers/1").json()
+    assert body["customer"]["name"] == "Domestic A/S"
+    assert body["customer"]["payment_terms"]["maturity_days"] == 8
+    assert api("GET", "customers/999").status_code == 404
+
+
+def test_product_paths_accept_double_encoded_and_urlfriendly_numbers(api):
+    double = api("GET", "products/ABC%252F123%252BDEF")
+    assert double.status_code == 200
+    product = double.json()["product"]
+    assert product["number"] == "ABC/123+DEF"
+    assert product["group"]["vat_domestic"] == 25
+    assert api("GET", f"products/{product['urlfriendly_number']}").json()["product"]["number"] == "ABC/123+DEF"
+    assert api("GET", "products/P%25202").json()["product"]["name"] == "Spaced product"
+
+
+def test_items_lists_products_and_boms_together(api, account):
+    created = api("POST", "lots", {"number": "KIT 1", "name": "Startkit", "group": 1, "sales_price": 150,
+                                   "lines": [{"product_id": "P 2", "quantity": 3}]})
+    assert created.status_code == 201
+    assert created.json()["lot"]["lines"][0] == {"id": created.json()["lot"]["lines"][0]["id"],
+                                                 "product_id": "P 2", "name": "Spaced product", "quantity": 3.0}
+    types = sorted(i["type"] for i in api("GET", "items").json()["items"])
+    assert types == ["lot", "product", "product"]
+    assert api("POST", "items", {"number": "X"}).status_code == 405
+
+
+# --- writes and validation --------------------------------------------------------------------------------
+
+def test_create_answers_201_and_validation_answers_422_with_field_paths(api):
+    created = api("POST", "customers", {"name": "Ny Kunde ApS", "vat_zone": "domestic", "contact_email": "ny@x.dk"})
+    assert created.status_code == 201
+    assert created.json()["customer"]["number"] == 3
+
+    refused = api("POST", "customers", {"number": 1, "customer_group_id": 77, "vat_zone": "mars"})
+    assert refused.status_code == 422
+    errors = refused.json()["errors"]
+    assert errors["name"] == ["The name field is required."]
+    assert errors["number"] == ["The number has already been taken."]
+    assert "customer_group_id" in errors and "vat_zone" in errors
+
+
+def test_product_needs_an_existing_group(api):
+    refused = api("POST", "products", {"number": "N-1", "name": "Ny", "group": 42, "sales_price": 1})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"group": ["The selected group is invalid."]}
+
+
+def test_invoice_line_with_unknown_item_names_the_line(api):
+    refused = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"item_id": "P 2", "quantity": 1}, {"item_id": "NOPE", "quantity": 1}]})
+    assert refused.status_code == 422
+    assert list(refused.json()["errors"]) == ["lines.1.item_id"]
+
+
+def test_updated_at_from_filters_in_copenhagen_time(api, account):
+    m.Customer.objects.filter(account=account, number=1).update(updated_at="2025-03-01T10:00:00+00:00")
+    m.Customer.objects.filter(account=account, number=2).update(updated_at="2025-03-01T12:00:00+00:00")
+    # 12:30 in Copenhagen (UTC+1 in March) is 11:30 UTC: only customer 2 is newer.
+    body = api("GET", "customers?updated_at_from=2025-03-01 12:30:00").json()
+    assert [c["number"] for c in body["customers"]] == [2]
+    assert api("GET", "customers?updated_at_from=yesterday").status_code == 422
+
+
+# --- invoices and totals -----------------------------------------------------------------------------------
+
+def test_line_totals_and_vat_are_rounded_to_the_ore():
+    assert line_figures(Decimal("3"), Decimal("33.335"), Decimal("12.5"), Decimal("25")) == (
+        Decimal("87.50"), Decimal("21.88"))
+
+
+def test_sales_invoice_totals_match_rackbeats_arithmetic(api):
+    response = api("POST", "customer-invoices", {"customer_id": 1, "invoice_date": "2025-02-10", "lines": [
+        {"item_id": "ABC/123+DEF", "quantity": 3, "discount_percentage": 12.5},
+        {"item_id": "P 2", "quantity": "7", "line_price": "1.115"},
+        {"name": "Tekstlinje uden vare"},
+    ]})
+    assert response.status_code == 201
+    invoice = response.json()["customer_invoice"]
+    # 3 × 99.95 × 0.875 = 262.36875 → 262.37; VAT 65.5925 → 65.59.  7 × 1.115 = 7.805 → 7.81; VAT 1.9525 → 1.95.
+    assert Decimal(str(invoice["total_subtotal"])) == Decimal("270.18")
+    assert Decimal(str(invoice["total_vat"])) == Decimal("67.54")
+    assert Decimal(str(invoice["total_total"])) == Decimal("337.72")
+    assert invoice["due_date"] == "2025-02-18"
+    assert invoice["is_booked"] is False
+    first = invoice["lines"][0]
+    assert first["vat_percentage"] == 25
+    assert first["item"]["group"] == {"number": 1, "name": "Færdigvarer"}
+    assert first["item"]["unit"]["name"] == "stk"
+    assert first["item"]["inventory_enabled"] is True
+    assert first["cost_price"] == 40.1
+    assert invoice["lines"][2]["item"] is None
+    assert invoice["customer"]["number"] == 1
+
+
+def test_eu_customer_gets_the_groups_eu_rate(api):
+    invoice = api("POST", "customer-invoices/drafts", {"customer_id": 2, "lines": [
+        {"item_id": "P 2", "quantity": 2}]}).json()["customer_invoice"]
+    assert invoice["vat_zone"] == "eu" and invoice["currency"] == "EUR"
+    assert invoice["lines"][0]["vat_percentage"] == 0
+    assert invoice["total_vat"] == 0
+
+
+def test_booking_makes_the_invoice_booked_and_immutable(api):
+    number = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"item_id": "P 2", "quantity": 1}]}).json()["customer_invoice"]["number"]
+    booked = api("POST", f"customer-invoices/{number}/book", {})
+    assert booked.status_code == 200
+    assert booked.json()["customer_invoice"]["is_booked"] is True
+    assert booked.json()["customer_invoice"]["booked_at"]
+    assert api("PUT", f"customer-invoices/{number}", {"note": "x"}).status_code == 422
+    assert api("POST", f"customer-invoices/{number}/book", {}).status_code == 422
+    assert api("GET", "customer-invoices?is_booked=true").json()["total"] == 1
+    assert api("GET", "customer-invoices?is_booked=false").json()["total"] == 0
+
+
+def test_supplier_invoice_uses_cost_price_and_can_be_booked(api):
+    created = api("POST", "supplier-invoices", {"supplier_id": 1, "supplier_invoice_number": "F-881", "lines": [
+        {"item_id": "ABC/123+DEF", "quantity": 10}]})
+    assert created.status_code == 201
+    invoice = created.json()["supplier_invoice"]
+    assert invoice["total_subtotal"] == 401.0 and invoice["total_total"] == 501.25
+    assert invoice["supplier"]["name"] == "Leverandør ApS"
+    assert api("POST", f"supplier-invoices/{invoice['number']}/book").json()["supplier_invoice"]["is_booked"]
+
+
+def test_invoice_pdf_is_a_real_pdf(api):
+    number = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"item_id": "P 2", "quantity": 1}]}).json()["customer_invoice"]["number"]
+    response = api("GET", f"customer-invoices/{number}.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-1.4") and response.content.rstrip().endswith(b"%%EOF")
+    assert b"startxref" in response.content
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+
+def test_webhook_registration_returns_token_once_and_same_event_url_updates(api):
+    created = api("POST", "webhooks", {"event": "customer.created", "url": HOOK_URL})
+    assert created.status_code == 201
+    hook = created.json()["webhook"]
+    assert len(hook["token"]) == 32 and hook["is_active"] is True
+    again = api("POST", "webhooks", {"event": "customer.created", "url": HOOK_URL, "is_active": False})
+    assert again.json()["webhook"]["id"] == hook["id"]
+    listing = api("GET", "webhooks")
+    assert listing.status_code == 206
+    assert listing.json()["total"] == 1
+    assert "token" not in listing.json()["webhooks"][0]
+    assert api("DELETE", f"webhooks/{hook['id']}").status_code == 200
+    assert api("GET", "webhooks").json()["total"] == 0
+
+
+def test_webhook_registration_is_validated(api):
+    refused = api("POST", "webhooks", {"event": "not an event", "url": "ftp://x"})
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"event", "url"}
+
+
+@responses.activate
+def test_booking_sends_the_webhook_with_token_headers(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    hook = register(account, "customer_invoice.booked")
+    number = api("POST", "customer-invoices", {"customer_id": 1, "lines": [{"item_id": "P 2", "quantity": 1}]}
+                 ).json()["customer_invoice"]["number"]
+    api("POST", f"customer-invoices/{number}/book")
+
+    assert len(responses.calls) == 1
+    request = responses.calls[0].request
+    assert request.headers["Rackbeat-Webhook-Token"] == hook.token
+    assert request.headers["Rackbeat-Webhook-Event"] == "customer_invoice.booked"
+    assert request.headers["Rackbeat-Account-Id"] == "7001"
+    assert json.loads(request.body) == {"key": number, "key_name": "number", "event": "customer_invoice.booked",
+                                        "data": {"number": number}}
+    delivery = m.WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.status_code, delivery.attempts) == ("delivered", 200, 1)
+
+
+@responses.activate
+def test_updates_carry_old_and_new_key_and_changed_fields(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "customer.updated")
+    api("PUT", "customers/1", {"name": "Domestic Holding A/S"})
+    payload = json.loads(responses.calls[0].request.body)
+    assert payload["old_key"] == payload["new_key"] == 1
+    assert payload["changed"] == ["name"]
+
+
+@responses.activate
+def test_suppress_webhooks_in_query_or_body_sends_nothing(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "customer.created")
+    assert api("POST", "customers?suppress_webhooks=true", {"name": "Stille ApS"}).status_code == 201
+    assert api("POST", "customers", {"name": "Også stille ApS", "suppress_webhooks": True}).status_code == 201
+    assert len(responses.calls) == 0
+    api("POST", "customers", {"name": "Højlydt ApS"})
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_failed_delivery_is_retried_and_logged(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=503)
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "product.created")
+    api("POST", "products", {"number": "NEW-1", "name": "Ny vare", "group": 1, "sales_price": 5})
+    delivery = m.WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.status_code, delivery.attempts) == ("delivered", 200, 2)
+
+
+@responses.activate
+def test_fault_injection_drops_the_next_webhooks(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "customer.created")
+    m.Account.objects.filter(pk=account.pk).update(drop_next_webhooks=1)
+    api("POST", "customers", {"name": "Tabt ApS"})
+    api("POST", "customers", {"name": "Modtaget ApS"})
+    assert len(responses.calls) == 1
+    assert json.loads(responses.calls[0].request.body)["key"] == 4
+    assert sorted(m.WebhookDelivery.objects.values_list("state", flat=True)) == ["delivered", "dropped"]
+
+
+# --- faults and the rate limit ------------------------------------------------------------------------------
+
+def test_injected_429_and_500_are_counted_down(api, account):
+    m.Account.objects.filter(pk=account.pk).update(fail_next_429=1, fail_next_500=1)
+    assert api("GET", "customers").status_code == 429
+    assert api("GET", "customers").status_code == 500
+    assert api("GET", "customers").status_code == 206
+
+
+def test_500_after_write_still_stores_the_write(api, account):
+    m.Account.objects.filter(pk=account.pk).update(fail_next_500_after_write=1)
+    response = api("POST", "customers", {"name": "Måske ApS"})
+    assert response.status_code == 500
+    assert m.Customer.objects.filter(account=account, name="Måske ApS").exists()
+
+
+def test_requests_past_the_budget_get_429(api, account):
+    m.Account.objects.filter(pk=account.pk).update(rate_limit_per_minute=3)
+    statuses = [api("GET", "units").status_code for _ in range(4)]
+    assert statuses == [206, 206, 206, 429]
+
+
+def test_accounts_never_see_each_others_data(api, account):
+    other = m.Account.objects.create(account_id=7002, company_name="Anden ApS", api_token="token-7002")
+    assert api("GET", "customers", token=other.api_token).json()["total"] == 0
+    assert api("GET", "customers/1", token=other.api_token).status_code == 404
