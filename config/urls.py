@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("oauth/", include("accounts.oauth_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
