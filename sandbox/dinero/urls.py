@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+"""/sandbox/dinero/…: the API (/v1/…, /v1.1/…, /v1.2/…, /v2/…), the token endpoint and the web app."""
 
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from sandbox.dinero import api, app_views, auth
+
+app_name = "sandbox_dinero"
+
+urlpatterns = [
+    path("oauth/token", auth.api_key_token, name="token"),
+    path("app/", app_views.home, name="home"),
+    path("app/<int:org>/", app_views.organization, name="organization"),
+    path("app/<int:org>/<slug:kind>/<str:guid>/", app_views.detail, name="detail"),
+    re_path(r"^(?P<path>v[0-9.]+/.*)$", api.dispatch, name="api"),
+]
