@@ -551,10 +551,11 @@ class DineroClient:
         is_read = endpoint.method == "GET"
         attempts = READ_ATTEMPTS if is_read else 1
         reauthenticated = False
+        renewed_token = ""
         attempt = 0
         while True:
             attempt += 1
-            token = self.tokens.token()
+            token = renewed_token or self.tokens.token()
             try:
                 response = self.transport.send(
                     endpoint.method, url, params=params, json_body=body, files=files,
@@ -573,7 +574,7 @@ class DineroClient:
                 # A token may expire or be revoked early: one new token, one more try.
                 reauthenticated = True
                 attempt -= 1
-                self.tokens.renew()
+                renewed_token = self.tokens.renew()
                 continue
             error = classify(response, method=endpoint.method)
             if isinstance(error, RateLimited):
