@@ -343,3 +343,78 @@ def test_accounts_never_see_each_others_data(api, account):
     other = m.Account.objects.create(account_id=7002, company_name="Anden ApS", api_token="token-7002")
     assert api("GET", "customers", token=other.api_token).json()["total"] == 0
     assert api("GET", "customers/1", token=other.api_token).status_code == 404
+
+
+# --- the sandbox web app ------------------------------------------------------------------------------------
+
+APP = "/sandbox/rackbeat/app/"
+
+
+@pytest.fixture
+def staff_client(client, superuser, account):
+    client.force_login(superuser)
+    return client
+
+
+def test_web_app_needs_a_staff_login(client, account):
+    response = client.get(APP)
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_web_app_lists_and_shows_documents_at_the_linked_paths(staff_client, account):
+    assert "Domestic A/S" in staff_client.get(APP + "customers/").content.decode()
+    assert "Domestic A/S" in staff_client.get(APP + "customers/1/").content.decode()
+    # The integration links products with the double-encoded number, without a trailing slash.
+    redirect = staff_client.get(APP + "products/ABC%252F123%252BDEF")
+    assert redirect.status_code == 301
+    product = staff_client.get(redirect["Location"])
+    assert "Slash product" in product.content.decode()
+    assert staff_client.get(APP + "product-groups/1/").status_code == 200
+    assert staff_client.get(APP + "customers/404/").status_code == 404
+
+
+@responses.activate
+def test_sales_invoice_form_creates_books_and_sends_webhooks(staff_client, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "customer_invoice.booked")
+    form = {
+        "partner": "1", "invoice_date": "2025-05-02", "book": "on",
+        "lines-TOTAL_FORMS": "5", "lines-INITIAL_FORMS": "0", "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-item": "ABC/123+DEF", "lines-0-quantity": "2", "lines-0-discount": "10",
+        "lines-1-item": "P 2", "lines-1-quantity": "1",
+    }
+    response = staff_client.post(APP + "customer-invoices/new/", form)
+    assert response.status_code == 302
+    invoice = m.CustomerInvoice.objects.get(account=account)
+    assert invoice.is_booked
+    assert invoice.total_subtotal == Decimal("189.91")  # 2 × 99.95 × 0.9 = 179.91, + 10.00
+    assert response["Location"].endswith(f"customer-invoices/{invoice.number}/")
+    assert json.loads(responses.calls[0].request.body)["key"] == invoice.number
+
+
+@responses.activate
+def test_editing_a_customer_name_in_the_web_app_sends_customer_updated(staff_client, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    register(account, "customer.updated")
+    response = staff_client.post(APP + "customers/1/edit/", {
+        "name": "Domestic Nord A/S", "contact_email": "a@example.dk", "address_country": "DK", "vat_zone": "domestic"})
+    assert response.status_code == 302
+    assert m.Customer.objects.get(account=account, number=1).name == "Domestic Nord A/S"
+    assert json.loads(responses.calls[0].request.body)["changed"] == ["name"]
+
+
+def test_supplier_invoice_draft_can_be_booked_from_its_page(staff_client, account):
+    form = {
+        "partner": "1", "invoice_date": "2025-05-02", "supplier_invoice_number": "INV-9",
+        "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0", "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000",
+        "lines-0-item": "P 2", "lines-0-quantity": "4", "lines-0-price": "2.50",
+    }
+    staff_client.post(APP + "supplier-invoices/new/", form)
+    invoice = m.SupplierInvoice.objects.get(account=account)
+    assert not invoice.is_booked and invoice.total_total == Decimal("12.50")
+    page = staff_client.get(APP + f"supplier-invoices/{invoice.number}/")
+    assert page.status_code == 200 and "Book" in page.content.decode()
+    staff_client.post(APP + f"supplier-invoices/{invoice.number}/book/")
+    invoice.refresh_from_db()
+    assert invoice.is_booked

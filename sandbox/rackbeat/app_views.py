@@ -456,3 +456,24 @@ def deliveries(request: HttpRequest) -> HttpResponse:
                        d.status_code or "–", d.attempts],
         search=("event", "url"),
     )
+
+
+# --- groups (linked from the integration's log) -----------------------------------------------------------
+
+GROUP_MODELS = {
+    "product-groups": (m.ProductGroup, gettext_lazy("Product group %(number)s")),
+    "customer-groups": (m.CustomerGroup, gettext_lazy("Customer group %(number)s")),
+    "supplier-groups": (m.SupplierGroup, gettext_lazy("Supplier group %(number)s")),
+}
+
+
+@staff_member_required
+def group_detail(request: HttpRequest, kind: str, number: int) -> HttpResponse:
+    account = _account(request)
+    model, title = GROUP_MODELS[kind]
+    group = get_object_or_404(model, account=account, number=number)
+    fields = [(_("Number"), group.number), (_("Name"), group.name)]
+    if isinstance(group, m.ProductGroup):
+        fields += [(_("VAT domestic %"), group.vat_domestic), (_("VAT EU %"), group.vat_eu),
+                   (_("VAT abroad %"), group.vat_abroad), (_("VAT domestic exempt %"), group.vat_domestic_exempt)]
+    return _page(request, "detail.html", account, title=title % {"number": number}, fields=fields)

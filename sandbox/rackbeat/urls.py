@@ -46,4 +46,6 @@ urlpatterns = [
     path("app/supplier-invoices/<int:number>/", app_views.supplier_invoice_detail, name="supplier-invoice"),
     path("app/supplier-invoices/<int:number>/book/", app_views.supplier_invoice_book, name="supplier-invoice-book"),
     path("app/webhooks/", app_views.deliveries, name="deliveries"),
+    *[path(f"app/{kind}/<int:number>/", app_views.group_detail, {"kind": kind}, name=kind[:-1])
+      for kind in app_views.GROUP_MODELS],
 ]
