@@ -10,6 +10,7 @@ urlpatterns = [
     path("oauth/token", auth.api_key_token, name="token"),
     path("app/", app_views.home, name="home"),
     path("app/<int:org>/", app_views.organization, name="organization"),
-    path("app/<int:org>/<slug:kind>/<str:guid>/", app_views.detail, name="detail"),
+    # The service's document links come without a trailing slash; both forms open the page.
+    re_path(r"^app/(?P<org>\d+)/(?P<kind>[a-z]+)/(?P<guid>[^/]+)/?$", app_views.detail, name="detail"),
     re_path(r"^(?P<path>v[0-9.]+/.*)$", api.dispatch, name="api"),
 ]
