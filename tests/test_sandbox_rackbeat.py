@@ -418,3 +418,71 @@ def test_supplier_invoice_draft_can_be_booked_from_its_page(staff_client, accoun
     staff_client.post(APP + f"supplier-invoices/{invoice.number}/book/")
     invoice.refresh_from_db()
     assert invoice.is_booked
+
+
+# --- over real HTTP: the service's own client against the emulator -------------------------------------
+
+class _Receiver:
+    """A tiny HTTP endpoint in a thread that records the webhooks it gets."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received = self.received = []
+        self.arrived = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the name http.server dispatches to
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                received_event.set()
+
+            def log_message(self, *args):
+                pass
+
+        received_event = self.arrived
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.mark.e2e
+def test_service_client_reads_the_seeded_company_and_gets_background_webhooks(sandbox_urls, connection, settings):
+    from integration.clients.rackbeat import RackbeatClient
+    from sandbox.seed import ensure_demo_company
+
+    settings.SANDBOX_WEBHOOKS_SYNC = False
+    settings.SANDBOX_WEBHOOK_RETRY_SECONDS = 0.1
+    demo = ensure_demo_company()
+    connection.set_secret("rackbeat_api_token", demo.rackbeat_token)
+    connection.save()
+    client = RackbeatClient(connection)
+
+    assert client.self_info()["user_account"]["id"] == demo.rackbeat_account_id
+    assert client.get_product("HYL-200/80")["name"] == "Hyldeplade 200/80 galvaniseret"
+    assert client.get_lot("KIT+BASIS")["lines"]
+    assert len(list(client.iter_customers())) == 30
+    assert len(list(client.iter_products())) == 50
+    booked = list(client.iter_customer_invoices(booked=True))
+    assert booked and all(invoice["is_booked"] for invoice in booked)
+    assert client.customer_invoice_pdf(booked[0]["number"]).startswith(b"%PDF")
+
+    receiver = _Receiver()
+    try:
+        hook = client.create_webhook("customer_invoice.booked", receiver.url)
+        draft = next(client.iter_customer_invoices(booked=False))
+        # A booking by a person in Rackbeat (not through the client, which suppresses webhooks).
+        staff_api = Client(HTTP_AUTHORIZATION=f"Bearer {demo.rackbeat_token}")
+        assert staff_api.post(API + f"customer-invoices/{draft['number']}/book").status_code == 200
+        assert receiver.arrived.wait(10)
+        headers, payload = receiver.received[0]
+        assert headers["Rackbeat-Webhook-Token"] == hook["token"]
+        assert payload["key"] == draft["number"]
+    finally:
+        receiver.close()
