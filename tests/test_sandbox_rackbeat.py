@@ -433,7 +433,7 @@ class _Receiver:
         self.arrived = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the name http.server dispatches to
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append((dict(self.headers), json.loads(body)))
                 self.send_response(200)
