@@ -165,6 +165,15 @@ def test_visma_connect_code_flow_with_pkce_and_rotating_refresh_tokens(client, o
     assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
 
 
+def test_visma_deny_returns_access_denied_and_unknown_client_gets_no_consent_page(client, org):
+    params = {"client_id": "isv_sandbox", "redirect_uri": "http://testserver/callback", "state": "s-2",
+              "response_type": "code", "response_mode": "form_post"}
+    denied = client.post("/sandbox/visma/connect/authorize", {**params, "deny": "1"}).content.decode()
+    assert 'name="error" value="access_denied"' in denied and 'name="state" value="s-2"' in denied
+    unknown = client.get("/sandbox/visma/connect/authorize", {**params, "client_id": "isv_other"})
+    assert unknown.status_code == 400 and "Allow access</button>" not in unknown.content.decode()
+
+
 # --- contract and errors -----------------------------------------------------------------------------
 
 def test_body_violating_the_openapi_document_is_400_code_42_with_field_errors(dinero):
@@ -185,6 +194,13 @@ def test_unknown_path_or_wrong_version_is_404_code_40(dinero):
     assert dinero("GET", "/v1/{org}/nonsense").json()["code"] == 40
     wrong_version = dinero("PUT", "/v1/{org}/invoices/" + str(uuid.uuid4()), {"Timestamp": "x"})
     assert wrong_version.status_code == 404 and wrong_version.json()["code"] == 40
+
+
+def test_deprecated_operation_answers_brownout_480(dinero, customer):
+    response = dinero("PUT", f"/v1/{{org}}/contacts/{customer.guid}", {"Name": "X", "CountryKey": "DK",
+                                                                      "IsPerson": False, "IsMember": False,
+                                                                      "UseCvr": False})
+    assert response.status_code == 480
 
 
 def test_account_outside_the_chart_or_hidden_is_refused_naming_the_account(dinero, customer):

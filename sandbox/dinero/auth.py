@@ -117,7 +117,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
     params = request.GET if request.method == "GET" else request.POST
     problem = _authorize_problem(params)
     organizations = Organization.objects.order_by("organization_id")
-    context = {"params": params, "organizations": organizations, "problem": problem,
+    # A request the client got wrong never shows the consent form, only the problem.
+    context = {"params": params, "organizations": organizations, "problem": problem, "can_allow": not problem,
                "scopes": (params.get("scope") or "").split()}
     if problem:
         return render(request, "sandbox_dinero/visma_authorize.html", context, status=400)
