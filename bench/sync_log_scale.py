@@ -257,7 +257,7 @@ def measure() -> None:
          f"{log}?connection={ids[0]}&state__exact=needs_attention"),
         ("Sync log search by number", root, f"{log}?q={sample_number}"),
         ("Sync log filtered: has error, last 7 days", root, f"{log}?has_error=yes&when=7d"),
-        ("Sync log search by name", root, f"{log}?q=Kunde+4711"),
+        ("Sync log search by name (a quoted phrase)", root, f"{log}?q=%22Kunde+4711+ApS%22"),
         ("Sync log as accountant (2 of 40 connections)", accountant, log),
         ("Sync log as accountant, needs attention", accountant, f"{log}?state__exact=needs_attention"),
         ("Needs attention list", root, attention),

@@ -21,14 +21,14 @@ from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections as db_connections
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
+from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -318,12 +318,22 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         return super().get_queryset(request).defer(*SECRET_CONNECTION_FIELDS)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):  # type: ignore[no-untyped-def]
-        term = search_term.strip()
-        if term.isdigit():
-            # A number is looked up exactly through its index; scanning a million names for
-            # digits would find nothing a person means.
-            return queryset.filter(document_number=term), False
-        return super().get_search_results(request, queryset, search_term)
+        """Numbers exactly (indexed), names by part; every word or "quoted phrase" must match.
+
+        Django's ``=field`` search compares case-insensitively (``UPPER(number) = UPPER(term)``),
+        which no plain index serves; document numbers are digits, so an exact comparison is both
+        right and fast. A search of one number is looked up on the number alone: scanning a million
+        names for digits would find nothing a person means.
+        """
+        if search_term.strip().isdigit():
+            return queryset.filter(document_number=search_term.strip()), False
+        for term in smart_split(search_term):
+            if term.startswith(('"', "'")) and term[0] == term[-1]:
+                term = unescape_string_literal(term)
+            term = term.strip()
+            if term:
+                queryset = queryset.filter(Q(document_number=term) | Q(document_name__icontains=term))
+        return queryset, False
 
     # --- columns --------------------------------------------------------------------------------
     @admin.display(description=_("time"), ordering="updated_at")

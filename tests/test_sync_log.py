@@ -91,6 +91,8 @@ def test_search_by_number_is_exact_and_by_name_is_partial(superuser, client, con
     assert _listed(client.get(reverse(LOG), {"q": "bikes"})) == {invoice.pk}
     assert _listed(client.get(reverse(LOG), {"q": "Shop 1234"})) == {named_with_digits.pk}
     assert longer.pk not in _listed(client.get(reverse(LOG), {"q": "1234"}))
+    assert _listed(client.get(reverse(LOG), {"q": '"nordic bikes"'})) == {invoice.pk}
+    assert _listed(client.get(reverse(LOG), {"q": "havnens 1234"})) == set()
 
 
 def test_list_counts_without_scanning_everything(superuser, client, connection, monkeypatch):
