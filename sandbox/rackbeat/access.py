@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -45,6 +46,8 @@ def count_request(account: m.Account) -> Budget:
     minute = timezone.now().replace(second=0, microsecond=0)
     updated = m.RequestCount.objects.filter(account=account, minute=minute).update(count=F("count") + 1)
     if not updated:
+        # A new minute: forget the old ones so the table stays small.
+        m.RequestCount.objects.filter(account=account, minute__lt=minute - timedelta(hours=1)).delete()
         try:
             with transaction.atomic():
                 m.RequestCount.objects.create(account=account, minute=minute, count=1)
