@@ -214,6 +214,12 @@ class SyncOperation(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True)
     # Set when new work arrives while the row is running: the worker runs it again afterwards.
     rerun_requested = models.BooleanField(default=False)
+    # When a django-q2 task was last queued for the row: the minutely `run_due` schedule queues a
+    # task only for due rows without a recent one (backoff retries and lost tasks).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Transient failures since the row was last (re)queued by new work or a person; the backoff
+    # and the give-up limit count these, `attempts` counts every claim ever made.
+    transient_failures = models.PositiveIntegerField(default=0)
 
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
