@@ -191,6 +191,18 @@ def test_sales_invoice_totals_match_rackbeats_arithmetic(api):
     assert invoice["customer"]["number"] == 1
 
 
+def test_free_line_is_taxed_at_the_zones_standard_rate(api):
+    domestic = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"name": "Montage", "quantity": 1, "line_price": 400}]}).json()["customer_invoice"]
+    assert (domestic["total_vat"], domestic["total_total"]) == (100.0, 500.0)
+    eu = api("POST", "customer-invoices", {"customer_id": 2, "lines": [
+        {"name": "Montage", "quantity": 1, "line_price": 400}]}).json()["customer_invoice"]
+    assert (eu["total_vat"], eu["total_total"]) == (0.0, 400.0)
+    own_rate = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"name": "Momsfri ydelse", "quantity": 1, "line_price": 400, "vat_percentage": 0}]}).json()["customer_invoice"]
+    assert own_rate["total_total"] == 400.0
+
+
 def test_eu_customer_gets_the_groups_eu_rate(api):
     invoice = api("POST", "customer-invoices/drafts", {"customer_id": 2, "lines": [
         {"item_id": "P 2", "quantity": 2}]}).json()["customer_invoice"]

@@ -3,7 +3,7 @@
 A line's total is ``quantity × line_price × (1 − discount_percentage / 100)`` rounded to øre;
 its VAT is that total times the line's VAT rate, also rounded to øre. The rate comes from the
 product group of the line's item for the invoice's VAT zone (the customer's or supplier's zone
-unless the invoice names one). The invoice totals are the sums of the rounded line figures.
+unless the invoice names one); a free line without item uses the zone's standard rate. The invoice totals are the sums of the rounded line figures.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from sandbox.rackbeat import webhooks
 from sandbox.rackbeat.writes import Reader, ValidationFailed, next_number
 
 ORE = Decimal("0.01")
+# A line without item (a free line) is taxed at the standard rate of the VAT zone unless the line
+# names its own ``vat_percentage``: Danish VAT domestically, none on EU and export sales.
+FREE_LINE_VAT = {"domestic": Decimal(25)}
 CUSTOMER_INVOICE_START = 10001
 SUPPLIER_INVOICE_START = 50001
 
@@ -57,7 +60,7 @@ def _date(reader: Reader, name: str) -> date | None:
         return None
 
 
-def _read_lines(reader: Reader, account: m.Account, *, purchase: bool) -> list[dict[str, Any]] | None:
+def _read_lines(reader: Reader, account: m.Account, *, purchase: bool, zone: str) -> list[dict[str, Any]] | None:
     if "lines" not in reader.body:
         return None
     raw_lines = reader.body["lines"]
@@ -82,6 +85,7 @@ def _read_lines(reader: Reader, account: m.Account, *, purchase: bool) -> list[d
         discount = line.decimal("discount_percentage", "discount") or Decimal(0)
         if not Decimal(0) <= discount <= Decimal(100):
             line.fail("discount_percentage", "The discount percentage must be between 0 and 100.")
+        free_rate = line.decimal("vat_percentage") if item is None else None
         unit = None
         if line.has("unit_id", "unit"):
             unit = line.related(account, m.Unit, "unit_id", "unit")
@@ -102,6 +106,7 @@ def _read_lines(reader: Reader, account: m.Account, *, purchase: bool) -> list[d
             lines.append({
                 "item": None, "name": name, "quantity": quantity or Decimal(0), "line_price": price or Decimal(0),
                 "discount_percentage": discount, "unit": unit, "cost_price": Decimal(0),
+                "vat_percentage": free_rate if free_rate is not None else FREE_LINE_VAT.get(zone, Decimal(0)),
             })
     return lines
 
@@ -123,7 +128,7 @@ def recompute(invoice: m.CustomerInvoice | m.SupplierInvoice) -> None:
     """Derive every line's VAT rate and figures and the invoice totals from the current data."""
     subtotal = vat = Decimal(0)
     for line in invoice.lines.select_related("item__group"):
-        rate = line.item.group.vat_rate(invoice.vat_zone) if line.item else Decimal(0)
+        rate = line.item.group.vat_rate(invoice.vat_zone) if line.item else line.vat_percentage
         line.vat_percentage = rate
         line.line_total, line.line_vat = line_figures(line.quantity, line.line_price, line.discount_percentage, rate)
         line.save(update_fields=["vat_percentage", "line_total", "line_vat"])
@@ -214,7 +219,8 @@ def save_invoice(account: m.Account, body: dict[str, Any], instance=None, *, pur
         if clash.exists():
             reader.fail("number", "The number has already been taken.")
     values = _header(reader, account, instance, purchase=purchase)
-    lines = _read_lines(reader, account, purchase=purchase)
+    zone = values.get("vat_zone") or (instance.vat_zone if instance else "domestic")
+    lines = _read_lines(reader, account, purchase=purchase, zone=zone)
     if creating and lines is None:
         reader.fail("lines", "The lines field is required.")
     reader.check()
