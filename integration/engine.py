@@ -233,10 +233,14 @@ def run_operation(op_id: int) -> SyncOperation | None:
 def execute_now(op: SyncOperation) -> SyncOperation:
     """Run one operation in this process now (troubleshooting), under the same claim rules.
 
-    A finished or waiting row is made due first; a row another worker is running is left alone.
+    A finished or waiting row is made due first; a row another worker is running is left alone,
+    and so is a done sales invoice, credit note, supplier invoice or item consumption (exactly once).
     """
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
+            op.refresh_from_db()
+            return op
         if locked.state != State.RUNNING:
             if locked.state != State.PENDING:
                 _reset_to_pending(locked, trigger=Trigger.TROUBLESHOOTING, run=None)

@@ -327,3 +327,10 @@ def test_operations_of_two_connections_are_separate(active, other_connection, ha
     b = queue(other_connection, key="5")
     assert a.pk != b.pk
     assert handler.calls == [a.pk, b.pk]
+
+
+def test_execute_now_leaves_a_done_invoice_alone(active, handler):
+    op = queue(active)
+    op = engine.execute_now(op)
+    assert op.state == State.DONE and op.attempts == 1
+    assert handler.calls == [op.pk]
