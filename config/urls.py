@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("oauth/", include("accounts.oauth_urls")),
+    path("webhooks/", include("integration.webhook_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:
