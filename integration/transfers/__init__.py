@@ -2,4 +2,11 @@
 
 Each module appends its import below.
 """
-from integration.transfers import consumption, dinero_invoices, sales_invoices, supplier_invoices  # noqa: F401
+from integration.transfers import (  # noqa: F401
+    consumption,
+    contacts,
+    dinero_invoices,
+    products,
+    sales_invoices,
+    supplier_invoices,
+)
