@@ -6,5 +6,6 @@ Each feature adds its import here.
 import integration.admin_settings
 import integration.dashboard
 import integration.setup_wizard
+import integration.start_sync_admin
 import integration.troubleshooting  # noqa: F401
 import mappings.views  # noqa: F401

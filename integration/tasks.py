@@ -21,9 +21,9 @@ def run_due() -> int:
 
 
 def recover_stale_claims() -> int:
-    from integration import engine
+    from integration import engine, start_sync
 
-    return engine.recover_stale_claims()
+    return engine.recover_stale_claims() + start_sync.resume_stale()
 
 
 def heartbeat() -> None:

@@ -1,0 +1,391 @@
+"""The one-time start sync from Dinero to Rackbeat: customers, suppliers, supplier groups, products.
+
+Started from the setup wizard on an active connection. It reads Dinero and fills Rackbeat:
+
+* **Supplier groups** — Dinero has none, but Rackbeat files every supplier in one: suppliers from
+  Dinero go to the first existing Rackbeat supplier group, or to a new group "Leverandører"
+  when there is none.
+* **Customers and suppliers** — Dinero contacts with an e-mail address (others are skipped, with
+  the reason "no e-mail address in Dinero"). A contact marked as debtor becomes a customer, one
+  marked as creditor a supplier (both when both), one marked as neither a customer.
+* **Products** — Dinero products with a product number (others are skipped: "no product
+  number"). The product group is the one whose domestic revenue account is the product's account
+  in the revenue matrix, else the first product group; the unit comes from the unit mapping
+  read backwards.
+
+Existing Rackbeat records are matched before anything is created — by number (a contact that
+came from Rackbeat carries ``rackbeat:customer:<number>``), then by e-mail; products by number —
+and every pair is written as a Binding, so later changes in Rackbeat update the same Dinero
+object. Writes to Rackbeat suppress its webhooks (the client sends ``suppress_webhooks``).
+
+Resumable: the run keeps its progress in ``SyncRun.report`` (the Dinero ids already handled, the
+skip list) and saves it every few records. After a crash the same run is resumed — by
+``start()`` or by the stale-claim schedule — and Bindings plus the matching by e-mail and number
+make sure nothing is created twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Connection
+from integration.clients import errors
+from integration.clients.factory import dinero_client, rackbeat_client
+from integration.models import Binding, Kind, SyncRun
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 20
+STALE_AFTER = timedelta(minutes=5)
+DEFAULT_SUPPLIER_GROUP = "Leverandører"
+NUMBER_REFERENCE = re.compile(r"^rackbeat:(customer|supplier):(\d+)$")
+
+
+# --- starting and resuming ------------------------------------------------------------------------
+
+def start(connection: Connection) -> SyncRun:
+    """Start the start sync, or resume the one that did not finish; returns its run."""
+    with transaction.atomic():
+        Connection.objects.select_for_update().get(pk=connection.pk)
+        run = (SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.START_SYNC)
+               .exclude(state=SyncRun.State.DONE).order_by("-started_at").first())
+        if run is not None and run.state == SyncRun.State.RUNNING and not _stale(run):
+            return run
+        if run is None:
+            run = SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.START_SYNC,
+                                         report={"handled": {}, "skips": []})
+        else:
+            SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.RUNNING, error="", finished_at=None)
+        _queue(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def _stale(run: SyncRun) -> bool:
+    beat = run.heartbeat_at or run.started_at
+    return beat < timezone.now() - STALE_AFTER
+
+
+def _queue(run_id: int) -> None:
+    from django_q.tasks import async_task
+
+    from integration.engine import _after_commit, _sync_mode
+
+    if _sync_mode():
+        _after_commit(lambda: async_task("integration.tasks.run_start_sync", run_id, sync=True))
+    else:
+        async_task("integration.tasks.run_start_sync", run_id, task_name=f"start-sync-{run_id}", sync=False)
+
+
+def resume_stale() -> int:
+    """Resume start syncs whose worker stopped (no progress for a while)."""
+    count = 0
+    for run in SyncRun.objects.filter(kind=SyncRun.RunKind.START_SYNC, state=SyncRun.State.RUNNING):
+        if _stale(run):
+            _queue(run.pk)
+            count += 1
+    return count
+
+
+def _claim(run_id: int) -> SyncRun | None:
+    """Take the run for this worker; None when another worker is making progress on it."""
+    run = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.RUNNING).first()
+    if run is None:
+        return None
+    fresh = run.heartbeat_at is not None and not _stale(run)
+    if fresh and run.report.get("claimed"):
+        return None
+    changed = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.RUNNING, heartbeat_at=run.heartbeat_at).update(
+        heartbeat_at=timezone.now())
+    if changed != 1:
+        return None
+    run.refresh_from_db()
+    return run
+
+
+# --- the work -------------------------------------------------------------------------------------
+
+class Progress:
+    """The run's counters and report, saved every few records so a crash loses little."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        self.report = run.report or {}
+        self.report.setdefault("handled", {})
+        self.report.setdefault("skips", [])
+        self.report["claimed"] = True
+        self.unsaved = 0
+
+    def done(self, key: str) -> bool:
+        return key in self.report["handled"]
+
+    def record(self, key: str, outcome: str, *, skip_reason: str = "", label: str = "") -> None:
+        self.report["handled"][key] = outcome
+        if outcome == "created":
+            self.run.created += 1
+        elif outcome == "matched":
+            self.run.matched += 1
+        elif outcome == "skipped":
+            self.run.skipped += 1
+            self.report["skips"].append({"what": label, "reason": skip_reason})
+        self.run.processed += 1
+        self.unsaved += 1
+        if self.unsaved >= CHUNK:
+            self.save()
+
+    def save(self, **fields: Any) -> None:
+        self.run.report = self.report
+        self.run.heartbeat_at = timezone.now()
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+        self.run.save()
+        self.unsaved = 0
+
+
+def run(run_id: int) -> SyncRun | None:
+    """Carry out (or continue) the start sync of run ``run_id``."""
+    claimed = _claim(run_id)
+    if claimed is None:
+        return None
+    connection = claimed.connection
+    progress = Progress(claimed)
+    try:
+        _run(connection, progress)
+    except errors.ApiError as exc:
+        logger.warning("Start sync %s stopped: %s", run_id, exc.describe())
+        progress.report["claimed"] = False
+        progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
+                      error=_("Stopped: %(error)s Start it again to continue where it stopped.")
+                      % {"error": exc.describe()})
+        return progress.run
+    except Exception as exc:
+        logger.exception("Start sync %s failed", run_id)
+        progress.report["claimed"] = False
+        progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
+                      error=_("Stopped by an unexpected error (%(error)s). Start it again to continue where it "
+                              "stopped.") % {"error": f"{type(exc).__name__}: {exc}"})
+        return progress.run
+    progress.report["claimed"] = False
+    progress.save(state=SyncRun.State.DONE, finished_at=timezone.now(), error="")
+    return progress.run
+
+
+def _run(connection: Connection, progress: Progress) -> None:
+    dinero = dinero_client(connection)
+    rackbeat = rackbeat_client(connection)
+    contacts = list(dinero.iter_contacts())
+    products = list(dinero.iter_products())
+    progress.run.total = len(contacts) + len(products) + 1
+    progress.save()
+    index = RackbeatIndex(rackbeat)
+    group = _supplier_group(rackbeat, progress)
+    for contact in contacts:
+        _contact(connection, dinero, rackbeat, index, progress, contact, group)
+    product_groups = [str(g.get("number")) for g in rackbeat.iter_product_groups() if g.get("number") is not None]
+    for product in products:
+        _product(connection, rackbeat, index, progress, product, product_groups)
+
+
+class RackbeatIndex:
+    """What Rackbeat already has, read once per run: customers and suppliers by number and e-mail,
+    products and BOMs by number."""
+
+    def __init__(self, rackbeat: Any) -> None:
+        self.parties: dict[str, dict[str, dict[str, Any]]] = {Kind.CUSTOMER: {}, Kind.SUPPLIER: {}}
+        self.emails: dict[str, dict[str, str]] = {Kind.CUSTOMER: {}, Kind.SUPPLIER: {}}
+        for kind, rows in ((Kind.CUSTOMER, rackbeat.iter_customers()), (Kind.SUPPLIER, rackbeat.iter_suppliers())):
+            for row in rows:
+                self.add(kind, row)
+        self.items: dict[str, str] = {}
+        for kind, rows in ((Kind.PRODUCT, rackbeat.iter_products()), (Kind.BOM, rackbeat.iter_lots())):
+            for row in rows:
+                if row.get("number") not in (None, ""):
+                    self.items[str(row["number"])] = kind
+
+    def add(self, kind: str, row: dict[str, Any]) -> None:
+        number = str(row.get("number"))
+        self.parties[kind][number] = row
+        email = str(row.get("contact_email") or "").strip().lower()
+        if email:
+            self.emails[kind].setdefault(email, number)
+
+    def match(self, kind: str, contact: dict[str, Any]) -> str | None:
+        reference = NUMBER_REFERENCE.match(str(contact.get("ExternalReference") or ""))
+        if reference and reference.group(1) == kind and reference.group(2) in self.parties[kind]:
+            return reference.group(2)
+        return self.emails[kind].get(str(contact.get("Email") or "").strip().lower())
+
+
+def _supplier_group(rackbeat: Any, progress: Progress) -> int:
+    known = progress.report.get("supplier_group")
+    if known is not None:
+        return int(known)
+    groups = sorted((g for g in rackbeat.iter_supplier_groups() if g.get("number") is not None),
+                    key=lambda g: int(g["number"]))
+    if groups:
+        number, outcome = int(groups[0]["number"]), "matched"
+    else:
+        number, outcome = int(rackbeat.create_supplier_group({"name": DEFAULT_SUPPLIER_GROUP})["number"]), "created"
+    progress.report["supplier_group"] = number
+    progress.record("supplier-group", outcome)
+    progress.save()
+    return number
+
+
+def _roles(dinero: Any, contact: dict[str, Any]) -> list[str]:
+    full = dinero.get_contact(contact["ContactGuid"])
+    roles = []
+    if full.get("IsDebitor"):
+        roles.append(Kind.CUSTOMER.value)
+    if full.get("IsCreditor"):
+        roles.append(Kind.SUPPLIER.value)
+    return roles or [Kind.CUSTOMER.value]
+
+
+def _party_body(contact: dict[str, Any]) -> dict[str, Any]:
+    body = {
+        "name": str(contact.get("Name") or "").strip() or str(contact.get("Email")),
+        "contact_email": str(contact.get("Email") or "").strip(),
+        "contact_phone": contact.get("Phone"),
+        "address_street": contact.get("Street"),
+        "address_zipcode": contact.get("ZipCode"),
+        "address_city": contact.get("City"),
+        "address_country": (str(contact.get("CountryKey") or "DK")[:2]).upper(),
+        "company_vat": contact.get("VatNumber"),
+        "ean": contact.get("EanNumber"),
+        "is_person": bool(contact.get("IsPerson")),
+    }
+    return {key: value for key, value in body.items() if value not in (None, "")}
+
+
+def _bind(connection: Connection, kind: str, rackbeat_key: str, dinero_id: str) -> bool:
+    """Write the pair; False when either side is already bound to something else."""
+    existing = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=rackbeat_key).first()
+    if existing:
+        return existing.dinero_id == dinero_id
+    if Binding.objects.filter(connection=connection, kind=kind, dinero_id=dinero_id).exists():
+        return False
+    Binding.objects.create(connection=connection, kind=kind, rackbeat_key=rackbeat_key, dinero_id=dinero_id)
+    return True
+
+
+def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: RackbeatIndex, progress: Progress,
+             contact: dict[str, Any], supplier_group: int) -> None:
+    guid = str(contact.get("ContactGuid") or "")
+    name = str(contact.get("Name") or guid)
+    if not guid or progress.done(f"contact:{guid}"):
+        return
+    if not str(contact.get("Email") or "").strip():
+        progress.record(f"contact:{guid}", "skipped", label=_("Contact “%(name)s”") % {"name": name},
+                        skip_reason=_("no e-mail address in Dinero"))
+        return
+    outcomes = []
+    for kind in _roles(dinero, contact):
+        bound = Binding.objects.filter(connection=connection, kind=kind, dinero_id=guid).first()
+        number = bound.rackbeat_key if bound else index.match(kind, contact)
+        if number is not None:
+            if not _bind(connection, kind, number, guid):
+                progress.report["skips"].append({
+                    "what": _("Contact “%(name)s”") % {"name": name},
+                    "reason": _("its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
+                                "another Dinero contact") % {"kind": kind, "number": number}})
+                outcomes.append("skipped")
+                continue
+            outcomes.append("matched")
+            continue
+        body = _party_body(contact)
+        try:
+            if kind == Kind.CUSTOMER:
+                created = rackbeat.create_customer(body)
+            else:
+                created = rackbeat.create_supplier({**body, "supplier_group_id": supplier_group})
+        except errors.ValidationFailed as exc:
+            progress.report["skips"].append({"what": _("Contact “%(name)s”") % {"name": name},
+                                             "reason": _("Rackbeat refused it: %(error)s") % {"error": exc.describe()}})
+            outcomes.append("skipped")
+            continue
+        number = str(created["number"])
+        index.add(kind, created)
+        _bind(connection, kind, number, guid)
+        outcomes.append("created")
+    outcome = "created" if "created" in outcomes else "matched" if "matched" in outcomes else "skipped"
+    if outcome == "skipped":
+        progress.run.skipped += 1
+        progress.report["handled"][f"contact:{guid}"] = "skipped"
+        progress.run.processed += 1
+        progress.unsaved += 1
+    else:
+        progress.record(f"contact:{guid}", outcome)
+
+
+def _product_group_for(connection: Connection, product: dict[str, Any], groups: list[str]) -> str | None:
+    from mappings.models import AccountMatrixCell
+
+    account = product.get("AccountNumber")
+    if account is not None:
+        cell = AccountMatrixCell.objects.filter(connection=connection, matrix=AccountMatrixCell.Matrix.REVENUE,
+                                                vat_zone="domestic", account_number=account,
+                                                product_group_number__in=groups).order_by("product_group_number").first()
+        if cell:
+            return cell.product_group_number
+    return groups[0] if groups else None
+
+
+def _unit_for(connection: Connection, product: dict[str, Any]) -> str | None:
+    from mappings.models import UnitMapping
+
+    mapping = (UnitMapping.objects.filter(connection=connection, dinero_unit=str(product.get("Unit") or ""))
+               .order_by("rackbeat_unit_number").first())
+    return mapping.rackbeat_unit_number if mapping else None
+
+
+def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progress: Progress,
+             product: dict[str, Any], groups: list[str]) -> None:
+    guid = str(product.get("ProductGuid") or "")
+    number = str(product.get("ProductNumber") or "").strip()
+    name = str(product.get("Name") or number or guid)
+    key = f"product:{guid}"
+    if not guid or progress.done(key):
+        return
+    label = _("Product “%(name)s”") % {"name": name}
+    if not number:
+        progress.record(key, "skipped", label=label, skip_reason=_("no product number"))
+        return
+    kind = index.items.get(number)
+    if kind is not None:
+        if _bind(connection, kind, number, guid):
+            progress.record(key, "matched")
+        else:
+            progress.record(key, "skipped", label=label, skip_reason=_(
+                "product number %(number)s is already linked to another Dinero product") % {"number": number})
+        return
+    group = _product_group_for(connection, product, groups)
+    if group is None:
+        progress.record(key, "skipped", label=label, skip_reason=_("Rackbeat has no product group to put it in"))
+        return
+    try:
+        price = Decimal(str(product.get("BaseAmountValue") or "0"))
+    except (InvalidOperation, ValueError):
+        price = Decimal("0")
+    body: dict[str, Any] = {"number": number, "name": name, "group": int(group) if group.isdigit() else group,
+                            "sales_price": str(price)}
+    unit = _unit_for(connection, product)
+    if unit:
+        body["unit_id"] = int(unit) if unit.isdigit() else unit
+    try:
+        rackbeat.create_product(body)
+    except errors.ValidationFailed as exc:
+        progress.record(key, "skipped", label=label,
+                        skip_reason=_("Rackbeat refused it: %(error)s") % {"error": exc.describe()})
+        return
+    index.items[number] = Kind.PRODUCT
+    _bind(connection, Kind.PRODUCT, number, guid)
+    progress.record(key, "created")

@@ -1,0 +1,179 @@
+"""The start sync Dinero → Rackbeat against both emulators: skips with reasons, matches, resumes."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Connection
+from integration import start_sync
+from integration.clients import errors
+from integration.models import Binding, Kind, SyncRun
+from tests.engine_fixtures import demo
+
+USES = (demo,)
+pytestmark = [pytest.mark.e2e]
+
+# The demo company's Dinero side (sandbox.seed): 8 contacts, 3 without e-mail; 6 products, 2 without number.
+CONTACTS, CONTACTS_WITHOUT_EMAIL = 8, 3
+PRODUCTS, PRODUCTS_WITHOUT_NUMBER = 6, 2
+
+
+@pytest.fixture
+def active(demo):
+    Connection.objects.filter(pk=demo.pk).update(state=Connection.State.ACTIVE, rackbeat_account_id="418001")
+    demo.refresh_from_db()
+    return demo
+
+
+def rackbeat_counts() -> tuple[int, int, int]:
+    from sandbox.rackbeat import models as rb
+
+    return rb.Customer.objects.count(), rb.Supplier.objects.count(), rb.Item.objects.count()
+
+
+def make_creditor(name: str) -> None:
+    """Dinero marks a contact as creditor once it has a purchase voucher."""
+    from sandbox.dinero.models import Contact, Voucher
+
+    contact = Contact.objects.get(data__Name=name)
+    Voucher.objects.create(organization=contact.organization, kind=Voucher.Kind.PURCHASE, timestamp="1",
+                           data={"ContactGuid": str(contact.guid)})
+
+
+def test_start_sync_copies_what_it_can_and_says_why_it_skipped_the_rest(active):
+    from sandbox.rackbeat import models as rb
+
+    make_creditor("Tømrermester Ole Bak")
+    customers, suppliers, items = rackbeat_counts()
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.DONE, run.error
+    assert run.total == CONTACTS + PRODUCTS + 1 and run.processed == run.total and run.progress_percent == 100
+    reasons = [skip["reason"] for skip in run.report["skips"]]
+    assert reasons.count("no e-mail address in Dinero") == CONTACTS_WITHOUT_EMAIL
+    assert reasons.count("no product number") == PRODUCTS_WITHOUT_NUMBER
+    assert any("Jens Hansen" in skip["what"] for skip in run.report["skips"])
+    # 5 contacts with e-mail: 4 customers (neither debtor nor creditor) + 1 supplier.
+    assert rackbeat_counts() == (customers + 4, suppliers + 1, items + PRODUCTS - PRODUCTS_WITHOUT_NUMBER)
+    # 5 contacts and 4 products created; the demo company's first supplier group is used.
+    assert (run.created, run.matched) == (5 + 4, 1)
+    assert run.skipped == CONTACTS_WITHOUT_EMAIL + PRODUCTS_WITHOUT_NUMBER
+    ole = rb.Supplier.objects.get(contact_email="ole@tomrerbak.dk")
+    assert ole.group is not None
+    assert Binding.objects.filter(connection=active, kind=Kind.SUPPLIER, rackbeat_key=str(ole.number)).exists()
+    product = rb.Item.objects.get(number="KONS-01")
+    assert product.name == "Konsulenttime" and str(product.sales_price) == "850.00"
+    assert Binding.objects.filter(connection=active, kind=Kind.PRODUCT, rackbeat_key="KONS-01").exists()
+
+
+def test_existing_rackbeat_records_are_matched_not_duplicated(active):
+    from sandbox.rackbeat import models as rb
+
+    account = rb.Account.objects.get(account_id=418001)
+    existing = rb.Customer.objects.create(account=account, number=9001, name="Café Strøget",
+                                          contact_email="KONTAKT@cafestroget.dk")
+    group = rb.ProductGroup.objects.filter(account=account).first()
+    rb.Item.objects.create(account=account, number="KM-01", name="Kilometer", group=group, sales_price=4)
+    customers, _suppliers, _items = rackbeat_counts()
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.matched >= 2
+    assert rb.Customer.objects.filter(contact_email__iexact="kontakt@cafestroget.dk").count() == 1
+    assert Binding.objects.filter(connection=active, kind=Kind.CUSTOMER, rackbeat_key=str(existing.number)).exists()
+    assert rb.Item.objects.filter(number="KM-01").count() == 1
+    assert rackbeat_counts()[0] == customers + 4
+
+
+def test_running_it_twice_creates_nothing_new(active):
+    start_sync.start(active)
+    before = rackbeat_counts()
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert rackbeat_counts() == before
+    assert run.created == 0 and run.matched == 5 + 4 + 1
+
+
+def test_crash_halfway_is_resumed_without_duplicates(active, monkeypatch):
+    from integration.clients.rackbeat import RackbeatClient
+
+    real_create = RackbeatClient.create_customer
+    calls = {"n": 0}
+
+    def crash_after_two(self, body):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            # The answer is lost after Rackbeat saved the customer, then the worker stops.
+            real_create(self, body)
+            raise errors.UncertainOutcome("connection reset", service="rackbeat")
+        return real_create(self, body)
+
+    monkeypatch.setattr(RackbeatClient, "create_customer", crash_after_two)
+    customers_before = rackbeat_counts()[0]
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.FAILED
+    assert "Start it again to continue" in run.error
+    assert 0 < run.processed < run.total
+
+    monkeypatch.setattr(RackbeatClient, "create_customer", real_create)
+    resumed = start_sync.start(active)
+    assert resumed.pk == run.pk
+    resumed.refresh_from_db()
+    assert resumed.state == SyncRun.State.DONE
+    assert rackbeat_counts()[0] == customers_before + 5
+    from sandbox.rackbeat import models as rb
+
+    for email in ("kontakt@cafestroget.dk", "ole@tomrerbak.dk", "lise.andersen@example.dk"):
+        assert rb.Customer.objects.filter(contact_email=email).count() == 1
+    assert resumed.processed == resumed.total
+
+
+def test_a_worker_that_died_is_resumed_by_the_schedule(active, settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    run = start_sync.start(active)
+    assert run.state == SyncRun.State.RUNNING
+    assert start_sync.resume_stale() == 0  # just queued, not stale
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    assert start_sync.resume_stale() == 1
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.DONE
+
+
+def test_progress_page_shows_the_report(active, client, superuser):
+    start_sync.start(active)
+    client.force_login(superuser)
+    response = client.get(reverse("admin:connection-start-sync", args=[active.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="start-sync-bar"' in page and 'value="100"' in page
+    assert "no e-mail address in Dinero" in page and "no product number" in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_progress_page_refreshes_while_running(active, client, superuser, settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    start_sync.start(active)
+    client.force_login(superuser)
+    page = client.get(reverse("admin:connection-start-sync", args=[active.pk])).content.decode()
+    assert 'http-equiv="refresh"' in page
+
+
+def test_accountant_cannot_start_it(active, client, roles):
+    from django.contrib.auth.models import User
+
+    from accounts.models import Membership
+
+    user = User.objects.create_user("acc", "a@example.com", "pw-For-tests-123", is_staff=True)
+    user.groups.add(roles[0])
+    Membership.objects.create(user=user, connection=active)
+    client.force_login(user)
+    url = reverse("admin:connection-start-sync", args=[active.pk])
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 403
+    assert not SyncRun.objects.filter(connection=active).exists()
