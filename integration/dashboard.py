@@ -121,8 +121,10 @@ def next_polls() -> list[dict[str, Any]]:
     """The poll schedules (Rackbeat changes, Dinero invoices) and when each runs next."""
     from django_q.models import Schedule
 
+    from integration.schedules import POLL_FUNCS
+
     return [{"name": s.name or s.func, "func": s.func, "next_run": s.next_run}
-            for s in Schedule.objects.filter(func__icontains="poll").order_by("next_run")[:5]]
+            for s in Schedule.objects.filter(func__in=POLL_FUNCS).order_by("next_run")]
 
 
 def attention_counts(connections: QuerySet[Connection]) -> QuerySet[Connection]:

@@ -24,14 +24,20 @@ class Recurring:
     cron: str | None = None
 
 
+RACKBEAT_POLL = "integration.tasks.poll_all_connections"
+DINERO_POLL = "integration.dinero_poll.poll_all_connections"
+# The schedules the dashboard shows as "next poll".
+POLL_FUNCS = (RACKBEAT_POLL, DINERO_POLL)
+
+
 def recurring() -> list[Recurring]:
     return [
         Recurring("Worker heartbeat", "integration.tasks.heartbeat", minutes=1),
         Recurring("Run due operations", "integration.tasks.run_due", minutes=1),
         Recurring("Recover stale claims", "integration.tasks.recover_stale_claims", minutes=5),
-        Recurring("Poll Rackbeat (safety net)", "integration.tasks.poll_all_connections",
+        Recurring("Poll Rackbeat (safety net)", RACKBEAT_POLL,
                   minutes=max(1, settings.POLL_INTERVAL_MINUTES)),
-        Recurring("Fetch Dinero invoices", "integration.dinero_poll.poll_all_connections", cron="13 * * * *"),
+        Recurring("Fetch Dinero invoices", DINERO_POLL, cron="13 * * * *"),
         Recurring("Daily digest e-mails", "integration.alerts.send_daily_digests", cron="0 7 * * *"),
         Recurring("Prune old HTTP exchanges", "integration.retention.prune_exchanges", cron="30 3 * * *"),
         Recurring("Refresh reference data", "mappings.reference.refresh_all", cron="0 5 * * *"),

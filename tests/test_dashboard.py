@@ -76,14 +76,18 @@ def test_dashboard_reports_a_silent_worker_and_the_next_poll(accountant_client, 
     from django_q.models import Schedule
 
     WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(minutes=30))
+    from integration.schedules import DINERO_POLL, RACKBEAT_POLL, ensure_schedules
+
+    ensure_schedules()
     next_run = timezone.now() + timedelta(minutes=7)
-    Schedule.objects.create(name="Poll Rackbeat", func="integration.polling.poll_rackbeat",
-                            schedule_type=Schedule.MINUTES, minutes=10, next_run=next_run)
+    Schedule.objects.filter(func=RACKBEAT_POLL).update(next_run=next_run)
+    Schedule.objects.filter(func=DINERO_POLL).update(next_run=next_run + timedelta(minutes=30))
     response = accountant_client.get(_dashboard(connection))
     content = response.content.decode()
     assert "No worker has reported for a while" in content
     assert response.context["polls"][0]["next_run"] == next_run
-    assert "Poll Rackbeat" in content
+    assert "Poll Rackbeat (safety net)" in content
+    assert "Fetch Dinero invoices" in content
 
 
 def test_dashboard_of_another_tenant_is_not_found(accountant_client, other_connection):
