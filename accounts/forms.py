@@ -28,7 +28,7 @@ def secret_status(connection: Connection | None, field: str) -> str:
         return _("Not set.")
     changed = getattr(connection, f"{field}_changed_at", None)
     if changed:
-        return _("Set, last changed %(date)s. Leave empty to keep it.") % {
+        return _("Set, last changed %(date)s — leave empty to keep it.") % {
             "date": date_format(localtime(changed), "SHORT_DATETIME_FORMAT")
         }
     return _("Set. Leave empty to keep it.")
