@@ -36,7 +36,7 @@ ACCOUNTS = [
     (1100, "Salg EU", "none", False), (1110, "Salg EU reservedele", "none", False),
     (2000, "Varekøb Danmark", "I25", True), (2010, "Reservedele Danmark", "I25", True),
     (2050, "Varekøb EU", "IEUV", True), (2150, "Varekøb udland", "IVV", True),
-    (5200, "Varelager", "none", False), (1600, "Vareforbrug", "none", False),
+    (58100, "Varelager", "none", False), (1600, "Vareforbrug", "none", False),
 ]
 
 
@@ -61,7 +61,7 @@ def build_world(connection: Any) -> IntegrationSettings:
     settings, _ = IntegrationSettings.objects.get_or_create(connection=connection)
     settings.customer_integration_enabled = True
     settings.supplier_integration_enabled = True
-    settings.stock_account = 5200
+    settings.stock_account = 58100
     settings.consumption_account = 1600
     settings.save()
     return settings

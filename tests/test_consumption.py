@@ -47,7 +47,7 @@ def test_consumption_voucher_debits_consumption_and_credits_stock(connection, ra
     assert voucher["VoucherDate"] == "2026-03-31"
     assert voucher["ExternalReference"] == "rackbeat:consumption:1001"
     assert voucher["Lines"] == [{
-        "Description": "Vareforbrug faktura 1001", "AccountNumber": 1600, "BalancingAccountNumber": 5200,
+        "Description": "Vareforbrug faktura 1001", "AccountNumber": 1600, "BalancingAccountNumber": 58100,
         "Amount": 139.01, "AccountVatCode": "none", "BalancingAccountVatCode": "none",
     }]
 

@@ -126,7 +126,7 @@ def test_item_consumption_is_booked_only_when_enabled(e2e):
     assert consumption.state == SyncOperation.State.DONE, (consumption.last_error, consumption.hint)
     voucher = dinero.get_manual_voucher(consumption.target_id)
     (voucher_line,) = voucher["Lines"]
-    assert voucher_line["AccountNumber"] == 1600 and voucher_line["BalancingAccountNumber"] == 5200
+    assert voucher_line["AccountNumber"] == 1600 and voucher_line["BalancingAccountNumber"] == 58100
     assert Decimal(str(voucher_line.get("Amount", voucher_line.get("AmountInclVatValue")))) == Decimal("432.00")
 
 
