@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -51,7 +50,7 @@ from integration.clients.errors import (
     UncertainOutcome,
     ValidationFailed,
 )
-from integration.clients.transport import ExchangeHook, Transport
+from integration.clients.transport import ExchangeHook, Transport, retry_after_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -241,23 +240,6 @@ def parse_error_body(response: requests.Response) -> tuple[int | str | None, str
     return code, message[:MAX_MESSAGE], details
 
 
-def retry_after_seconds(response: requests.Response) -> float:
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(float(value), 1.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        return DEFAULT_RETRY_AFTER
-    return max((when - timezone.now()).total_seconds(), 1.0)
-
-
 def classify(response: requests.Response, *, method: str) -> ApiError:
     """The error class of a failed answer (the 401 re-authentication has happened already)."""
     status = response.status_code
@@ -281,7 +263,7 @@ def classify(response: requests.Response, *, method: str) -> ApiError:
     if status == 429:
         return RateLimited(
             _("Dinero's request budget is used up: %(m)s") % {"m": text},
-            retry_after=retry_after_seconds(response), **common,
+            retry_after=retry_after_seconds(response, DEFAULT_RETRY_AFTER), **common,
         )
     if status == 480:
         return DeprecatedEndpoint(_("Dinero is removing %(what)s: %(m)s") % {"what": what, "m": text}, **common)

@@ -27,7 +27,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -47,7 +46,7 @@ from integration.clients.errors import (
     UncertainOutcome,
     ValidationFailed,
 )
-from integration.clients.transport import ExchangeHook, Transport
+from integration.clients.transport import ExchangeHook, Transport, retry_after_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -140,23 +139,6 @@ def list_rows(payload: Any, key: str = "") -> list[dict[str, Any]] | None:
     if len(lists) == 1:
         return lists[0]
     return None
-
-
-def _retry_after(response: requests.Response) -> float:
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(float(value), 1.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        return DEFAULT_RETRY_AFTER
-    return max((when - timezone.now()).total_seconds(), 1.0)
 
 
 def _field_problems(errors: Any) -> str:
@@ -537,7 +519,7 @@ class RackbeatClient:
         if status == 404:
             raise NotFound(_("Rackbeat has nothing at %(path)s (HTTP 404).") % where, **common)
         if status == 429:
-            retry_after = _retry_after(response)
+            retry_after = retry_after_seconds(response, DEFAULT_RETRY_AFTER)
             self.limiter.penalize(self.limiter_key, retry_after)
             raise RateLimited(
                 _("Rackbeat's request limit was reached; retry in %(seconds)d seconds.")

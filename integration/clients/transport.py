@@ -107,6 +107,28 @@ def _redact_structure(value: Any) -> Any:
 MAX_LOGGED_BODY = 200_000
 
 
+def retry_after_seconds(response: requests.Response, default: float) -> float:
+    """Seconds to wait after a 429: the Retry-After header (seconds or HTTP date), else ``default``."""
+    from email.utils import parsedate_to_datetime
+
+    from django.utils import timezone
+
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return default
+    try:
+        return max(float(value), 1.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        return default
+    return max((when - timezone.now()).total_seconds(), 1.0)
+
+
 class Transport:
     """A ``requests.Session`` with the chokepoint duties described in the module docstring."""
 
