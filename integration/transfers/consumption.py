@@ -20,6 +20,7 @@ from integration.clients.errors import NotFound
 from integration.models import Direction, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.transfers.invoice_mapping import map_consumption
+from integration.transfers.rackbeat_documents import party_name
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
 
 
@@ -51,7 +52,7 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
-    customer_name = str(customer.get("name") or customer.get("company_name") or "")
+    customer_name = party_name(customer)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked "
                              "when it is.") % {"number": number})

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from integration.clients.errors import NotFound
 from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.rackbeat_documents import master_data_outcome, party_name
 
 PAYMENT_CONDITION_TYPES = {"net": "Netto", "current_month": "CurrentMonthOut", "cash": "NettoCash"}
 
@@ -47,7 +48,7 @@ def _label(kind: str) -> str:
 
 def contact_payload(party: dict[str, Any], *, kind: str, number: str, settings: IntegrationSettings) -> dict[str, Any]:
     """The Dinero contact fields for a Rackbeat customer or supplier (a pure function)."""
-    name = str(party.get("name") or party.get("company_name") or "").strip()
+    name = party_name(party)
     if not name:
         raise NeedsMapping(
             _("%(label)s %(number)s has no name in Rackbeat, so no Dinero contact can be made.")
@@ -225,13 +226,6 @@ def transfer_contact(op: SyncOperation, ctx: TransferContext) -> Result:
         raise SkipTransfer(_("%(label)s %(number)s was deleted in Rackbeat; the Dinero contact is kept because "
                              "Dinero keeps history.") % {"label": label, "number": number})
     guid, what = sync_contact(ctx, kind, number, party)
-    name = str(party.get("name") or party.get("company_name") or "")
-    messages = {
-        "unchanged": _("%(label)s %(number)s is unchanged since the last transfer; nothing was sent to Dinero."),
-        "updated": _("%(label)s %(number)s was updated in Dinero."),
-        "created": _("%(label)s %(number)s was created in Dinero."),
-    }
-    outcome = messages[what] % {"label": label, "number": number}
-    if party.get("is_barred"):
-        outcome += " " + _("It is barred in Rackbeat; Dinero has no barred flag, so it stays usable there.")
+    name = party_name(party)
+    outcome = master_data_outcome(label, number, what, barred=bool(party.get("is_barred")))
     return Result(outcome=outcome, target_id=guid, document_number=number, document_name=name)

@@ -17,6 +17,7 @@ from integration.clients.errors import NotFound
 from integration.models import Binding, Kind
 from integration.transfers.base import NeedsMapping, TransferContext
 from integration.transfers.invoice_mapping import PAYMENT_CONDITION_TYPES, external_reference
+from integration.transfers.rackbeat_documents import party_name
 
 
 def ensure_contact(ctx: TransferContext, kind: str, rackbeat_number: Any,
@@ -72,7 +73,7 @@ def _contact_exists(ctx: TransferContext, guid: str) -> bool:
 
 def contact_body(party: dict[str, Any], *, kind: str, number: str, settings: Any) -> dict[str, Any]:
     """A Dinero ContactCreateModel for a Rackbeat customer or supplier."""
-    name = str(party.get("name") or party.get("company_name") or "").strip()
+    name = party_name(party)
     if not name:
         raise NeedsMapping(f"The Rackbeat {kind} {number} has no name, so no Dinero contact can be created.",
                            hint=f"Give the {kind} a name in Rackbeat, then press Retry.")

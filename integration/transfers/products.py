@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from integration.clients.errors import NotFound
 from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.rackbeat_documents import master_data_outcome
 
 
 def external_reference(kind: str, number: Any) -> str:
@@ -144,12 +145,5 @@ def transfer_product(op: SyncOperation, ctx: TransferContext) -> Result:
         raise SkipTransfer(_("%(label)s %(number)s was deleted in Rackbeat; the Dinero product is kept because "
                              "Dinero keeps history.") % {"label": label, "number": number})
     guid, what = sync_product(ctx, kind, number, item)
-    messages = {
-        "unchanged": _("%(label)s %(number)s is unchanged since the last transfer; nothing was sent to Dinero."),
-        "updated": _("%(label)s %(number)s was updated in Dinero."),
-        "created": _("%(label)s %(number)s was created in Dinero."),
-    }
-    outcome = messages[what] % {"label": label, "number": number}
-    if item.get("is_barred"):
-        outcome += " " + _("It is barred in Rackbeat; Dinero has no barred flag, so it stays usable there.")
+    outcome = master_data_outcome(label, number, what, barred=bool(item.get("is_barred")))
     return Result(outcome=outcome, target_id=guid, document_number=number, document_name=str(item.get("name") or ""))

@@ -28,6 +28,7 @@ from integration.models import Binding, Direction, IntegrationSettings, Kind, Sy
 from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
+from integration.transfers.rackbeat_documents import party_name
 
 
 def sales_mappings(ctx: TransferContext) -> SalesMappings:
@@ -133,7 +134,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
-    customer_name = str(customer.get("name") or customer.get("company_name") or "")
+    customer_name = party_name(customer)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
                              "is booked.") % {"number": number})

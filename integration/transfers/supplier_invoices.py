@@ -31,6 +31,7 @@ from integration.transfers.invoice_mapping import (
     map_supplier_invoice,
     purchase_amount_includes_vat,
 )
+from integration.transfers.rackbeat_documents import party_name
 
 
 class VoucherOutcomeUnknown(NeedsMapping):
@@ -83,7 +84,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     supplier = invoice.get("supplier") or {}
-    supplier_name = str(supplier.get("name") or supplier.get("company_name") or "")
+    supplier_name = party_name(supplier)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
                              "when it is booked.") % {"number": number})
