@@ -127,46 +127,72 @@ def test_limit_must_be_positive():
 
 # --- Two operating-system processes, one budget ----------------------------------------------------
 
+class SharedFakeTime:
+    """One fake clock for every process of the test, in shared memory.
+
+    Each process used to run its own fake clock, so the two disagreed about which minute it was
+    depending on how the machine scheduled them; one clock makes the grants of both processes
+    comparable whatever the scheduling.
+    """
+
+    def __init__(self, ctx, start: float = T0) -> None:  # type: ignore[no-untyped-def]
+        self.value = ctx.Value("d", start)
+        # What this process last read: the time the limiter granted at (the other process may
+        # move the clock between the grant and any later read).
+        self.last_read = start
+
+    def clock(self) -> float:
+        with self.value.get_lock():
+            self.last_read = self.value.value
+        return self.last_read
+
+    def sleep(self, seconds: float) -> None:
+        with self.value.get_lock():
+            self.value.value += seconds
+
+
 @contextmanager
 def shared_database():
-    """A database both the test and forked children can open.
+    """A database both the test and forked children open; yields its settings for the children.
 
     PostgreSQL's test database is shared already. SQLite's test database lives in memory, so the
     test switches the default connection to a temporary file with the limiter's table for the
     duration of the test.
     """
     if db_connection.vendor != "sqlite":
-        yield
+        yield dict(connections["default"].settings_dict)
         return
     # Django keeps in-memory SQLite connections open for the whole run, so the file database
     # gets its own connection object, swapped in as the default alias for the test's duration.
     original = connections["default"]
     with tempfile.TemporaryDirectory() as tmp:
-        file_db = original.__class__(
-            {**original.settings_dict, "NAME": str(Path(tmp) / "ratelimit.sqlite3")}, alias="default"
-        )
+        settings_dict = {**original.settings_dict, "NAME": str(Path(tmp) / "ratelimit.sqlite3")}
+        file_db = original.__class__(settings_dict, alias="default")
         connections["default"] = file_db
         try:
             with file_db.schema_editor() as editor:
                 editor.create_model(RateLimitWindow)
-            yield
+            yield settings_dict
         finally:
             file_db.close()
             connections["default"] = original
 
 
-def _worker(limit: int, requests: int, start, results) -> None:  # type: ignore[no-untyped-def]
-    # A forked child must never reuse the parent's database socket.
+def _worker(settings_dict, limit: int, requests: int, fake: SharedFakeTime, start, results) -> None:  # type: ignore[no-untyped-def]
+    # A forked child must never reuse the parent's database socket, and it opens the shared
+    # database by its settings: which connection object the parent had swapped in is not
+    # something a child can rely on (a full test run may have replaced the handler's state).
+    original = connections["default"]
     for conn in connections.all(initialized_only=True):
         conn.close()
-    fake = FakeTime()
+    connections["default"] = original.__class__(dict(settings_dict), alias="default")
     rl = limiter(limit, fake)
     start.wait()
-    granted_in = []
+    granted_at = []
     for _ in range(requests):
         rl.acquire("dinero:shared")
-        granted_in.append(int(fake.now // WINDOW_SECONDS))
-    results.put(granted_in)
+        granted_at.append(fake.last_read)
+    results.put(granted_at)
     connections.close_all()
 
 
@@ -174,10 +200,14 @@ def _worker(limit: int, requests: int, start, results) -> None:  # type: ignore[
 def test_two_processes_never_exceed_the_shared_budget_in_any_window():
     limit, per_process = 5, 12
     ctx = multiprocessing.get_context("fork")
-    with shared_database():
+    fake = SharedFakeTime(ctx)
+    with shared_database() as settings_dict:
         connections.close_all()
         start, results = ctx.Event(), ctx.Queue()
-        children = [ctx.Process(target=_worker, args=(limit, per_process, start, results)) for _ in range(2)]
+        children = [
+            ctx.Process(target=_worker, args=(settings_dict, limit, per_process, fake, start, results))
+            for _ in range(2)
+        ]
         for child in children:
             child.start()
         start.set()
@@ -185,11 +215,11 @@ def test_two_processes_never_exceed_the_shared_budget_in_any_window():
         for child in children:
             child.join(timeout=60)
             assert child.exitcode == 0
-        per_window = Counter(window for process in granted for window in process)
         stored = {
             int(row.window_start.timestamp()) // WINDOW_SECONDS: row.count
             for row in RateLimitWindow.objects.filter(key="dinero:shared")
         }
+    per_window = Counter(int(at // WINDOW_SECONDS) for process in granted for at in process)
     assert sum(per_window.values()) == 2 * per_process
     assert max(per_window.values()) <= limit
     assert stored == dict(per_window)
