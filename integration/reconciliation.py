@@ -28,7 +28,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
-from integration.clients.errors import ApiError, NotFound
+from integration.clients.errors import ApiError, BudgetExhausted, NotFound
 from integration.models import Direction, IntegrationSettings, Kind, Reconciliation, SyncOperation
 from integration.transfers.base import NeedsMapping
 from integration.transfers.invoice_mapping import (
@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 TASK = "integration.reconciliation.run_task"
 # Below the broker's retry window (Q_CLUSTER["retry"], 900 s) so a long run is never delivered twice.
 TASK_TIMEOUT_SECONDS = 840
+# Where a paused run keeps the answers it has read (in ``result`` until the run is done).
+RESUME_KEY = "_answers"
 # A running reconciliation whose heartbeat is older than this lost its worker.
 STALLED_AFTER = timedelta(minutes=16)
 
@@ -236,9 +238,14 @@ def run(reconciliation_id: int) -> Reconciliation:
     from integration.clients.factory import dinero_client, rackbeat_client
 
     record = Reconciliation.objects.select_related("connection").get(pk=reconciliation_id)
+    if record.state != Reconciliation.State.RUNNING:
+        return record
     connection = record.connection
+    reconciler = Reconciler(record, rackbeat_client(connection), dinero_client(connection))
     try:
-        report = Reconciler(record, rackbeat_client(connection), dinero_client(connection)).run()
+        report = reconciler.run()
+    except Paused as pause:
+        return _pause(record, reconciler, pause.due_at)
     except ApiError as exc:
         return _finish(record, error=_("The reconciliation stopped: %(error)s %(hint)s") % {
             "error": exc.describe(), "hint": exc.hint})
@@ -251,6 +258,22 @@ def run(reconciliation_id: int) -> Reconciliation:
         from integration.reconciliation_report import email_differences
 
         email_differences(record)
+    return record
+
+
+def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Reconciliation:
+    """Keep what was read and continue when the shared budget has room: no worker sleeps on it."""
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    when = datetime.fromtimestamp(due_at, tz=UTC)
+    record.result = {RESUME_KEY: reconciler.answers}
+    record.heartbeat_at = timezone.now()
+    record.stage = _("Waiting for the request budget until %(time)s (%(stage)s)") % {
+        "time": timezone.localtime(when).strftime("%H:%M:%S"), "stage": record.stage}
+    record.save(update_fields=["result", "heartbeat_at", "stage"])
+    schedule(TASK, record.pk, name=f"reconciliation-{record.pk}-{int(due_at)}", schedule_type=Schedule.ONCE,
+             next_run=when, repeats=1)
     return record
 
 
@@ -334,6 +357,14 @@ class Sums:
         return out
 
 
+class Paused(Exception):
+    """The request budget has no room now; the run continues at ``due_at`` (epoch seconds)."""
+
+    def __init__(self, due_at: float) -> None:
+        super().__init__(due_at)
+        self.due_at = due_at
+
+
 class Reconciler:
     """Reads both systems for one stored reconciliation and builds its report."""
 
@@ -351,6 +382,28 @@ class Reconciler:
         self.account_sums = {"sales": Sums(), "purchases": Sums()}
         # Dinero voucher Guid → "sales"/"purchases": whose ledger entries count on Dinero's side.
         self.voucher_side: dict[str, str] = {}
+        # Every answer read so far (see read()); kept on the row while a run waits for the budget.
+        self.answers: dict[str, Any] = dict((record.result or {}).get(RESUME_KEY) or {})
+
+    # reading, once per run even across pauses
+    def read(self, key: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` read once per run (lists in full); None when the API has no such thing.
+
+        The answers are kept, so a run paused for the request budget continues where it stopped
+        instead of reading everything again.
+        """
+        if key in self.answers:
+            return self.answers[key]
+        try:
+            value = func(*args, **kwargs)
+            if value is not None and not isinstance(value, dict | list):
+                value = list(value)
+        except NotFound:
+            value = None
+        except BudgetExhausted as exc:
+            raise Paused(exc.due_at) from exc
+        self.answers[key] = value
+        return value
 
     # progress
     def progress(self, stage: str, *, processed: int | None = None, total: int | None = None) -> None:
@@ -373,26 +426,25 @@ class Reconciler:
         """Booked documents dated in the period; checked here too (a filter may be ignored or refused)."""
         return [row for row in rows if row.get("is_booked", True) and self.period.contains(_day(row.get("invoice_date")))]
 
-    def _full(self, row: dict[str, Any], read: Any) -> dict[str, Any]:
+    def _full(self, row: dict[str, Any], kind: str, read: Any) -> dict[str, Any]:
         """A list row with its lines; read once when the list does not carry them."""
         if isinstance(row.get("lines"), list):
             return row
-        try:
-            return read(row.get("number"))
-        except NotFound:
-            return row
+        return self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
 
     def run(self) -> dict[str, Any]:
         started = timezone.now()
         self.progress(_("Reading Rackbeat's booked sales invoices and credit notes"))
-        sales = self._rackbeat_list(self.rackbeat.iter_customer_invoices(booked=None, dated=self.period.dates))
+        sales = self._rackbeat_list(self.read("rackbeat:sales", self.rackbeat.iter_customer_invoices, booked=None,
+                                              dated=self.period.dates) or [])
         self.progress(_("Reading Rackbeat's booked supplier invoices"))
-        purchases = self._rackbeat_list(self.rackbeat.iter_supplier_invoices(booked=None, dated=self.period.dates))
+        purchases = self._rackbeat_list(self.read("rackbeat:purchases", self.rackbeat.iter_supplier_invoices,
+                                                  booked=None, dated=self.period.dates) or [])
         self.progress(_("Reading Dinero's invoices and credit notes"), processed=0,
                       total=len(sales) + len(purchases) + 2)
         dinero_sales = self._dinero_sales()
         self.progress(_("Reading Dinero's ledger entries for the period"))
-        entries = self.dinero.entries(self.period.start, self.period.end)
+        entries = self.read("dinero:entries", self.dinero.entries, self.period.start, self.period.end) or []
         self.step()
 
         self.progress(_("Comparing sales invoices and credit notes"))
@@ -433,9 +485,10 @@ class Reconciler:
     def _dinero_sales(self) -> dict[str, list[dict[str, Any]]]:
         """The period's Dinero invoices and credit notes by ExternalReference ("" for none)."""
         by_reference: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for kind, rows in (("invoice", self.dinero.iter_invoices(dated=self.period.dates)),
-                           ("credit_note", self.dinero.iter_credit_notes(dated=self.period.dates))):
-            for row in rows:
+        for kind, rows in (("invoice", self.read("dinero:invoices", self.dinero.iter_invoices, dated=self.period.dates)),
+                           ("credit_note", self.read("dinero:credit_notes", self.dinero.iter_credit_notes,
+                                                     dated=self.period.dates))):
+            for row in rows or []:
                 # Dinero lists drafts whatever their date; the period is ours to apply.
                 if not self.period.contains(_day(row.get("Date"))) or row.get("DeletedAt"):
                     continue
@@ -461,7 +514,7 @@ class Reconciler:
         consumption = self._consumption_vouchers(entries)
         numbers = set()
         for row in sales:
-            invoice = self._full(row, self.rackbeat.get_customer_invoice)
+            invoice = self._full(row, "customer_invoice", self.rackbeat.get_customer_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             credit = is_credit_note(invoice)
@@ -517,10 +570,7 @@ class Reconciler:
         """The document our operation created, read by its Guid (it may be dated outside the period)."""
         kind = (op.intent or {}).get("document_kind") or "invoice"
         read = self.dinero.get_credit_note if kind == "credit_note" else self.dinero.get_invoice
-        try:
-            document = read(op.target_id)
-        except NotFound:
-            document = None
+        document = self.read(f"dinero:{kind}:{op.target_id}", read, op.target_id)
         if not document or document.get("DeletedAt"):
             return []
         self.notes.append(_("Rackbeat document %(n)s: its Dinero %(kind)s is dated %(date)s.") % {
@@ -555,9 +605,8 @@ class Reconciler:
                 self._add(EXTRA, line, message)
 
     def _why_not_in_rackbeat(self, number: str) -> str:
-        try:
-            invoice = self.rackbeat.get_customer_invoice(number)
-        except NotFound:
+        invoice = self.read(f"rackbeat:customer_invoice:{number}", self.rackbeat.get_customer_invoice, number)
+        if invoice is None:
             return _("It carries the reference of Rackbeat invoice %(n)s, which does not exist in Rackbeat.") % {"n": number}
         if not invoice.get("is_booked"):
             return _("Rackbeat invoice %(n)s is not booked.") % {"n": number}
@@ -595,11 +644,7 @@ class Reconciler:
         if not self.settings.item_consumption_enabled:
             return ""
         if op is not None and op.target_id and op.target_id not in guids:
-            try:
-                voucher = self.dinero.get_manual_voucher(op.target_id)
-            except NotFound:
-                voucher = None
-            if voucher:
+            if self.read(f"dinero:manual_voucher:{op.target_id}", self.dinero.get_manual_voucher, op.target_id):
                 guids = guids | {op.target_id}
         context = {**line, "operation_id": op.pk if op else None, "operation_state": op.state if op else "",
                    "document": ITEM_CONSUMPTION, "dinero_guid": "", "dinero_kind": "manual_voucher",
@@ -635,7 +680,7 @@ class Reconciler:
         ops = self._operations([Kind.SUPPLIER_INVOICE])
         numbers = set()
         for row in purchases:
-            invoice = self._full(row, self.rackbeat.get_supplier_invoice)
+            invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             zone = supplier_vat_zone(invoice) or self._supplier_zone(invoice) or "unknown"
@@ -645,12 +690,7 @@ class Reconciler:
             self._purchase_accounts(invoice)
             op = ops.get(number)
             guid = (op.target_id or str((op.intent or {}).get("voucher_guid") or "")) if op else ""
-            voucher = None
-            if guid:
-                try:
-                    voucher = self.dinero.get_purchase_voucher(guid)
-                except NotFound:
-                    voucher = None
+            voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid) if guid else None
             line = {"document": SUPPLIER_INVOICE, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
                     "party": party_name(invoice.get("supplier")), "zone": zone, "rackbeat_total": str(rb_incl),
                     "dinero_total": "", "dinero_number": "", "dinero_status": "", "dinero_guid": "",
@@ -685,13 +725,8 @@ class Reconciler:
         key = invoice.get("supplier_id")
         if key in (None, ""):
             return ""
-        cache = self.__dict__.setdefault("_suppliers", {})
-        if key not in cache:
-            try:
-                cache[key] = self.rackbeat.get_supplier(key)
-            except NotFound:
-                cache[key] = {}
-        return str((cache[key] or {}).get("vat_zone") or "")
+        supplier = self.read(f"rackbeat:supplier:{key}", self.rackbeat.get_supplier, key) or {}
+        return str(supplier.get("vat_zone") or "")
 
     def _purchase_accounts(self, invoice: dict[str, Any]) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""

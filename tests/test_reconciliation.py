@@ -148,3 +148,66 @@ def test_month_end_schedule_is_created():
     ensure_schedules()
     schedule = Schedule.objects.get(name="Reconcile last month")
     assert schedule.func == "integration.reconciliation.reconcile_last_month" and schedule.cron == "0 6 2 * *"
+
+
+# --- the request budget ---------------------------------------------------------------------------
+
+class _StubRackbeat:
+    def __init__(self) -> None:
+        self.list_reads = 0
+
+    def iter_customer_invoices(self, **_kwargs):
+        self.list_reads += 1
+        yield {"number": 1021, "invoice_date": "2026-03-10", "is_booked": True, "total_subtotal": "100.00",
+               "total_total": "125.00", "vat_zone": "domestic", "customer": {"name": "Kunde A/S"}, "lines": []}
+
+    def iter_supplier_invoices(self, **_kwargs):
+        return iter([])
+
+    def get_customer_invoice(self, number):
+        raise AssertionError(f"the list row of {number} carries its lines; no read is needed")
+
+
+class _StubDinero:
+    def __init__(self) -> None:
+        self.budget_left = False
+
+    def iter_invoices(self, **_kwargs):
+        if not self.budget_left:
+            from integration.clients.errors import BudgetExhausted
+
+            self.budget_left = True
+            raise BudgetExhausted(key="dinero:400555", retry_after=30, due_at=timezone.now().timestamp() + 30)
+        return iter([{"Guid": "g-1", "Number": 7, "ExternalReference": "rackbeat:customer-invoice:1021",
+                      "Date": "2026-03-10", "Status": "Booked", "TotalExclVat": 100.0, "TotalInclVat": 125.0}])
+
+    def iter_credit_notes(self, **_kwargs):
+        return iter([])
+
+    def entries(self, *_args):
+        return []
+
+
+def test_a_run_out_of_budget_waits_without_a_worker_and_continues_where_it_stopped(connection, monkeypatch):
+    from django_q.models import Schedule
+
+    from integration import reconciliation
+    from integration.clients import factory
+    from integration.models import IntegrationSettings
+
+    IntegrationSettings.objects.update_or_create(connection=connection, defaults={"customer_integration_enabled": True})
+    rackbeat, dinero = _StubRackbeat(), _StubDinero()
+    monkeypatch.setattr(factory, "rackbeat_client", lambda *_a: rackbeat)
+    monkeypatch.setattr(factory, "dinero_client", lambda *_a: dinero)
+    record = Reconciliation.objects.create(connection=connection, period_start=date(2026, 3, 1),
+                                           period_end=date(2026, 3, 31))
+
+    paused = reconciliation.run(record.pk)
+    assert paused.state == Reconciliation.State.RUNNING and paused.stage.startswith("Waiting for the request budget")
+    assert Schedule.objects.get(func=reconciliation.TASK).args == f"({record.pk},)"
+
+    done = reconciliation.run(record.pk)
+    assert done.state == Reconciliation.State.DONE, done.error
+    assert rackbeat.list_reads == 1     # what was read before the pause is not read again
+    assert done.differences == 0 and done.result["counts"]["matched"] == 1
+    assert reconciliation.RESUME_KEY not in done.result
