@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from integration.transfers.invoice_mapping import money, ore
+from integration.transfers.rackbeat_documents import line_item_ref
 
 
 def _number(value: Any) -> str:
@@ -19,8 +20,10 @@ def _number(value: Any) -> str:
 
 def line_summary(line: dict[str, Any]) -> str:
     """One line as a person reads it: ``A-1 × 2 á 50 (−10 %)``."""
-    item = line.get("item") or {}
-    what = str(item.get("number") or line.get("item_id") or line.get("name") or "-")
+    # The item reference is read the same way whether the item is embedded or not, so the
+    # snapshot of the enriched document a transfer sends equals that of a plain re-read.
+    ref = line_item_ref(line)
+    what = ref[1] if ref else str(line.get("name") or "-")
     text = f"{what} × {_number(line.get('quantity'))} á {_number(line.get('line_price'))}"
     discount = money(line.get("discount_percentage")) if line.get("discount_percentage") not in (None, "") else 0
     if discount:
