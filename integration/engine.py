@@ -403,7 +403,10 @@ def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]
 
 def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter; a server's Retry-After is honoured as the minimum."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, failures - 1))
+    # Settings may compress the clock (the chaos suite does); the defaults are the product's.
+    base = float(getattr(settings, "BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
+    longest = float(getattr(settings, "BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS))
+    ceiling = min(longest, base * 2 ** max(0, failures - 1))
     delay = random.uniform(ceiling / 2, ceiling)
     if retry_after is not None:
         delay = max(float(retry_after), 0.0) + random.uniform(0, 5)
