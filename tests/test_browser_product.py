@@ -133,7 +133,7 @@ def test_no_page_is_wider_than_the_screen(wide, live_server, consultant, connect
         fits(wide, name)
 
 
-def test_fix_then_retry_from_a_needs_attention_document(wide, live_server, accountant, stuck_invoice):
+def test_fix_then_retry_from_a_needs_attention_document(wide, live_server, accountant, stuck_invoice):  # noqa: F811
     """Fix it here → choose the account → Save: back on the document, which went again and is done."""
     from mappings.lookup import cell_id
     from tests.invoice_fixtures import SPARE_PARTS

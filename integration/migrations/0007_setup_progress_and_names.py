@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0004_sliding_window_rate_limit'),
+        ('integration', '0006_reconciliation'),
     ]
 
     operations = [
