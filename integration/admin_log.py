@@ -485,6 +485,11 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         # coming back to that list's page for it would be a 404.
         return reverse("admin:integration_syncoperation_change", args=[op.pk])
 
+    def _back_here(self, request: HttpRequest, op: SyncOperation) -> str:
+        """This document's page, keeping the list filters it was opened with."""
+        query = request.GET.urlencode()
+        return f"{self._detail_url(op)}?{query}" if query else self._detail_url(op)
+
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return require_POST(self._retry_view)(request, object_id)
 
@@ -574,7 +579,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "post_now_url": reverse(f"admin:{self._url_name('post_now')}", args=[op.pk]),
             "retention_days": _retention_days(),
             # Saving the fix comes back here, where the document shows how its retry went.
-            "fix_link_url": with_next(op.fix_url, self._detail_url(op)) if op.fix_url else "",
+            "fix_link_url": with_next(op.fix_url, self._back_here(request, op)) if op.fix_url else "",
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
