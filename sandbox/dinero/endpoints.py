@@ -581,6 +581,29 @@ route("POST", "/v1.2/{organizationId}/vouchers/purchase")(_create_purchase)
 route("POST", "/v1.1/{organizationId}/vouchers/purchase")(_create_purchase)
 
 
+FETCH_FIELDS = ("Status", "FileGuid", "VoucherNumber", "VoucherDate", "PaymentDate", "RegionKey", "PurchaseType",
+                "Lines", "DepositAccountNumber", "ContactGuid", "ExternalReference", "VoucherTotals")
+
+
+@route("POST", "/v1/{organizationId}/vouchers/purchase/fetch")
+def fetch_purchase_voucher(call: Call) -> Answer:
+    """The dry run: the voucher's lines and totals as Dinero computes them; nothing is saved."""
+    data = dict(call.body)
+    _check_purchase(call, data)
+    draft = Voucher(organization=call.org, kind=Voucher.Kind.PURCHASE, data=data, timestamp="")
+    read = docs.purchase_read(draft, call.reading_chart)
+    return 200, {**{name: read.get(name) for name in FETCH_FIELDS}, "ShouldPossiblyBeFixedAsset": False}
+
+
+@route("GET", "/v1/{organizationId}/vouchers/purchase/fileguid/{fileGuid}")
+def purchase_vouchers_by_file(call: Call) -> Answer:
+    """The Guids of the (not deleted) purchase vouchers carrying a file."""
+    file_guid = str(call.params["fileGuid"])
+    vouchers = Voucher.objects.filter(organization=call.org, kind=Voucher.Kind.PURCHASE, deleted_at__isnull=True,
+                                      data__FileGuid=file_guid).order_by("created_at", "id")
+    return 200, [str(voucher.guid) for voucher in vouchers]
+
+
 @route("GET", "/v1/{organizationId}/vouchers/purchase/{guid}")
 def get_purchase_voucher(call: Call) -> Answer:
     return 200, docs.purchase_read(_voucher(call, Voucher.Kind.PURCHASE), call.reading_chart)
