@@ -440,3 +440,7 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%H:%M:%S}"
+
+
+# What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401
