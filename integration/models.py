@@ -418,18 +418,20 @@ class PollCursor(models.Model):
 
 
 class RateLimitWindow(models.Model):
-    """Shared request budget per API and key, counted across every process and host."""
+    """Shared request budget per API and key: the log of the grants of the last sliding minute.
 
-    key = models.CharField(max_length=120)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
+    One row per key, rewritten by a conditional update on ``version`` (see
+    :mod:`integration.clients.ratelimit`), so every process and host counts against one log.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    # JSON list of the grant times (epoch seconds) still inside the sliding window, ascending.
+    grants = models.TextField(default="[]")
+    version = models.PositiveBigIntegerField(default=0)
     blocked_until = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="unique_rate_window")]
-
     def __str__(self) -> str:
-        return f"{self.key} {self.window_start:%H:%M}: {self.count}"
+        return self.key
 
 
 class WorkerHeartbeat(models.Model):
