@@ -220,6 +220,9 @@ class SyncOperation(models.Model):
     # Transient failures since the row was last (re)queued by new work or a person; the backoff
     # and the give-up limit count these, `attempts` counts every claim ever made.
     transient_failures = models.PositiveIntegerField(default=0)
+    # The request budget (e.g. ``dinero:<organization>``) the row waits for, when it was put back
+    # because the budget had no room; empty otherwise. Not a failure: no attempt is counted.
+    budget_key = models.CharField(max_length=120, blank=True)
 
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -429,6 +432,8 @@ class RateLimitWindow(models.Model):
     grants = models.TextField(default="[]")
     version = models.PositiveBigIntegerField(default=0)
     blocked_until = models.DateTimeField(null=True, blank=True)
+    # The due time last promised to an operation put back for lack of room (epoch seconds).
+    promised_until = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.key

@@ -150,6 +150,24 @@ def test_a_saturated_budget_is_used_at_its_rate():
 
 
 @pytest.mark.django_db
+def test_callers_put_back_are_promised_due_times_one_request_apart():
+    """All waiting operations would otherwise wake at the same instant and all but one find the budget full."""
+    fake = FakeTime()
+    rl = limiter(4, fake)
+    for _ in range(4):
+        rl.acquire("dinero:400555")
+    fake.now += 10
+    promised = [rl.promise("dinero:400555") for _ in range(3)]
+    spacing = SPAN / 4
+    assert promised[0] == pytest.approx(T0 + SPAN, abs=0.01)
+    assert promised[1] - promised[0] == pytest.approx(spacing)
+    assert promised[2] - promised[1] == pytest.approx(spacing)
+    # Once the waiters are gone, the next one is told the moment of room again.
+    fake.now = promised[2] + 120
+    assert rl.promise("dinero:400555") == pytest.approx(fake.now)
+
+
+@pytest.mark.django_db
 def test_keys_have_separate_budgets():
     fake = FakeTime()
     rl = limiter(1, fake)

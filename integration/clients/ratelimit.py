@@ -99,7 +99,8 @@ class SharedRateLimiter:
             if wait <= 0:
                 return
             if wait > self.max_block:
-                raise BudgetExhausted(key=key, retry_after=wait, due_at=self.clock() + wait)
+                due = self.promise(key)
+                raise BudgetExhausted(key=key, retry_after=due - self.clock(), due_at=due)
             self.sleep(max(wait, MIN_WAIT_SECONDS))
 
     def try_acquire(self, key: str) -> float:
@@ -128,6 +129,29 @@ class SharedRateLimiter:
         now = self.clock()
         row = self._row(key)
         return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._recent(row["grants"], now), now))
+
+    def promise(self, key: str) -> float:
+        """When a caller that found no room should come back (epoch seconds).
+
+        The first caller is told the moment the budget has room; each further caller one
+        request's share of the span (``span / limit``) after the previous one, so operations put
+        back wake one by one at the budget's pace instead of all at the same instant (where all
+        but one would find the budget full again).
+        """
+        spacing = self.span / self.limit
+        now = self.clock()
+        for _attempt in range(MAX_RACES):
+            row = self._row(key)
+            now = self.clock()
+            free_at = now + max(_blocked_seconds(row["blocked_until"], now),
+                                self._wait(self._recent(row["grants"], now), now))
+            last = row["promised_until"]
+            due = free_at if last is None else max(free_at, last + spacing)
+            if _model().objects.filter(key=key, version=row["version"]).update(
+                promised_until=due, version=row["version"] + 1
+            ):
+                return due
+        return now + spacing
 
     def penalize(self, key: str, seconds: float) -> None:
         """After a 429: nobody sends for ``key`` during the next ``seconds`` (Retry-After)."""
@@ -171,7 +195,7 @@ class SharedRateLimiter:
     @staticmethod
     def _row(key: str) -> dict[str, Any]:
         RateLimitWindow = _model()
-        fields = ("grants", "version", "blocked_until")
+        fields = ("grants", "version", "blocked_until", "promised_until")
         row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
         if row is not None:
             return row
