@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('integration', '0004_sliding_window_rate_limit'),
+        ('integration', '0005_budget_wait'),
     ]
 
     operations = [
