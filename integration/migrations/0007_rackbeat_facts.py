@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('integration', '0005_budget_wait'),
+        ('integration', '0006_reconciliation'),
     ]
 
     operations = [
