@@ -60,13 +60,10 @@ def _seed_dinero(connection: Connection) -> Any:
 
 
 @pytest.fixture
-def shape() -> str:
-    """The Rackbeat the sandbox speaks: real (the default) or the early reading; key tests run both."""
-    return "real"
-
-
-@pytest.fixture
-def e2e(sandbox_urls, connection, settings, shape):
+def e2e(request, sandbox_urls, connection, settings):
+    # The Rackbeat the sandbox speaks: real (the default) or, for tests parametrised over
+    # ``shape``, the early reading too.
+    shape = request.getfixturevalue("shape") if "shape" in request.fixturenames else "real"
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     build_world(connection)
     Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
@@ -105,7 +102,7 @@ def _settings(connection, **values) -> None:
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("status", ["draft", "booked", "booked_emailed"])
-def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status):
+def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status, shape):
     connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
     _settings(connection, sales_invoice_status=status)
     invoice = _book_sales_invoice(rackbeat, [("FV-1", 2, "499.00"), ("RD-9", 5, "29.95")])
@@ -122,7 +119,7 @@ def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_item_consumption_is_booked_only_when_enabled(e2e):
+def test_item_consumption_is_booked_only_when_enabled(e2e, shape):
     connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
     first = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")])
     _transfer(connection, Kind.SALES_INVOICE, first["number"])
@@ -141,7 +138,7 @@ def test_item_consumption_is_booked_only_when_enabled(e2e):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(("supplier", "account"), [(701, 2000), (702, 2050), (703, 2150)])
-def test_supplier_invoice_lands_on_the_matrix_account(e2e, supplier, account):
+def test_supplier_invoice_lands_on_the_matrix_account(e2e, supplier, account, shape):
     connection, dinero = e2e["connection"], e2e["dinero"]
     from sandbox.rackbeat import models as rb
 
