@@ -27,6 +27,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
@@ -311,6 +312,11 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
                                  "intent_display"]}),
     ]
     readonly_fields = ["state_badge", "fix_link", "intent_display"]
+    list_title = _("Sync log")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # The list's own name instead of Django's "Select sync operation to view".
+        return super().changelist_view(request, {"title": self.list_title, **(extra_context or {})})
 
     # --- queryset and search ------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -339,7 +345,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     @admin.display(description=_("time"), ordering="updated_at")
     def when(self, op: SyncOperation) -> str:
         return format_html("<span title='{}'>{}</span>", op.updated_at.isoformat(),
-                           timezone.localtime(op.updated_at).strftime("%Y-%m-%d %H:%M:%S"))
+                           date_format(timezone.localtime(op.updated_at), "DATETIME_FORMAT"))
 
     @admin.display(description=_("document"), ordering="document_number")
     def document(self, op: SyncOperation) -> str:
@@ -520,6 +526,7 @@ class NeedsAttentionAdmin(SyncOperationAdmin):
 
     list_display = ["when", "connection", "kind", "document", "state_badge", "error_excerpt", "fix_hint"]
     list_filter = [ConnectionFilter, ProblemStateFilter, "kind", PeriodFilter]
+    list_title = _("Documents that need attention")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(state__in=SyncOperation.PROBLEM_STATES)

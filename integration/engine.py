@@ -27,7 +27,8 @@ import logging
 import os
 import random
 import socket
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
+from integration import dispatch
 from integration.clients import errors
 from integration.clients.factory import LazyClient, dinero_client, rackbeat_client
 from integration.models import (
@@ -91,20 +93,29 @@ def _sync_mode() -> bool:
     return bool(settings.Q_CLUSTER.get("sync"))
 
 
-def _queue_task(op_pk: int) -> None:
-    """Queue the django-q2 task for ``op_pk``.
+def _queue_task(op_pk: int, at: datetime | None = None) -> None:
+    """Queue the django-q2 task for ``op_pk`` (handed out from ``at`` when that is in the future).
 
     With the ORM broker the task row is written in the caller's transaction, so it exists exactly
     when the operation row does. In sync mode (development, tests) the task runs in this process
     once the transaction commits, so it sees the committed row and its HTTP calls happen outside
     the caller's transaction.
+
+    A task for a later moment (budget wait, backoff) is written to be handed out at that moment
+    (see :mod:`integration.dispatch`); ``enqueued_at`` then records that moment, so ``run_due``
+    knows the row has its task. In sync mode, or with a broker that cannot delay, ``run_due``
+    queues the row once it is due.
     """
+    if at is not None and at > timezone.now():
+        if not _sync_mode() and dispatch.queue_at(TASK, op_pk, due=at, task_name=f"operation-{op_pk}"):
+            SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=at)
+        return
     SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=timezone.now())
     _send_task(op_pk)
 
 
 def _send_task(op_pk: int) -> None:
-    """The django-q2 task alone, for a row whose ``enqueued_at`` is already set."""
+    """The django-q2 task alone, due now, for a row whose ``enqueued_at`` is already set."""
     from django_q.tasks import async_task
 
     if not _sync_mode():
@@ -231,6 +242,7 @@ def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -
         op.run = run
     op.next_attempt_at = timezone.now()
     op.transient_failures = 0
+    op.budget_key = ""
     op.rerun_requested = False
     op.claimed_at = None
     op.claimed_by = ""
@@ -256,8 +268,19 @@ def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
 
 
 def run_operation(op_id: int) -> SyncOperation | None:
-    """Claim the operation and run it; None when another worker has it or it is not due."""
-    return _run(op_id, require_active=True)
+    """Claim and run the operation — or a fairer due one; None when nothing could be claimed.
+
+    A task is a reason to look for work: when another connection has fewer operations running,
+    its due operation goes first (see :mod:`integration.dispatch`), so one connection's backlog
+    never holds up another's documents. In sync mode the task runs exactly its own operation.
+    """
+    if _sync_mode():
+        return _run(op_id, require_active=True)
+    for candidate in dispatch.candidates(op_id, waiting_connection_states=WAITING_CONNECTION_STATES):
+        result = _run(candidate, require_active=True)
+        if result is not None:
+            return result
+    return None
 
 
 def execute_now(op: SyncOperation) -> SyncOperation:
@@ -289,6 +312,11 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
         return None
     op = SyncOperation.objects.select_related("connection").get(pk=op_id)
     claimed_at = op.claimed_at
+    exhausted = _dinero_budget_exhausted(op)
+    if exhausted is not None:
+        # Nothing would fit: put back at once, before any call (a Rackbeat read included).
+        return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
+                       connection_problem=None)
     record_event(op, _("Attempt %(n)s started by %(worker)s.") % {"n": op.attempts, "worker": worker})
     try:
         updates, connection_problem = _execute(op)
@@ -324,6 +352,8 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
             "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__,
             "last_error": exc.message, "hint": exc.hint, "fix_url": exc.fix_url,
         }, None
+    except errors.BudgetExhausted as exc:
+        return _budget_wait(op, exc), None
     except errors.ApiError as exc:
         return _api_error(op, exc)
     if not isinstance(result, Result):
@@ -346,6 +376,36 @@ def _result(op: SyncOperation, result: Result) -> dict[str, Any]:
             updates[field] = str(value)[:255]
     updates["_follow_ups"] = list(result.follow_ups)
     return updates
+
+
+def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None:
+    """The organization's Dinero budget has no room now: every transfer calls Dinero."""
+    organization = str(op.connection.dinero_organization_id or "")
+    if not organization:
+        return None
+    from integration.clients.dinero import limiter_key
+    from integration.clients.ratelimit import SharedRateLimiter
+
+    limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
+    key = limiter_key(organization)
+    if limiter.wait_for(key) <= limiter.max_block:
+        return None
+    due = limiter.promise(key)
+    return errors.BudgetExhausted(key=key, retry_after=due - time.time(), due_at=due)
+
+
+def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, Any]:
+    """Back to pending until the budget has room: neither a failure nor a counted attempt.
+
+    The step reached is kept in the row's intent as for any interruption, so the operation goes
+    on from there; the claim is given back so the worker takes other work meanwhile.
+    """
+    return {
+        "state": State.PENDING, "next_attempt_at": datetime.fromtimestamp(exc.due_at, tz=UTC),
+        "attempts": F("attempts") - 1, "budget_key": exc.key[:120],
+        # One timeline entry per wait, not one per wake-up that found the budget still full.
+        "_budget_event": not op.budget_key,
+    }
 
 
 def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]:
@@ -395,6 +455,9 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
             connection_problem: errors.ApiError | None) -> SyncOperation:
     follow_ups = updates.pop("_follow_ups", [])
+    budget_event = updates.pop("_budget_event", None)
+    if budget_event is None:
+        updates["budget_key"] = ""
     final = updates["state"]
     now = timezone.now()
     updates["updated_at"] = now
@@ -410,7 +473,15 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         record_event(op, _("The result of attempt by %(worker)s was discarded: its claim had been given up "
                            "as stale.") % {"worker": worker})
         return op
-    record_event(op, _describe_outcome(op))
+    if budget_event is None:
+        record_event(op, _describe_outcome(op))
+    elif budget_event:
+        record_event(op, _("Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, "
+                           "not counted as an attempt).") % {
+            "budget": op.budget_key.split(":", 1)[0].capitalize(),
+            "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")})
+    if op.state == State.PENDING:
+        _queue_task(op.pk, at=op.next_attempt_at)
     if connection_problem is not None:
         _mark_connection_broken(op.connection, connection_problem)
     for kind, direction, source_key in follow_ups:

@@ -220,6 +220,9 @@ class SyncOperation(models.Model):
     # Transient failures since the row was last (re)queued by new work or a person; the backoff
     # and the give-up limit count these, `attempts` counts every claim ever made.
     transient_failures = models.PositiveIntegerField(default=0)
+    # The request budget (e.g. ``dinero:<organization>``) the row waits for, when it was put back
+    # because the budget had no room; empty otherwise. Not a failure: no attempt is counted.
+    budget_key = models.CharField(max_length=120, blank=True)
 
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -420,18 +423,22 @@ class PollCursor(models.Model):
 
 
 class RateLimitWindow(models.Model):
-    """Shared request budget per API and key, counted across every process and host."""
+    """Shared request budget per API and key: the log of the grants of the last sliding minute.
 
-    key = models.CharField(max_length=120)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
+    One row per key, rewritten by a conditional update on ``version`` (see
+    :mod:`integration.clients.ratelimit`), so every process and host counts against one log.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    # JSON list of the grant times (epoch seconds) still inside the sliding window, ascending.
+    grants = models.TextField(default="[]")
+    version = models.PositiveBigIntegerField(default=0)
     blocked_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="unique_rate_window")]
+    # The due time last promised to an operation put back for lack of room (epoch seconds).
+    promised_until = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.key} {self.window_start:%H:%M}: {self.count}"
+        return self.key
 
 
 class WorkerHeartbeat(models.Model):

@@ -288,6 +288,9 @@ class FakeRackbeat(_Faults):
     def get_product(self, number: Any) -> dict[str, Any]:
         return self._get(self.products, number, "product")
 
+    def get_lot(self, number: Any) -> dict[str, Any]:
+        return self._get(self.products, number, "lot")
+
     def iter_customers(self, *, updated_since: Any = None) -> Iterator[dict[str, Any]]:
         yield from (copy.deepcopy(c) for c in self.customers.values())
 

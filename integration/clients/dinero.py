@@ -295,6 +295,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def limiter_key(organization_id: str) -> str:
+    """The shared request budget of an organization (Dinero counts per organization)."""
+    return f"dinero:{organization_id}"
+
+
 def _path_of(response: requests.Response) -> str:
     url = response.request.url if response.request is not None else response.url
     return (url or "").split("?", 1)[0]
@@ -322,7 +327,7 @@ class DineroClient:
 
             limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
         self.limiter = limiter
-        self.limiter_key = f"dinero:{self.organization_id}"
+        self.limiter_key = limiter_key(self.organization_id)
         self._sleep = sleep
         self.transport = Transport(
             SERVICE,

@@ -20,7 +20,7 @@ from integration.clients.errors import NotFound
 from integration.models import Direction, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.transfers.invoice_mapping import map_consumption
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import RelatedRecords, party_name
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
 
 
@@ -57,6 +57,8 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked "
                              "when it is.") % {"number": number})
 
+    # Whether a line is stock-tracked is on the item, often not embedded: fetched once per item.
+    invoice = RelatedRecords(ctx.rackbeat).with_items(invoice)
     payload = map_consumption(invoice, stock_account=settings.stock_account,
                               consumption_account=settings.consumption_account)
     intent = op.intent or {}

@@ -28,7 +28,12 @@ from integration.models import Binding, Direction, IntegrationSettings, Kind, Sy
 from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import (
+    RelatedRecords,
+    customer_number,
+    is_credit_note,
+    party_name,
+)
 
 
 def sales_mappings(ctx: TransferContext) -> SalesMappings:
@@ -133,11 +138,11 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
                              "booked in Rackbeat are not transferred to Dinero."))
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
-    customer = invoice.get("customer") or {}
-    customer_name = party_name(customer)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
                              "is booked.") % {"number": number})
+    customer = invoice.get("customer") or {}
+    customer_name = party_name(customer)
     if not settings.customer_integration_enabled:
         follow_ups = consumption_follow_up(settings, number)
         return Result(
@@ -146,14 +151,18 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
         )
 
-    is_credit_note = bool(invoice.get("is_credit_note"))
+    # Items and customer that are not embedded are fetched once for this document.
+    invoice = RelatedRecords(ctx.rackbeat).customer_invoice(invoice)
+    customer = invoice.get("customer") or {}
+    customer_name = party_name(customer)
+    credit_note = is_credit_note(invoice)
     credited = invoice.get("credited_invoice_number")
-    credit_note_for = original_invoice_guid(ctx.connection, credited) if is_credit_note else None
+    credit_note_for = original_invoice_guid(ctx.connection, credited) if credit_note else None
 
     payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
                                 credit_note_for=credit_note_for)
-    docs = SalesDocuments(ctx.dinero, credit_note=is_credit_note)
-    label = _("credit note") if is_credit_note else _("invoice")
+    docs = SalesDocuments(ctx.dinero, credit_note=credit_note)
+    label = _("credit note") if credit_note else _("invoice")
 
     # A previous attempt may have posted: look up by our Guid, then by ExternalReference.
     intent = op.intent or {}
@@ -170,8 +179,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         guid = str(uuid.uuid4())
         ctx.save_intent(dinero_guid=guid, step="guid_chosen", document_kind=docs.url_kind)
 
-    contact_guid = ensure_contact(ctx, Kind.CUSTOMER, invoice.get("customer_id") or customer.get("number"),
-                                  customer or None)
+    contact_guid = ensure_contact(ctx, Kind.CUSTOMER, customer_number(invoice), customer or None)
     body = {**payload.body, "Guid": guid, "ContactGuid": contact_guid}
     notes: list[str] = []
 
@@ -198,7 +206,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
 
     if credit_note_for:
         notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})
-    elif is_credit_note:
+    elif credit_note:
         notes.append(_("Not linked to an original invoice: %(why)s") % {
             "why": (_("Rackbeat invoice %(n)s has not been transferred to Dinero.") % {"n": credited})
             if credited else _("Rackbeat names no original invoice.")})

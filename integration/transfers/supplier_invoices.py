@@ -31,7 +31,7 @@ from integration.transfers.invoice_mapping import (
     map_supplier_invoice,
     purchase_amount_includes_vat,
 )
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import RelatedRecords, party_name, supplier_number
 
 
 class VoucherOutcomeUnknown(NeedsMapping):
@@ -83,11 +83,14 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                              "not transferred to Dinero."))
     invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
-    supplier = invoice.get("supplier") or {}
-    supplier_name = party_name(supplier)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
                              "when it is booked.") % {"number": number})
+    # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
+    # fetched once for this document.
+    invoice = RelatedRecords(ctx.rackbeat).supplier_invoice(invoice)
+    supplier = invoice.get("supplier") or {}
+    supplier_name = party_name(supplier)
 
     intent = op.intent or {}
     guid = str(intent.get("voucher_guid") or "")
@@ -116,8 +119,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                       f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
                       f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
                       "If it is there, mark this operation handled; if not, press Retry to create it."))
-        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, invoice.get("supplier_id") or supplier.get("number"),
-                                      supplier or None)
+        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, supplier_number(invoice), supplier or None)
         file_guid = str(intent.get("file_guid") or "") or _upload_pdf(ctx, number)
         payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
                                        file_guid=file_guid or None)

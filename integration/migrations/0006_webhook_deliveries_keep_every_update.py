@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0003_operation_name_trigram_index'),
+        ('integration', '0005_budget_wait'),
     ]
 
     operations = [
