@@ -505,7 +505,7 @@ class DineroClient:
         response = self._call(
             "upload_file", params={"fileName": file_name}, files={"file": (file_name, content, content_type)}
         )
-        return str(_json_of(response)["FileGuid"])
+        return str(_json_of(response, written=True)["FileGuid"])
 
     # --- links ----------------------------------------------------------------------------------
 
@@ -586,7 +586,7 @@ class DineroClient:
         self._sleep(BACKOFF_SECONDS * (2 ** (attempt - 1)))
 
     def _json(self, name: str, **kwargs: Any) -> Any:
-        return _json_of(self._call(name, **kwargs))
+        return _json_of(self._call(name, **kwargs), written=ENDPOINTS[name].method != "GET")
 
     def _json_or_none(self, name: str, **kwargs: Any) -> Any:
         try:
@@ -653,12 +653,19 @@ class DineroClient:
             return self._json(name, guid=guid, body={"Timestamp": timestamp_of(current)})
 
 
-def _json_of(response: requests.Response) -> Any:
+def _json_of(response: requests.Response, *, written: bool = False) -> Any:
+    """The JSON of a successful answer; an unreadable answer to a write may follow a write (rule 10)."""
     if not response.content:
         return {}
     try:
         return response.json()
     except ValueError as exc:
+        if written:
+            raise UncertainOutcome(
+                _("Dinero answered something that is not JSON (HTTP %(status)s) after saving; it may have been "
+                  "saved.") % {"status": response.status_code},
+                service=SERVICE, status=response.status_code, body=(response.text or "")[:4000],
+            ) from exc
         raise TransientError(
             _("Dinero answered something that is not JSON (HTTP %(status)s).") % {"status": response.status_code},
             service=SERVICE, status=response.status_code, body=(response.text or "")[:4000],

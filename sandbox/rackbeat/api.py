@@ -83,7 +83,7 @@ def endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             response["X-RateLimit-Limit"] = str(budget.limit)
             response["X-RateLimit-Remaining"] = "0"
             return response
-        injected = access.injected_status(account)
+        injected = access.injected_status(account, read=request.method == "GET")
         if injected == 429:
             return error(429, "Too Many Attempts.")
         if injected == 500:
