@@ -160,6 +160,14 @@ def test_updated_at_from_filters_in_copenhagen_time(api, account):
     assert api("GET", "customers?updated_at_from=yesterday").status_code == 422
 
 
+def test_invoice_date_filters_take_the_calendar_date(api):
+    for day in ("2025-02-28", "2025-03-01", "2025-03-31", "2025-04-01"):
+        api("POST", "customer-invoices", {"customer_id": 1, "invoice_date": day, "lines": [{"item_id": "P 2", "quantity": 1}]})
+    body = api("GET", "customer-invoices?invoice_date_from=2025-03-01 00:00:00&invoice_date_to=2025-03-31 23:59:59").json()
+    assert sorted(i["invoice_date"] for i in body["customer_invoices"]) == ["2025-03-01", "2025-03-31"]
+    assert api("GET", "customer-invoices?invoice_date_from=March").status_code == 422
+
+
 # --- invoices and totals -----------------------------------------------------------------------------------
 
 def test_line_totals_and_vat_are_rounded_to_the_ore():
