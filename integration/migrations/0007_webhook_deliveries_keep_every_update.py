@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0005_budget_wait'),
+        ('integration', '0006_reconciliation'),
     ]
 
     operations = [
