@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('integration', '0006_reconciliation'),
+        ('integration', '0007_webhook_deliveries_keep_every_update'),
     ]
 
     operations = [

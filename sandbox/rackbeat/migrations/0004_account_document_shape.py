@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox_rackbeat', '0002_chaos_faults'),
+        ('sandbox_rackbeat', '0003_account_webhook_body_shape'),
     ]
 
     operations = [
