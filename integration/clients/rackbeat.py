@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -100,6 +100,14 @@ def rackbeat_datetime(moment: datetime) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment.astimezone(RACKBEAT_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def invoice_date_range(dated: tuple[date, date] | None) -> dict[str, str]:
+    """Rackbeat's ``invoice_date_from``/``_to`` filters for a period of calendar dates."""
+    if dated is None:
+        return {}
+    return {"invoice_date_from": f"{dated[0].isoformat()} 00:00:00",
+            "invoice_date_to": f"{dated[1].isoformat()} 23:59:59"}
 
 
 def limiter_key(token: str) -> str:
@@ -276,12 +284,22 @@ class RackbeatClient:
         return self._get_one(f"customer-invoices/{path_key(number)}", "customer_invoice")
 
     def iter_customer_invoices(
-        self, *, booked: bool | None = True, updated_since: datetime | None = None
+        self, *, booked: bool | None = True, updated_since: datetime | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Sales invoices and credit notes; ``booked=None`` lists drafts and booked ones alike."""
+        """Sales invoices and credit notes; ``booked=None`` lists drafts and booked ones alike.
+
+        ``dated`` (from, to) asks for invoice dates within the period; callers check the dates again,
+        since a filter Rackbeat does not know is ignored rather than refused.
+        """
         return self._iter(
-            "customer-invoices", "customer_invoices", updated_since=updated_since, booked=booked
+            "customer-invoices", "customer_invoices", updated_since=updated_since, booked=booked,
+            extra=invoice_date_range(dated),
         )
+
+    def latest_customer_invoices(self, count: int) -> list[dict[str, Any]]:
+        """The ``count`` most recent customer invoices (highest numbers first), one request."""
+        return self._latest("customer-invoices", "customer_invoices", count)
 
     def create_customer_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._write("POST", "customer-invoices", "customer_invoice", body)
@@ -299,11 +317,17 @@ class RackbeatClient:
         return self._get_one(f"supplier-invoices/{path_key(number)}", "supplier_invoice")
 
     def iter_supplier_invoices(
-        self, *, booked: bool | None = True, updated_since: datetime | None = None
+        self, *, booked: bool | None = True, updated_since: datetime | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
         return self._iter(
-            "supplier-invoices", "supplier_invoices", updated_since=updated_since, booked=booked
+            "supplier-invoices", "supplier_invoices", updated_since=updated_since, booked=booked,
+            extra=invoice_date_range(dated),
         )
+
+    def latest_supplier_invoices(self, count: int) -> list[dict[str, Any]]:
+        """The ``count`` most recent supplier invoices (highest numbers first), one request."""
+        return self._latest("supplier-invoices", "supplier_invoices", count)
 
     def supplier_invoice_pdf(self, number: int | str) -> bytes | None:
         return self._pdf(f"supplier-invoices/{path_key(number)}.pdf")
@@ -366,9 +390,10 @@ class RackbeatClient:
         updated_since: datetime | None = None,
         booked: bool | None = None,
         sort: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every row of a list endpoint, page by page (pages are 1-based)."""
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        params: dict[str, Any] = {"limit": PAGE_SIZE, **(extra or {})}
         if sort:
             # A stable order keeps offset paging from skipping rows that change meanwhile.
             params["order_by"] = "number"
@@ -377,6 +402,11 @@ class RackbeatClient:
         if booked is not None:
             params["is_booked"] = "true" if booked else "false"
         return self._pages(path, key, params)
+
+    def _latest(self, path: str, key: str, count: int) -> list[dict[str, Any]]:
+        count = max(1, min(int(count), PAGE_SIZE))
+        payload = self._get(path, {"limit": count, "page": 1, "order_by": "number", "order_direction": "DESC"})
+        return list(list_rows(payload, key) or [])[:count]
 
     def _pages(self, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         page = 1

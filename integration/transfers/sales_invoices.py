@@ -34,6 +34,7 @@ from integration.transfers.rackbeat_documents import (
     is_credit_note,
     party_name,
 )
+from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import remember_customer_invoice
 
 
@@ -187,13 +188,17 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     notes: list[str] = []
 
     if existing is None:
-        created = docs.create(body)
-        guid = str(created.get("Guid") or guid)
-        ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created")
+        with ctx.writing(docs.url_kind):
+            created = docs.create(body)
+            guid = str(created.get("Guid") or guid)
+            ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created",
+                            sent=snapshot(invoice))
     elif not _is_booked(existing):
         if docs.update(guid, {**body, "Timestamp": _timestamp(existing)}):
             notes.append(_("The draft left by an earlier attempt was updated."))
-        ctx.save_intent(step="draft_updated")
+        ctx.save_intent(step="draft_updated", touched=True, in_flight="", sent=snapshot(invoice))
+    else:
+        ctx.save_intent(touched=True, in_flight="")
 
     document = docs.get(guid)
     if document is None:

@@ -83,7 +83,7 @@ def endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             response["X-RateLimit-Limit"] = str(budget.limit)
             response["X-RateLimit-Remaining"] = "0"
             return response
-        injected = access.injected_status(account)
+        injected = access.injected_status(account, read=request.method == "GET")
         if injected == 429:
             return error(429, "Too Many Attempts.")
         if injected == 500:
@@ -240,6 +240,11 @@ def _filtered(resource: Resource, call: Call) -> QuerySet:
             condition |= Q(number=int(value))
         qs = qs.filter(condition)
     if resource.invoice:
+        # Rackbeat's temporal filters (OFFICIAL P3); only the calendar date of the invoice counts.
+        if value := params.get("invoice_date_from"):
+            qs = qs.filter(invoice_date__gte=_moment("invoice_date_from", value).date())
+        if value := params.get("invoice_date_to"):
+            qs = qs.filter(invoice_date__lte=_moment("invoice_date_to", value).date())
         partner = "supplier" if resource.model is m.SupplierInvoice else "customer"
         if (value := params.get(f"{partner}_number", params.get(f"{partner}_id", ""))).isdigit():
             qs = qs.filter(**{f"{partner}__number": int(value)})

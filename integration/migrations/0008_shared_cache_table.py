@@ -16,7 +16,7 @@ def create_cache_tables(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("integration", "0005_budget_wait"),
+        ("integration", "0007_webhook_deliveries_keep_every_update"),
     ]
 
     operations = [
