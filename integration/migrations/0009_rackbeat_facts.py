@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('integration', '0007_webhook_deliveries_keep_every_update'),
+        ('integration', '0008_shared_cache_table'),
     ]
 
     operations = [
