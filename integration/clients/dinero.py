@@ -117,6 +117,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "book_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel/{guid}/book"),
     "upload_file": Endpoint("POST", "/v1/{org}/files"),
     "list_files": Endpoint("GET", "/v1/{org}/files"),
+    "entries": Endpoint("GET", "/v1/{org}/entries"),
 }
 
 # PascalCase `fields` per list: Dinero answers in the casing asked for, so the dicts stay stable.
@@ -460,10 +461,12 @@ class DineroClient:
         return self._json("email_invoice", guid=guid, body=self._mailout(timestamp))
 
     def iter_invoices(
-        self, *, changes_since: datetime | None = None, status_filter: str | None = None
+        self, *, changes_since: datetime | None = None, status_filter: str | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """Invoices; ``dated`` keeps booked ones dated within (from, to) — Dinero always lists drafts."""
         extra = {"statusFilter": status_filter} if status_filter else {}
-        return self._iter("list_invoices", changes_since=changes_since, extra=extra)
+        return self._iter("list_invoices", changes_since=changes_since, extra={**extra, **_date_range(dated)})
 
     # --- credit notes ---------------------------------------------------------------------------
 
@@ -479,6 +482,10 @@ class DineroClient:
     def update_credit_note(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replaces a draft credit note (``body`` carries the current ``Timestamp``)."""
         return self._json("update_credit_note", guid=guid, body=body)
+
+    def iter_credit_notes(self, *, dated: tuple[date, date] | None = None) -> Iterator[dict[str, Any]]:
+        """Sales credit notes; ``dated`` as for :meth:`iter_invoices`."""
+        return self._iter("list_credit_notes", extra=_date_range(dated))
 
     def book_credit_note(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_credit_note", "get_credit_note", guid, timestamp)
@@ -547,6 +554,14 @@ class DineroClient:
                 return str(row["FileGuid"])
         return None
 
+    # --- the ledger -----------------------------------------------------------------------------
+
+    def entries(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Every booked accounting entry dated ``start``..``end`` (one request for the whole period)."""
+        payload = self._json("entries", params={"fromDate": start.isoformat(), "toDate": end.isoformat()})
+        rows, _pagination = _rows(payload)
+        return rows
+
     # --- links ----------------------------------------------------------------------------------
 
     def document_url(self, kind: str, guid: str) -> str:
@@ -604,7 +619,7 @@ class DineroClient:
                 # A token may expire or be revoked early: one new token, one more try.
                 reauthenticated = True
                 attempt -= 1
-                renewed_token = self.tokens.renew()
+                renewed_token = self.tokens.renew(stale=token)
                 continue
             error = classify(response, method="GET" if is_read else endpoint.method)
             if isinstance(error, RateLimited):
@@ -695,6 +710,13 @@ class DineroClient:
                 # Booked meanwhile (by an earlier, uncertain attempt or a person): nothing to do.
                 return current
             return self._json(name, guid=guid, body={"Timestamp": timestamp_of(current)})
+
+
+def _date_range(dated: tuple[date, date] | None) -> dict[str, str]:
+    """Dinero's ``startDate``/``endDate`` pair (both or neither)."""
+    if dated is None:
+        return {}
+    return {"startDate": dated[0].isoformat(), "endDate": dated[1].isoformat()}
 
 
 def _json_of(response: requests.Response, *, written: bool = False) -> Any:

@@ -581,18 +581,16 @@ route("POST", "/v1.2/{organizationId}/vouchers/purchase")(_create_purchase)
 route("POST", "/v1.1/{organizationId}/vouchers/purchase")(_create_purchase)
 
 
-FETCH_FIELDS = ("Status", "FileGuid", "VoucherNumber", "VoucherDate", "PaymentDate", "RegionKey", "PurchaseType",
-                "Lines", "DepositAccountNumber", "ContactGuid", "ExternalReference", "VoucherTotals")
-
-
 @route("POST", "/v1/{organizationId}/vouchers/purchase/fetch")
 def fetch_purchase_voucher(call: Call) -> Answer:
-    """The dry run: the voucher's lines and totals as Dinero computes them; nothing is saved."""
+    """Dinero's dry run: the voucher as it would be read back, computed and checked, never stored."""
     data = dict(call.body)
     _check_purchase(call, data)
-    draft = Voucher(organization=call.org, kind=Voucher.Kind.PURCHASE, data=data, timestamp="")
-    read = docs.purchase_read(draft, call.reading_chart)
-    return 200, {**{name: read.get(name) for name in FETCH_FIELDS}, "ShouldPossiblyBeFixedAsset": False}
+    draft = Voucher(organization=call.org, kind=Voucher.Kind.PURCHASE, data=data, status="Draft")
+    read = docs.purchase_read(draft, call.chart)
+    for key in ("Guid", "Timestamp", "BookedByType", "BookedByUsername", "BookingTime"):
+        read.pop(key, None)
+    return 200, {**read, "ShouldPossiblyBeFixedAsset": False}
 
 
 @route("GET", "/v1/{organizationId}/vouchers/purchase/fileguid/{fileGuid}")
