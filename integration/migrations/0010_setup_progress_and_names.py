@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0006_reconciliation'),
+        ('integration', '0009_rackbeat_facts'),
     ]
 
     operations = [
