@@ -3,8 +3,9 @@
 Every list here is read-only and sized for millions of rows: the paginator never runs a full
 COUNT (see :class:`CappedCountPaginator`), filters offer only the user's own connections, and
 searching a document number uses the indexed exact lookup. Changing an operation happens only
-through the two actions that people need — Retry and Mark as handled — each guarded by its own
-permission and by the tenant check.
+through the actions that people need — Retry, Mark as handled, and for a money document that
+touched the other side the two explicit choices "It is there: link it" / "It is not there: post it
+now" (DESIGN.md rule 9) — each POST-only, guarded by its permission and by the tenant check.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Connection
 from accounts.tenancy import TenantScopedAdminMixin, connections_for
 from integration.clients.transport import Redactor
+from integration.mapping_fixes import with_next
 from integration.models import (
     Direction,
     HttpExchange,
@@ -209,7 +211,7 @@ def display_redactor(connection: Connection | None) -> Redactor:
     redactor = Redactor()
     if connection is not None:
         redactor.add(connection.rackbeat_api_token, connection.dinero_api_key,
-                     connection.visma_access_token, connection.visma_refresh_token, connection.webhook_secret)
+                     connection.visma_access_token, connection.visma_refresh_token)
     return redactor
 
 
@@ -266,6 +268,13 @@ class HandledNoteForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text=_("What was done about it, e.g. “Booked by hand in Dinero as voucher 1234”."),
+    )
+
+
+class LinkExistingForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Number or Guid in the other system"), max_length=128,
+        help_text=_("The voucher or invoice number you found (or its Guid)."),
     )
 
 
@@ -458,6 +467,10 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
                  name=self._url_name("retry")),
             path("<path:object_id>/handle/", self.admin_site.admin_view(self.handle_view),
                  name=self._url_name("handle")),
+            path("<path:object_id>/link-existing/", self.admin_site.admin_view(self.link_existing_view),
+                 name=self._url_name("link_existing")),
+            path("<path:object_id>/post-now/", self.admin_site.admin_view(self.post_now_view),
+                 name=self._url_name("post_now")),
             *super().get_urls(),
         ]
 
@@ -468,7 +481,14 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         return get_object_or_404(self.get_queryset(request).select_related("connection"), pk=object_id)
 
     def _detail_url(self, op: SyncOperation) -> str:
-        return reverse(f"admin:{self._url_name('change')}", args=[op.pk])
+        # Always the sync log's page: a fixed document leaves the needs-attention list, and
+        # coming back to that list's page for it would be a 404.
+        return reverse("admin:integration_syncoperation_change", args=[op.pk])
+
+    def _back_here(self, request: HttpRequest, op: SyncOperation) -> str:
+        """This document's page, keeping the list filters it was opened with."""
+        query = request.GET.urlencode()
+        return f"{self._detail_url(op)}?{query}" if query else self._detail_url(op)
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return require_POST(self._retry_view)(request, object_id)
@@ -494,8 +514,50 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             return HttpResponseRedirect(self._detail_url(op))
         return self._note_page(request, [op], form, action_url=request.path, bulk=False)
 
+    def link_existing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return require_POST(self._link_existing_view)(request, object_id)
+
+    def _link_existing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """"It is there: link it": the document becomes done with the number a person found."""
+        if not self.has_handle_permission(request):
+            raise PermissionDenied
+        op = self._operation_or_404(request, object_id)
+        form = LinkExistingForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, gettext("Enter the number or Guid of the document you found."),
+                              messages.ERROR)
+            return HttpResponseRedirect(self._detail_url(op))
+        from integration.engine import link_existing
+
+        op = link_existing(op, user=request.user, reference=form.cleaned_data["reference"])
+        linked = op.state == State.DONE and (op.intent or {}).get("linked_reference")
+        level = messages.SUCCESS if linked else messages.WARNING
+        self.message_user(request, gettext("%(document)s: %(state)s.") % {
+            "document": op, "state": op.get_state_display()}, level)
+        return HttpResponseRedirect(self._detail_url(op))
+
+    def post_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return require_POST(self._post_now_view)(request, object_id)
+
+    def _post_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """"It is not there: post it now": a person's word replaces the missing answer."""
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        op = self._operation_or_404(request, object_id)
+        from integration.engine import post_now
+        from integration.lifecycle import person_may_choose
+
+        allowed = person_may_choose(op)
+        op = post_now(op, user=request.user)
+        self.message_user(request, gettext("%(document)s: %(state)s.") % {
+            "document": op, "state": op.get_state_display()}, messages.SUCCESS if allowed else messages.WARNING)
+        return HttpResponseRedirect(self._detail_url(op))
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from integration import lifecycle
+        from integration.engine import EXACTLY_ONCE_KINDS
+
         op = self._operation_or_404(request, object_id)
         exchanges = list(op.exchanges.order_by("at", "pk"))
         extra = {
@@ -504,11 +566,20 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "events": list(op.events.order_by("at", "pk")),
             "exchanges": exchange_rows(exchanges, op.connection),
             "links": document_links(op),
-            "can_retry": self.has_retry_permission(request),
+            # A transferred invoice is never sent twice, so Retry would only be refused.
+            "can_retry": self.has_retry_permission(request) and not (
+                op.state == State.DONE and op.kind in EXACTLY_ONCE_KINDS),
             "can_handle": self.has_handle_permission(request),
             "retry_url": reverse(f"admin:{self._url_name('retry')}", args=[op.pk]),
             "handle_url": reverse(f"admin:{self._url_name('handle')}", args=[op.pk]),
+            "person_choice": lifecycle.person_may_choose(op),
+            "other_side": lifecycle.other_side(op),
+            "in_flight": lifecycle.in_flight(op),
+            "link_url": reverse(f"admin:{self._url_name('link_existing')}", args=[op.pk]),
+            "post_now_url": reverse(f"admin:{self._url_name('post_now')}", args=[op.pk]),
             "retention_days": _retention_days(),
+            # Saving the fix comes back here, where the document shows how its retry went.
+            "fix_link_url": with_next(op.fix_url, self._back_here(request, op)) if op.fix_url else "",
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)

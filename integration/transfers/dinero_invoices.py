@@ -119,6 +119,21 @@ def _find_created(ctx: TransferContext, op: SyncOperation, guid: str) -> dict[st
     return None
 
 
+def _compare_totals(rackbeat_invoice: dict[str, Any], invoice: dict[str, Any], number: Any) -> None:
+    currency = str(invoice.get("Currency") or "DKK")
+    if invoice.get("TotalInclVat") in (None, "") or rackbeat_invoice.get("total_total") in (None, ""):
+        raise NeedsMapping(
+            _("Rackbeat invoice %(number)s (the copy of Dinero invoice %(dinero)s) shows no total, so it cannot be "
+              "compared with Dinero's before booking; it was left unbooked.") % {
+                "number": number, "dinero": invoice.get("Number") or invoice.get("Guid")},
+            hint=_("Open the invoice in Rackbeat, compare it with Dinero's, book it there by hand if it matches, "
+                   "then mark this operation handled."))
+    dinero_total = ore(money(invoice.get("TotalInclVat"), "Dinero total"))
+    rackbeat_total = ore(money(rackbeat_invoice.get("total_total"), "Rackbeat total"))
+    if rackbeat_total != dinero_total:
+        raise RackbeatTotalsMismatch(rackbeat_total, dinero_total, currency, number)
+
+
 @register(Kind.SALES_INVOICE, Direction.TO_RACKBEAT)
 def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
@@ -141,7 +156,7 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             rackbeat_invoice = ctx.rackbeat.get_customer_invoice(number)
         except NotFound:
             rackbeat_invoice = None
-    if rackbeat_invoice is None and intent.get("step"):
+    if rackbeat_invoice is None and (intent.get("step") or intent.get("in_flight")):
         rackbeat_invoice = _find_created(ctx, op, op.source_key)
         if rackbeat_invoice is not None:
             number = str(rackbeat_invoice.get("number"))
@@ -152,19 +167,17 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         products = _product_numbers(ctx, invoice)
         body = map_dinero_invoice(invoice, customer_number=customer_number,
                                   product_number_for=lambda line: products.get(str(line.get("ProductGuid") or "")))
-        ctx.save_intent(step="creating")
-        rackbeat_invoice = ctx.rackbeat.create_customer_invoice(body)
-        number = str(rackbeat_invoice.get("number"))
-        ctx.save_intent(rackbeat_number=number, step="created")
+        with ctx.writing("rackbeat_invoice"):
+            rackbeat_invoice = ctx.rackbeat.create_customer_invoice(body)
+            number = str(rackbeat_invoice.get("number"))
+            ctx.save_intent(rackbeat_number=number, step="created")
 
     if not rackbeat_invoice.get("is_booked"):
-        rackbeat_total = rackbeat_invoice.get("total_total")
-        dinero_total = ore(money(invoice.get("TotalInclVat"), "Dinero total"))
-        if rackbeat_total not in (None, "") and invoice.get("TotalInclVat") not in (None, ""):
-            rackbeat_total = ore(money(rackbeat_total, "Rackbeat total"))
-            if rackbeat_total != dinero_total:
-                raise RackbeatTotalsMismatch(rackbeat_total, dinero_total, str(invoice.get("Currency") or "DKK"),
-                                             number)
+        # Rackbeat's create answer may carry no totals: the invoice is read again and its own
+        # total compared with Dinero's to the øre before it is booked (never booked unchecked).
+        rackbeat_invoice = ctx.rackbeat.get_customer_invoice(number) or rackbeat_invoice
+        _compare_totals(rackbeat_invoice, invoice, number)
+    if not rackbeat_invoice.get("is_booked"):
         rackbeat_invoice = ctx.rackbeat.book_customer_invoice(number) or rackbeat_invoice
     ctx.save_intent(step="booked")
 

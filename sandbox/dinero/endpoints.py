@@ -581,6 +581,27 @@ route("POST", "/v1.2/{organizationId}/vouchers/purchase")(_create_purchase)
 route("POST", "/v1.1/{organizationId}/vouchers/purchase")(_create_purchase)
 
 
+@route("POST", "/v1/{organizationId}/vouchers/purchase/fetch")
+def fetch_purchase_voucher(call: Call) -> Answer:
+    """Dinero's dry run: the voucher as it would be read back, computed and checked, never stored."""
+    data = dict(call.body)
+    _check_purchase(call, data)
+    draft = Voucher(organization=call.org, kind=Voucher.Kind.PURCHASE, data=data, status="Draft")
+    read = docs.purchase_read(draft, call.chart)
+    for key in ("Guid", "Timestamp", "BookedByType", "BookedByUsername", "BookingTime"):
+        read.pop(key, None)
+    return 200, {**read, "ShouldPossiblyBeFixedAsset": False}
+
+
+@route("GET", "/v1/{organizationId}/vouchers/purchase/fileguid/{fileGuid}")
+def purchase_vouchers_by_file(call: Call) -> Answer:
+    """The Guids of the (not deleted) purchase vouchers carrying a file."""
+    file_guid = str(call.params["fileGuid"])
+    vouchers = Voucher.objects.filter(organization=call.org, kind=Voucher.Kind.PURCHASE, deleted_at__isnull=True,
+                                      data__FileGuid=file_guid).order_by("created_at", "id")
+    return 200, [str(voucher.guid) for voucher in vouchers]
+
+
 @route("GET", "/v1/{organizationId}/vouchers/purchase/{guid}")
 def get_purchase_voucher(call: Call) -> Answer:
     return 200, docs.purchase_read(_voucher(call, Voucher.Kind.PURCHASE), call.reading_chart)
