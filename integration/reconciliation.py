@@ -56,7 +56,7 @@ from integration.transfers.invoice_mapping import (
     sales_external_reference,
     supplier_vat_zone,
 )
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import RelatedRecords, party_name
 
 logger = logging.getLogger(__name__)
 
@@ -373,6 +373,8 @@ class Reconciler:
         self.connection = record.connection
         self.settings, _created = IntegrationSettings.objects.get_or_create(connection=self.connection)
         self.rackbeat = rackbeat
+        # Items and suppliers not embedded in Rackbeat's documents, read once per run.
+        self.related = RelatedRecords(rackbeat)
         self.dinero = dinero
         self.period = Period(record.period_start, record.period_end)
         self.differences: list[Difference] = []
@@ -427,10 +429,15 @@ class Reconciler:
         return [row for row in rows if row.get("is_booked", True) and self.period.contains(_day(row.get("invoice_date")))]
 
     def _full(self, row: dict[str, Any], kind: str, read: Any) -> dict[str, Any]:
-        """A list row with its lines; read once when the list does not carry them."""
-        if isinstance(row.get("lines"), list):
-            return row
-        return self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
+        """A list row with its lines (read once when the list does not carry them), completed with
+        the items and supplier Rackbeat does not embed (rackbeat_documents.RelatedRecords)."""
+        if not isinstance(row.get("lines"), list):
+            row = self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
+        complete = self.related.supplier_invoice if kind == "supplier_invoice" else self.related.customer_invoice
+        try:
+            return complete(row)
+        except BudgetExhausted as exc:
+            raise Paused(exc.due_at) from exc
 
     def run(self) -> dict[str, Any]:
         started = timezone.now()

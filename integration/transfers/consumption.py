@@ -24,6 +24,7 @@ from integration.transfers.base import NeedsMapping, Result, SkipTransfer, Trans
 from integration.transfers.invoice_mapping import map_consumption
 from integration.transfers.rackbeat_documents import RelatedRecords, party_name
 from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
 
 
@@ -52,7 +53,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
             hint=_("Choose both accounts in the connection's settings (sales and customers), then press Retry."),
             fix_url=_settings_url(ctx.connection))
 
-    invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
+    # Handed over by the invoice's own transfer when it ran moments ago: one Rackbeat read per invoice.
+    invoice = recall_customer_invoice(ctx.connection.pk, op.source_key) \
+        or ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
@@ -78,8 +81,8 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                 hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
                      "choose “It is not there: post it now” on this page.")
     elif payload.amount == 0:
-        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines with a cost price, so there is no "
-                             "item consumption to book.") % {"number": number})
+        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines, so there is no item consumption "
+                             "to book.") % {"number": number})
 
     if voucher is None and lifecycle.in_flight(op):
         # Never posted again on its own (rule 9): only a person moves an unanswered create on.
@@ -109,5 +112,6 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     outcome = text % {
         "amount": abs(payload.amount), "number": voucher_number, "consumption": settings.consumption_account,
         "stock": settings.stock_account}
+    forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)
