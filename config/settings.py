@@ -127,7 +127,14 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Shared by every process and host: Dinero tokens (one per organization, not one per worker)
+    # and documents read once for a follow-up. The table is created by the integration app's
+    # migrations (``createcachetable``), so ``migrate`` is the only step a deploy needs.
+    "shared": env.cache("SHARED_CACHE_URL", default="dbcache://integration_shared_cache"),
 }
+# Room for a token per organization and the documents of a large burst (300 is Django's default,
+# past which it evicts a third of the entries — tokens included).
+CACHES["shared"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20_000)
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

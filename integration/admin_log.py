@@ -210,7 +210,7 @@ def display_redactor(connection: Connection | None) -> Redactor:
     redactor = Redactor()
     if connection is not None:
         redactor.add(connection.rackbeat_api_token, connection.dinero_api_key,
-                     connection.visma_access_token, connection.visma_refresh_token, connection.webhook_secret)
+                     connection.visma_access_token, connection.visma_refresh_token)
     return redactor
 
 

@@ -107,13 +107,18 @@ def _queue_task(op_pk: int, at: datetime | None = None) -> None:
     knows the row has its task. In sync mode, or with a broker that cannot delay, ``run_due``
     queues the row once it is due.
     """
-    from django_q.tasks import async_task
-
     if at is not None and at > timezone.now():
         if not _sync_mode() and dispatch.queue_at(TASK, op_pk, due=at, task_name=f"operation-{op_pk}"):
             SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=at)
         return
     SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=timezone.now())
+    _send_task(op_pk)
+
+
+def _send_task(op_pk: int) -> None:
+    """The django-q2 task alone, due now, for a row whose ``enqueued_at`` is already set."""
+    from django_q.tasks import async_task
+
     if not _sync_mode():
         async_task(TASK, op_pk, task_name=f"operation-{op_pk}", sync=False)
         return
@@ -188,6 +193,31 @@ def enqueue(
         _queue_change_check(op.pk)
         op.refresh_from_db()
     return op
+
+
+def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, *, trigger: str,
+                document_number: str = "") -> int | None:
+    """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
+
+    One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
+    entry and its task — in the caller's transaction, with no savepoint and no read-back. Returns
+    the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
+    the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
+    """
+    from integration.insert_if_absent import insert_if_absent
+
+    now = timezone.now()
+    op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
+                       trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
+                       enqueued_at=now, created_at=now)
+    op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
+    if op_pk is None:
+        return None
+    label = Trigger(trigger).label if trigger in Trigger.values else trigger
+    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
+                                  message=_("Queued (%(trigger)s).") % {"trigger": label})
+    _send_task(op_pk)
+    return op_pk
 
 
 def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: str,

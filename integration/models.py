@@ -362,12 +362,16 @@ class Binding(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """A webhook as received, deduplicated on (connection, event, key, body hash)."""
+    """A webhook as received (every accepted one is stored), with what it caused.
+
+    Not unique on its body: Rackbeat sends identical bodies for successive updates of a record.
+    """
 
     class Outcome(models.TextChoices):
-        ACCEPTED = "accepted", _("Accepted: work queued")
-        DUPLICATE = "duplicate", _("Duplicate")
-        IGNORED = "ignored", _("Ignored: unknown or disabled event")
+        ACCEPTED = "accepted", _("Accepted: the record is read again")
+        DUPLICATE = "duplicate", _("Duplicate: joined the operation already queued")
+        KEPT = "kept", _("Not queued again: the operation is done or waits for a person")
+        IGNORED = "ignored", _("Ignored: unknown event")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
     event = models.CharField(max_length=100)
@@ -380,9 +384,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["connection", "event", "key", "body_sha256"], name="unique_delivery")
-        ]
+        indexes = [models.Index(fields=["connection", "-received_at"], name="webhook_conn_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} {self.key} ({self.outcome})"

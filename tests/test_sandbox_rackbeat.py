@@ -288,15 +288,26 @@ def test_booking_sends_the_webhook_with_token_headers(api, account, sync_webhook
     assert request.headers["Rackbeat-Webhook-Token"] == hook.token
     assert request.headers["Rackbeat-Webhook-Event"] == "customer_invoice.booked"
     assert request.headers["Rackbeat-Account-Id"] == "7001"
-    assert json.loads(request.body) == {"key": number, "key_name": "number", "event": "customer_invoice.booked",
-                                        "data": {"number": number}}
+    # Thin, as real Rackbeat sends it: the event is only in the header.
+    assert json.loads(request.body) == {"key_name": "number", "key": str(number)}
     delivery = m.WebhookDelivery.objects.get()
     assert (delivery.state, delivery.status_code, delivery.attempts) == ("delivered", 200, 1)
 
 
 @responses.activate
-def test_updates_carry_old_and_new_key_and_changed_fields(api, account, sync_webhooks):
+def test_older_full_shape_carries_event_and_data(api, account, sync_webhooks):
     responses.add(responses.POST, HOOK_URL, status=200)
+    m.Account.objects.filter(pk=account.pk).update(webhook_body_shape=m.Account.WebhookBodyShape.FULL)
+    register(account, "customer.created")
+    number = api("POST", "customers", {"name": "Fyldig ApS"}).json()["customer"]["number"]
+    assert json.loads(responses.calls[0].request.body) == {"key": number, "key_name": "number",
+                                                           "event": "customer.created", "data": {"number": number}}
+
+
+@responses.activate
+def test_updates_carry_old_and_new_key_and_changed_fields_in_the_full_shape(api, account, sync_webhooks):
+    responses.add(responses.POST, HOOK_URL, status=200)
+    m.Account.objects.filter(pk=account.pk).update(webhook_body_shape=m.Account.WebhookBodyShape.FULL)
     register(account, "customer.updated")
     api("PUT", "customers/1", {"name": "Domestic Holding A/S"})
     payload = json.loads(responses.calls[0].request.body)
@@ -333,7 +344,7 @@ def test_fault_injection_drops_the_next_webhooks(api, account, sync_webhooks):
     api("POST", "customers", {"name": "Tabt ApS"})
     api("POST", "customers", {"name": "Modtaget ApS"})
     assert len(responses.calls) == 1
-    assert json.loads(responses.calls[0].request.body)["key"] == 4
+    assert json.loads(responses.calls[0].request.body)["key"] == "4"
     assert sorted(m.WebhookDelivery.objects.values_list("state", flat=True)) == ["delivered", "dropped"]
 
 
@@ -410,12 +421,13 @@ def test_sales_invoice_form_creates_books_and_sends_webhooks(staff_client, accou
     assert invoice.is_booked
     assert invoice.total_subtotal == Decimal("189.91")  # 2 × 99.95 × 0.9 = 179.91, + 10.00
     assert response["Location"].endswith(f"customer-invoices/{invoice.number}/")
-    assert json.loads(responses.calls[0].request.body)["key"] == invoice.number
+    assert json.loads(responses.calls[0].request.body)["key"] == str(invoice.number)
 
 
 @responses.activate
 def test_editing_a_customer_name_in_the_web_app_sends_customer_updated(staff_client, account, sync_webhooks):
     responses.add(responses.POST, HOOK_URL, status=200)
+    m.Account.objects.filter(pk=account.pk).update(webhook_body_shape=m.Account.WebhookBodyShape.FULL)
     register(account, "customer.updated")
     response = staff_client.post(APP + "customers/1/edit/", {
         "name": "Domestic Nord A/S", "contact_email": "a@example.dk", "address_country": "DK", "vat_zone": "domestic"})
@@ -503,6 +515,7 @@ def test_service_client_reads_the_seeded_company_and_gets_background_webhooks(sa
         assert receiver.arrived.wait(10)
         headers, payload = receiver.received[0]
         assert headers["Rackbeat-Webhook-Token"] == hook["token"]
-        assert payload["key"] == draft["number"]
+        assert payload == {"key_name": "number", "key": str(draft["number"])}
+        assert headers["Rackbeat-Webhook-Event"] == "customer_invoice.booked"
     finally:
         receiver.close()

@@ -581,7 +581,7 @@ class DineroClient:
                 # A token may expire or be revoked early: one new token, one more try.
                 reauthenticated = True
                 attempt -= 1
-                renewed_token = self.tokens.renew()
+                renewed_token = self.tokens.renew(stale=token)
                 continue
             error = classify(response, method=endpoint.method)
             if isinstance(error, RateLimited):

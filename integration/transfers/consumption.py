@@ -24,6 +24,7 @@ from integration.transfers.base import NeedsMapping, Result, SkipTransfer, Trans
 from integration.transfers.invoice_mapping import map_consumption
 from integration.transfers.rackbeat_documents import RelatedRecords, party_name
 from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
 
 
@@ -52,7 +53,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
             hint=_("Choose both accounts in the connection's settings (sales and customers), then press Retry."),
             fix_url=_settings_url(ctx.connection))
 
-    invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
+    # Handed over by the invoice's own transfer when it ran moments ago: one Rackbeat read per invoice.
+    invoice = recall_customer_invoice(ctx.connection.pk, op.source_key) \
+        or ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
@@ -109,5 +112,6 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     outcome = text % {
         "amount": abs(payload.amount), "number": voucher_number, "consumption": settings.consumption_account,
         "stock": settings.stock_account}
+    forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)

@@ -35,6 +35,7 @@ from integration.transfers.rackbeat_documents import (
     party_name,
 )
 from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.shared_reads import remember_customer_invoice
 
 
 def sales_mappings(ctx: TransferContext) -> SalesMappings:
@@ -146,6 +147,8 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     customer_name = party_name(customer)
     if not settings.customer_integration_enabled:
         follow_ups = consumption_follow_up(settings, number)
+        if follow_ups:
+            remember_customer_invoice(ctx.connection.pk, number, invoice)
         return Result(
             outcome=_("The customer integration is off, so the invoice was not transferred to Dinero.")
             + (" " + _("Its item consumption is booked.") if follow_ups else ""),
@@ -233,11 +236,15 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             outcome = _("Booked in Dinero as %(label)s %(number)s and e-mailed to the customer.") % {
                 "label": label, "number": dinero_number}
 
+    follow_ups = consumption_follow_up(settings, number)
+    if follow_ups:
+        # The consumption follow-up reads this very document: it is handed over, not read again.
+        remember_customer_invoice(ctx.connection.pk, number, invoice)
     return Result(
         outcome=" ".join([outcome, *notes]),
         target_id=guid,
         target_number=dinero_number,
         document_number=str(number),
         document_name=customer_name,
-        follow_ups=consumption_follow_up(settings, number),
+        follow_ups=follow_ups,
     )

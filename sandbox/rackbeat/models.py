@@ -90,6 +90,16 @@ class Account(models.Model):
         _("longest hold-back (s)"), default=10.0,
         help_text=_("A held-back webhook goes out after a random 0.5 s up to this many seconds."))
 
+    class WebhookBodyShape(models.TextChoices):
+        # What real deliveries look like (reference/rackbeat-api.md, "Evidence update"): the event
+        # is only in the `Rackbeat-Webhook-Event` header and successive updates have identical bodies.
+        THIN = "thin", _("Thin: only key_name and key (as Rackbeat sends them)")
+        FULL = "full", _("Full: key, key_name, event, data, old/new key, changed (older documentation)")
+
+    webhook_body_shape = models.CharField(
+        _("webhook body shape"), max_length=4, choices=WebhookBodyShape.choices, default=WebhookBodyShape.THIN,
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -49,9 +49,7 @@ def _should_drop(account: m.Account) -> bool:
 def emit(account: m.Account, event: str, key: Any, *, key_name: str = "number", old_key: Any = None,
          changed: list[str] | None = None, data: dict[str, Any] | None = None) -> list[m.WebhookDelivery]:
     """Record a delivery for every active webhook registered for ``event``; send after commit."""
-    payload: dict[str, Any] = {"key": key, "key_name": key_name, "event": event, "data": data or {key_name: key}}
-    if event.endswith(".updated"):
-        payload.update({"old_key": key if old_key is None else old_key, "new_key": key, "changed": changed or []})
+    payload = _payload(account, event, key, key_name=key_name, old_key=old_key, changed=changed, data=data)
     deliveries = []
     held: list[tuple[int, float]] = []
     for hook in m.Webhook.objects.filter(account=account, event=event, is_active=True):
@@ -62,6 +60,18 @@ def emit(account: m.Account, event: str, key: Any, *, key_name: str = "number", 
     if held:
         transaction.on_commit(lambda: [webhook_faults.later(pk, seconds) for pk, seconds in held])
     return deliveries
+
+
+def _payload(account: m.Account, event: str, key: Any, *, key_name: str, old_key: Any,
+             changed: list[str] | None, data: dict[str, Any] | None) -> dict[str, Any]:
+    """The body in the account's shape: thin by default (as real Rackbeat), or the older full one."""
+    if account.webhook_body_shape != m.Account.WebhookBodyShape.FULL:
+        # Real deliveries carry the key as a string and nothing else; the event is in the header.
+        return {"key_name": key_name, "key": str(key)}
+    payload: dict[str, Any] = {"key": key, "key_name": key_name, "event": event, "data": data or {key_name: key}}
+    if event.endswith(".updated"):
+        payload.update({"old_key": key if old_key is None else old_key, "new_key": key, "changed": changed or []})
+    return payload
 
 
 def _record(account: m.Account, hook: m.Webhook, event: str, payload: dict[str, Any],
