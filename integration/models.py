@@ -93,6 +93,9 @@ class IntegrationSettings(models.Model):
     )
 
     start_sync_requested = models.BooleanField(_("run the start sync from Dinero"), default=False)
+    # The setup wizard's steps a person has completed ("start-sync": "skipped", "purchases": "saved" …),
+    # for the steps whose completion cannot be read from the settings themselves.
+    setup_progress = models.JSONField(default=dict, blank=True, editable=False)
     setup_completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -383,6 +386,8 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["connection", "-received_at"], name="webhook_conn_recent_idx")]
 
@@ -507,3 +512,7 @@ class Reconciliation(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+# What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401

@@ -394,7 +394,8 @@ class Reconciler:
         self.voucher_side: dict[str, str] = {}
         # Every answer read so far (see read()); kept on the row while a run waits for the budget.
         self.answers: dict[str, Any] = dict((record.result or {}).get(RESUME_KEY) or {})
-        # Items and parties a document only names are read once per run, through the same answers.
+        # Items and suppliers not embedded in Rackbeat's documents: read once per run, through the
+        # same answers, so a pause does not read them again.
         self.related = RelatedRecords(_RememberedReads(self, rackbeat))  # type: ignore[arg-type]
 
     # reading, once per run even across pauses
@@ -439,10 +440,12 @@ class Reconciler:
         return [row for row in rows if row.get("is_booked", True) and self.period.contains(_day(row.get("invoice_date")))]
 
     def _full(self, row: dict[str, Any], kind: str, read: Any) -> dict[str, Any]:
-        """A list row with its lines; read once when the list does not carry them."""
-        if isinstance(row.get("lines"), list):
-            return row
-        return self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
+        """A list row with its lines (read once when the list does not carry them), completed with
+        the items and supplier Rackbeat does not embed (rackbeat_documents.RelatedRecords)."""
+        if not isinstance(row.get("lines"), list):
+            row = self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
+        complete = self.related.supplier_invoice if kind == "supplier_invoice" else self.related.customer_invoice
+        return complete(row)  # its reads go through read(), which turns a spent budget into a pause
 
     def run(self) -> dict[str, Any]:
         started = timezone.now()
@@ -526,8 +529,7 @@ class Reconciler:
         consumption = self._consumption_vouchers(entries)
         numbers = set()
         for row in sales:
-            invoice = self.related.customer_invoice(
-                self._full(row, "customer_invoice", self.rackbeat.get_customer_invoice))
+            invoice = self._full(row, "customer_invoice", self.rackbeat.get_customer_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             credit = is_credit_note(invoice)
@@ -693,8 +695,7 @@ class Reconciler:
         ops = self._operations([Kind.SUPPLIER_INVOICE])
         numbers = set()
         for row in purchases:
-            invoice = self.related.supplier_invoice(
-                self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice))
+            invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             zone = supplier_vat_zone(invoice) or "unknown"

@@ -21,6 +21,7 @@ from integration.models import Kind, Reconciliation
 from integration.reconciliation import Period
 from integration.reconciliation_admin import transfer_missing
 from integration.transfers.invoice_mapping import map_consumption
+from integration.transfers.rackbeat_documents import RelatedRecords
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
 
@@ -75,8 +76,9 @@ def _month_with_one_of_each(world: dict[str, Any]) -> dict[str, str]:
     doubled = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-16")
     _transfer(connection, Kind.SALES_INVOICE, doubled["number"])
     _transfer(connection, Kind.ITEM_CONSUMPTION, doubled["number"])
-    again = dinero.create_manual_voucher(map_consumption(rackbeat.get_customer_invoice(doubled["number"]),
-                                                         stock_account=58100, consumption_account=1600).body)
+    doubled_invoice = RelatedRecords(rackbeat).with_items(rackbeat.get_customer_invoice(doubled["number"]))
+    again = dinero.create_manual_voucher(map_consumption(doubled_invoice, stock_account=58100,
+                                                         consumption_account=1600).body)
     dinero.book_manual_voucher(again["Guid"], again["Timestamp"])
     numbers["doubled"] = str(doubled["number"])
     # Extra: a booked Dinero invoice carrying the reference of a Rackbeat invoice that does not exist.
