@@ -5,29 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import admin_pages
 from accounts.forms import ConnectionAdminForm
 from accounts.models import Connection, Membership
+from accounts.state_colours import state_badge
 from accounts.tenancy import TenantScopedAdminMixin, TenantScopedInlineMixin, get_connection_for
-
-STATE_COLOURS = {
-    Connection.State.ACTIVE: "#2e7d32",
-    Connection.State.DRAFT: "#757575",
-    Connection.State.PAUSED: "#ef6c00",
-    Connection.State.BROKEN: "#c62828",
-}
-
-
-def state_badge(connection: Connection) -> str:
-    return format_html(
-        '<span class="state-badge" style="background:{};color:#fff;padding:2px 8px;border-radius:9px">{}</span>',
-        STATE_COLOURS.get(connection.state, "#757575"),
-        connection.get_state_display(),
-    )
 
 
 class MembershipInline(TenantScopedInlineMixin, admin.TabularInline):
@@ -85,9 +70,8 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def get_urls(self):  # type: ignore[no-untyped-def]
-        # Importing the feature modules registers their pages.
-        import integration.admin_pages_all  # noqa: F401
-
+        # The feature modules register their pages when the admin autodiscovers them
+        # (integration/admin.py imports integration.admin_pages_all); accounts never imports them.
         extra = [
             path(f"<int:connection_id>/{page.slug}/{page.route}", self.admin_site.admin_view(self._page_view(page)),
                  name=page.url_name)

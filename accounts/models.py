@@ -22,6 +22,7 @@ SECRET_FIELDS = (
 
 
 def _new_webhook_secret() -> str:
+    # Only for migration 0001, which created the since removed `webhook_secret` column.
     return secrets.token_urlsafe(32)
 
 
@@ -65,11 +66,6 @@ class Connection(models.Model):
     visma_refresh_token = EncryptedTextField(blank=True)
     visma_refresh_token_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    webhook_secret = models.CharField(
-        max_length=64, default=_new_webhook_secret, editable=False,
-        help_text="Second factor in webhook URLs besides the per-webhook token.",
-    )
-
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
     state_reason = models.TextField(_("reason"), blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -82,7 +78,7 @@ class Connection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=[*SECRET_FIELDS, "webhook_secret", "visma_access_token_expires_at"])
+    history = HistoricalRecords(excluded_fields=[*SECRET_FIELDS, "visma_access_token_expires_at"])
 
     class Meta:
         ordering = ["name"]

@@ -48,7 +48,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.ServiceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -117,6 +117,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("da", "Dansk"), ("sv", "Svenska")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # one date format per language
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Copenhagen")
 USE_I18N = True
 USE_TZ = True
@@ -126,7 +127,14 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Shared by every process and host: Dinero tokens (one per organization, not one per worker)
+    # and documents read once for a follow-up. The table is created by the integration app's
+    # migrations (``createcachetable``), so ``migrate`` is the only step a deploy needs.
+    "shared": env.cache("SHARED_CACHE_URL", default="dbcache://integration_shared_cache"),
 }
+# Room for a token per organization and the documents of a large burst (300 is Django's default,
+# past which it evicts a third of the entries — tokens included).
+CACHES["shared"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20_000)
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -151,6 +159,11 @@ DINERO_TOKEN_URL = env.str("DINERO_TOKEN_URL", default="https://authz.dinero.dk/
 DINERO_CLIENT_ID = env.str("DINERO_CLIENT_ID", default="")
 DINERO_CLIENT_SECRET = env.str("DINERO_CLIENT_SECRET", default="")
 DINERO_RATE_LIMIT_PER_MINUTE = env.int("DINERO_RATE_LIMIT_PER_MINUTE", default=100)
+# Both budgets count any sliding 60 seconds plus this margin (travel time, clock differences).
+RATE_LIMIT_SAFETY_SECONDS = env.float("RATE_LIMIT_SAFETY_SECONDS", default=2.0)
+# A request waits at most this long for room in its budget; longer, the operation is put back
+# with its due time and the worker takes other work.
+RATE_LIMIT_MAX_BLOCK_SECONDS = env.float("RATE_LIMIT_MAX_BLOCK_SECONDS", default=1.0)
 VISMA_CONNECT_AUTHORIZE_URL = env.str(
     "VISMA_CONNECT_AUTHORIZE_URL", default="https://connect.visma.com/connect/authorize"
 )

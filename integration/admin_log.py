@@ -3,8 +3,9 @@
 Every list here is read-only and sized for millions of rows: the paginator never runs a full
 COUNT (see :class:`CappedCountPaginator`), filters offer only the user's own connections, and
 searching a document number uses the indexed exact lookup. Changing an operation happens only
-through the two actions that people need — Retry and Mark as handled — each guarded by its own
-permission and by the tenant check.
+through the actions that people need — Retry, Mark as handled, and for a money document that
+touched the other side the two explicit choices "It is there: link it" / "It is not there: post it
+now" (DESIGN.md rule 9) — each POST-only, guarded by its permission and by the tenant check.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 from django.utils.translation import gettext, ngettext
@@ -189,7 +191,7 @@ def display_redactor(connection: Connection | None) -> Redactor:
     redactor = Redactor()
     if connection is not None:
         redactor.add(connection.rackbeat_api_token, connection.dinero_api_key,
-                     connection.visma_access_token, connection.visma_refresh_token, connection.webhook_secret)
+                     connection.visma_access_token, connection.visma_refresh_token)
     return redactor
 
 
@@ -249,6 +251,13 @@ class HandledNoteForm(forms.Form):
     )
 
 
+class LinkExistingForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Number or Guid in the other system"), max_length=128,
+        help_text=_("The voucher or invoice number you found (or its Guid)."),
+    )
+
+
 # --- The sync log ---------------------------------------------------------------------------------
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -292,6 +301,11 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
                                  "intent_display"]}),
     ]
     readonly_fields = ["state_badge", "fix_link", "intent_display"]
+    list_title = _("Sync log")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # The list's own name instead of Django's "Select sync operation to view".
+        return super().changelist_view(request, {"title": self.list_title, **(extra_context or {})})
 
     # --- queryset and search ------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -320,7 +334,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     @admin.display(description=_("time"), ordering="updated_at")
     def when(self, op: SyncOperation) -> str:
         return format_html("<span title='{}'>{}</span>", op.updated_at.isoformat(),
-                           timezone.localtime(op.updated_at).strftime("%Y-%m-%d %H:%M:%S"))
+                           date_format(timezone.localtime(op.updated_at), "DATETIME_FORMAT"))
 
     @admin.display(description=_("document"), ordering="document_number")
     def document(self, op: SyncOperation) -> str:
@@ -433,6 +447,10 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
                  name=self._url_name("retry")),
             path("<path:object_id>/handle/", self.admin_site.admin_view(self.handle_view),
                  name=self._url_name("handle")),
+            path("<path:object_id>/link-existing/", self.admin_site.admin_view(self.link_existing_view),
+                 name=self._url_name("link_existing")),
+            path("<path:object_id>/post-now/", self.admin_site.admin_view(self.post_now_view),
+                 name=self._url_name("post_now")),
             *super().get_urls(),
         ]
 
@@ -469,8 +487,49 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             return HttpResponseRedirect(self._detail_url(op))
         return self._note_page(request, [op], form, action_url=request.path, bulk=False)
 
+    def link_existing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return require_POST(self._link_existing_view)(request, object_id)
+
+    def _link_existing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """"It is there: link it": the document becomes done with the number a person found."""
+        if not self.has_handle_permission(request):
+            raise PermissionDenied
+        op = self._operation_or_404(request, object_id)
+        form = LinkExistingForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, gettext("Enter the number or Guid of the document you found."),
+                              messages.ERROR)
+            return HttpResponseRedirect(self._detail_url(op))
+        from integration.engine import link_existing
+
+        op = link_existing(op, user=request.user, reference=form.cleaned_data["reference"])
+        linked = op.state == State.DONE and (op.intent or {}).get("linked_reference")
+        level = messages.SUCCESS if linked else messages.WARNING
+        self.message_user(request, gettext("%(document)s: %(state)s.") % {
+            "document": op, "state": op.get_state_display()}, level)
+        return HttpResponseRedirect(self._detail_url(op))
+
+    def post_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return require_POST(self._post_now_view)(request, object_id)
+
+    def _post_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """"It is not there: post it now": a person's word replaces the missing answer."""
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        op = self._operation_or_404(request, object_id)
+        from integration.engine import post_now
+        from integration.lifecycle import person_may_choose
+
+        allowed = person_may_choose(op)
+        op = post_now(op, user=request.user)
+        self.message_user(request, gettext("%(document)s: %(state)s.") % {
+            "document": op, "state": op.get_state_display()}, messages.SUCCESS if allowed else messages.WARNING)
+        return HttpResponseRedirect(self._detail_url(op))
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from integration import lifecycle
+
         op = self._operation_or_404(request, object_id)
         exchanges = list(op.exchanges.order_by("at", "pk"))
         extra = {
@@ -483,6 +542,11 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "can_handle": self.has_handle_permission(request),
             "retry_url": reverse(f"admin:{self._url_name('retry')}", args=[op.pk]),
             "handle_url": reverse(f"admin:{self._url_name('handle')}", args=[op.pk]),
+            "person_choice": lifecycle.person_may_choose(op),
+            "other_side": lifecycle.other_side(op),
+            "in_flight": lifecycle.in_flight(op),
+            "link_url": reverse(f"admin:{self._url_name('link_existing')}", args=[op.pk]),
+            "post_now_url": reverse(f"admin:{self._url_name('post_now')}", args=[op.pk]),
             "retention_days": _retention_days(),
             **(extra_context or {}),
         }
@@ -501,6 +565,7 @@ class NeedsAttentionAdmin(SyncOperationAdmin):
 
     list_display = ["when", "connection", "kind", "document", "state_badge", "error_excerpt", "fix_hint"]
     list_filter = [ConnectionFilter, ProblemStateFilter, "kind", PeriodFilter]
+    list_title = _("Documents that need attention")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(state__in=SyncOperation.PROBLEM_STATES)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_pages import connection_page
 from accounts.models import Connection
+from accounts.state_colours import state_colour
 from accounts.tenancy import connections_for
 from integration.models import Kind, SyncOperation, WorkerHeartbeat
 
@@ -182,6 +183,4 @@ def request_context(request: HttpRequest) -> dict[str, Any]:
 
 
 def _state_colour(connection: Connection) -> str:
-    from accounts.admin import STATE_COLOURS
-
-    return STATE_COLOURS.get(connection.state, "#757575")
+    return state_colour(connection)

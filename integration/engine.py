@@ -9,9 +9,12 @@ Guarantees:
 * **One row per document.** The natural key (connection, kind, direction, source key) is unique;
   new work for a document that is already queued joins the existing row, new work for a row that
   is running sets ``rerun_requested`` so the worker reads the source once more afterwards.
-* **Exactly once for money.** A sales invoice, credit note, supplier invoice or item consumption
-  that is *done* stays done: a later webhook or poll for it does nothing. Master data that is done
-  is queued again, because a change in Rackbeat must reach Dinero.
+* **Exactly once for money** (DESIGN.md rule 9, :mod:`integration.lifecycle`). A sales invoice,
+  credit note, supplier invoice or item consumption that has *touched* the other side (done,
+  handled, a stored Dinero id, a create without a clear answer) is moved on only by a person: a
+  later webhook, poll, follow-up or start sync leaves it where it is — for a done document it only
+  checks whether Rackbeat changed it after the transfer. Master data that is done is queued
+  again, because a change in Rackbeat must reach Dinero.
 * **One writer.** A worker claims a row with one conditional UPDATE (pending and due → running)
   and goes on only if exactly one row changed; recording the outcome is conditional on the same
   claim, so a worker that lost its claim (stale-claim recovery) cannot overwrite a newer result.
@@ -27,7 +30,8 @@ import logging
 import os
 import random
 import socket
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,11 +41,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
+from integration import dispatch, lifecycle
 from integration.clients import errors
 from integration.clients.factory import LazyClient, dinero_client, rackbeat_client
 from integration.models import (
     IntegrationSettings,
-    Kind,
     OperationEvent,
     SyncOperation,
     SyncRun,
@@ -62,9 +66,8 @@ State = SyncOperation.State
 TASK = "integration.tasks.run_operation"
 
 # Kinds that move money: once done, never transferred again automatically.
-EXACTLY_ONCE_KINDS = frozenset({
-    Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION,
-})
+EXACTLY_ONCE_KINDS = lifecycle.MONEY_KINDS
+CHECK_TASK = "integration.tasks.check_transferred_document"
 
 # Connections in these states keep their work pending until they are active again.
 WAITING_CONNECTION_STATES = (Connection.State.PAUSED, Connection.State.BROKEN)
@@ -91,17 +94,31 @@ def _sync_mode() -> bool:
     return bool(settings.Q_CLUSTER.get("sync"))
 
 
-def _queue_task(op_pk: int) -> None:
-    """Queue the django-q2 task for ``op_pk``.
+def _queue_task(op_pk: int, at: datetime | None = None) -> None:
+    """Queue the django-q2 task for ``op_pk`` (handed out from ``at`` when that is in the future).
 
     With the ORM broker the task row is written in the caller's transaction, so it exists exactly
     when the operation row does. In sync mode (development, tests) the task runs in this process
     once the transaction commits, so it sees the committed row and its HTTP calls happen outside
     the caller's transaction.
+
+    A task for a later moment (budget wait, backoff) is written to be handed out at that moment
+    (see :mod:`integration.dispatch`); ``enqueued_at`` then records that moment, so ``run_due``
+    knows the row has its task. In sync mode, or with a broker that cannot delay, ``run_due``
+    queues the row once it is due.
     """
+    if at is not None and at > timezone.now():
+        if not _sync_mode() and dispatch.queue_at(TASK, op_pk, due=at, task_name=f"operation-{op_pk}"):
+            SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=at)
+        return
+    SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=timezone.now())
+    _send_task(op_pk)
+
+
+def _send_task(op_pk: int) -> None:
+    """The django-q2 task alone, due now, for a row whose ``enqueued_at`` is already set."""
     from django_q.tasks import async_task
 
-    SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=timezone.now())
     if not _sync_mode():
         async_task(TASK, op_pk, task_name=f"operation-{op_pk}", sync=False)
         return
@@ -110,6 +127,13 @@ def _queue_task(op_pk: int) -> None:
         async_task(TASK, op_pk, task_name=f"operation-{op_pk}", sync=True)
 
     _after_commit(run_inline)
+
+
+def _queue_change_check(op_pk: int) -> None:
+    """Compare a done document with its source again, after the caller's transaction commits."""
+    from django_q.tasks import async_task
+
+    _after_commit(lambda: async_task(CHECK_TASK, op_pk, task_name=f"check-{op_pk}", sync=_sync_mode()))
 
 
 def _after_commit(func: Any) -> None:
@@ -164,7 +188,36 @@ def enqueue(
     if queue and _sync_mode():
         _queue_task(op.pk)
     op.refresh_from_db()
+    if not created and not queue and op.state == State.DONE and lifecycle.is_money(op):
+        # New work for a transferred document: it is never sent again, but a change is made loud.
+        _queue_change_check(op.pk)
+        op.refresh_from_db()
     return op
+
+
+def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, *, trigger: str,
+                document_number: str = "") -> int | None:
+    """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
+
+    One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
+    entry and its task — in the caller's transaction, with no savepoint and no read-back. Returns
+    the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
+    the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
+    """
+    from integration.insert_if_absent import insert_if_absent
+
+    now = timezone.now()
+    op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
+                       trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
+                       enqueued_at=now, created_at=now)
+    op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
+    if op_pk is None:
+        return None
+    label = Trigger(trigger).label if trigger in Trigger.values else trigger
+    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
+                                  message=_("Queued (%(trigger)s).") % {"trigger": label})
+    _send_task(op_pk)
+    return op_pk
 
 
 def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: str,
@@ -179,9 +232,8 @@ def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, labe
         return False
     if op.state == State.PENDING:
         return False
-    if op.state == State.DONE and op.kind in EXACTLY_ONCE_KINDS:
-        record_event(op, _("Already transferred; %(trigger)s ignored so the document is never transferred "
-                           "twice.") % {"trigger": label})
+    if not lifecycle.automatic_may_restart(op):
+        record_event(op, lifecycle.held_message(op, label))
         return False
     _reset_to_pending(op, trigger=trigger, run=run)
     if document_number and not op.document_number:
@@ -201,6 +253,7 @@ def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -
         op.run = run
     op.next_attempt_at = timezone.now()
     op.transient_failures = 0
+    op.budget_key = ""
     op.rerun_requested = False
     op.claimed_at = None
     op.claimed_by = ""
@@ -226,19 +279,33 @@ def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
 
 
 def run_operation(op_id: int) -> SyncOperation | None:
-    """Claim the operation and run it; None when another worker has it or it is not due."""
-    return _run(op_id, require_active=True)
+    """Claim and run the operation — or a fairer due one; None when nothing could be claimed.
+
+    A task is a reason to look for work: when another connection has fewer operations running,
+    its due operation goes first (see :mod:`integration.dispatch`), so one connection's backlog
+    never holds up another's documents. In sync mode the task runs exactly its own operation.
+    """
+    if _sync_mode():
+        return _run(op_id, require_active=True)
+    for candidate in dispatch.candidates(op_id, waiting_connection_states=WAITING_CONNECTION_STATES):
+        result = _run(candidate, require_active=True)
+        if result is not None:
+            return result
+    return None
 
 
 def execute_now(op: SyncOperation) -> SyncOperation:
     """Run one operation in this process now (troubleshooting), under the same claim rules.
 
     A finished or waiting row is made due first; a row another worker is running is left alone,
-    and so is a done sales invoice, credit note, supplier invoice or item consumption (exactly once).
+    and so is a money document that touched the other side (only the choices on its operation
+    page move it on, see :mod:`integration.lifecycle`).
     """
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
-        if locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
+        if locked.state not in (State.PENDING, State.RUNNING) and lifecycle.touched(locked):
+            if locked.state != State.DONE:
+                record_event(locked, lifecycle.held_message(locked, Trigger.TROUBLESHOOTING.label))
             op.refresh_from_db()
             return op
         if locked.state != State.RUNNING:
@@ -259,6 +326,11 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
         return None
     op = SyncOperation.objects.select_related("connection").get(pk=op_id)
     claimed_at = op.claimed_at
+    exhausted = _dinero_budget_exhausted(op)
+    if exhausted is not None:
+        # Nothing would fit: put back at once, before any call (a Rackbeat read included).
+        return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
+                       connection_problem=None)
     record_event(op, _("Attempt %(n)s started by %(worker)s.") % {"n": op.attempts, "worker": worker})
     try:
         updates, connection_problem = _execute(op)
@@ -294,6 +366,8 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
             "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__,
             "last_error": exc.message, "hint": exc.hint, "fix_url": exc.fix_url,
         }, None
+    except errors.BudgetExhausted as exc:
+        return _budget_wait(op, exc), None
     except errors.ApiError as exc:
         return _api_error(op, exc)
     if not isinstance(result, Result):
@@ -318,6 +392,36 @@ def _result(op: SyncOperation, result: Result) -> dict[str, Any]:
     return updates
 
 
+def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None:
+    """The organization's Dinero budget has no room now: every transfer calls Dinero."""
+    organization = str(op.connection.dinero_organization_id or "")
+    if not organization:
+        return None
+    from integration.clients.dinero import limiter_key
+    from integration.clients.ratelimit import SharedRateLimiter
+
+    limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
+    key = limiter_key(organization)
+    if limiter.wait_for(key) <= limiter.max_block:
+        return None
+    due = limiter.promise(key)
+    return errors.BudgetExhausted(key=key, retry_after=due - time.time(), due_at=due)
+
+
+def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, Any]:
+    """Back to pending until the budget has room: neither a failure nor a counted attempt.
+
+    The step reached is kept in the row's intent as for any interruption, so the operation goes
+    on from there; the claim is given back so the worker takes other work meanwhile.
+    """
+    return {
+        "state": State.PENDING, "next_attempt_at": datetime.fromtimestamp(exc.due_at, tz=UTC),
+        "attempts": F("attempts") - 1, "budget_key": exc.key[:120],
+        # One timeline entry per wait, not one per wake-up that found the budget still full.
+        "_budget_event": not op.budget_key,
+    }
+
+
 def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]:
     return {
         "state": State.FAILED, "last_error_class": error_class[:100], "last_error": message,
@@ -329,7 +433,10 @@ def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]
 
 def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter; a server's Retry-After is honoured as the minimum."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, failures - 1))
+    # Settings may compress the clock (the chaos suite does); the defaults are the product's.
+    base = float(getattr(settings, "BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
+    longest = float(getattr(settings, "BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS))
+    ceiling = min(longest, base * 2 ** max(0, failures - 1))
     delay = random.uniform(ceiling / 2, ceiling)
     if retry_after is not None:
         delay = max(float(retry_after), 0.0) + random.uniform(0, 5)
@@ -365,6 +472,9 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
             connection_problem: errors.ApiError | None) -> SyncOperation:
     follow_ups = updates.pop("_follow_ups", [])
+    budget_event = updates.pop("_budget_event", None)
+    if budget_event is None:
+        updates["budget_key"] = ""
     final = updates["state"]
     now = timezone.now()
     updates["updated_at"] = now
@@ -380,7 +490,15 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         record_event(op, _("The result of attempt by %(worker)s was discarded: its claim had been given up "
                            "as stale.") % {"worker": worker})
         return op
-    record_event(op, _describe_outcome(op))
+    if budget_event is None:
+        record_event(op, _describe_outcome(op))
+    elif budget_event:
+        record_event(op, _("Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, "
+                           "not counted as an attempt).") % {
+            "budget": op.budget_key.split(":", 1)[0].capitalize(),
+            "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")})
+    if op.state == State.PENDING:
+        _queue_task(op.pk, at=op.next_attempt_at)
     if connection_problem is not None:
         _mark_connection_broken(op.connection, connection_problem)
     for kind, direction, source_key in follow_ups:
@@ -404,18 +522,24 @@ def _describe_outcome(op: SyncOperation) -> str:
 def _rerun_if_requested(op: SyncOperation) -> None:
     if not op.rerun_requested:
         return
+    check = False
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if not locked.rerun_requested or locked.state in (State.RUNNING, State.PENDING):
             return
-        if locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
+        if lifecycle.touched(locked):
+            # Rule 9: the work that arrived meanwhile does not move a touched document on.
             locked.rerun_requested = False
             locked.save(update_fields=["rerun_requested", "updated_at"])
-            return
-        _reset_to_pending(locked, trigger=locked.trigger, run=None)
-        locked.save()
-        record_event(locked, _("Running again for the work that arrived meanwhile."))
-    _queue_task(op.pk)
+            check = locked.state == State.DONE
+        else:
+            _reset_to_pending(locked, trigger=locked.trigger, run=None)
+            locked.save()
+            record_event(locked, _("Running again for the work that arrived meanwhile."))
+    if check:
+        _queue_change_check(op.pk)
+    else:
+        _queue_task(op.pk)
 
 
 def _mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
@@ -455,6 +579,11 @@ def retry(op: SyncOperation, *, user: Any) -> SyncOperation:
         elif locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
             record_event(locked, _("Retry requested by %(user)s refused: the document was already transferred.")
                          % {"user": _user_label(user)})
+        elif locked.handled_at and lifecycle.is_money(locked):
+            # Handled may mean "entered by hand": posting it again needs the explicit choice.
+            record_event(locked, _("Retry requested by %(user)s refused: the document was marked handled. If "
+                                   "it is not in %(side)s, choose “It is not there: post it now”.")
+                         % {"user": _user_label(user), "side": lifecycle.other_side(locked)})
         else:
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
@@ -480,6 +609,71 @@ def mark_handled(op: SyncOperation, *, user: Any, note: str) -> SyncOperation:
             locked.finished_at = now
         locked.save()
         record_event(locked, _("Marked as handled by %(user)s: %(note)s") % {"user": locked.handled_by, "note": note})
+    op.refresh_from_db()
+    return op
+
+
+def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperation:
+    """A person found the document on the other side: "It is in Dinero: link voucher number …".
+
+    The operation becomes done with that number (or Guid) and nothing is sent; from then on it is
+    exactly once like any transferred document. Refused for a document that is done or running.
+    """
+    reference = reference.strip()
+    follow_ups: list[tuple[str, str, str]] = []
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if not reference or not lifecycle.is_money(locked) or locked.state in (State.DONE, State.RUNNING):
+            record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
+                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
+            op.refresh_from_db()
+            return op
+        who = _user_label(user)
+        target = lifecycle.link_target(locked, reference)
+        for field, value in target.items():
+            setattr(locked, field, value)
+        locked.intent = {**(locked.intent or {}), "in_flight": "", "touched": True, "linked_by": who,
+                         "linked_reference": reference}
+        locked.state = State.DONE
+        locked.outcome = _("Linked by %(user)s to %(side)s document %(reference)s; nothing was sent.") % {
+            "user": who, "side": lifecycle.other_side(locked), "reference": reference}
+        locked.last_error_class = locked.last_error = locked.hint = locked.fix_url = ""
+        locked.finished_at = timezone.now()
+        locked.next_attempt_at = timezone.now()
+        locked.save()
+        record_event(locked, locked.outcome)
+        follow_ups = lifecycle.follow_ups_after_link(locked)
+    for kind, direction, source_key in follow_ups:
+        enqueue(locked.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=locked.run)
+    op.refresh_from_db()
+    return op
+
+
+def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
+    """A person looked and the document is not there: "It is not there: post it now".
+
+    Forgets the unanswered create (and a stored id whose document is gone) and queues the
+    transfer, which creates the document once. Refused for a document that is done or running.
+    """
+    queue = False
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if not lifecycle.person_may_choose(locked):
+            record_event(locked, _("Posting by %(user)s refused: the document is %(state)s.")
+                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
+        else:
+            who = _user_label(user)
+            locked.intent = lifecycle.intent_for_post_now(locked.intent or {}, who)
+            locked.handled_at = None
+            locked.handled_by = ""
+            locked.handled_note = ""
+            _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
+            locked.save()
+            record_event(locked, _("%(user)s confirmed the document is not in %(side)s: posting it now.")
+                         % {"user": who, "side": lifecycle.other_side(locked)})
+            queue = True
+    if queue:
+        _queue_task(op.pk)
     op.refresh_from_db()
     return op
 

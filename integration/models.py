@@ -220,6 +220,9 @@ class SyncOperation(models.Model):
     # Transient failures since the row was last (re)queued by new work or a person; the backoff
     # and the give-up limit count these, `attempts` counts every claim ever made.
     transient_failures = models.PositiveIntegerField(default=0)
+    # The request budget (e.g. ``dinero:<organization>``) the row waits for, when it was put back
+    # because the budget had no room; empty otherwise. Not a failure: no attempt is counted.
+    budget_key = models.CharField(max_length=120, blank=True)
 
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -359,12 +362,16 @@ class Binding(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """A webhook as received, deduplicated on (connection, event, key, body hash)."""
+    """A webhook as received (every accepted one is stored), with what it caused.
+
+    Not unique on its body: Rackbeat sends identical bodies for successive updates of a record.
+    """
 
     class Outcome(models.TextChoices):
-        ACCEPTED = "accepted", _("Accepted: work queued")
-        DUPLICATE = "duplicate", _("Duplicate")
-        IGNORED = "ignored", _("Ignored: unknown or disabled event")
+        ACCEPTED = "accepted", _("Accepted: the record is read again")
+        DUPLICATE = "duplicate", _("Duplicate: joined the operation already queued")
+        KEPT = "kept", _("Not queued again: the operation is done or waits for a person")
+        IGNORED = "ignored", _("Ignored: unknown event")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
     event = models.CharField(max_length=100)
@@ -377,9 +384,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["connection", "event", "key", "body_sha256"], name="unique_delivery")
-        ]
+        indexes = [models.Index(fields=["connection", "-received_at"], name="webhook_conn_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} {self.key} ({self.outcome})"
@@ -418,18 +423,22 @@ class PollCursor(models.Model):
 
 
 class RateLimitWindow(models.Model):
-    """Shared request budget per API and key, counted across every process and host."""
+    """Shared request budget per API and key: the log of the grants of the last sliding minute.
 
-    key = models.CharField(max_length=120)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
+    One row per key, rewritten by a conditional update on ``version`` (see
+    :mod:`integration.clients.ratelimit`), so every process and host counts against one log.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    # JSON list of the grant times (epoch seconds) still inside the sliding window, ascending.
+    grants = models.TextField(default="[]")
+    version = models.PositiveBigIntegerField(default=0)
     blocked_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="unique_rate_window")]
+    # The due time last promised to an operation put back for lack of room (epoch seconds).
+    promised_until = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.key} {self.window_start:%H:%M}: {self.count}"
+        return self.key
 
 
 class WorkerHeartbeat(models.Model):
@@ -440,3 +449,65 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%H:%M:%S}"
+
+
+class Reconciliation(models.Model):
+    """One comparison of a period's booked Rackbeat documents with what Dinero holds.
+
+    Runs as a django-q2 task; ``stage`` and ``processed``/``total`` show its progress while it
+    reads, ``result`` keeps the report (differences and sums on both sides) once it is done.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        PERSON = "person", _("Started by a person")
+        SCHEDULE = "schedule", _("Month-end schedule")
+        COMMAND = "command", _("Command line")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reconciliations")
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RUNNING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.PERSON)
+    requested_by = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stage = models.CharField(max_length=200, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    differences = models.PositiveIntegerField(_("differences"), default=0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        indexes = [models.Index(fields=["connection", "-started_at"], name="recon_conn_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.period_start:%Y-%m-%d}–{self.period_end:%Y-%m-%d}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.state != self.State.RUNNING:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, round(100 * self.processed / self.total))
+
+    @property
+    def seconds_taken(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+# What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401

@@ -41,6 +41,8 @@ def recurring() -> list[Recurring]:
         Recurring("Daily digest e-mails", "integration.alerts.send_daily_digests", cron="0 7 * * *"),
         Recurring("Prune old HTTP exchanges", "integration.retention.prune_exchanges", cron="30 3 * * *"),
         Recurring("Refresh reference data", "mappings.reference.refresh_all", cron="0 5 * * *"),
+        # The 2nd, so documents of the month's last day booked the next morning are in.
+        Recurring("Reconcile last month", "integration.reconciliation.reconcile_last_month", cron="0 6 2 * *"),
     ]
 
 

@@ -50,3 +50,9 @@ def run_start_sync(run_id: int) -> None:
     from integration import start_sync
 
     start_sync.run(run_id)
+
+
+def check_transferred_document(op_id: int) -> str:
+    from integration import transfer_checks
+
+    return transfer_checks.check_transferred_document(op_id)

@@ -1,146 +1,164 @@
-"""The Rackbeat webhook receiver: verify, record once, queue the work, answer at once.
+"""The Rackbeat webhook receiver: authenticate, then read, record, queue the work, answer at once.
 
 ``POST /webhooks/rackbeat/<public id>/`` — one URL per connection. The answer is fast because
-nothing is fetched here: the body is thin and the worker re-reads the document by its key.
+nothing is fetched here: the body is thin and the worker re-reads the record by its key.
 
-Checks, in order (anything invalid gets a 4xx and causes no work):
+Checks, in this order — nothing of the body is parsed before the token is verified, and anything
+refused gets a 4xx with a readable reason and causes no work (never a 500):
 
-* unknown connection → 404; a connection that is not active → 409, recorded nowhere (Rackbeat
-  retries for about a day, and the polling safety net picks changes up after a resume anyway);
-* ``Rackbeat-Account-Id`` differs from the connection's Rackbeat account → 403;
-* ``Rackbeat-Webhook-Token`` does not match (constant-time compare) the token stored for that
-  event when the webhook was registered → 401;
-* the body is not a JSON object → 400.
+1. a body larger than :data:`~integration.webhook_body.MAX_BODY_BYTES` → 413 (by its
+   ``Content-Length`` before reading, and again while reading);
+2. unknown address → 404; a connection that is not active → 409, recorded nowhere (Rackbeat
+   retries for about a day, and the polling safety net picks changes up after a resume anyway);
+3. ``Rackbeat-Account-Id`` differs from the connection's Rackbeat account → 403;
+4. ``Rackbeat-Webhook-Token`` is not the token Rackbeat gave for the ``Rackbeat-Webhook-Event``
+   webhook (SHA-256 digests compared in constant time) → 401. Without the event header (older
+   senders) the token must be one of the connection's, and names the event;
+5. the body is not a JSON object with a plausible key (see :mod:`integration.webhook_body`), or
+   its ``event`` contradicts the header → 400.
 
-Then, in one transaction, the delivery is stored — the same event for the same key and body is
-recorded once and answered ``200 duplicate`` — and the operation is created. Unknown events are
-recorded as ignored (200). Events of a kind whose integration is switched off still create the
-operation: it ends *skipped* with the reason in the sync log, so a consultant can see that
-Rackbeat announced the change and why it was not transferred.
+De-duplication keeps real updates. Rackbeat sends the same body for every update of a record, so
+the body says nothing about whether a delivery is new. What is collapsed is only what the next
+read of the record covers anyway: a delivery for a record whose operation is still *queued*
+(a retry, a concurrent duplicate, or a second change before the worker got to the first) joins
+that operation and is answered ``200 duplicate``. Any later delivery — an hour later with an
+identical body, say — queues the operation again (or asks the running worker to read once more),
+so the change reaches Dinero within seconds, not at the next poll. Every delivery is stored with
+its outcome. Unknown events are recorded as ignored (200).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import logging
-from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.models import Connection
-from integration.models import (
-    Direction,
-    IntegrationSettings,
-    Kind,
-    RackbeatWebhook,
-    Trigger,
-    WebhookDelivery,
-)
+from integration import webhook_addresses, webhook_body
+from integration.models import Direction, IntegrationSettings, SyncOperation, Trigger, WebhookDelivery
+from integration.webhook_addresses import DEFAULT_WEBHOOK_EVENTS, WebhookAddress, event_map
+from integration.webhook_body import MAX_BODY_BYTES, DeliveryBody, UnreadableDelivery
 
 logger = logging.getLogger(__name__)
 
-# Event name → document kind. Rackbeat's catalogue is only partly published; a connection can
-# override these in its integration settings (``webhook_events``).
-DEFAULT_WEBHOOK_EVENTS: dict[str, str] = {
-    "customer.created": Kind.CUSTOMER.value,
-    "customer.updated": Kind.CUSTOMER.value,
-    "supplier.created": Kind.SUPPLIER.value,
-    "supplier.updated": Kind.SUPPLIER.value,
-    "product.created": Kind.PRODUCT.value,
-    "product.updated": Kind.PRODUCT.value,
-    "lot.created": Kind.BOM.value,
-    "lot.updated": Kind.BOM.value,
-    "customer_invoice.booked": Kind.SALES_INVOICE.value,
-    "supplier_invoice.booked": Kind.SUPPLIER_INVOICE.value,
-}
+__all__ = ["DEFAULT_WEBHOOK_EVENTS", "rackbeat_webhook", "webhook_events"]
+
+Outcome = WebhookDelivery.Outcome
 
 
 def webhook_events(connection: Connection) -> dict[str, str]:
     """The event → kind map in force for ``connection``."""
-    configured = (
-        IntegrationSettings.objects.filter(connection=connection).values_list("webhook_events", flat=True).first()
-    )
-    if isinstance(configured, dict) and configured:
-        return {str(event): str(kind) for event, kind in configured.items() if kind in Kind.values}
-    return dict(DEFAULT_WEBHOOK_EVENTS)
+    configured = IntegrationSettings.objects.filter(connection=connection).values_list(
+        "webhook_events", flat=True).first()
+    return event_map(configured)
 
 
 def _text(message: str, status: int) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _token_matches(connection: Connection, event: str, presented: str) -> bool:
-    tokens = [hook.token for hook in RackbeatWebhook.objects.filter(connection=connection, event=event)]
-    presented_bytes = presented.encode()
-    matched = False
-    for token in tokens:
-        # Every stored token is compared, so the time taken does not depend on which one matched.
-        if token and hmac.compare_digest(presented_bytes, token.encode()):
-            matched = True
-    return matched and bool(presented)
+def _refusal(address: WebhookAddress | None, request: HttpRequest) -> tuple[HttpResponse | None, list[str]]:
+    """Steps 2–4: the answer refusing the delivery, or None and the events the token is valid for."""
+    if address is None:
+        return _text("Unknown webhook address.", 404), []
+    if not address.is_active:
+        return _text("The integration is not active for this account.", 409), []
+    account = request.headers.get("Rackbeat-Account-Id", "")
+    if not address.rackbeat_account_id or account != address.rackbeat_account_id:
+        return _text("This webhook address belongs to another Rackbeat account.", 403), []
+    header_event = request.headers.get("Rackbeat-Webhook-Event", "")
+    events = address.events_for_token(request.headers.get("Rackbeat-Webhook-Token", ""), header_event)
+    if not events:
+        return _text("Invalid webhook token.", 401), []
+    return None, events
 
 
-def _key_of(body: dict[str, Any]) -> str:
-    key = body.get("key")
-    if key in (None, ""):
-        key = body.get("new_key")
-    if key in (None, "") and isinstance(body.get("data"), dict):
-        data = body["data"]
-        key = data.get(body.get("key_name") or "number") or data.get("number")
-    return "" if key is None else str(key)[:128]
+def _event(events: list[str], body: DeliveryBody) -> str:
+    """The delivery's event: the header's (already matched to the token), else the body's."""
+    if len(events) == 1 and (not body.body_event or body.body_event == events[0]):
+        return events[0]
+    if body.body_event and body.body_event in events:
+        return body.body_event
+    if body.body_event:
+        raise UnreadableDelivery("The event in the body differs from the Rackbeat-Webhook-Event header "
+                                 "or is not the event of this token.")
+    raise UnreadableDelivery("The delivery names no event (Rackbeat-Webhook-Event header).")
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 @csrf_exempt
 @require_POST
-def rackbeat_webhook(request: HttpRequest, public_id: Any) -> HttpResponse:
-    connection = Connection.objects.filter(public_id=public_id).first()
-    if connection is None:
-        return _text("Unknown webhook address.", 404)
-    if not connection.is_active:
-        return _text("The integration is not active for this account.", 409)
-    if request.headers.get("Rackbeat-Account-Id", "") != (connection.rackbeat_account_id or "") \
-            or not connection.rackbeat_account_id:
-        return _text("This webhook address belongs to another Rackbeat account.", 403)
-    raw = request.body
+def rackbeat_webhook(request: HttpRequest, public_id: object) -> HttpResponse:
+    too_large = _text(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB; Rackbeat webhooks are small.", 413)
+    if _content_length(request) > MAX_BODY_BYTES:
+        return too_large
+    address, cached = webhook_addresses.lookup(str(public_id))
+    refusal, events = _refusal(address, request)
+    if refusal is not None and cached:
+        # Never refuse on what may be stale: tokens, account or state may have changed since.
+        address, _ = webhook_addresses.lookup(str(public_id), fresh=True)
+        refusal, events = _refusal(address, request)
+    if refusal is not None or address is None:
+        return refusal or _text("Unknown webhook address.", 404)
+
+    raw = request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return too_large
     try:
-        body = json.loads(raw.decode("utf-8") or "null")
-    except (UnicodeDecodeError, ValueError):
-        body = None
-    event = request.headers.get("Rackbeat-Webhook-Event", "") or (body.get("event", "") if isinstance(body, dict)
-                                                                   else "")
-    event = str(event)[:100]
-    if not _token_matches(connection, event, request.headers.get("Rackbeat-Webhook-Token", "")):
-        return _text("Invalid webhook token.", 401)
-    if not isinstance(body, dict):
-        return _text("The body is not a JSON object.", 400)
-    return _accept(connection, event, body, raw)
+        body = webhook_body.parse(raw)
+        event = _event(events, body)
+        kind = address.events.get(event)
+        if kind is not None:
+            webhook_body.check_key_for_kind(kind, body.key_name, body.key)
+    except UnreadableDelivery as exc:
+        logger.info("Webhook for connection %s refused: %s", address.connection_id, exc)
+        return _text(str(exc), 400)
+    if kind is None:
+        _store(address, event, body, Outcome.IGNORED, None)
+        return JsonResponse({"status": "ignored"}, status=200)
+    return _accept(address, event, kind, body)
 
 
-def _accept(connection: Connection, event: str, body: dict[str, Any], raw: bytes) -> HttpResponse:
+def _store(address: WebhookAddress, event: str, body: DeliveryBody, outcome: str, op_id: int | None) -> None:
+    WebhookDelivery.objects.create(
+        connection_id=address.connection_id, event=event, key=body.key, outcome=outcome, operation_id=op_id,
+        body=body.text, body_sha256=hashlib.sha256(body.text.encode()).hexdigest(),
+    )
+
+
+def _accept(address: WebhookAddress, event: str, kind: str, body: DeliveryBody) -> HttpResponse:
     from integration import engine
 
-    key = _key_of(body)
-    digest = hashlib.sha256(raw).hexdigest()
-    kind = webhook_events(connection).get(event)
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        with transaction.atomic():
-            if kind is None or not key:
-                WebhookDelivery.objects.create(connection=connection, event=event, key=key, body_sha256=digest,
-                                               body=text, outcome=WebhookDelivery.Outcome.IGNORED)
-                return JsonResponse({"status": "ignored"}, status=200)
-            delivery = WebhookDelivery.objects.create(connection=connection, event=event, key=key,
-                                                      body_sha256=digest, body=text,
-                                                      outcome=WebhookDelivery.Outcome.ACCEPTED)
-            op = engine.enqueue(connection, kind, Direction.TO_DINERO, key, trigger=Trigger.WEBHOOK,
-                                document_number=key)
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(operation=op)
-    except IntegrityError:
-        # The same event for the same key and body was recorded before (Rackbeat delivers at least once).
-        return JsonResponse({"status": "duplicate"}, status=200)
-    return JsonResponse({"status": "accepted", "operation": op.pk}, status=202)
+    # One transaction, no savepoints: the delivery is stored exactly when its work is queued.
+    with transaction.atomic():
+        op_id = engine.enqueue_new(address.connection_id, kind, Direction.TO_DINERO, body.key,
+                                   trigger=Trigger.WEBHOOK, document_number=body.key)
+        if op_id is not None:
+            _store(address, event, body, Outcome.ACCEPTED, op_id)
+            return JsonResponse({"status": "accepted", "operation": op_id}, status=202)
+        # The record has an operation. Locked, so a worker cannot claim it between look and decision.
+        existing = SyncOperation.objects.select_for_update().only("pk", "state").get(
+            connection_id=address.connection_id, kind=kind, direction=Direction.TO_DINERO, source_key=body.key)
+        if existing.state == SyncOperation.State.PENDING:
+            # Still queued: its coming read of the record covers this delivery too.
+            _store(address, event, body, Outcome.DUPLICATE, existing.pk)
+            return JsonResponse({"status": "duplicate", "operation": existing.pk}, status=200)
+        connection = Connection.objects.get(pk=address.connection_id)
+        op = engine.enqueue(connection, kind, Direction.TO_DINERO, body.key, trigger=Trigger.WEBHOOK,
+                            document_number=body.key)
+        queued = op.state == SyncOperation.State.PENDING or op.rerun_requested
+        _store(address, event, body, Outcome.ACCEPTED if queued else Outcome.KEPT, op.pk)
+    if queued:
+        return JsonResponse({"status": "accepted", "operation": op.pk}, status=202)
+    # Done (money is transferred once) or waiting for a person: the operation's timeline says which.
+    return JsonResponse({"status": "kept", "operation": op.pk}, status=200)

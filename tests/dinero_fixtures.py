@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from integration.clients.dinero import DineroClient
+from integration.clients.dinero_auth import token_cache
 from integration.clients.transport import Exchange
 
 API = "https://api.dinero.test"
@@ -45,8 +46,10 @@ def dinero_settings(settings):
     settings.VISMA_CONNECT_CLIENT_SECRET = "visma-client-secret-abc"
     settings.PUBLIC_BASE_URL = "https://integration.test"
     cache.clear()
+    token_cache().clear()
     yield settings
     cache.clear()
+    token_cache().clear()
 
 
 @pytest.fixture

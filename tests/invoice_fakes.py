@@ -32,7 +32,14 @@ def _ore(value: Decimal) -> Decimal:
 class _Faults:
     def __init__(self) -> None:
         self.fail_after_write: set[str] = set()
+        # method → an error raised once *before* anything is stored (a definite refusal, e.g. 429)
+        self.refuse_once: dict[str, Exception] = {}
         self.calls: list[tuple[str, Any]] = []
+
+    def _before_write(self, method: str) -> None:
+        error = self.refuse_once.pop(method, None)
+        if error is not None:
+            raise error
 
     def _after_write(self, method: str) -> None:
         if method in self.fail_after_write:
@@ -103,6 +110,7 @@ class FakeDinero(_Faults):
 
     def _store(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
         self.calls.append((method, body))
+        self._before_write(method)
         if not body.get("ProductLines"):
             raise ValidationFailed("Invoices must have at least one invoice line", status=400, code=45,
                                    service="dinero")
@@ -205,6 +213,7 @@ class FakeDinero(_Faults):
     # --- vouchers ---------------------------------------------------------------------------
     def _create_voucher(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
         self.calls.append((method, body))
+        self._before_write(method)
         guid = str(uuid.uuid4())
         store[guid] = {**copy.deepcopy(body), "Guid": guid, "Timestamp": self._stamp(), "Status": "Draft",
                        "VoucherNumber": None}
@@ -287,6 +296,9 @@ class FakeRackbeat(_Faults):
 
     def get_product(self, number: Any) -> dict[str, Any]:
         return self._get(self.products, number, "product")
+
+    def get_lot(self, number: Any) -> dict[str, Any]:
+        return self._get(self.products, number, "lot")
 
     def iter_customers(self, *, updated_since: Any = None) -> Iterator[dict[str, Any]]:
         yield from (copy.deepcopy(c) for c in self.customers.values())

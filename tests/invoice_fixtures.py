@@ -150,6 +150,38 @@ def supplier_invoice(number: int, lines: list[dict[str, Any]], *, supp: dict[str
             "lines": lines, **totals(lines), **extra}
 
 
+def real_shape(document: dict[str, Any], rackbeat: FakeRackbeat | None = None) -> dict[str, Any]:
+    """The same document as the evidence shows real Rackbeat answering (rackbeat-api.md, "Evidence
+    update"): ``is_creditnote`` with negative amounts on credit notes, ``item_cost_price``, lines that
+    name their item by ``child_id``/``child_type`` without embedding it, and a supplier invoice with
+    only ``supplier_id``. The items and the supplier are put into ``rackbeat``'s stores to be fetched.
+    """
+    doc = {k: v for k, v in document.items() if k not in ("is_credit_note", "supplier")}
+    credit = bool(document.get("is_credit_note"))
+    if "is_credit_note" in document:
+        doc["is_creditnote"] = credit
+    sign = -1 if credit else 1
+    for name in ("total_subtotal", "total_vat", "total_total"):
+        if name in doc:
+            doc[name] = str(sign * Decimal(str(doc[name])))
+    lines = []
+    for entry in document.get("lines") or []:
+        item = entry.get("item")
+        new = {k: v for k, v in entry.items() if k not in ("item", "cost_price", "unit")}
+        if "cost_price" in entry:
+            new["item_cost_price"] = entry["cost_price"]
+        if item:
+            new["child_id"], new["child_type"] = item["number"], item.get("type", "product")
+            if rackbeat is not None:
+                rackbeat.products[str(item["number"])] = {**item, "group_id": item["group"]["number"]}
+        new["quantity"] = str(sign * Decimal(str(entry.get("quantity") or 0)))
+        lines.append(new)
+    doc["lines"] = lines
+    if "supplier" in document and rackbeat is not None:
+        rackbeat.suppliers[str(document["supplier"]["number"])] = document["supplier"]
+    return doc
+
+
 # --- running a handler ---------------------------------------------------------------------------
 
 def operation(connection: Any, kind: str, source_key: Any, *, direction: str = Direction.TO_DINERO) -> SyncOperation:

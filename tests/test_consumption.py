@@ -103,3 +103,24 @@ def test_lost_create_answer_is_never_posted_twice_automatically(connection, rack
     with pytest.raises(VoucherOutcomeUnknown, match="no clear answer"):
         _run(connection, rackbeat, dinero)
     assert dinero.count("create_manual_voucher") == 1
+
+
+def test_consumption_reuses_the_invoice_its_transfer_read_one_rackbeat_read_per_invoice(connection, rackbeat, dinero):
+    from integration.transfers.sales_invoices import transfer_sales_invoice
+
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
+    invoice = run(transfer_sales_invoice, connection, Kind.SALES_INVOICE, 1001, rackbeat, dinero)
+    assert invoice.follow_ups == [(Kind.ITEM_CONSUMPTION.value, "to_dinero", "1001")]
+    result = _run(connection, rackbeat, dinero)
+    assert dinero.manual_vouchers[result.target_id]["Status"] == "Booked"
+    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+    # Done with it: a later consumption run (a person's retry) reads Rackbeat afresh.
+    from integration.transfers.shared_reads import recall_customer_invoice
+
+    assert recall_customer_invoice(connection.pk, "1001") is None
+
+
+def test_consumption_reads_the_invoice_when_nothing_was_handed_over(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
+    _run(connection, rackbeat, dinero)
+    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1

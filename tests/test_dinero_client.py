@@ -21,6 +21,7 @@ from integration.clients.dinero import (
 )
 from integration.clients.errors import (
     AccessDenied,
+    ApiError,
     AuthenticationFailed,
     DeprecatedEndpoint,
     NoProSubscription,
@@ -523,3 +524,22 @@ def test_every_endpoint_builds_a_url_on_the_configured_api(dinero):
         built = dinero.url(name, guid=GUID) if "{guid}" in endpoint.path else dinero.url(name)
         assert built.startswith("https://api.dinero.test/v")
         assert "{" not in built
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 429])
+def test_write_refused_with_4xx_is_definite_never_uncertain(dinero, status):
+    """Rule 10: a 4xx — 429 included — wrote nothing, so it is never an uncertain outcome."""
+    api_key_token()
+    responses.post(url("/v1/{org}/vouchers/manuel"), status=status, json={"code": 1, "message": "refused"})
+    with pytest.raises(ApiError) as caught:
+        dinero.create_manual_voucher({"Lines": []})
+    assert not caught.value.uncertain
+
+
+@responses.activate
+def test_write_answered_with_unreadable_success_is_uncertain(dinero):
+    api_key_token()
+    responses.post(url("/v1/{org}/vouchers/manuel"), status=200, body="<html>proxy page</html>")
+    with pytest.raises(UncertainOutcome):
+        dinero.create_manual_voucher({"Lines": []})

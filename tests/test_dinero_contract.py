@@ -180,6 +180,8 @@ def test_every_request_the_client_sends_is_a_documented_operation_with_a_valid_b
     dinero.book_invoice(INVOICE, "00000000020A5EA8")
     dinero.email_invoice(INVOICE, timestamp="00000000020A5EA9")
     list(dinero.iter_invoices(status_filter="Booked"))
+    list(dinero.iter_invoices(dated=(date(2026, 3, 1), date(2026, 3, 31))))
+    list(dinero.iter_credit_notes(dated=(date(2026, 3, 1), date(2026, 3, 31))))
 
     dinero.create_credit_note(credit_note_body())
     dinero.get_credit_note(CREDIT_NOTE)
@@ -190,12 +192,14 @@ def test_every_request_the_client_sends_is_a_documented_operation_with_a_valid_b
     dinero.create_purchase_voucher(purchase_voucher_body())
     dinero.get_purchase_voucher(VOUCHER)
     dinero.book_purchase_voucher(VOUCHER, "00000000020A5EA8")
+    dinero.purchase_voucher_totals(purchase_voucher_body())
 
     dinero.create_manual_voucher(manual_voucher_body())
     dinero.get_manual_voucher(VOUCHER)
     dinero.book_manual_voucher(VOUCHER, "00000000020A5EA8")
 
     dinero.upload_file("leverandørfaktura-2001.pdf", b"%PDF-1.4 test")
+    dinero.entries(date(2026, 3, 1), date(2026, 3, 31))
 
     assert recorder.problems == []
     assert recorder.used_endpoints() == set(ENDPOINTS), "every endpoint of the table is exercised"

@@ -1,10 +1,13 @@
-"""The shared request budget: per key and minute, across processes, with 429 penalties."""
+"""The shared request budget: a sliding minute per key, across processes, with 429 penalties.
+
+Every test runs on an injected clock, so none depends on the machine's speed.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+import random
 import tempfile
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,15 +15,17 @@ import pytest
 from django.db import connection as db_connection
 from django.db import connections
 
+from integration.clients.errors import BudgetExhausted
 from integration.clients.ratelimit import WINDOW_SECONDS, SharedRateLimiter
 from integration.models import RateLimitWindow
 
-# Mid-window, so a few seconds of fake time never cross into the next minute by accident.
-T0 = 1_750_000_000 - (1_750_000_000 % WINDOW_SECONDS) + 10
+T0 = 1_750_000_000.0
+SAFETY = 2.0
+SPAN = WINDOW_SECONDS + SAFETY
 
 
 class FakeTime:
-    """A clock that only moves when the limiter sleeps."""
+    """A clock that only moves when told to or when the limiter sleeps."""
 
     def __init__(self, start: float = T0) -> None:
         self.now = start
@@ -34,8 +39,18 @@ class FakeTime:
         self.now += seconds
 
 
-def limiter(limit: int, fake: FakeTime) -> SharedRateLimiter:
-    return SharedRateLimiter(limit, clock=fake.clock, sleep=fake.sleep)
+def limiter(limit: int, fake: FakeTime | SharedFakeTime, *, max_block: float = 10_000) -> SharedRateLimiter:
+    return SharedRateLimiter(limit, clock=fake.clock, sleep=fake.sleep, max_block=max_block, safety_seconds=SAFETY)
+
+
+def most_in_any_minute(grants: list[float]) -> int:
+    """The largest number of grants inside any closed 60-second span.
+
+    The busiest span can always be moved to start at a grant, so checking those is enough.
+    """
+    grants = sorted(grants)
+    return max((sum(1 for t in grants[i:] if t <= start + WINDOW_SECONDS) for i, start in enumerate(grants)),
+               default=0)
 
 
 @pytest.mark.django_db
@@ -49,16 +64,107 @@ def test_requests_within_the_budget_are_granted_without_waiting():
 
 
 @pytest.mark.django_db
-def test_request_beyond_the_budget_waits_for_the_next_minute():
+def test_a_full_budget_waits_until_the_oldest_request_leaves_the_sliding_minute():
     fake = FakeTime()
     rl = limiter(2, fake)
     rl.acquire("dinero:400555")
+    fake.now += 20
     rl.acquire("dinero:400555")
+    fake.now += 5
+    wait = rl.try_acquire("dinero:400555")
+    # The first grant (at T0) leaves the span at T0 + SPAN; now is T0 + 25.
+    assert wait == pytest.approx(SPAN - 25, abs=0.01)
+    fake.now += wait - 0.1
+    assert rl.try_acquire("dinero:400555") > 0
+    fake.now += 0.1
+    assert rl.try_acquire("dinero:400555") == 0
+
+
+@pytest.mark.django_db
+def test_a_calendar_minute_boundary_gives_no_second_budget():
+    """Fixed minutes allowed the budget twice within seconds across a boundary; a sliding minute does not."""
+    start = T0 - (T0 % 60) + 58  # two seconds before a new calendar minute
+    fake = FakeTime(start)
+    rl = limiter(5, fake)
+    for _ in range(5):
+        assert rl.try_acquire("dinero:400555") == 0
+    fake.now = start + 3  # the next calendar minute has begun
+    assert rl.try_acquire("dinero:400555") == pytest.approx(SPAN - 3, abs=0.01)
+
+
+@pytest.mark.django_db
+def test_a_long_wait_raises_budget_exhausted_with_its_due_time_instead_of_sleeping():
+    fake = FakeTime()
+    rl = limiter(1, fake, max_block=1.0)
     rl.acquire("dinero:400555")
-    assert fake.sleeps == [WINDOW_SECONDS - 10]
+    fake.now += 10
+    with pytest.raises(BudgetExhausted) as caught:
+        rl.acquire("dinero:400555")
+    assert fake.sleeps == []
+    assert caught.value.key == "dinero:400555"
+    assert caught.value.due_at == pytest.approx(T0 + SPAN, abs=0.01)
+    assert caught.value.retry_after == pytest.approx(SPAN - 10, abs=0.01)
+    assert not caught.value.permanent
     assert rl.used("dinero:400555") == 1
-    counts = sorted(RateLimitWindow.objects.filter(key="dinero:400555").values_list("count", flat=True))
-    assert counts == [1, 2]
+
+
+@pytest.mark.django_db
+def test_a_short_wait_is_paced_inside_the_request():
+    fake = FakeTime()
+    rl = limiter(1, fake, max_block=1.0)
+    rl.acquire("dinero:400555")
+    fake.now += SPAN - 0.5
+    rl.acquire("dinero:400555")
+    assert len(fake.sleeps) == 1 and fake.sleeps[0] <= 1.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.django_db
+def test_no_sixty_second_span_ever_holds_more_than_the_budget(seed):
+    """Requests at random moments, some in bursts: the grants never exceed the budget in any minute,
+    and a waiting request is granted the moment the budget has room (no longer wait than needed)."""
+    rng = random.Random(seed)
+    fake = FakeTime()
+    rl = limiter(7, fake)
+    granted: list[float] = []
+    for _ in range(120):
+        fake.now += rng.choice([0, 0, 0.2, 1.5, 4, 13])
+        wait = rl.try_acquire("dinero:400555")
+        if wait > 0:
+            fake.now += wait
+            assert rl.try_acquire("dinero:400555") == 0, "granted exactly when the wait said"
+        granted.append(fake.now)
+    assert most_in_any_minute(granted) <= 7
+    # The log keeps only the last span: the row stays small however long the service runs.
+    assert len(rl.granted_at("dinero:400555")) <= 7
+
+
+@pytest.mark.django_db
+def test_a_saturated_budget_is_used_at_its_rate():
+    fake = FakeTime()
+    rl = limiter(10, fake)
+    for _ in range(100):
+        rl.acquire("dinero:400555")
+    # 100 requests at 10 per span: 9 full spans of waiting, never more.
+    assert fake.now - T0 == pytest.approx(9 * SPAN, abs=0.1)
+
+
+@pytest.mark.django_db
+def test_callers_put_back_are_promised_due_times_one_request_apart():
+    """All waiting operations would otherwise wake at the same instant and all but one find the budget full."""
+    fake = FakeTime()
+    rl = limiter(4, fake)
+    for _ in range(4):
+        rl.acquire("dinero:400555")
+    fake.now += 10
+    promised = [rl.promise("dinero:400555") for _ in range(3)]
+    spacing = SPAN / 4
+    assert promised[0] == pytest.approx(T0 + SPAN, abs=0.01)
+    assert promised[1] - promised[0] == pytest.approx(spacing)
+    assert promised[2] - promised[1] == pytest.approx(spacing)
+    # Once the waiters are gone, the next one is told the moment of room again.
+    fake.now = promised[2] + 120
+    assert rl.promise("dinero:400555") == pytest.approx(fake.now)
 
 
 @pytest.mark.django_db
@@ -76,8 +182,9 @@ def test_limiters_in_one_process_share_the_database_budget():
     first, second = limiter(2, fake), limiter(2, fake)
     first.acquire("dinero:400555")
     second.acquire("dinero:400555")
-    assert first.try_acquire("dinero:400555") == WINDOW_SECONDS - 10
-    assert second.try_acquire("dinero:400555") == WINDOW_SECONDS - 10
+    assert first.try_acquire("dinero:400555") == pytest.approx(SPAN, abs=0.01)
+    assert second.wait_for("dinero:400555") == pytest.approx(SPAN, abs=0.01)
+    assert RateLimitWindow.objects.filter(key="dinero:400555").count() == 1
 
 
 @pytest.mark.django_db
@@ -87,6 +194,7 @@ def test_penalty_after_429_blocks_the_key_until_it_ends():
     rl.acquire("dinero:400555")
     rl.penalize("dinero:400555", 30)
     assert rl.blocked_for("dinero:400555") == 30
+    assert rl.wait_for("dinero:400555") == 30
     rl.acquire("dinero:400555")
     assert fake.sleeps == [30]
     assert rl.blocked_for("dinero:400555") == 0
@@ -110,16 +218,6 @@ def test_penalty_on_one_key_leaves_others_alone():
     assert fake.sleeps == []
 
 
-@pytest.mark.django_db
-def test_old_windows_are_pruned_when_a_new_window_starts():
-    fake = FakeTime()
-    rl = limiter(5, fake)
-    rl.acquire("dinero:400555")
-    fake.now += 2 * 3600
-    rl.acquire("dinero:400555")
-    assert RateLimitWindow.objects.filter(key="dinero:400555").count() == 1
-
-
 def test_limit_must_be_positive():
     with pytest.raises(ValueError):
         SharedRateLimiter(0)
@@ -127,46 +225,72 @@ def test_limit_must_be_positive():
 
 # --- Two operating-system processes, one budget ----------------------------------------------------
 
+class SharedFakeTime:
+    """One fake clock for every process of the test, in shared memory.
+
+    Each process used to run its own fake clock, so the two disagreed about which minute it was
+    depending on how the machine scheduled them; one clock makes the grants of both processes
+    comparable whatever the scheduling.
+    """
+
+    def __init__(self, ctx, start: float = T0) -> None:  # type: ignore[no-untyped-def]
+        self.value = ctx.Value("d", start)
+        # What this process last read: the time the limiter granted at (the other process may
+        # move the clock between the grant and any later read).
+        self.last_read = start
+
+    def clock(self) -> float:
+        with self.value.get_lock():
+            self.last_read = self.value.value
+        return self.last_read
+
+    def sleep(self, seconds: float) -> None:
+        with self.value.get_lock():
+            self.value.value += seconds
+
+
 @contextmanager
 def shared_database():
-    """A database both the test and forked children can open.
+    """A database both the test and forked children open; yields its settings for the children.
 
     PostgreSQL's test database is shared already. SQLite's test database lives in memory, so the
     test switches the default connection to a temporary file with the limiter's table for the
     duration of the test.
     """
     if db_connection.vendor != "sqlite":
-        yield
+        yield dict(connections["default"].settings_dict)
         return
     # Django keeps in-memory SQLite connections open for the whole run, so the file database
     # gets its own connection object, swapped in as the default alias for the test's duration.
     original = connections["default"]
     with tempfile.TemporaryDirectory() as tmp:
-        file_db = original.__class__(
-            {**original.settings_dict, "NAME": str(Path(tmp) / "ratelimit.sqlite3")}, alias="default"
-        )
+        settings_dict = {**original.settings_dict, "NAME": str(Path(tmp) / "ratelimit.sqlite3")}
+        file_db = original.__class__(settings_dict, alias="default")
         connections["default"] = file_db
         try:
             with file_db.schema_editor() as editor:
                 editor.create_model(RateLimitWindow)
-            yield
+            yield settings_dict
         finally:
             file_db.close()
             connections["default"] = original
 
 
-def _worker(limit: int, requests: int, start, results) -> None:  # type: ignore[no-untyped-def]
-    # A forked child must never reuse the parent's database socket.
+def _worker(settings_dict, limit: int, requests: int, fake: SharedFakeTime, start, results) -> None:  # type: ignore[no-untyped-def]
+    # A forked child must never reuse the parent's database socket, and it opens the shared
+    # database by its settings: which connection object the parent had swapped in is not
+    # something a child can rely on (a full test run may have replaced the handler's state).
+    original = connections["default"]
     for conn in connections.all(initialized_only=True):
         conn.close()
-    fake = FakeTime()
+    connections["default"] = original.__class__(dict(settings_dict), alias="default")
     rl = limiter(limit, fake)
     start.wait()
-    granted_in = []
+    granted_at = []
     for _ in range(requests):
         rl.acquire("dinero:shared")
-        granted_in.append(int(fake.now // WINDOW_SECONDS))
-    results.put(granted_in)
+        granted_at.append(fake.last_read)
+    results.put(granted_at)
     connections.close_all()
 
 
@@ -174,10 +298,14 @@ def _worker(limit: int, requests: int, start, results) -> None:  # type: ignore[
 def test_two_processes_never_exceed_the_shared_budget_in_any_window():
     limit, per_process = 5, 12
     ctx = multiprocessing.get_context("fork")
-    with shared_database():
+    fake = SharedFakeTime(ctx)
+    with shared_database() as settings_dict:
         connections.close_all()
         start, results = ctx.Event(), ctx.Queue()
-        children = [ctx.Process(target=_worker, args=(limit, per_process, start, results)) for _ in range(2)]
+        children = [
+            ctx.Process(target=_worker, args=(settings_dict, limit, per_process, fake, start, results))
+            for _ in range(2)
+        ]
         for child in children:
             child.start()
         start.set()
@@ -185,13 +313,11 @@ def test_two_processes_never_exceed_the_shared_budget_in_any_window():
         for child in children:
             child.join(timeout=60)
             assert child.exitcode == 0
-        per_window = Counter(window for process in granted for window in process)
-        stored = {
-            int(row.window_start.timestamp()) // WINDOW_SECONDS: row.count
-            for row in RateLimitWindow.objects.filter(key="dinero:shared")
-        }
-    assert sum(per_window.values()) == 2 * per_process
-    assert max(per_window.values()) <= limit
-    assert stored == dict(per_window)
-    # 24 requests at 5 per minute need at least five windows between the two processes.
-    assert len(per_window) >= 5
+        stored = SharedRateLimiter(limit).granted_at("dinero:shared")
+    everything = sorted(at for process in granted for at in process)
+    assert len(everything) == 2 * per_process
+    assert most_in_any_minute(everything) <= limit
+    # The log in the database is the tail of what the two processes were granted.
+    assert stored == pytest.approx(everything[-len(stored):], abs=0.002)
+    # 24 requests at 5 per sliding span need at least four full spans of waiting.
+    assert everything[-1] - everything[0] >= 4 * SPAN

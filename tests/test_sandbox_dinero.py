@@ -368,6 +368,23 @@ def test_credit_purchase_voucher_needs_supplier_and_payment_date_to_book(dinero,
     assert dinero("GET", f"/v1/{{org}}/vouchers/purchase/{draft['Guid']}").json()["Status"] in ("Booked", "Overdue")
 
 
+def test_purchase_voucher_fetch_computes_without_storing(dinero, org):
+    supplier = create_contact(org, "Leverandør ApS")
+    body = {"PurchaseType": "credit", "VoucherDate": "2026-03-20", "PaymentDate": "2026-04-19",
+            "ContactGuid": str(supplier.guid), "ExternalReference": "rackbeat:supplier-invoice:7",
+            "Lines": [{"Amount": 1250, "AccountNumber": 2000, "Description": "Varer"},
+                      {"Amount": 400, "AccountNumber": 2050, "Description": "EU-varer"}]}
+    fetched = dinero("POST", "/v1/{org}/vouchers/purchase/fetch", body)
+    assert fetched.status_code == 200
+    answer = fetched.json()
+    assert [(v["AccountNumber"], v["VatCode"], v["AmountExclVatValue"]) for v in answer["Lines"]] == [
+        (2000, "I25", 1000.0), (2050, "IEUV", 400.0)]
+    assert {t["Type"]: t["Total"] for t in answer["VoucherTotals"]}["Total"] == 1650.0
+    assert "Guid" not in answer and not Voucher.objects.exists()
+    refused = dinero("POST", "/v1/{org}/vouchers/purchase/fetch", {**body, "Lines": [{"Amount": 1, "AccountNumber": 1000}]})
+    assert refused.status_code == 400
+
+
 def test_purchase_lines_must_use_purchase_accounts(dinero):
     body = {"PurchaseType": "cash", "Lines": [{"Amount": 100, "AccountNumber": 1000}]}
     response = dinero("POST", "/v1.2/{org}/vouchers/purchase", body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integration.clients.errors import UncertainOutcome
+from integration.lifecycle import intent_for_post_now
 from integration.models import IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, SkipTransfer
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown, transfer_supplier_invoice
@@ -107,8 +108,15 @@ def test_uncertain_create_is_not_repeated_blindly(connection, world, rackbeat, d
     assert "rackbeat:supplier-invoice:5001" in problem.value.hint and "125.00" in problem.value.hint
     assert dinero.count("create_purchase_voucher") == 1
 
-    # A person checked Dinero, found nothing, and pressed Retry: now it is created.
+    # Another attempt (a Retry, a later poll) looks again but never posts on its own.
+    with pytest.raises(VoucherOutcomeUnknown):
+        _run(connection, rackbeat, dinero)
+    assert dinero.count("create_purchase_voucher") == 1
+
+    # A person checked Dinero, found nothing, and chose "It is not there: post it now".
     dinero.purchase_vouchers.clear()
+    op = SyncOperation.objects.get(kind=Kind.SUPPLIER_INVOICE)
+    SyncOperation.objects.filter(pk=op.pk).update(intent=intent_for_post_now(op.intent, "accountant"))
     result = _run(connection, rackbeat, dinero)
     assert result.target_id in dinero.purchase_vouchers
     assert dinero.count("create_purchase_voucher") == 2

@@ -106,11 +106,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "email_credit_note": Endpoint("POST", "/v1/{org}/sales/creditnotes/{guid}/email"),
     "create_purchase_voucher": Endpoint("POST", "/v1.2/{org}/vouchers/purchase"),
     "get_purchase_voucher": Endpoint("GET", "/v1/{org}/vouchers/purchase/{guid}"),
+    "purchase_voucher_totals": Endpoint("POST", "/v1/{org}/vouchers/purchase/fetch"),
     "book_purchase_voucher": Endpoint("POST", "/v1/{org}/vouchers/purchase/{guid}/book"),
     "create_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel"),
     "get_manual_voucher": Endpoint("GET", "/v1/{org}/vouchers/manuel/{guid}"),
     "book_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel/{guid}/book"),
     "upload_file": Endpoint("POST", "/v1/{org}/files"),
+    "entries": Endpoint("GET", "/v1/{org}/entries"),
 }
 
 # PascalCase `fields` per list: Dinero answers in the casing asked for, so the dicts stay stable.
@@ -295,6 +297,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def limiter_key(organization_id: str) -> str:
+    """The shared request budget of an organization (Dinero counts per organization)."""
+    return f"dinero:{organization_id}"
+
+
 def _path_of(response: requests.Response) -> str:
     url = response.request.url if response.request is not None else response.url
     return (url or "").split("?", 1)[0]
@@ -322,7 +329,7 @@ class DineroClient:
 
             limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
         self.limiter = limiter
-        self.limiter_key = f"dinero:{self.organization_id}"
+        self.limiter_key = limiter_key(self.organization_id)
         self._sleep = sleep
         self.transport = Transport(
             SERVICE,
@@ -449,10 +456,12 @@ class DineroClient:
         return self._json("email_invoice", guid=guid, body=self._mailout(timestamp))
 
     def iter_invoices(
-        self, *, changes_since: datetime | None = None, status_filter: str | None = None
+        self, *, changes_since: datetime | None = None, status_filter: str | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """Invoices; ``dated`` keeps booked ones dated within (from, to) — Dinero always lists drafts."""
         extra = {"statusFilter": status_filter} if status_filter else {}
-        return self._iter("list_invoices", changes_since=changes_since, extra=extra)
+        return self._iter("list_invoices", changes_since=changes_since, extra={**extra, **_date_range(dated)})
 
     # --- credit notes ---------------------------------------------------------------------------
 
@@ -464,6 +473,10 @@ class DineroClient:
 
     def find_credit_note(self, external_reference: str) -> dict[str, Any] | None:
         return self._find("list_credit_notes", external_reference)
+
+    def iter_credit_notes(self, *, dated: tuple[date, date] | None = None) -> Iterator[dict[str, Any]]:
+        """Sales credit notes; ``dated`` as for :meth:`iter_invoices`."""
+        return self._iter("list_credit_notes", extra=_date_range(dated))
 
     def book_credit_note(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_credit_note", "get_credit_note", guid, timestamp)
@@ -479,6 +492,10 @@ class DineroClient:
 
     def get_purchase_voucher(self, guid: str) -> dict[str, Any]:
         return self._json("get_purchase_voucher", guid=guid)
+
+    def purchase_voucher_totals(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Dinero's own reading of a purchase voucher body (lines, VAT, totals), without saving anything."""
+        return self._json("purchase_voucher_totals", body=body)
 
     def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_purchase_voucher", "get_purchase_voucher", guid, timestamp)
@@ -500,7 +517,15 @@ class DineroClient:
         response = self._call(
             "upload_file", params={"fileName": file_name}, files={"file": (file_name, content, content_type)}
         )
-        return str(_json_of(response)["FileGuid"])
+        return str(_json_of(response, written=True)["FileGuid"])
+
+    # --- the ledger -----------------------------------------------------------------------------
+
+    def entries(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Every booked accounting entry dated ``start``..``end`` (one request for the whole period)."""
+        payload = self._json("entries", params={"fromDate": start.isoformat(), "toDate": end.isoformat()})
+        rows, _pagination = _rows(payload)
+        return rows
 
     # --- links ----------------------------------------------------------------------------------
 
@@ -556,7 +581,7 @@ class DineroClient:
                 # A token may expire or be revoked early: one new token, one more try.
                 reauthenticated = True
                 attempt -= 1
-                renewed_token = self.tokens.renew()
+                renewed_token = self.tokens.renew(stale=token)
                 continue
             error = classify(response, method=endpoint.method)
             if isinstance(error, RateLimited):
@@ -581,7 +606,7 @@ class DineroClient:
         self._sleep(BACKOFF_SECONDS * (2 ** (attempt - 1)))
 
     def _json(self, name: str, **kwargs: Any) -> Any:
-        return _json_of(self._call(name, **kwargs))
+        return _json_of(self._call(name, **kwargs), written=ENDPOINTS[name].method != "GET")
 
     def _json_or_none(self, name: str, **kwargs: Any) -> Any:
         try:
@@ -648,12 +673,26 @@ class DineroClient:
             return self._json(name, guid=guid, body={"Timestamp": timestamp_of(current)})
 
 
-def _json_of(response: requests.Response) -> Any:
+def _date_range(dated: tuple[date, date] | None) -> dict[str, str]:
+    """Dinero's ``startDate``/``endDate`` pair (both or neither)."""
+    if dated is None:
+        return {}
+    return {"startDate": dated[0].isoformat(), "endDate": dated[1].isoformat()}
+
+
+def _json_of(response: requests.Response, *, written: bool = False) -> Any:
+    """The JSON of a successful answer; an unreadable answer to a write may follow a write (rule 10)."""
     if not response.content:
         return {}
     try:
         return response.json()
     except ValueError as exc:
+        if written:
+            raise UncertainOutcome(
+                _("Dinero answered something that is not JSON (HTTP %(status)s) after saving; it may have been "
+                  "saved.") % {"status": response.status_code},
+                service=SERVICE, status=response.status_code, body=(response.text or "")[:4000],
+            ) from exc
         raise TransientError(
             _("Dinero answered something that is not JSON (HTTP %(status)s).") % {"status": response.status_code},
             service=SERVICE, status=response.status_code, body=(response.text or "")[:4000],

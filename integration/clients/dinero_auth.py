@@ -3,8 +3,10 @@
 * **API key** (``Connection.DineroAuth.API_KEY``, Dinero's "personal integration"): the service's
   client id and secret (Basic auth) plus the organization's API key as user name *and* password
   in a ``grant_type=password`` request to ``settings.DINERO_TOKEN_URL``. Dinero answers a token
-  valid for about an hour and no refresh token; the token is cached per organization in Django's
-  cache until 60 seconds before it expires, so every worker sharing the cache shares the token.
+  valid for about an hour and no refresh token; the token is kept per organization in the
+  ``shared`` cache (the database by default, encrypted with the field keys) until 60 seconds
+  before it expires, so every worker process on every host uses one token per organization. Only
+  one process asks for a new token at a time; the others wait briefly for its answer.
 * **Visma Connect** (``Connection.DineroAuth.VISMA_CONNECT``): the authorization-code flow of
   :mod:`accounts.visma_connect` stores an access token (with its expiry) and a refresh token,
   both encrypted on the connection. An expired access token is refreshed with
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # A token is renewed this long before it expires, so it never expires in flight.
 EXPIRY_MARGIN = timedelta(seconds=60)
+# Another process asking for the organization's token is waited for this long at most.
+RENEWAL_WAIT_SECONDS = 10.0
+RENEWAL_POLL_SECONDS = 0.1
 DEFAULT_EXPIRES_IN = 3600
 VISMA_SCOPES = "dineropublicapi:read dineropublicapi:write offline_access"
 
@@ -71,7 +77,14 @@ class TokenProvider(Protocol):
 
     def token(self) -> str: ...
 
-    def renew(self) -> str: ...
+    def renew(self, stale: str = "") -> str: ...
+
+
+def token_cache() -> Any:
+    """Where tokens are kept: the cache every process shares."""
+    from integration.shared_cache import shared_cache
+
+    return shared_cache()
 
 
 def secrets_of(connection: Connection) -> list[str]:
@@ -151,11 +164,13 @@ def request_token(
 # --- API key ----------------------------------------------------------------------------------------
 
 class ApiKeyTokens:
-    """Dinero's password grant with the organization's API key, cached per organization."""
+    """Dinero's password grant with the organization's API key, one token per organization."""
 
-    def __init__(self, connection: Connection, transport: Transport) -> None:
+    def __init__(self, connection: Connection, transport: Transport,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = connection
         self.transport = transport
+        self.sleep = sleep
 
     @property
     def cache_key(self) -> str:
@@ -163,14 +178,45 @@ class ApiKeyTokens:
         digest = hashlib.sha256(self.connection.dinero_api_key.encode()).hexdigest()[:16]
         return f"dinero-token:{self.connection.dinero_organization_id}:{digest}"
 
-    def token(self) -> str:
-        cached = cache.get(self.cache_key)
-        if cached:
-            self.transport.redactor.add(cached)
-            return cached
-        return self.renew()
+    def _cached(self) -> str:
+        from accounts.crypto import DecryptionError, decrypt
 
-    def renew(self) -> str:
+        stored = token_cache().get(self.cache_key)
+        if not stored:
+            return ""
+        try:
+            token = decrypt(stored)
+        except DecryptionError:
+            return ""  # written under keys since rotated away: fetch a new one
+        self.transport.redactor.add(token)
+        return token
+
+    def token(self) -> str:
+        return self._cached() or self.renew()
+
+    def renew(self, stale: str = "") -> str:
+        """A token other than ``stale`` (the one Dinero just refused), fetched by one process at a time."""
+        fresh = self._cached()
+        if fresh and fresh != stale:
+            return fresh  # another process renewed it meanwhile
+        cache = token_cache()
+        lock = f"{self.cache_key}:renewing"
+        if not cache.add(lock, "1", timeout=int(RENEWAL_WAIT_SECONDS * 3)):
+            for _poll in range(round(RENEWAL_WAIT_SECONDS / RENEWAL_POLL_SECONDS)):
+                self.sleep(RENEWAL_POLL_SECONDS)
+                fresh = self._cached()
+                if fresh and fresh != stale:
+                    return fresh
+            # The other process did not deliver (it died, or Dinero is slow): ask ourselves.
+        try:
+            return self._fetch()
+        finally:
+            cache.delete(lock)
+
+    def _fetch(self) -> str:
+        from accounts.crypto import encrypt
+
+        cache = token_cache()
         api_key = self.connection.dinero_api_key
         if not api_key:
             raise AuthenticationFailed(
@@ -191,7 +237,7 @@ class ApiKeyTokens:
         )
         lifetime = (tokens.expires_at - timezone.now() - EXPIRY_MARGIN).total_seconds()
         if lifetime > 0:
-            cache.set(self.cache_key, tokens.access_token, timeout=int(lifetime))
+            cache.set(self.cache_key, encrypt(tokens.access_token), timeout=int(lifetime))
         return tokens.access_token
 
 
@@ -247,7 +293,8 @@ class VismaConnectTokens:
     def token(self) -> str:
         return self._valid_access_token() or self.renew()
 
-    def renew(self) -> str:
+    def renew(self, stale: str = "") -> str:
+        # ``stale`` is not needed: the row lock below already detects a token renewed meanwhile.
         stale_token = self.connection.visma_access_token
         with transaction.atomic():
             # Lock the row and re-read it: another worker may have refreshed in the meantime, and

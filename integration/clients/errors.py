@@ -116,3 +116,24 @@ class DeprecatedEndpoint(ApiError):
 
     permanent = False
     default_hint = "Dinero is removing an endpoint this service uses; contact support."
+
+
+class BudgetExhausted(RateLimited):
+    """Our own shared request budget has no room now; nothing was sent.
+
+    Not a failure: the engine puts the operation back with ``due_at`` (epoch seconds) as its due
+    time, without counting a transient failure, and the worker takes other work meanwhile.
+    """
+
+    default_hint = "The request budget is used up for now; the transfer continues automatically when it has room."
+
+    def __init__(self, *, key: str, retry_after: float, due_at: float, message: str = "", **kwargs: Any) -> None:
+        service = key.split(":", 1)[0]
+        label = {"dinero": "Dinero", "rackbeat": "Rackbeat"}.get(service, service)
+        message = message or (
+            f"{label}'s request budget is used up for the next {max(retry_after, 0):.0f} s; "
+            "nothing was sent."
+        )
+        super().__init__(message, retry_after=retry_after, service=service, **kwargs)
+        self.key = key
+        self.due_at = due_at

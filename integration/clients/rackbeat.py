@@ -23,10 +23,11 @@ What was assumed about Rackbeat's API where its public documentation is silent i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -36,6 +37,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integration.clients import list_filters
 from integration.clients.errors import (
     AccessDenied,
     ApiError,
@@ -100,6 +102,14 @@ def rackbeat_datetime(moment: datetime) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment.astimezone(RACKBEAT_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def invoice_date_range(dated: tuple[date, date] | None) -> dict[str, str]:
+    """Rackbeat's ``invoice_date_from``/``_to`` filters for a period of calendar dates."""
+    if dated is None:
+        return {}
+    return {"invoice_date_from": f"{dated[0].isoformat()} 00:00:00",
+            "invoice_date_to": f"{dated[1].isoformat()} 23:59:59"}
 
 
 def limiter_key(token: str) -> str:
@@ -276,12 +286,22 @@ class RackbeatClient:
         return self._get_one(f"customer-invoices/{path_key(number)}", "customer_invoice")
 
     def iter_customer_invoices(
-        self, *, booked: bool | None = True, updated_since: datetime | None = None
+        self, *, booked: bool | None = True, updated_since: datetime | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Sales invoices and credit notes; ``booked=None`` lists drafts and booked ones alike."""
+        """Sales invoices and credit notes; ``booked=None`` lists drafts and booked ones alike.
+
+        ``dated`` (from, to) asks for invoice dates within the period; callers check the dates again,
+        since a filter Rackbeat does not know is ignored rather than refused.
+        """
         return self._iter(
-            "customer-invoices", "customer_invoices", updated_since=updated_since, booked=booked
+            "customer-invoices", "customer_invoices", updated_since=updated_since, booked=booked,
+            extra=invoice_date_range(dated),
         )
+
+    def latest_customer_invoices(self, count: int) -> list[dict[str, Any]]:
+        """The ``count`` most recent customer invoices (highest numbers first), one request."""
+        return self._latest("customer-invoices", "customer_invoices", count)
 
     def create_customer_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._write("POST", "customer-invoices", "customer_invoice", body)
@@ -299,11 +319,17 @@ class RackbeatClient:
         return self._get_one(f"supplier-invoices/{path_key(number)}", "supplier_invoice")
 
     def iter_supplier_invoices(
-        self, *, booked: bool | None = True, updated_since: datetime | None = None
+        self, *, booked: bool | None = True, updated_since: datetime | None = None,
+        dated: tuple[date, date] | None = None,
     ) -> Iterator[dict[str, Any]]:
         return self._iter(
-            "supplier-invoices", "supplier_invoices", updated_since=updated_since, booked=booked
+            "supplier-invoices", "supplier_invoices", updated_since=updated_since, booked=booked,
+            extra=invoice_date_range(dated),
         )
+
+    def latest_supplier_invoices(self, count: int) -> list[dict[str, Any]]:
+        """The ``count`` most recent supplier invoices (highest numbers first), one request."""
+        return self._latest("supplier-invoices", "supplier_invoices", count)
 
     def supplier_invoice_pdf(self, number: int | str) -> bytes | None:
         return self._pdf(f"supplier-invoices/{path_key(number)}.pdf")
@@ -366,17 +392,50 @@ class RackbeatClient:
         updated_since: datetime | None = None,
         booked: bool | None = None,
         sort: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every row of a list endpoint, page by page (pages are 1-based)."""
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        params: dict[str, Any] = {"limit": PAGE_SIZE, **(extra or {})}
         if sort:
             # A stable order keeps offset paging from skipping rows that change meanwhile.
             params["order_by"] = "number"
+        filters: dict[str, Any] = {}
         if updated_since is not None:
-            params["updated_at_from"] = rackbeat_datetime(updated_since)
+            filters["updated_at_from"] = rackbeat_datetime(updated_since)
         if booked is not None:
-            params["is_booked"] = "true" if booked else "false"
-        return self._pages(path, key, params)
+            filters["is_booked"] = "true" if booked else "false"
+        return self._filtered_pages(path, key, params, filters)
+
+    def _filtered_pages(self, path: str, key: str, params: dict[str, Any], filters: dict[str, Any]
+                        ) -> Iterator[dict[str, Any]]:
+        """Rows matching ``filters``: sent to Rackbeat, except those it refused for this connection,
+        which are applied here (see :mod:`integration.clients.list_filters`)."""
+        refused = list_filters.refused(self.connection, path) & filters.keys()
+        while True:
+            sent = {name: value for name, value in filters.items() if name not in refused}
+            local = {name: value for name, value in filters.items() if name in refused}
+            rows = self._pages(path, key, {**params, **sent})
+            try:
+                first = next(rows, None)
+            except ValidationFailed as exc:
+                # Only the first page can be refused for its filters; nothing was yielded yet.
+                name = list_filters.refused_filter(exc, sent)
+                if name is None or not list_filters.can_apply_locally(name):
+                    raise
+                list_filters.remember(self.connection, path, name, exc.describe())
+                refused.add(name)
+                continue
+            if first is None:
+                return
+            for row in itertools.chain([first], rows):
+                if all(list_filters.matches(row, name, value) for name, value in local.items()):
+                    yield row
+            return
+
+    def _latest(self, path: str, key: str, count: int) -> list[dict[str, Any]]:
+        count = max(1, min(int(count), PAGE_SIZE))
+        payload = self._get(path, {"limit": count, "page": 1, "order_by": "number", "order_direction": "DESC"})
+        return list(list_rows(payload, key) or [])[:count]
 
     def _pages(self, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         page = 1

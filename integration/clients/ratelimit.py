@@ -1,34 +1,59 @@
 """A request budget per key shared by every worker process and host, kept in the database.
 
-Dinero allows 100 requests per minute per organization and Rackbeat about 480 per token. Several
-django-q2 workers (possibly on several hosts) call the same API for the same customer, so a
-per-process counter would overspend the budget. The budget lives in ``RateLimitWindow`` rows:
+Dinero allows 100 requests per minute per organization and Rackbeat about 480 per token, counted
+over any sliding 60 seconds. Several django-q2 workers (possibly on several hosts) call the same
+API for the same customer, so the budget lives in one ``RateLimitWindow`` row per key:
 
-* fixed one-minute windows keyed by ``(key, window_start)``; a request is granted by a
-  conditional ``UPDATE … SET count = count + 1 WHERE count < limit`` — the database serialises
-  the increments, so two processes can never both take the last slot;
-* the row of a new window is created on the first miss; a concurrent creator losing the race
-  (``IntegrityError``) simply tries the update again;
-* ``blocked_until`` records a penalty after a 429: nobody sends for that key until then.
+* **a sliding window log** — the row holds the times of the grants of the last span (60 s plus a
+  small safety margin for the time a request takes to reach the vendor). A request is granted
+  only when fewer than ``limit`` grants fall inside the span ending now, so no 60-second span ever
+  holds more than the budget — unlike fixed calendar minutes, which allow twice the budget across
+  a minute boundary;
+* **one conditional UPDATE per grant** — the new log is written with
+  ``UPDATE … WHERE key = %s AND version = <the version read>``; a process that lost the race to
+  another reads again. Both PostgreSQL and SQLite serialise the update, so two processes can never
+  both take the last slot;
+* ``blocked_until`` records the vendor's Retry-After after a 429: nobody sends for that key until
+  then.
 
-Call :meth:`SharedRateLimiter.acquire` outside a long database transaction: the counter row is
-written in its own short statement so other processes see it at once.
+:meth:`SharedRateLimiter.acquire` waits at most ``max_block`` seconds (a pause shorter than
+putting the work back); a longer wait raises :class:`~integration.clients.errors.BudgetExhausted`
+carrying the moment the budget has room again, so the engine puts the operation back with that
+due time instead of holding a worker asleep.
+
+Call the limiter outside a long database transaction: the row is written in its own short
+statement so other processes see the grant at once (and a rolled-back transaction would forget
+a request that was really sent).
+
+Clocks: the grant times are the hosts' clocks, so hosts sharing a budget need NTP; the safety
+margin also absorbs small differences.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
+
+from integration.clients.errors import BudgetExhausted
 
 WINDOW_SECONDS = 60
-# Rows of windows older than this (and without a running penalty) are deleted as new windows start.
-KEEP_WINDOWS = timedelta(hours=1)
-# Never sleep less than this between two attempts, so a full window does not turn into a busy loop.
+# Added to the window: a request granted now reaches the vendor a little later, and hosts' clocks
+# differ a little. 2 s of 62 costs 3 % of the throughput and keeps the vendor's count below the
+# budget even when two requests travel at different speeds.
+DEFAULT_SAFETY_SECONDS = 2.0
+# Waits up to this long happen inside the request (pacing); longer ones put the work back.
+DEFAULT_MAX_BLOCK_SECONDS = 1.0
+# Never sleep less than this between two attempts, so a full log does not turn into a busy loop.
 MIN_WAIT_SECONDS = 0.05
+# Attempts at the conditional update before giving the caller a short wait instead.
+MAX_RACES = 25
 
 
 def _aware(epoch_seconds: float) -> datetime:
@@ -36,7 +61,7 @@ def _aware(epoch_seconds: float) -> datetime:
 
 
 class SharedRateLimiter:
-    """At most ``limit_per_minute`` requests per key and fixed minute, across all processes.
+    """At most ``limit_per_minute`` requests per key in any sliding minute, across all processes.
 
     ``clock`` returns epoch seconds and ``sleep`` waits; both are injectable so tests can run
     without real time passing.
@@ -48,101 +73,164 @@ class SharedRateLimiter:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        max_block: float | None = None,
+        safety_seconds: float | None = None,
     ) -> None:
         if limit_per_minute < 1:
             raise ValueError("limit_per_minute must be at least 1")
         self.limit = limit_per_minute
         self.clock = clock
         self.sleep = sleep
+        self.max_block = _setting("RATE_LIMIT_MAX_BLOCK_SECONDS", DEFAULT_MAX_BLOCK_SECONDS) \
+            if max_block is None else max_block
+        safety = _setting("RATE_LIMIT_SAFETY_SECONDS", DEFAULT_SAFETY_SECONDS) \
+            if safety_seconds is None else safety_seconds
+        # The span within which at most ``limit`` grants may fall.
+        self.span = WINDOW_SECONDS + max(safety, 0.0)
 
     # --- public API ---------------------------------------------------------------------------
     def acquire(self, key: str) -> None:
-        """Block until one request for ``key`` fits the budget, then count it."""
+        """Count one request for ``key``; wait up to ``max_block`` seconds, else raise.
+
+        Raises :class:`BudgetExhausted` with the seconds until the budget has room.
+        """
         while True:
             wait = self.try_acquire(key)
             if wait <= 0:
                 return
+            if wait > self.max_block:
+                due = self.promise(key)
+                raise BudgetExhausted(key=key, retry_after=due - self.clock(), due_at=due)
             self.sleep(max(wait, MIN_WAIT_SECONDS))
 
     def try_acquire(self, key: str) -> float:
         """Count one request and return 0, or return the seconds to wait before trying again."""
+        for _attempt in range(MAX_RACES):
+            # The row is read before the clock: a grant written before this read was stamped no
+            # later than ``now`` (on one clock), so the log read holds every grant that can share
+            # a span with ours; a grant written after it makes our conditional update fail.
+            row = self._row(key)
+            now = self.clock()
+            blocked = _blocked_seconds(row["blocked_until"], now)
+            if blocked > 0:
+                return blocked
+            grants = self._recent(row["grants"], now)
+            wait = self._wait(grants, now)
+            if wait > 0:
+                return wait
+            bisect.insort(grants, round(now, 3))
+            if self._write(key, row["version"], grants):
+                return 0.0
+            # Another process granted (or penalized) in between: read the log again.
+        return MIN_WAIT_SECONDS
+
+    def wait_for(self, key: str) -> float:
+        """Seconds until one request for ``key`` would be granted (0 now), without counting one."""
         now = self.clock()
-        blocked = self.blocked_for(key, now=now)
-        if blocked > 0:
-            return blocked
-        window_start = self._window_start(now)
-        while True:
-            if self._increment(key, window_start):
-                return 0.0
-            if self._window_exists(key, window_start):
-                return window_start.timestamp() + WINDOW_SECONDS - now
-            if self._create_window(key, window_start):
-                self._prune(key, now)
-                return 0.0
-            # Another process created the window first: its row exists now, count against it.
+        row = self._row(key)
+        return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._recent(row["grants"], now), now))
+
+    def promise(self, key: str) -> float:
+        """When a caller that found no room should come back (epoch seconds).
+
+        The first caller is told the moment the budget has room; each further caller one
+        request's share of the span (``span / limit``) after the previous one, so operations put
+        back wake one by one at the budget's pace instead of all at the same instant (where all
+        but one would find the budget full again).
+        """
+        spacing = self.span / self.limit
+        now = self.clock()
+        for _attempt in range(MAX_RACES):
+            row = self._row(key)
+            now = self.clock()
+            free_at = now + max(_blocked_seconds(row["blocked_until"], now),
+                                self._wait(self._recent(row["grants"], now), now))
+            last = row["promised_until"]
+            due = free_at if last is None else max(free_at, last + spacing)
+            if _model().objects.filter(key=key, version=row["version"]).update(
+                promised_until=due, version=row["version"] + 1
+            ):
+                return due
+        return now + spacing
 
     def penalize(self, key: str, seconds: float) -> None:
-        """After a 429: nobody sends for ``key`` during the next ``seconds``."""
-        now = self.clock()
-        until = _aware(now + max(seconds, 0))
-        window_start = self._window_start(now)
-        self._ensure_window(key, window_start)
-        # Never shorten a longer penalty another process already recorded.
-        RateLimitWindow = _model()
-        RateLimitWindow.objects.filter(key=key, window_start=window_start).filter(
-            Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)
-        ).update(blocked_until=until)
+        """After a 429: nobody sends for ``key`` during the next ``seconds`` (Retry-After)."""
+        until = _aware(self.clock() + max(seconds, 0))
+        self._row(key)
+        # Never shorten a longer penalty another process already recorded; the version moves so
+        # a grant being written concurrently reads the penalty first.
+        _model().objects.filter(key=key).filter(Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)).update(
+            blocked_until=until, version=F("version") + 1
+        )
 
     def blocked_for(self, key: str, *, now: float | None = None) -> float:
         """Seconds left of a penalty on ``key`` (0 when requests may be sent)."""
         now = self.clock() if now is None else now
-        RateLimitWindow = _model()
-        until = RateLimitWindow.objects.filter(
-            key=key, window_start__gte=_aware(now) - KEEP_WINDOWS, blocked_until__gt=_aware(now)
-        ).aggregate(until=Max("blocked_until"))["until"]
-        return (until.timestamp() - now) if until else 0.0
+        row = _model().objects.filter(key=key).values("blocked_until").first()
+        return _blocked_seconds(row["blocked_until"], now) if row else 0.0
 
     def used(self, key: str) -> int:
-        """Requests already counted for ``key`` in the current window."""
-        RateLimitWindow = _model()
-        row = RateLimitWindow.objects.filter(key=key, window_start=self._window_start(self.clock())).first()
-        return row.count if row else 0
+        """Requests counted for ``key`` within the span ending now."""
+        row = _model().objects.filter(key=key).values("grants").first()
+        return len(self._recent(row["grants"], self.clock())) if row else 0
+
+    def granted_at(self, key: str) -> list[float]:
+        """The grant times still in the log (epoch seconds, ascending)."""
+        row = _model().objects.filter(key=key).values("grants").first()
+        return _parse(row["grants"]) if row else []
+
+    # --- the log ----------------------------------------------------------------------------
+    def _recent(self, stored: str, now: float) -> list[float]:
+        # A grant exactly one span ago still counts, so two grants are always more than a span apart.
+        return [t for t in _parse(stored) if t >= now - self.span]
+
+    def _wait(self, grants: list[float], now: float) -> float:
+        if len(grants) < self.limit:
+            return 0.0
+        # The grant that must leave the span before one more fits; a little past its edge.
+        oldest_blocking = grants[len(grants) - self.limit]
+        return max(oldest_blocking + self.span - now + 0.001, MIN_WAIT_SECONDS)
 
     # --- database steps ---------------------------------------------------------------------
     @staticmethod
-    def _window_start(now: float) -> datetime:
-        return _aware(int(now // WINDOW_SECONDS) * WINDOW_SECONDS)
-
-    def _increment(self, key: str, window_start: datetime) -> bool:
+    def _row(key: str) -> dict[str, Any]:
         RateLimitWindow = _model()
-        return bool(
-            RateLimitWindow.objects.filter(key=key, window_start=window_start, count__lt=self.limit)
-            .update(count=F("count") + 1)
-        )
-
-    @staticmethod
-    def _window_exists(key: str, window_start: datetime) -> bool:
-        return _model().objects.filter(key=key, window_start=window_start).exists()
-
-    @staticmethod
-    def _create_window(key: str, window_start: datetime, count: int = 1) -> bool:
+        fields = ("grants", "version", "blocked_until", "promised_until")
+        row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
+        if row is not None:
+            return row
         try:
             with transaction.atomic():
-                _model().objects.create(key=key, window_start=window_start, count=count)
+                RateLimitWindow.objects.create(key=key, grants="[]", version=0)
         except IntegrityError:
-            return False
-        return True
-
-    def _ensure_window(self, key: str, window_start: datetime) -> None:
-        if not self._window_exists(key, window_start):
-            self._create_window(key, window_start, count=0)
+            pass  # another process created it first
+        return RateLimitWindow.objects.filter(key=key).values(*fields).get()
 
     @staticmethod
-    def _prune(key: str, now: float) -> None:
-        cutoff = _aware(now) - KEEP_WINDOWS
-        _model().objects.filter(key=key, window_start__lt=cutoff).filter(
-            Q(blocked_until__isnull=True) | Q(blocked_until__lt=_aware(now))
-        ).delete()
+    def _write(key: str, version: int, grants: list[float]) -> bool:
+        return bool(
+            _model().objects.filter(key=key, version=version).update(
+                grants=json.dumps(grants), version=version + 1
+            )
+        )
+
+
+def _parse(stored: str) -> list[float]:
+    try:
+        values = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return sorted(float(v) for v in values if isinstance(v, int | float))
+
+
+def _blocked_seconds(blocked_until: datetime | None, now: float) -> float:
+    return max(blocked_until.timestamp() - now, 0.0) if blocked_until else 0.0
+
+
+def _setting(name: str, default: float) -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, name, default))
 
 
 def _model():  # type: ignore[no-untyped-def]

@@ -15,3 +15,14 @@ def connection_health(context: dict[str, Any]) -> list[dict[str, Any]]:
 
     request = context.get("request")
     return rows(request.user) if request is not None else []
+
+
+@register.filter
+def state_label(value: str) -> str:
+    """An operation state as people read it ("Needs attention"), never the stored value."""
+    from integration.models import SyncOperation
+
+    try:
+        return str(SyncOperation.State(value).label)
+    except ValueError:
+        return value

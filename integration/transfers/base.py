@@ -21,7 +21,8 @@ Handlers signal outcomes by returning a :class:`Result` or raising:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,28 @@ class TransferContext:
 
         self.operation.intent = {**(self.operation.intent or {}), **values}
         SyncOperation.objects.filter(pk=self.operation.pk).update(intent=self.operation.intent)
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Wrap the request that creates the money document itself on the other side.
+
+        DESIGN.md rules 9 and 10: the intent says ``in_flight`` before the request leaves, so a
+        crash or a lost answer leaves a trace. A definite refusal (any 4xx, 429 included, or a
+        connection that was never made) wrote nothing and clears it; an answer that may have
+        been written (timeout, dropped connection, 5xx after sending, or anything unforeseen)
+        leaves it, and the document counts as touched until it is found again or a person
+        decides. A success marks the document ``touched`` for good.
+        """
+        from integration.clients.errors import ApiError
+
+        self.save_intent(in_flight=what)
+        try:
+            yield
+        except ApiError as exc:
+            if not exc.uncertain:
+                self.save_intent(in_flight="")
+            raise
+        self.save_intent(in_flight="", touched=True)
 
     def note(self, message: str) -> None:
         """Add a line to the operation's timeline."""

@@ -7,7 +7,8 @@ a finished invoice operation exactly once; inside the operation the voucher's Gu
 moment Dinero returns it, so a retry books that voucher instead of creating another.
 
 Manual vouchers have no client Guid and no list endpoint in Dinero; a create whose answer was lost
-is not repeated blindly (see :mod:`integration.transfers.supplier_invoices` for the same rule).
+is never repeated on its own: only a person moves it on (see
+:mod:`integration.transfers.supplier_invoices` for the same rule).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from integration import lifecycle
 from integration.clients.errors import NotFound
 from integration.models import Direction, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.transfers.invoice_mapping import map_consumption
-from integration.transfers.rackbeat_documents import party_name
-from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
+from integration.transfers.rackbeat_documents import RelatedRecords, party_name
+from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
+from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
 
 
 def _timestamp(document: dict[str, Any] | None) -> str:
@@ -49,7 +53,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
             hint=_("Choose both accounts in the connection's settings (sales and customers), then press Retry."),
             fix_url=_settings_url(ctx.connection))
 
-    invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
+    # Handed over by the invoice's own transfer when it ran moments ago: one Rackbeat read per invoice.
+    invoice = recall_customer_invoice(ctx.connection.pk, op.source_key) \
+        or ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
@@ -57,6 +63,8 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked "
                              "when it is.") % {"number": number})
 
+    # Whether a line is stock-tracked is on the item, often not embedded: fetched once per item.
+    invoice = RelatedRecords(ctx.rackbeat).with_items(invoice)
     payload = map_consumption(invoice, stock_account=settings.stock_account,
                               consumption_account=settings.consumption_account)
     intent = op.intent or {}
@@ -70,24 +78,26 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         if voucher is None:
             raise VoucherOutcomeUnknown(
                 f"The consumption voucher {guid} of invoice {number} no longer exists in Dinero.",
-                hint="If it was deleted in Dinero on purpose, mark this operation handled.")
+                hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
+                     "choose “It is not there: post it now” on this page.")
     elif payload.amount == 0:
         raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines with a cost price, so there is no "
                              "item consumption to book.") % {"number": number})
 
+    if voucher is None and lifecycle.in_flight(op):
+        # Never posted again on its own (rule 9): only a person moves an unanswered create on.
+        raise VoucherOutcomeUnknown(
+            f"Creating the consumption voucher for invoice {number} got no clear answer from Dinero, and "
+            "Dinero offers no way to look a manual voucher up by its reference.",
+            hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a voucher dated "
+                  f"{payload.body['VoucherDate']} “Vareforbrug … {number}” of {payload.amount} DKK. "
+                  + PERSON_CHOICES))
     if voucher is None:
-        if intent.get("step") == "posting" and not intent.get("uncertain_reported"):
-            ctx.save_intent(uncertain_reported=True)
-            raise VoucherOutcomeUnknown(
-                f"Creating the consumption voucher for invoice {number} got no clear answer from Dinero, and "
-                "Dinero offers no way to look a manual voucher up by its reference.",
-                hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a voucher dated "
-                      f"{payload.body['VoucherDate']} “Vareforbrug … {number}” of {payload.amount} DKK. If it is "
-                      "there, mark this operation handled; if not, press Retry to create it."))
-        ctx.save_intent(step="posting", uncertain_reported=False)
-        voucher = ctx.dinero.create_manual_voucher(payload.body)
-        guid = str(voucher.get("Guid") or "")
-        ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+        with ctx.writing("manual_voucher"):
+            voucher = ctx.dinero.create_manual_voucher(payload.body)
+            guid = str(voucher.get("Guid") or "")
+            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created",
+                            sent=snapshot(invoice))
 
     if str(voucher.get("Status") or "Draft") in ("Draft", "Editing"):
         voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
@@ -102,5 +112,6 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     outcome = text % {
         "amount": abs(payload.amount), "number": voucher_number, "consumption": settings.consumption_account,
         "stock": settings.stock_account}
+    forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)

@@ -141,7 +141,7 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             rackbeat_invoice = ctx.rackbeat.get_customer_invoice(number)
         except NotFound:
             rackbeat_invoice = None
-    if rackbeat_invoice is None and intent.get("step"):
+    if rackbeat_invoice is None and (intent.get("step") or intent.get("in_flight")):
         rackbeat_invoice = _find_created(ctx, op, op.source_key)
         if rackbeat_invoice is not None:
             number = str(rackbeat_invoice.get("number"))
@@ -152,10 +152,10 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         products = _product_numbers(ctx, invoice)
         body = map_dinero_invoice(invoice, customer_number=customer_number,
                                   product_number_for=lambda line: products.get(str(line.get("ProductGuid") or "")))
-        ctx.save_intent(step="creating")
-        rackbeat_invoice = ctx.rackbeat.create_customer_invoice(body)
-        number = str(rackbeat_invoice.get("number"))
-        ctx.save_intent(rackbeat_number=number, step="created")
+        with ctx.writing("rackbeat_invoice"):
+            rackbeat_invoice = ctx.rackbeat.create_customer_invoice(body)
+            number = str(rackbeat_invoice.get("number"))
+            ctx.save_intent(rackbeat_number=number, step="created")
 
     if not rackbeat_invoice.get("is_booked"):
         rackbeat_total = rackbeat_invoice.get("total_total")

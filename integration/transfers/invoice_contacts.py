@@ -25,7 +25,9 @@ def ensure_contact(ctx: TransferContext, kind: str, rackbeat_number: Any,
     """The ContactGuid of Rackbeat customer/supplier ``rackbeat_number`` (``kind`` customer|supplier)."""
     shared = _shared_ensure_contact()
     if shared is not None:
-        return shared(ctx, kind, str(rackbeat_number))
+        # The invoice's embedded copy goes along: without it a customer missing in Rackbeat
+        # would make the shared code read the whole invoice again for that copy.
+        return shared(ctx, kind, str(rackbeat_number), embedded)
     return _ensure_contact_here(ctx, kind, str(rackbeat_number), embedded)
 
 

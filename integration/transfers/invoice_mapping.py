@@ -37,6 +37,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from integration.transfers.base import NeedsMapping
+from integration.transfers.rackbeat_documents import (
+    in_dinero_direction,
+    line_cost_price,
+    line_item_ref,
+)
+from integration.transfers.rackbeat_documents import (
+    is_credit_note as credit_note_flag,
+)
 
 ORE = Decimal("0.01")
 ZERO = Decimal("0")
@@ -126,6 +134,29 @@ def _key(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def line_item(line: dict[str, Any]) -> dict[str, Any] | None:
+    """A line's item: the embedded one, or what the line says about it (``child_id``/``child_type``).
+
+    The transfers embed the complete item before mapping (``RelatedRecords``); a line that only
+    names its item still maps to "this product has no product group" rather than to a text line.
+    """
+    item = line.get("item")
+    if isinstance(item, dict) and item:
+        return item
+    ref = line_item_ref(line)
+    if ref is None:
+        return None
+    kind, number = ref
+    return {"type": kind, "number": number}
+
+
+def _no_group_message(item: dict[str, Any], label: str, document: str) -> str:
+    if item.get("missing_in_rackbeat"):
+        return (f"The product {item.get('number')} on {label} of {document} was not found in Rackbeat, so its "
+                "product group is unknown.")
+    return f"The product {item.get('number')} on {label} of {document} has no product group."
+
+
 # --- collecting every missing mapping ----------------------------------------------------------
 
 @dataclass
@@ -213,8 +244,10 @@ def map_sales_invoice(
     when Rackbeat's totals cannot be reproduced from its lines.
     """
     problems = _Problems()
+    # A credit note's direction comes from its flag; its amounts are read positive (Dinero's form).
+    invoice = in_dinero_direction(invoice)
     number = invoice.get("number")
-    is_credit_note = bool(invoice.get("is_credit_note"))
+    is_credit_note = credit_note_flag(invoice)
     customer = invoice.get("customer") or {}
     currency = str(invoice.get("currency") or customer.get("currency") or "DKK").upper()
     zone = invoice_vat_zone(invoice)
@@ -232,7 +265,7 @@ def map_sales_invoice(
     first_account: int | None = None
 
     for position, line in enumerate(invoice.get("lines") or [], start=1):
-        item = line.get("item") or None
+        item = line_item(line)
         name = str(line.get("name") or (item or {}).get("name") or "").strip()
         label = f"line {position} ({name})" if name else f"line {position}"
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
@@ -260,9 +293,8 @@ def map_sales_invoice(
 
         group = _key(item.get("group") or item.get("group_id"))
         if not group:
-            problems.add(f"The product {item.get('number')} on {label} of invoice {number} has no "
-                         "product group.", hint="Give the product a product group in Rackbeat, then "
-                                                "press Retry.")
+            problems.add(_no_group_message(item, label, f"invoice {number}"),
+                         hint="Give the product a product group in Rackbeat, then press Retry.")
             continue
         account = problems.call(mappings.revenue_account, group, zone) if zone else None
         unit_number = _key(line.get("unit") or item.get("unit") or line.get("unit_id"))
@@ -467,7 +499,11 @@ def map_supplier_invoice(
     supplier = invoice.get("supplier") or {}
     currency = str(invoice.get("currency") or supplier.get("currency") or "DKK").upper()
     zone = supplier_vat_zone(invoice)
-    if not zone:
+    if not zone and not supplier:
+        supplier_ref = " ".join(filter(None, ["its supplier", str(invoice.get("supplier_id") or "")]))
+        problems.add(f"Supplier invoice {number}: {supplier_ref} could not be read from Rackbeat, so its VAT "
+                     "zone is unknown.", hint="Check that the supplier exists in Rackbeat, then press Retry.")
+    elif not zone:
         problems.add(f"Supplier invoice {number}: the supplier has no VAT zone.",
                      hint="Set the supplier's VAT zone in Rackbeat, then press Retry.")
     voucher_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
@@ -477,7 +513,7 @@ def map_supplier_invoice(
     groups: OrderedDict[int, dict[str, Any]] = OrderedDict()
     subtotal = ZERO
     for position, line in enumerate(invoice.get("lines") or [], start=1):
-        item = line.get("item") or {}
+        item = line_item(line) or {}
         name = str(line.get("name") or item.get("name") or "").strip()
         label = f"line {position} ({name})" if name else f"line {position}"
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
@@ -487,6 +523,10 @@ def map_supplier_invoice(
         if total == ZERO:
             continue
         group = _key(item.get("group") or item.get("group_id"))
+        if not group and item:
+            problems.add(_no_group_message(item, label, f"supplier invoice {number}"),
+                         hint="Give the product a product group in Rackbeat, then press Retry.")
+            continue
         if not group:
             problems.add(f"{_upper_first(label)} of supplier invoice {number} has an amount ({total} "
                          f"{currency}) but no product group, so the supplier matrix cannot choose its "
@@ -579,26 +619,39 @@ class ConsumptionPayload:
 
 
 def consumption_amount(invoice: dict[str, Any]) -> Decimal:
-    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes."""
+    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes.
+
+    The direction comes from the credit-note flag, never from the sign of Rackbeat's amounts: the
+    credit note is first read in Dinero's (positive) direction, and a unit cost is a magnitude.
+    """
     problems = _Problems()
+    invoice = in_dinero_direction(invoice)
     total = ZERO
     for position, line in enumerate(invoice.get("lines") or [], start=1):
-        item = line.get("item") or {}
-        if not item or not item.get("inventory_enabled"):
+        item = line_item(line) or {}
+        if not item:
             continue
         name = str(line.get("name") or item.get("name") or "").strip()
         label = f"line {position} ({name})" if name else f"line {position}"
-        if line.get("cost_price") in (None, ""):
+        if "inventory_enabled" not in item:
+            problems.add(f"Rackbeat does not say whether the product {item.get('number')} on {label} of invoice "
+                         f"{invoice.get('number')} is stock-tracked, so its consumption cannot be computed.",
+                         hint="Check that the product still exists in Rackbeat, then press Retry.")
+            continue
+        if not item.get("inventory_enabled"):
+            continue
+        cost_price = line_cost_price(line)
+        if cost_price is None:
             problems.add(f"{_upper_first(label)} of invoice {invoice.get('number')} is a stock item without a "
                          "cost price, so its consumption cannot be computed.",
                          hint="Check the product's cost price in Rackbeat, then press Retry.")
             continue
-        cost = problems.call(money, line.get("cost_price"), f"cost price on {label}") or ZERO
+        cost = problems.call(money, cost_price, f"cost price on {label}") or ZERO
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
-        total += cost * quantity
+        total += abs(cost) * quantity
     problems.raise_if_any()
     amount = ore(total)
-    return -amount if invoice.get("is_credit_note") else amount
+    return -amount if credit_note_flag(invoice) else amount
 
 
 def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int) -> ConsumptionPayload:
@@ -610,7 +663,7 @@ def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_
     amount = consumption_amount(invoice)
     voucher_date = document_date(invoice.get("invoice_date"), what="invoice date")
     reference = external_reference("consumption", number)
-    kind = "kreditnota" if invoice.get("is_credit_note") else "faktura"
+    kind = "kreditnota" if credit_note_flag(invoice) else "faktura"
     body = {
         "VoucherDate": voucher_date.isoformat(),
         "ExternalReference": reference,

@@ -28,7 +28,14 @@ from integration.models import Binding, Direction, IntegrationSettings, Kind, Sy
 from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import (
+    RelatedRecords,
+    customer_number,
+    is_credit_note,
+    party_name,
+)
+from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.shared_reads import remember_customer_invoice
 
 
 def sales_mappings(ctx: TransferContext) -> SalesMappings:
@@ -133,27 +140,33 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
                              "booked in Rackbeat are not transferred to Dinero."))
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
-    customer = invoice.get("customer") or {}
-    customer_name = party_name(customer)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
                              "is booked.") % {"number": number})
+    customer = invoice.get("customer") or {}
+    customer_name = party_name(customer)
     if not settings.customer_integration_enabled:
         follow_ups = consumption_follow_up(settings, number)
+        if follow_ups:
+            remember_customer_invoice(ctx.connection.pk, number, invoice)
         return Result(
             outcome=_("The customer integration is off, so the invoice was not transferred to Dinero.")
             + (" " + _("Its item consumption is booked.") if follow_ups else ""),
             document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
         )
 
-    is_credit_note = bool(invoice.get("is_credit_note"))
+    # Items and customer that are not embedded are fetched once for this document.
+    invoice = RelatedRecords(ctx.rackbeat).customer_invoice(invoice)
+    customer = invoice.get("customer") or {}
+    customer_name = party_name(customer)
+    credit_note = is_credit_note(invoice)
     credited = invoice.get("credited_invoice_number")
-    credit_note_for = original_invoice_guid(ctx.connection, credited) if is_credit_note else None
+    credit_note_for = original_invoice_guid(ctx.connection, credited) if credit_note else None
 
     payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
                                 credit_note_for=credit_note_for)
-    docs = SalesDocuments(ctx.dinero, credit_note=is_credit_note)
-    label = _("credit note") if is_credit_note else _("invoice")
+    docs = SalesDocuments(ctx.dinero, credit_note=credit_note)
+    label = _("credit note") if credit_note else _("invoice")
 
     # A previous attempt may have posted: look up by our Guid, then by ExternalReference.
     intent = op.intent or {}
@@ -170,19 +183,22 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         guid = str(uuid.uuid4())
         ctx.save_intent(dinero_guid=guid, step="guid_chosen", document_kind=docs.url_kind)
 
-    contact_guid = ensure_contact(ctx, Kind.CUSTOMER, invoice.get("customer_id") or customer.get("number"),
-                                  customer or None)
+    contact_guid = ensure_contact(ctx, Kind.CUSTOMER, customer_number(invoice), customer or None)
     body = {**payload.body, "Guid": guid, "ContactGuid": contact_guid}
     notes: list[str] = []
 
     if existing is None:
-        created = docs.create(body)
-        guid = str(created.get("Guid") or guid)
-        ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created")
+        with ctx.writing(docs.url_kind):
+            created = docs.create(body)
+            guid = str(created.get("Guid") or guid)
+            ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created",
+                            sent=snapshot(invoice))
     elif not _is_booked(existing):
         if docs.update(guid, {**body, "Timestamp": _timestamp(existing)}):
             notes.append(_("The draft left by an earlier attempt was updated."))
-        ctx.save_intent(step="draft_updated")
+        ctx.save_intent(step="draft_updated", touched=True, in_flight="", sent=snapshot(invoice))
+    else:
+        ctx.save_intent(touched=True, in_flight="")
 
     document = docs.get(guid)
     if document is None:
@@ -198,7 +214,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
 
     if credit_note_for:
         notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})
-    elif is_credit_note:
+    elif credit_note:
         notes.append(_("Not linked to an original invoice: %(why)s") % {
             "why": (_("Rackbeat invoice %(n)s has not been transferred to Dinero.") % {"n": credited})
             if credited else _("Rackbeat names no original invoice.")})
@@ -220,11 +236,15 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             outcome = _("Booked in Dinero as %(label)s %(number)s and e-mailed to the customer.") % {
                 "label": label, "number": dinero_number}
 
+    follow_ups = consumption_follow_up(settings, number)
+    if follow_ups:
+        # The consumption follow-up reads this very document: it is handed over, not read again.
+        remember_customer_invoice(ctx.connection.pk, number, invoice)
     return Result(
         outcome=" ".join([outcome, *notes]),
         target_id=guid,
         target_number=dinero_number,
         document_number=str(number),
         document_name=customer_name,
-        follow_ups=consumption_follow_up(settings, number),
+        follow_ups=follow_ups,
     )

@@ -6,12 +6,12 @@ VAT code is a domestic purchase VAT code and excludes it for EU/abroad reverse-c
 (:func:`~integration.transfers.invoice_mapping.purchase_line_amount`), the VAT code being read
 from the Dinero chart of accounts cached for the connection.
 
-Purchase vouchers have neither a client-chosen Guid nor a list endpoint in Dinero, so a lost
-answer to the create request cannot be looked up reliably. The handler therefore writes
-``step: "posting"`` to the intent just before the POST and Dinero's Guid the moment it comes back.
-If a later attempt finds ``posting`` without a Guid, it does not post again: it stops as needs
-attention, asking a person to look in Dinero for the voucher (its external reference, date and
-amount are named). When the person then presses Retry, the voucher is created.
+Purchase vouchers have no client-chosen Guid in Dinero. The create request runs inside
+:meth:`TransferContext.writing`, so the intent says ``in_flight`` until Dinero's Guid is stored the
+moment it comes back. If a later attempt finds a create in flight without a Guid, it never posts
+again on its own: it stops as needs attention naming the voucher's date, amount and reference,
+and only a person moves it on — "It is in Dinero: link voucher number …" or "It is not there:
+post it now" on the operation page (DESIGN.md rule 9).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from integration import lifecycle
 from integration.clients.errors import NotFound
 from integration.models import Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
@@ -31,7 +32,12 @@ from integration.transfers.invoice_mapping import (
     map_supplier_invoice,
     purchase_amount_includes_vat,
 )
-from integration.transfers.rackbeat_documents import party_name
+from integration.transfers.rackbeat_documents import RelatedRecords, party_name, supplier_number
+from integration.transfers.sent_snapshot import snapshot
+
+# What a person can do when the outcome of a create is unknown (the operation page's two buttons).
+PERSON_CHOICES = ("If it is there, choose “It is in Dinero: link voucher number …” on this page; if not, "
+                  "choose “It is not there: post it now”.")
 
 
 class VoucherOutcomeUnknown(NeedsMapping):
@@ -83,11 +89,14 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                              "not transferred to Dinero."))
     invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
-    supplier = invoice.get("supplier") or {}
-    supplier_name = party_name(supplier)
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
                              "when it is booked.") % {"number": number})
+    # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
+    # fetched once for this document.
+    invoice = RelatedRecords(ctx.rackbeat).supplier_invoice(invoice)
+    supplier = invoice.get("supplier") or {}
+    supplier_name = party_name(supplier)
 
     intent = op.intent or {}
     guid = str(intent.get("voucher_guid") or "")
@@ -100,31 +109,31 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
         if voucher is None:
             raise VoucherOutcomeUnknown(
                 f"The purchase voucher {guid} created for supplier invoice {number} no longer exists in Dinero.",
-                hint="If it was deleted in Dinero on purpose, mark this operation handled; to transfer the "
-                     "invoice again, use the troubleshooting page.")
+                hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
+                     "choose “It is not there: post it now” on this page.")
 
     # Map before any write, so a missing mapping stops the invoice with nothing created.
     payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid="")
 
+    if voucher is None and lifecycle.in_flight(op):
+        # Never posted again on its own (rule 9): only a person moves an unanswered create on.
+        raise VoucherOutcomeUnknown(
+            f"Creating the purchase voucher for supplier invoice {number} got no clear answer from Dinero, "
+            "and Dinero offers no way to look this voucher up.",
+            hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a purchase voucher dated "
+                  f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
+                  f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
+                  + PERSON_CHOICES))
     if voucher is None:
-        if intent.get("step") == "posting" and not intent.get("uncertain_reported"):
-            ctx.save_intent(uncertain_reported=True)
-            raise VoucherOutcomeUnknown(
-                f"Creating the purchase voucher for supplier invoice {number} got no clear answer from Dinero, "
-                "and Dinero offers no way to look a purchase voucher up by its reference.",
-                hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a purchase voucher dated "
-                      f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
-                      f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
-                      "If it is there, mark this operation handled; if not, press Retry to create it."))
-        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, invoice.get("supplier_id") or supplier.get("number"),
-                                      supplier or None)
+        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, supplier_number(invoice), supplier or None)
         file_guid = str(intent.get("file_guid") or "") or _upload_pdf(ctx, number)
         payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
                                        file_guid=file_guid or None)
-        ctx.save_intent(step="posting", uncertain_reported=False)
-        voucher = ctx.dinero.create_purchase_voucher(payload.body)
-        guid = str(voucher.get("Guid") or "")
-        ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+        with ctx.writing("purchase_voucher"):
+            voucher = ctx.dinero.create_purchase_voucher(payload.body)
+            guid = str(voucher.get("Guid") or "")
+            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created",
+                            sent=snapshot(invoice))
 
     accounts = ", ".join(str(a) for a in payload.accounts)
     status = str(voucher.get("Status") or "Draft")

@@ -34,15 +34,17 @@ class OrganizationAdmin(admin.ModelAdmin):
                            "zip_code", "city"]}),
         (_("Rate limit"), {"fields": ["rate_limit_per_minute"]}),
         (_("Fault injection (rates are probabilities from 0 to 1)"), {"fields": [
-            "latency_ms", "rate_429", "rate_500", "rate_timeout", "rate_500_after_write",
-            "fail_next_429", "fail_next_500", "fail_next_timeout", "fail_next_500_after_write"]}),
+            "latency_ms", "latency_jitter_ms", "rate_429", "rate_500", "rate_timeout", "rate_500_after_write",
+            "rate_timeout_after_write", "fail_next_429", "fail_next_500", "fail_next_timeout",
+            "fail_next_500_after_write", "fail_next_timeout_after_write", "fault_retry_after_seconds"]}),
     ]
 
     @admin.display(description=_("faults"))
     def faults(self, obj: Organization) -> str:
         active = [name for name in ("rate_429", "rate_500", "rate_timeout", "rate_500_after_write",
-                                    "fail_next_429", "fail_next_500", "fail_next_timeout",
-                                    "fail_next_500_after_write") if getattr(obj, name)]
+                                    "rate_timeout_after_write", "fail_next_429", "fail_next_500",
+                                    "fail_next_timeout", "fail_next_500_after_write",
+                                    "fail_next_timeout_after_write") if getattr(obj, name)]
         return ", ".join(active) or "–"
 
     @admin.display(description=_("web app"))

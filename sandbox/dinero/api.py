@@ -86,7 +86,7 @@ def dispatch(request: HttpRequest, path: str) -> HttpResponse:
         if faults.timeout:
             gate.stall()
         if faults.too_many:
-            return too_many_requests(org, 60)
+            return too_many_requests(org, org.fault_retry_after_seconds)
         if faults.server_error:
             return server_error()
         if not org.is_pro:
@@ -122,6 +122,9 @@ def dispatch(request: HttpRequest, path: str) -> HttpResponse:
 
     if org is not None and method in WRITE_METHODS and gate.fails_after_write(org):
         return server_error()
+    if org is not None and method in WRITE_METHODS and gate.times_out_after_write(org):
+        # Committed above; the client gives up before this answer is sent.
+        gate.stall()
     if isinstance(answer, HttpResponse):
         return answer
     status, payload = answer

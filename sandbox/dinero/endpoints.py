@@ -581,6 +581,18 @@ route("POST", "/v1.2/{organizationId}/vouchers/purchase")(_create_purchase)
 route("POST", "/v1.1/{organizationId}/vouchers/purchase")(_create_purchase)
 
 
+@route("POST", "/v1/{organizationId}/vouchers/purchase/fetch")
+def fetch_purchase_voucher(call: Call) -> Answer:
+    """Dinero's dry run: the voucher as it would be read back, computed and checked, never stored."""
+    data = dict(call.body)
+    _check_purchase(call, data)
+    draft = Voucher(organization=call.org, kind=Voucher.Kind.PURCHASE, data=data, status="Draft")
+    read = docs.purchase_read(draft, call.chart)
+    for key in ("Guid", "Timestamp", "BookedByType", "BookedByUsername", "BookingTime"):
+        read.pop(key, None)
+    return 200, {**read, "ShouldPossiblyBeFixedAsset": False}
+
+
 @route("GET", "/v1/{organizationId}/vouchers/purchase/{guid}")
 def get_purchase_voucher(call: Call) -> Answer:
     return 200, docs.purchase_read(_voucher(call, Voucher.Kind.PURCHASE), call.reading_chart)

@@ -90,9 +90,15 @@ def fails_after_write(org: Organization) -> bool:
     return _consume(org, "fail_next_500_after_write") or _roll(org.rate_500_after_write)
 
 
+def times_out_after_write(org: Organization) -> bool:
+    """Asked after a write committed: keep the answer back until the client has given up?"""
+    return _consume(org, "fail_next_timeout_after_write") or _roll(org.rate_timeout_after_write)
+
+
 def add_latency(org: Organization) -> None:
-    if org.latency_ms:
-        time.sleep(org.latency_ms / 1000)
+    delay = org.latency_ms + (random.randint(0, org.latency_jitter_ms) if org.latency_jitter_ms else 0)
+    if delay:
+        time.sleep(delay / 1000)
 
 
 def stall() -> None:

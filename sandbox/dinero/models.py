@@ -48,6 +48,17 @@ class Organization(models.Model):
     fail_next_500 = models.PositiveIntegerField(_("next requests answered 500"), default=0)
     fail_next_timeout = models.PositiveIntegerField(_("next requests timing out"), default=0)
     fail_next_500_after_write = models.PositiveIntegerField(_("next writes answered 500 after saving"), default=0)
+    # The chaos suite's faults: jitter, an answer lost after the write committed, a short Retry-After.
+    latency_jitter_ms = models.PositiveIntegerField(
+        _("latency jitter (ms)"), default=0, help_text=_("A random 0–N ms added to every call, on top of the latency."))
+    rate_timeout_after_write = models.FloatField(
+        _("rate of timeouts after the write"), default=0.0, validators=RATE,
+        help_text=_("Writes only: the write is committed, then the answer never comes (the client times out)."))
+    fail_next_timeout_after_write = models.PositiveIntegerField(
+        _("next writes saved, then timing out"), default=0)
+    fault_retry_after_seconds = models.PositiveIntegerField(
+        _("Retry-After of injected 429s (s)"), default=60,
+        help_text=_("What an injected 429 asks the client to wait; the real quota's 429 says until the minute ends."))
 
     timestamp_counter = models.BigIntegerField(default=FIRST_TIMESTAMP, editable=False)
     last_invoice_number = models.PositiveIntegerField(default=0, editable=False)

@@ -66,13 +66,18 @@ def _roll(rate: float) -> bool:
     return rate > 0 and random.random() < rate
 
 
-def injected_status(account: m.Account) -> int | None:
-    """Sleep the configured latency, then tell whether this request fails with 429 or 500."""
+def injected_status(account: m.Account, *, read: bool = False) -> int | None:
+    """Sleep the configured latency, then tell whether this request fails with 429 or 500.
+
+    ``read`` requests (GET) can also meet the read-only 500s, which leave writes alone.
+    """
     if account.latency_ms:
         time.sleep(account.latency_ms / 1000)
     if _take(account, "fail_next_429") or _roll(account.error_429_rate):
         return 429
     if _take(account, "fail_next_500") or _roll(account.error_500_rate):
+        return 500
+    if read and (_take(account, "fail_next_read_500") or _roll(account.error_500_read_rate)):
         return 500
     return None
 

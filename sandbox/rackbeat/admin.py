@@ -18,9 +18,12 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": ("account_id", "company_name", "api_token", "user_name", "user_email", "company_vat",
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
+        (_("Webhooks"), {"fields": ("webhook_body_shape",)}),
         (_("Fault injection"), {"fields": (
             "latency_ms", "error_429_rate", "fail_next_429", "error_500_rate", "fail_next_500",
             "error_500_after_write_rate", "fail_next_500_after_write", "webhook_drop_rate", "drop_next_webhooks",
+            "error_500_read_rate", "fail_next_read_500", "webhook_duplicate_rate", "duplicate_next_webhooks",
+            "webhook_delay_rate", "delay_next_webhooks", "webhook_delay_max_seconds",
         )}),
     )
 

