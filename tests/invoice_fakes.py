@@ -64,6 +64,7 @@ class FakeDinero(_Faults):
         self.manual_vouchers: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
         self.emails: list[str] = []
+        self.purchase_total_override: Decimal | None = None
         self._stamps = itertools.count(0x20A5EA8)
         self._numbers = itertools.count(1)
         self._voucher_numbers = itertools.count(1)
@@ -204,6 +205,9 @@ class FakeDinero(_Faults):
         return next((copy.deepcopy(d) for d in self.credit_notes.values()
                      if d.get("ExternalReference") == external_reference), None)
 
+    def update_credit_note(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update(self.credit_notes, guid, body, "update_credit_note")
+
     def book_credit_note(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book(self.credit_notes, guid, timestamp, "book_credit_note")
 
@@ -237,6 +241,24 @@ class FakeDinero(_Faults):
             raise NotFound("not found", status=404, service="dinero")
         return copy.deepcopy(self.purchase_vouchers[guid])
 
+    def purchase_voucher_totals(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Dinero's dry run: the total owed is the sum of the line amounts (tests may override it)."""
+        self.calls.append(("purchase_voucher_totals", body))
+        total = self.purchase_total_override
+        if total is None:
+            total = sum((_d(line.get("Amount")) for line in body.get("Lines") or []), Decimal("0"))
+        return {"VoucherTotals": [{"Type": "Total", "Total": float(total), "Position": 2}]}
+
+    def find_purchase_voucher_by_file(self, file_guid: str) -> str | None:
+        self.calls.append(("find_purchase_voucher_by_file", file_guid))
+        return next((guid for guid, v in self.purchase_vouchers.items() if v.get("FileGuid") == file_guid), None)
+
+    def find_unused_file(self, file_name: str) -> str | None:
+        self.calls.append(("find_unused_file", file_name))
+        used = {v.get("FileGuid") for v in self.purchase_vouchers.values()}
+        return next((guid for guid, (name, _content) in self.files.items()
+                     if name == file_name and guid not in used), None)
+
     def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book_voucher(self.purchase_vouchers, guid, timestamp, "book_purchase_voucher")
 
@@ -253,8 +275,10 @@ class FakeDinero(_Faults):
 
     def upload_file(self, file_name: str, content: bytes) -> str:
         self.calls.append(("upload_file", file_name))
+        self._before_write("upload_file")
         guid = f"file{len(self.files) + 1:04d}web0crmck5v0"
         self.files[guid] = (file_name, content)
+        self._after_write("upload_file")
         return guid
 
     def document_url(self, kind: str, guid: str) -> str:
@@ -325,10 +349,19 @@ class FakeRackbeat(_Faults):
         self.calls.append(("create_customer_invoice", body))
         number = next(self._numbers)
         customer = self.customers.get(str(body.get("customer_id")), {})
-        self.customer_invoices[str(number)] = {**copy.deepcopy(body), "number": number, "is_booked": False,
-                                               "customer": copy.deepcopy(customer)}
+        stored = {**copy.deepcopy(body), "number": number, "is_booked": False, "customer": copy.deepcopy(customer)}
+        # Rackbeat computes the totals with the customer's VAT zone (25 % domestic, none otherwise)
+        # and shows them when the invoice is read; the create answer here carries none of them.
+        rate = Decimal("25") if customer.get("vat_zone", "domestic") == "domestic" else Decimal("0")
+        subtotal = vat = Decimal("0")
+        for entry in body.get("lines") or []:
+            net = _ore(_d(entry.get("quantity")) * _d(entry.get("line_price"))
+                       * (100 - _d(entry.get("discount_percentage"))) / 100)
+            subtotal, vat = subtotal + net, vat + _ore(net * rate / 100)
+        self.customer_invoices[str(number)] = {**stored, "total_subtotal": str(subtotal), "total_vat": str(vat),
+                                               "total_total": str(subtotal + vat)}
         self._after_write("create_customer_invoice")
-        return copy.deepcopy(self.customer_invoices[str(number)])
+        return copy.deepcopy(stored)
 
     def book_customer_invoice(self, number: Any) -> dict[str, Any]:
         self.calls.append(("book_customer_invoice", number))

@@ -87,11 +87,11 @@ class SalesDocuments:
         return self.dinero.create_invoice(body)
 
     def update(self, guid: str, body: dict[str, Any]) -> bool:
-        """Replace a draft's content; False when the client offers no update for this kind."""
-        method = getattr(self.dinero, "update_credit_note" if self.credit_note else "update_invoice", None)
-        if method is None:
-            return False
-        method(guid, body)
+        """Replace a draft's content (a credit note exactly like an invoice, so a fix takes effect)."""
+        if self.credit_note:
+            self.dinero.update_credit_note(guid, body)
+        else:
+            self.dinero.update_invoice(guid, body)
         return True
 
     def book(self, guid: str, timestamp: str) -> dict[str, Any]:
