@@ -270,7 +270,11 @@ def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
     now = timezone.now()
     rows = SyncOperation.objects.filter(pk=op_id, state=State.PENDING, next_attempt_at__lte=now)
     if require_active:
-        rows = rows.exclude(connection__state__in=WAITING_CONNECTION_STATES)
+        # A subquery on the connection, never a join: with a join Django writes ``id IN (SELECT …
+        # state = 'pending' …)``, and a claim that waited for another claim's row lock re-checks only
+        # the id, so both would win. Here the row's own state is re-checked after the wait.
+        rows = rows.filter(connection__in=Connection.objects.exclude(
+            state__in=WAITING_CONNECTION_STATES).values("pk"))
     changed = rows.update(
         state=State.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1,
         rerun_requested=False, updated_at=now,
