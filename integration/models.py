@@ -93,6 +93,9 @@ class IntegrationSettings(models.Model):
     )
 
     start_sync_requested = models.BooleanField(_("run the start sync from Dinero"), default=False)
+    # The setup wizard's steps a person has completed ("start-sync": "skipped", "purchases": "saved" …),
+    # for the steps whose completion cannot be read from the settings themselves.
+    setup_progress = models.JSONField(default=dict, blank=True, editable=False)
     setup_completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -409,6 +412,8 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["connection", "-received_at"], name="webhook_conn_recent_idx")]
 
