@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_remove_connection_webhook_secret'),
-        ('integration', '0009_rackbeat_facts'),
+        ('integration', '0010_setup_progress_and_names'),
     ]
 
     operations = [
