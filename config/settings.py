@@ -238,6 +238,7 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged as warnings
 AXES_LOCKOUT_CALLABLE = "accounts.login_lockout.lockout_page"
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 # How many proxies in front of the service append to X-Forwarded-For (0: trust only REMOTE_ADDR).
