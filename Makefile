@@ -51,7 +51,7 @@ chaos: install-dev
 	$(PY) bench/chaos.py --size full --out bench/chaos-full.json
 
 chaos-ci: install-dev
-	$(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests/chaos -m chaos -s -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -89,6 +89,9 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
         "MAX_TRANSIENT_ATTEMPTS": "12",
         "Q_WORKERS": "4", "Q_TIMEOUT": "50", "Q_RETRY": "60", "Q_SYNC": "false",
+        # One database connection per request at most (gunicorn threads, webhook threads): the run
+        # stays well inside PostgreSQL's 100 connections on a machine it shares.
+        "CONN_MAX_AGE": "0",
         # Raised budgets: the emulators' per-organization limits are raised on the rows (chaos.world);
         # the service's own limiter must not hold it back either.
         "DINERO_RATE_LIMIT_PER_MINUTE": "100000", "RACKBEAT_RATE_LIMIT_PER_MINUTE": "100000",
