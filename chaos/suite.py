@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -180,12 +181,16 @@ def run(argv: list[str]) -> int:
     kills = args.kills if args.kills is not None else size.kills
     settle_timeout = args.settle_timeout or size.settle_timeout
     out = args.out or ROOT / "test-artifacts" / f"chaos-{args.size}.json"
-    logs = out.parent / f"chaos-{args.size}-logs"
+    logs = ROOT / "test-artifacts" / f"chaos-{args.size}-logs"  # never next to a committed report
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):
         old.unlink()
 
     from chaos.processes import Fleet, free_port, run_manage
+
+    # SIGTERM (CI's backstop, a person's kill) ends the run through the ``finally`` below, which
+    # stops gunicorn and the worker clusters; without it they would outlive the suite.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     port = free_port()
     env = _environment(args, port)
@@ -220,7 +225,8 @@ def run(argv: list[str]) -> int:
         money = (Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION)
         holder: dict[str, Any] = {}
         pusher = threading.Thread(target=lambda: holder.setdefault("pushed", traffic.push(
-            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher")
+            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher",
+            daemon=True)
         pusher.start()
         # Expected money work: every document plus roughly one consumption per sales document.
         expected_work = max(1, supplier + 2 * sales)
@@ -285,6 +291,7 @@ def run(argv: list[str]) -> int:
             **result.as_dict(),
         }
     finally:
+        traffic.STOP.set()
         fleet.stop_all()
     _write(out, report)
     _print(report)
