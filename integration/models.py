@@ -364,6 +364,32 @@ class Binding(models.Model):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class CreationClaim(models.Model):
+    """The one transfer allowed to create a bound object in Dinero right now (DESIGN.md rule 11).
+
+    Taken (unique per connection, kind and Rackbeat key) before the POST that creates a contact
+    or product, released when the Binding is written. Another transfer needing the same object
+    meanwhile looks it up, or waits and retries, instead of creating a second one.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="creation_claims")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rackbeat_key = models.CharField(max_length=128)
+    # The id chosen for the object before the POST (a contact's ContactGuid); '' when Dinero chooses.
+    planned_id = models.CharField(max_length=128, blank=True)
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="creation_claims")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "rackbeat_key"], name="unique_creation_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rackbeat_key} being created"
+
+
 class WebhookDelivery(models.Model):
     """A webhook as received (every accepted one is stored), with what it caused.
 
