@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0010_setup_progress_and_names'),
+        ('integration', '0011_creation_claims'),
     ]
 
     operations = [
