@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0011_creation_claims'),
+        ('integration', '0012_plural_names'),
     ]
 
     operations = [
