@@ -18,7 +18,7 @@ RUN_ENV := DEBUG=true SANDBOX_ENABLED=true Q_WORKERS=1 \
 	DINERO_CLIENT_ID=sandbox-client DINERO_CLIENT_SECRET=sandbox-secret \
 	VISMA_CONNECT_CLIENT_ID=isv_sandbox VISMA_CONNECT_CLIENT_SECRET=sandbox-secret
 
-.PHONY: run test install install-dev lint format clean
+.PHONY: run test chaos chaos-ci install install-dev lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ run: install
 
 test: install-dev
 	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
+
+# The chaos suite (docs/chaos.md): real gunicorn + qcluster processes on PostgreSQL (database rd_chaos).
+chaos: install-dev
+	$(PY) bench/chaos.py --size full --out bench/chaos-full.json
+
+chaos-ci: install-dev
+	$(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

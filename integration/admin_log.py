@@ -24,7 +24,6 @@ from django.core.paginator import Paginator
 from django.db import connections as db_connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -36,8 +35,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Connection
-from accounts.tenancy import TenantScopedAdminMixin, connections_for
+from accounts.tenancy import ConnectionFilter, TenantScopedAdminMixin, connections_for
 from integration.clients.transport import Redactor
+from integration.mapping_fixes import with_next
 from integration.models import (
     Direction,
     HttpExchange,
@@ -124,24 +124,6 @@ def table_estimate(queryset: QuerySet) -> int | None:
 
 
 # --- Filters -------------------------------------------------------------------------------------
-
-class ConnectionFilter(admin.SimpleListFilter):
-    """Only the connections the user may see (a plain FK filter would list every tenant)."""
-
-    title = _("connection")
-    parameter_name = "connection"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> Iterable[tuple[str, str]]:
-        return [(str(pk), name) for pk, name in connections_for(request.user).values_list("pk", "name")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(connection_id=int(value))
-
 
 class PeriodFilter(admin.SimpleListFilter):
     """Today / last 7 days / last 30 days, on the time of the last change (the list's order)."""
@@ -477,10 +459,17 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
 
     def _operation_or_404(self, request: HttpRequest, object_id: str) -> SyncOperation:
-        return get_object_or_404(self.get_queryset(request).select_related("connection"), pk=object_id)
+        return self.tenant_object_or_404(request, object_id)
 
     def _detail_url(self, op: SyncOperation) -> str:
-        return reverse(f"admin:{self._url_name('change')}", args=[op.pk])
+        # Always the sync log's page: a fixed document leaves the needs-attention list, and
+        # coming back to that list's page for it would be a 404.
+        return reverse("admin:integration_syncoperation_change", args=[op.pk])
+
+    def _back_here(self, request: HttpRequest, op: SyncOperation) -> str:
+        """This document's page, keeping the list filters it was opened with."""
+        query = request.GET.urlencode()
+        return f"{self._detail_url(op)}?{query}" if query else self._detail_url(op)
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return require_POST(self._retry_view)(request, object_id)
@@ -548,6 +537,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         from integration import lifecycle
+        from integration.engine import EXACTLY_ONCE_KINDS
 
         op = self._operation_or_404(request, object_id)
         exchanges = list(op.exchanges.order_by("at", "pk"))
@@ -557,7 +547,9 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "events": list(op.events.order_by("at", "pk")),
             "exchanges": exchange_rows(exchanges, op.connection),
             "links": document_links(op),
-            "can_retry": self.has_retry_permission(request),
+            # A transferred invoice is never sent twice, so Retry would only be refused.
+            "can_retry": self.has_retry_permission(request) and not (
+                op.state == State.DONE and op.kind in EXACTLY_ONCE_KINDS),
             "can_handle": self.has_handle_permission(request),
             "retry_url": reverse(f"admin:{self._url_name('retry')}", args=[op.pk]),
             "handle_url": reverse(f"admin:{self._url_name('handle')}", args=[op.pk]),
@@ -567,6 +559,8 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "link_url": reverse(f"admin:{self._url_name('link_existing')}", args=[op.pk]),
             "post_now_url": reverse(f"admin:{self._url_name('post_now')}", args=[op.pk]),
             "retention_days": _retention_days(),
+            # Saving the fix comes back here, where the document shows how its retry went.
+            "fix_link_url": with_next(op.fix_url, self._back_here(request, op)) if op.fix_url else "",
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
@@ -635,7 +629,7 @@ class HttpExchangeAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        exchange = get_object_or_404(self.get_queryset(request).select_related("connection"), pk=object_id)
+        exchange = self.tenant_object_or_404(request, object_id)
         extra = {"exchanges": exchange_rows([exchange], exchange.connection), "retention_days": _retention_days(),
                  **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)

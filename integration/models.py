@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +94,9 @@ class IntegrationSettings(models.Model):
     )
 
     start_sync_requested = models.BooleanField(_("run the start sync from Dinero"), default=False)
+    # The setup wizard's steps a person has completed ("start-sync": "skipped", "purchases": "saved" …),
+    # for the steps whose completion cannot be read from the settings themselves.
+    setup_progress = models.JSONField(default=dict, blank=True, editable=False)
     setup_completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +112,17 @@ class IntegrationSettings(models.Model):
     @property
     def sales_from_rackbeat(self) -> bool:
         return self.customer_invoices_created_in == self.InvoicesCreatedIn.RACKBEAT
+
+    def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
+        """The same checks whichever form saves the settings (see ``integration.settings_checks``)."""
+        super().clean_fields(exclude)
+        if exclude and "webhook_events" in exclude:
+            return
+        from integration.settings_checks import webhook_events_problems
+
+        problems = webhook_events_problems(self.webhook_events)
+        if problems:
+            raise ValidationError({"webhook_events": problems})
 
 
 class Direction(models.TextChoices):
@@ -385,6 +400,32 @@ class Binding(models.Model):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class CreationClaim(models.Model):
+    """The one transfer allowed to create a bound object in Dinero right now (DESIGN.md rule 11).
+
+    Taken (unique per connection, kind and Rackbeat key) before the POST that creates a contact
+    or product, released when the Binding is written. Another transfer needing the same object
+    meanwhile looks it up, or waits and retries, instead of creating a second one.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="creation_claims")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rackbeat_key = models.CharField(max_length=128)
+    # The id chosen for the object before the POST (a contact's ContactGuid); '' when Dinero chooses.
+    planned_id = models.CharField(max_length=128, blank=True)
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="creation_claims")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "rackbeat_key"], name="unique_creation_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rackbeat_key} being created"
+
+
 class WebhookDelivery(models.Model):
     """A webhook as received (every accepted one is stored), with what it caused.
 
@@ -407,6 +448,8 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["connection", "-received_at"], name="webhook_conn_recent_idx")]
 
@@ -531,3 +574,7 @@ class Reconciliation(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+# What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401

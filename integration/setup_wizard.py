@@ -35,7 +35,7 @@ from integration.admin_settings import (
     IntegrationSettingsForm,
     settings_for,
 )
-from integration.models import IntegrationSettings
+from integration.models import IntegrationSettings, SyncRun
 from mappings.matrix import build_grid
 from mappings.models import AccountMatrixCell
 from mappings.unit_layout import LAYOUTS, UNITS, build_table
@@ -105,14 +105,53 @@ def _optional_url(name: str, connection: Connection) -> str:
         return ""
 
 
-def _done(connection: Connection, settings: IntegrationSettings) -> dict[str, bool]:
+DONE = "done"
+INCOMPLETE = "incomplete"  # saved, but something it needs is still missing
+
+
+def _matrix_complete(connection: Connection, matrix: str) -> bool:
+    grid = build_grid(connection, matrix)
+    return bool(grid.total_cells) and not grid.empty_cells
+
+
+def latest_start_sync(connection: Connection) -> SyncRun | None:
+    return (SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.START_SYNC)
+            .order_by("-started_at").first())
+
+
+def step_states(connection: Connection, settings: IntegrationSettings) -> dict[str, str]:
+    """Each step's true state, read from what it produced (not from which pages were opened)."""
+    progress = settings.setup_progress or {}
     has_credentials = bool(connection.rackbeat_api_token and connection.dinero_organization_id and (
         connection.dinero_api_key or connection.visma_refresh_token))
-    return {
-        "credentials": has_credentials,
-        "activate": connection.state in (Connection.State.ACTIVE, Connection.State.PAUSED),
-        "summary": settings.setup_completed_at is not None,
+    states = {
+        "credentials": DONE if has_credentials else "",
+        "activate": DONE if connection.state in (Connection.State.ACTIVE, Connection.State.PAUSED)
+        else INCOMPLETE if connection.state == Connection.State.BROKEN else "",
+        "summary": DONE if settings.setup_completed_at is not None else "",
     }
+    run = latest_start_sync(connection)
+    if (run is not None and run.state == SyncRun.State.DONE) or progress.get("start-sync") == "skipped":
+        states["start-sync"] = DONE
+    elif run is not None:
+        states["start-sync"] = INCOMPLETE
+    if "purchases" in progress:
+        needs_matrix = settings.supplier_integration_enabled
+        states["purchases"] = (DONE if not needs_matrix or _matrix_complete(connection, AccountMatrixCell.Matrix.SUPPLIER)
+                               else INCOMPLETE)
+    if "sales" in progress:
+        needs_matrix = settings.customer_integration_enabled and settings.sales_from_rackbeat
+        states["sales"] = (DONE if not needs_matrix or _matrix_complete(connection, AccountMatrixCell.Matrix.REVENUE)
+                           else INCOMPLETE)
+    tables = [build_table(connection, kind) for kind in (UNITS, LAYOUTS)]
+    if "units-layouts" in progress or all(t.rows and not t.missing for t in tables):
+        states["units-layouts"] = DONE if not any(t.missing for t in tables) else INCOMPLETE
+    return states
+
+
+def _record_progress(settings: IntegrationSettings, slug: str, value: str) -> None:
+    settings.setup_progress = {**(settings.setup_progress or {}), slug: value}
+    settings.save()
 
 
 # --- what will happen from now on ---------------------------------------------------------------
@@ -204,10 +243,10 @@ def setup_page(request: HttpRequest, connection: Connection) -> HttpResponse:
     context = handler(request, connection, settings)
     if isinstance(context, HttpResponse):
         return context
-    done = _done(connection, settings)
+    states = step_states(connection, settings)
     steps = [
         {"slug": s.slug, "title": s.title, "url": step_url(connection, s.slug), "current": s.slug == step.slug,
-         "done": done.get(s.slug, False)}
+         "state": states.get(s.slug, ""), "done": states.get(s.slug) == DONE}
         for s in STEPS
     ]
     return render(request, "admin/setup/wizard.html", admin_context(
@@ -247,17 +286,20 @@ def _activate(request: HttpRequest, connection: Connection, settings: Integratio
 
 def _start_sync(request: HttpRequest, connection: Connection, settings: IntegrationSettings):  # type: ignore[no-untyped-def]
     form = StartSyncForm(request.POST or None)
-    progress_url = _optional_url("admin:connection-start-sync", connection)
+    here = step_url(connection, "start-sync")
+    run = latest_start_sync(connection)
+    context = {"form": form, "progress_url": _optional_url("admin:connection-start-sync", connection), "run": run,
+               "running": bool(run and run.state == SyncRun.State.RUNNING), "refresh_seconds": 2}
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["choice"] == "skip":
             settings.start_sync_requested = False
-            settings.save()
+            _record_progress(settings, "start-sync", "skipped")
             return HttpResponseRedirect(step_url(connection, "purchases"))
         if not connection.is_active:
             messages.error(request, _("Activate the integration first: the start sync reads from Dinero."))
-            return {"form": form, "progress_url": progress_url}
+            return context
         settings.start_sync_requested = True
-        settings.save()
+        _record_progress(settings, "start-sync", "started")
         from integration.start_sync import start
 
         try:
@@ -266,17 +308,20 @@ def _start_sync(request: HttpRequest, connection: Connection, settings: Integrat
             logger.warning("Start sync of connection %s could not start", connection.pk, exc_info=True)
             messages.error(request, _("The start sync could not start: %(error)s") % {
                 "error": getattr(exc, "message", exc)})
-            return {"form": form, "progress_url": progress_url}
-        messages.success(request, _("The start sync is running; you can follow it while you continue the setup."))
-        return HttpResponseRedirect(progress_url or step_url(connection, "purchases"))
-    return {"form": form, "progress_url": progress_url}
+            return context
+        messages.success(request, _("The start sync is running; you can follow it here or continue the setup "
+                                    "meanwhile."))
+        # The consultant stays in the wizard: this step shows the run's progress.
+        return HttpResponseRedirect(here)
+    return context
 
 
 def _settings_step(form_class, matrix: str, slug: str, next_slug: str):  # type: ignore[no-untyped-def]
     def handler(request: HttpRequest, connection: Connection, settings: IntegrationSettings):  # type: ignore[no-untyped-def]
         form = form_class(request.POST or None, instance=settings)
         if request.method == "POST" and form.is_valid():
-            form.save()
+            saved = form.save()
+            _record_progress(saved, slug, "saved")
             messages.success(request, _("The settings were saved."))
             return HttpResponseRedirect(step_url(connection, next_slug))
         here = step_url(connection, slug)
@@ -292,6 +337,9 @@ def _settings_step(form_class, matrix: str, slug: str, next_slug: str):  # type:
 
 def _units_layouts(request: HttpRequest, connection: Connection, settings: IntegrationSettings):  # type: ignore[no-untyped-def]
     here = step_url(connection, "units-layouts")
+    if request.method == "POST":
+        _record_progress(settings, "units-layouts", "seen")
+        return HttpResponseRedirect(step_url(connection, "summary"))
     return {
         "tables": [
             (build_table(connection, kind),

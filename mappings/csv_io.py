@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
+from mappings.account_kinds import use_of_matrix
 from mappings.lookup import account_problem
 from mappings.models import (
     DINERO_LANGUAGES,
@@ -211,7 +212,7 @@ def _preview_matrix(connection: Connection, matrix: str, text: str) -> list[Impo
         if old is not None and old in accounts:
             row.old = str(accounts[old])
         problem = account_problem(account, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
-                                  chart_loaded=bool(accounts))
+                                  chart_loaded=bool(accounts), use=use_of_matrix(matrix))
         if problem:
             row.reason = problem
             continue

@@ -7,6 +7,7 @@ matrix editor can show it as gone instead of silently dropping a mapping.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -161,6 +162,17 @@ class AccountMatrixCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
+
+    def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
+        """Every way in (raw admin form, editor, CSV) refuses an account the matrix cannot use."""
+        super().clean_fields(exclude)
+        if (exclude and "account_number" in exclude) or not self.connection_id or self.account_number is None:
+            return
+        from mappings.lookup import matrix_account_problem
+
+        problem = matrix_account_problem(self.connection, self.matrix, self.account_number)
+        if problem:
+            raise ValidationError({"account_number": problem})
 
 
 class UnitMapping(models.Model):

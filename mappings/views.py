@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.admin_pages import connection_page
 from accounts.models import Connection
@@ -22,7 +22,6 @@ from mappings.reference import refresh_reference_data
 from mappings.unit_layout import LAYOUTS, UNITS, MappingKind, MappingTable, build_table, save_table
 
 logger = logging.getLogger(__name__)
-
 REFRESH_PERMISSION = "mappings.refresh_reference_data"
 MATRIX_TITLES = dict(AccountMatrixCell.Matrix.choices)
 
@@ -79,6 +78,68 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+def _retry_waiting(request: HttpRequest, connection: Connection, here: str) -> HttpResponse:
+    """The "Retry them now" button of a mapping page: the documents waiting on it go again."""
+    from integration.mapping_fixes import retry_all
+
+    if not request.user.has_perm("integration.retry_syncoperation"):
+        raise PermissionDenied
+    retried = retry_all(request, connection, here)
+    messages.success(request, ngettext("%(count)d document was sent again.", "%(count)d documents were sent again.",
+                                       len(retried)) % {"count": len(retried)})
+    return HttpResponseRedirect(safe_next(request, here))
+
+
+def _after_save(request: HttpRequest, connection: Connection, here: str, is_fixed) -> None:  # type: ignore[no-untyped-def]
+    """Documents that waited only for what was just saved are retried (see integration.mapping_fixes)."""
+    from integration.mapping_fixes import outcome_message, retry_fixed
+
+    message = outcome_message(retry_fixed(request, connection, here, is_fixed))
+    if message:
+        messages.info(request, message)
+
+
+def _waiting(request: HttpRequest, connection: Connection, here: str) -> dict:
+    from integration.mapping_fixes import waiting_context
+
+    return waiting_context(request, connection, here)
+
+
+def _lookup_succeeds(lookup, connection: Connection, *args: str) -> bool:  # type: ignore[no-untyped-def]
+    from integration.transfers.base import NeedsMapping
+
+    try:
+        lookup(connection, *args)
+    except NeedsMapping:
+        return False
+    return True
+
+
+def _matrix_fixed(connection: Connection, matrix: str):  # type: ignore[no-untyped-def]
+    from mappings.lookup import revenue_account, supplier_account
+
+    lookup = revenue_account if matrix == AccountMatrixCell.Matrix.REVENUE else supplier_account
+
+    def is_fixed(anchor: str) -> bool:
+        if not anchor.startswith("cell-"):
+            return False
+        group, _sep, zone = anchor.removeprefix("cell-").rpartition("-")
+        return bool(group) and _lookup_succeeds(lookup, connection, group, zone)
+
+    return is_fixed
+
+
+def _table_fixed(connection: Connection, kind: MappingKind):  # type: ignore[no-untyped-def]
+    from mappings.lookup import dinero_language, dinero_unit
+
+    prefix, lookup = ("unit-", dinero_unit) if kind is UNITS else ("layout-", dinero_language)
+
+    def is_fixed(anchor: str) -> bool:
+        return anchor.startswith(prefix) and _lookup_succeeds(lookup, connection, anchor.removeprefix(prefix))
+
+    return is_fixed
+
+
 def _refresh_state(connection: Connection) -> ReferenceRefresh | None:
     return ReferenceRefresh.objects.filter(connection=connection).first()
 
@@ -95,11 +156,15 @@ def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> Ht
         if request.POST.get("action") == "refresh":
             refresh_from_apis(request, connection)
             return HttpResponseRedirect(here)
+        if request.POST.get("action") == "retry-waiting":
+            return _retry_waiting(request, connection, here)
         if not request.user.has_perm("mappings.change_accountmatrixcell"):
             raise PermissionDenied
         grid, changed = save_grid(connection, matrix, request.POST)
         if not grid.errors:
-            messages.success(request, _("Saved: %(count)s cells changed.") % {"count": changed})
+            messages.success(request, ngettext("Saved: %(count)s cell changed.", "Saved: %(count)s cells changed.",
+                                               changed) % {"count": changed})
+            _after_save(request, connection, here, _matrix_fixed(connection, matrix))
             return HttpResponseRedirect(safe_next(request, here))
         messages.error(request, _("Nothing was saved: %(count)s cells need a different account (marked below).")
                        % {"count": len(grid.errors)})
@@ -112,7 +177,7 @@ def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> Ht
         refresh=_refresh_state(connection),
         can_change=request.user.has_perm("mappings.change_accountmatrixcell"),
         can_refresh=request.user.has_perm(REFRESH_PERMISSION),
-        next=request.GET.get("next", ""),
+        next=request.GET.get("next", ""), **_waiting(request, connection, here),
     ), status=status)
 
 
@@ -138,11 +203,15 @@ def _mapping_page(request: HttpRequest, connection: Connection, kind: MappingKin
         if request.POST.get("action") == "refresh":
             refresh_from_apis(request, connection)
             return HttpResponseRedirect(here)
+        if request.POST.get("action") == "retry-waiting":
+            return _retry_waiting(request, connection, here)
         if not request.user.has_perm(change_perm):
             raise PermissionDenied
         table, changed = save_table(connection, kind, request.POST)
         if not table.errors:
-            messages.success(request, _("Saved: %(count)s mappings changed.") % {"count": changed})
+            messages.success(request, ngettext("Saved: %(count)s mapping changed.", "Saved: %(count)s mappings changed.",
+                                               changed) % {"count": changed})
+            _after_save(request, connection, here, _table_fixed(connection, kind))
             return HttpResponseRedirect(safe_next(request, here))
         messages.error(request, _("Nothing was saved: correct the rows marked below."))
         status = 200
@@ -153,7 +222,7 @@ def _mapping_page(request: HttpRequest, connection: Connection, kind: MappingKin
         request, connection, str(kind.title), table=table, kind=kind, refresh=_refresh_state(connection),
         can_change=request.user.has_perm(change_perm),
         can_refresh=request.user.has_perm(REFRESH_PERMISSION),
-        next=request.GET.get("next", ""),
+        next=request.GET.get("next", ""), **_waiting(request, connection, here),
     ), status=status)
 
 

@@ -34,9 +34,14 @@ class _Faults:
         self.fail_after_write: set[str] = set()
         # method → an error raised once *before* anything is stored (a definite refusal, e.g. 429)
         self.refuse_once: dict[str, Exception] = {}
+        # method → called once while the request is "in flight", before it is stored (races)
+        self.while_in_flight: dict[str, Any] = {}
         self.calls: list[tuple[str, Any]] = []
 
     def _before_write(self, method: str) -> None:
+        meanwhile = self.while_in_flight.pop(method, None)
+        if meanwhile is not None:
+            meanwhile()
         error = self.refuse_once.pop(method, None)
         if error is not None:
             raise error
@@ -64,6 +69,7 @@ class FakeDinero(_Faults):
         self.manual_vouchers: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
         self.emails: list[str] = []
+        self.purchase_total_override: Decimal | None = None
         self._stamps = itertools.count(0x20A5EA8)
         self._numbers = itertools.count(1)
         self._voucher_numbers = itertools.count(1)
@@ -84,12 +90,33 @@ class FakeDinero(_Faults):
 
     def create_contact(self, body: dict[str, Any]) -> str:
         self.calls.append(("create_contact", body))
+        self._before_write("create_contact")
         guid = body.get("ContactGuid") or str(uuid.uuid4())
         if guid in self.contacts:
             raise ValidationFailed("A contact with this guid exists", status=400, service="dinero")
         self.contacts[guid] = {**body, "ContactGuid": guid}
         self._after_write("create_contact")
         return guid
+
+    def find_product(self, external_reference: str) -> dict[str, Any] | None:
+        self.calls.append(("find_product", external_reference))
+        return next((copy.deepcopy(p) for p in self.products.values()
+                     if p.get("ExternalReference") == external_reference), None)
+
+    def find_product_by_number(self, number: str) -> dict[str, Any] | None:
+        return next((copy.deepcopy(p) for p in self.products.values() if p.get("ProductNumber") == number), None)
+
+    def create_product(self, body: dict[str, Any]) -> str:
+        self.calls.append(("create_product", body))
+        self._before_write("create_product")
+        guid = str(uuid.uuid4())
+        self.products[guid] = {**copy.deepcopy(body), "ProductGuid": guid}
+        self._after_write("create_product")
+        return guid
+
+    def update_product(self, guid: str, body: dict[str, Any]) -> None:
+        self.calls.append(("update_product", body))
+        self.products[guid].update(copy.deepcopy(body))
 
     def get_product(self, guid: str) -> dict[str, Any]:
         if guid not in self.products:
@@ -204,6 +231,9 @@ class FakeDinero(_Faults):
         return next((copy.deepcopy(d) for d in self.credit_notes.values()
                      if d.get("ExternalReference") == external_reference), None)
 
+    def update_credit_note(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update(self.credit_notes, guid, body, "update_credit_note")
+
     def book_credit_note(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book(self.credit_notes, guid, timestamp, "book_credit_note")
 
@@ -237,6 +267,24 @@ class FakeDinero(_Faults):
             raise NotFound("not found", status=404, service="dinero")
         return copy.deepcopy(self.purchase_vouchers[guid])
 
+    def purchase_voucher_totals(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Dinero's dry run: the total owed is the sum of the line amounts (tests may override it)."""
+        self.calls.append(("purchase_voucher_totals", body))
+        total = self.purchase_total_override
+        if total is None:
+            total = sum((_d(line.get("Amount")) for line in body.get("Lines") or []), Decimal("0"))
+        return {"VoucherTotals": [{"Type": "Total", "Total": float(total), "Position": 2}]}
+
+    def find_purchase_voucher_by_file(self, file_guid: str) -> str | None:
+        self.calls.append(("find_purchase_voucher_by_file", file_guid))
+        return next((guid for guid, v in self.purchase_vouchers.items() if v.get("FileGuid") == file_guid), None)
+
+    def find_unused_file(self, file_name: str) -> str | None:
+        self.calls.append(("find_unused_file", file_name))
+        used = {v.get("FileGuid") for v in self.purchase_vouchers.values()}
+        return next((guid for guid, (name, _content) in self.files.items()
+                     if name == file_name and guid not in used), None)
+
     def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book_voucher(self.purchase_vouchers, guid, timestamp, "book_purchase_voucher")
 
@@ -253,8 +301,10 @@ class FakeDinero(_Faults):
 
     def upload_file(self, file_name: str, content: bytes) -> str:
         self.calls.append(("upload_file", file_name))
+        self._before_write("upload_file")
         guid = f"file{len(self.files) + 1:04d}web0crmck5v0"
         self.files[guid] = (file_name, content)
+        self._after_write("upload_file")
         return guid
 
     def document_url(self, kind: str, guid: str) -> str:
@@ -325,10 +375,19 @@ class FakeRackbeat(_Faults):
         self.calls.append(("create_customer_invoice", body))
         number = next(self._numbers)
         customer = self.customers.get(str(body.get("customer_id")), {})
-        self.customer_invoices[str(number)] = {**copy.deepcopy(body), "number": number, "is_booked": False,
-                                               "customer": copy.deepcopy(customer)}
+        stored = {**copy.deepcopy(body), "number": number, "is_booked": False, "customer": copy.deepcopy(customer)}
+        # Rackbeat computes the totals with the customer's VAT zone (25 % domestic, none otherwise)
+        # and shows them when the invoice is read; the create answer here carries none of them.
+        rate = Decimal("25") if customer.get("vat_zone", "domestic") == "domestic" else Decimal("0")
+        subtotal = vat = Decimal("0")
+        for entry in body.get("lines") or []:
+            net = _ore(_d(entry.get("quantity")) * _d(entry.get("line_price"))
+                       * (100 - _d(entry.get("discount_percentage"))) / 100)
+            subtotal, vat = subtotal + net, vat + _ore(net * rate / 100)
+        self.customer_invoices[str(number)] = {**stored, "total_subtotal": str(subtotal), "total_vat": str(vat),
+                                               "total_total": str(subtotal + vat)}
         self._after_write("create_customer_invoice")
-        return copy.deepcopy(self.customer_invoices[str(number)])
+        return copy.deepcopy(stored)
 
     def book_customer_invoice(self, number: Any) -> dict[str, Any]:
         self.calls.append(("book_customer_invoice", number))

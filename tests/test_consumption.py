@@ -86,6 +86,24 @@ def test_stock_line_without_cost_price_needs_attention(connection, rackbeat, din
         _run(connection, rackbeat, dinero)
 
 
+def test_zero_or_missing_cost_prices_stop_the_consumption_naming_every_item(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [
+        line("A-1", FINISHED_GOODS, 1, "10", cost="0"), line("A-2", FINISHED_GOODS, 2, "10", cost="4.00"),
+        line("A-3", FINISHED_GOODS, 1, "10", cost=None)])
+    with pytest.raises(NeedsMapping) as problem:
+        _run(connection, rackbeat, dinero)
+    assert "stock items without a cost price (missing or 0): A-1 (line 1 (Vare A-1)), A-3 (line 3 (Vare A-3))" \
+        in problem.value.message
+    assert dinero.manual_vouchers == {}
+
+
+def test_all_cost_prices_zero_is_not_skipped_silently(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "10", cost=0)])
+    with pytest.raises(NeedsMapping, match="A-1"):
+        _run(connection, rackbeat, dinero)
+    assert dinero.manual_vouchers == {}
+
+
 def test_booking_is_resumed_not_reposted(connection, rackbeat, dinero):
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
     dinero.fail_after_write.add("book_manual_voucher")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -521,7 +522,7 @@ def test_document_url_points_into_dinero_web_app(dinero):
 
 def test_every_endpoint_builds_a_url_on_the_configured_api(dinero):
     for name, endpoint in ENDPOINTS.items():
-        built = dinero.url(name, guid=GUID) if "{guid}" in endpoint.path else dinero.url(name)
+        built = dinero.url(name, guid=GUID) if re.search(r"{\w*[gG]uid}", endpoint.path) else dinero.url(name)
         assert built.startswith("https://api.dinero.test/v")
         assert "{" not in built
 
@@ -543,3 +544,36 @@ def test_write_answered_with_unreadable_success_is_uncertain(dinero):
     responses.post(url("/v1/{org}/vouchers/manuel"), status=200, body="<html>proxy page</html>")
     with pytest.raises(UncertainOutcome):
         dinero.create_manual_voucher({"Lines": []})
+
+
+@responses.activate
+def test_purchase_dry_run_failing_with_5xx_is_retried_like_a_read(dinero, sleeps):
+    """``vouchers/purchase/fetch`` writes nothing, so a 5xx is transient, never uncertain."""
+    api_key_token()
+    fetch = responses.post(url("/v1/{org}/vouchers/purchase/fetch"), status=503, body="busy")
+    with pytest.raises(TransientError) as caught:
+        dinero.purchase_voucher_totals({"PurchaseType": "credit", "Lines": []})
+    assert not caught.value.uncertain
+    assert fetch.call_count == 3
+
+
+@responses.activate
+def test_purchase_voucher_found_by_its_file_or_none(dinero):
+    api_key_token()
+    responses.get(url("/v1/{org}/vouchers/purchase/fileguid/file0001"), json=[GUID])
+    responses.get(url("/v1/{org}/vouchers/purchase/fileguid/file0002"), json=[])
+    responses.get(url("/v1/{org}/vouchers/purchase/fileguid/file0003"), status=404, json={"message": "none"})
+    assert dinero.find_purchase_voucher_by_file("file0001") == GUID
+    assert dinero.find_purchase_voucher_by_file("file0002") is None
+    assert dinero.find_purchase_voucher_by_file("file0003") is None
+
+
+@responses.activate
+def test_credit_note_draft_update_is_sent_like_an_invoice_draft_update(dinero):
+    """Defect 5: a credit-note draft left by an earlier attempt is replaced with ``PUT /v1.2/…``."""
+    from integration.transfers.sales_invoices import SalesDocuments
+
+    api_key_token()
+    put = responses.put(url(f"/v1.2/{{org}}/sales/creditnotes/{GUID}"), json={"Guid": GUID, "TimeStamp": "0A"})
+    assert SalesDocuments(dinero, credit_note=True).update(GUID, {"ProductLines": [], "Timestamp": "09"})
+    assert put.call_count == 1 and json.loads(put.calls[0].request.body)["Timestamp"] == "09"

@@ -135,7 +135,7 @@ class ContractRecorder:
         for method, path, _body in self.requests:
             for name, endpoint in ENDPOINTS.items():
                 template = endpoint.path.replace("{org}", ORG)
-                pattern = "^" + re.sub(r"\\{guid\\}", "[^/]+", re.escape(template)) + "$"
+                pattern = "^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$"
                 if endpoint.method == method and re.match(pattern, path):
                     used.add(name)
         return used
@@ -186,19 +186,22 @@ def test_every_request_the_client_sends_is_a_documented_operation_with_a_valid_b
     dinero.create_credit_note(credit_note_body())
     dinero.get_credit_note(CREDIT_NOTE)
     dinero.find_credit_note("rackbeat:credit_note:10043")
+    dinero.update_credit_note(CREDIT_NOTE, {**credit_note_body(), "Timestamp": "00000000020A5EA8"})
     dinero.book_credit_note(CREDIT_NOTE, "00000000020A5EA8")
     dinero.email_credit_note(CREDIT_NOTE)
 
     dinero.create_purchase_voucher(purchase_voucher_body())
     dinero.get_purchase_voucher(VOUCHER)
-    dinero.book_purchase_voucher(VOUCHER, "00000000020A5EA8")
     dinero.purchase_voucher_totals(purchase_voucher_body())
+    dinero.find_purchase_voucher_by_file(FILE_GUID)
+    dinero.book_purchase_voucher(VOUCHER, "00000000020A5EA8")
 
     dinero.create_manual_voucher(manual_voucher_body())
     dinero.get_manual_voucher(VOUCHER)
     dinero.book_manual_voucher(VOUCHER, "00000000020A5EA8")
 
     dinero.upload_file("leverandørfaktura-2001.pdf", b"%PDF-1.4 test")
+    dinero.find_unused_file("leverandørfaktura-2001.pdf")
     dinero.entries(date(2026, 3, 1), date(2026, 3, 31))
 
     assert recorder.problems == []
@@ -215,7 +218,7 @@ def test_a_body_breaking_the_schema_is_caught_by_the_contract(dinero, recorder):
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 def test_endpoint_table_entry_is_a_current_operation_of_the_openapi_document(name):
     endpoint = ENDPOINTS[name]
-    path = endpoint.path.replace("{org}", ORG).replace("{guid}", INVOICE)
+    path = endpoint.path.replace("{org}", ORG).replace("{guid}", INVOICE).replace("{fileGuid}", FILE_GUID)
     operation = find_operation(endpoint.method, path)
     assert operation is not None, f"{endpoint.method} {endpoint.path} is not in Dinero's OpenAPI document"
     assert operation.template == endpoint.path.replace("{org}", "{organizationId}")

@@ -18,15 +18,16 @@ from integration.models import Direction, IntegrationSettings, Kind, SyncOperati
 from tests.invoice_fixtures import FINISHED_GOODS, SPARE_PARTS, build_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SHAPES = ["real", "early"]
 
 
 # --- the two emulated accounts --------------------------------------------------------------------
 
-def _seed_rackbeat(connection: Connection) -> Any:
+def _seed_rackbeat(connection: Connection, shape: str = "real") -> Any:
     from sandbox.rackbeat import models as rb
 
     account = rb.Account.objects.create(account_id=int(connection.rackbeat_account_id), company_name=connection.name,
-                                        api_token=connection.rackbeat_api_token)
+                                        api_token=connection.rackbeat_api_token, document_shape=shape)
     groups = {number: rb.ProductGroup.objects.create(account=account, number=int(number), name=name)
               for number, name in ((FINISHED_GOODS, "Färdiga varor"), (SPARE_PARTS, "Reservdelar"))}
     unit = rb.Unit.objects.create(account=account, number=1, name="stk")
@@ -59,12 +60,15 @@ def _seed_dinero(connection: Connection) -> Any:
 
 
 @pytest.fixture
-def e2e(sandbox_urls, connection, settings):
+def e2e(request, sandbox_urls, connection, settings):
+    # The Rackbeat the sandbox speaks: real (the default) or, for tests parametrised over
+    # ``shape``, the early reading too.
+    shape = request.getfixturevalue("shape") if "shape" in request.fixturenames else "real"
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     build_world(connection)
     Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
     connection.refresh_from_db()
-    rackbeat_account = _seed_rackbeat(connection)
+    rackbeat_account = _seed_rackbeat(connection, shape)
     dinero_org = _seed_dinero(connection)
     from integration.clients.factory import dinero_client, rackbeat_client
 
@@ -96,8 +100,9 @@ def _settings(connection, **values) -> None:
 
 # --- Rackbeat → Dinero ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("status", ["draft", "booked", "booked_emailed"])
-def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status):
+def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status, shape):
     connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
     _settings(connection, sales_invoice_status=status)
     invoice = _book_sales_invoice(rackbeat, [("FV-1", 2, "499.00"), ("RD-9", 5, "29.95")])
@@ -113,7 +118,8 @@ def test_sales_invoice_arrives_with_rackbeats_total_in_each_status(e2e, status):
         assert document["MailOutStatus"] != "NotSent"
 
 
-def test_item_consumption_is_booked_only_when_enabled(e2e):
+@pytest.mark.parametrize("shape", SHAPES)
+def test_item_consumption_is_booked_only_when_enabled(e2e, shape):
     connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
     first = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")])
     _transfer(connection, Kind.SALES_INVOICE, first["number"])
@@ -130,8 +136,9 @@ def test_item_consumption_is_booked_only_when_enabled(e2e):
     assert Decimal(str(voucher_line.get("Amount", voucher_line.get("AmountInclVatValue")))) == Decimal("432.00")
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize(("supplier", "account"), [(701, 2000), (702, 2050), (703, 2150)])
-def test_supplier_invoice_lands_on_the_matrix_account(e2e, supplier, account):
+def test_supplier_invoice_lands_on_the_matrix_account(e2e, supplier, account, shape):
     connection, dinero = e2e["connection"], e2e["dinero"]
     from sandbox.rackbeat import models as rb
 
@@ -149,6 +156,28 @@ def test_supplier_invoice_lands_on_the_matrix_account(e2e, supplier, account):
     assert op.state == SyncOperation.State.DONE, (op.last_error, op.hint)
     voucher = dinero.get_purchase_voucher(op.target_id)
     assert [vl["AccountNumber"] for vl in voucher["Lines"]] == [account]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_credit_note_becomes_a_dinero_credit_note_with_a_reversed_consumption_voucher(e2e, shape):
+    connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
+    _settings(connection, item_consumption_enabled=True)
+    credit = _book_sales_invoice(rackbeat, [("FV-1", 2, "499.00"), ("RD-9", 1, "29.95")], is_creditnote=True)
+    # Real Rackbeat sends credit notes with negative amounts; the early reading had them positive.
+    assert Decimal(str(credit["total_total"])) == Decimal("-1284.94" if shape == "real" else "1284.94")
+
+    op = _transfer(connection, Kind.SALES_INVOICE, credit["number"])
+    assert op.state == SyncOperation.State.DONE, (op.last_error, op.hint)
+    note = dinero.get_credit_note(op.target_id)
+    assert Decimal(str(note["TotalInclVat"])) == Decimal("1284.94")
+    assert [(pl["Quantity"], pl["AccountNumber"]) for pl in note["ProductLines"]] == [(2, 1000), (1, 1300)]
+    assert not list(dinero.iter_invoices())
+
+    consumption = _transfer(connection, Kind.ITEM_CONSUMPTION, credit["number"])
+    assert consumption.state == SyncOperation.State.DONE, (consumption.last_error, consumption.hint)
+    (voucher_line,) = dinero.get_manual_voucher(consumption.target_id)["Lines"]
+    # 2 × 210.50 + 1 × 11 back into stock: the consumption account is credited.
+    assert Decimal(str(voucher_line.get("Amount", voucher_line.get("AmountInclVatValue")))) == Decimal("-432.00")
 
 
 def test_500_after_the_write_never_gives_a_second_invoice(e2e):

@@ -251,3 +251,42 @@ def test_choices_are_refused_for_another_tenant_and_without_permission(live, rac
     theirs.refresh_from_db()
     assert op.state == theirs.state == State.NEEDS_ATTENTION
     assert dinero.count("create_purchase_voucher") == 1
+
+
+# --- uncertain purchase vouchers resolved by looking (defect 11 and the fileguid look-up) ---------
+
+def test_lost_voucher_answer_is_resolved_by_its_file_without_a_person(live, rackbeat, dinero):
+    rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "100")])
+    rackbeat.pdfs["5001"] = b"%PDF-1.4 supplier invoice"
+    dinero.fail_after_write.add("create_purchase_voucher")
+    op = trigger(live, Kind.SUPPLIER_INVOICE, 5001)
+    assert op.state == State.PENDING and op.intent["in_flight"] == "purchase_voucher"
+    op = later(op)
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    (voucher,) = dinero.purchase_vouchers.values()
+    assert op.target_id == voucher["Guid"] and dinero.count("create_purchase_voucher") == 1
+    assert op.events.filter(message__contains="Found the purchase voucher").exists()
+
+
+def test_lost_voucher_answer_that_wrote_nothing_is_posted_once_after_dinero_says_so(live, rackbeat, dinero):
+    from integration.clients.errors import UncertainOutcome
+
+    rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "100")])
+    rackbeat.pdfs["5001"] = b"%PDF-1.4 supplier invoice"
+    dinero.refuse_once["create_purchase_voucher"] = UncertainOutcome("timeout", service="dinero")
+    op = later(trigger(live, Kind.SUPPLIER_INVOICE, 5001))
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    assert len(dinero.purchase_vouchers) == 1 and dinero.count("find_purchase_voucher_by_file") == 1
+
+
+def test_pdf_upload_with_a_lost_answer_is_reused_never_a_second_file(live, rackbeat, dinero):
+    rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "100")])
+    rackbeat.pdfs["5001"] = b"%PDF-1.4 supplier invoice"
+    dinero.fail_after_write.add("upload_file")
+    op = trigger(live, Kind.SUPPLIER_INVOICE, 5001)
+    assert op.state == State.PENDING
+    op = later(op)
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    (file_guid,) = dinero.files
+    (voucher,) = dinero.purchase_vouchers.values()
+    assert voucher["FileGuid"] == file_guid and dinero.count("upload_file") == 1

@@ -523,3 +523,28 @@ def test_the_dinero_client_runs_a_whole_invoice_against_the_emulator(sandbox_url
          "AccountVatCode": "none", "BalancingAccountVatCode": "none"}]})
     assert client.book_manual_voucher(voucher["Guid"], voucher["Timestamp"])["Status"] == "Booked"
     assert client.document_url("invoice", guid).startswith(f"{sandbox_urls}/sandbox/dinero/app/")
+
+
+def test_purchase_dry_run_computes_totals_and_saves_nothing(dinero):
+    body = {"PurchaseType": "credit", "VoucherDate": "2026-03-20",
+            "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer", "VatCode": "I25"},
+                      {"Amount": 10, "AccountNumber": 2000, "Description": "Fragt", "VatCode": "none"}]}
+    answer = dinero("POST", "/v1/{org}/vouchers/purchase/fetch", body)
+    assert answer.status_code == 200
+    totals = {t["Type"]: t["Total"] for t in answer.json()["VoucherTotals"]}
+    assert totals == {"SubTotal": 110.0, "Vat": 25.0, "Total": 135.0}
+    assert "Guid" not in answer.json()
+    assert not Voucher.objects.exists()
+
+
+def test_purchase_vouchers_are_found_by_their_file(client, dinero):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    file_guid = client.post(f"{API}/v1/{ORG_ID}/files?fileName=bilag.pdf",
+                            {"file": SimpleUploadedFile("bilag.pdf", b"%PDF-1.4 test", "application/pdf")},
+                            HTTP_AUTHORIZATION=f"Bearer {dinero.token}").json()["FileGuid"]
+    assert dinero("GET", f"/v1/{{org}}/vouchers/purchase/fileguid/{file_guid}").json() == []
+    body = {"PurchaseType": "credit", "VoucherDate": "2026-03-20", "FileGuid": file_guid,
+            "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer"}]}
+    created = dinero("POST", "/v1.2/{org}/vouchers/purchase", body).json()
+    assert dinero("GET", f"/v1/{{org}}/vouchers/purchase/fileguid/{file_guid}").json() == [created["Guid"]]

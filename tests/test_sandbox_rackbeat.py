@@ -175,7 +175,8 @@ def test_line_totals_and_vat_are_rounded_to_the_ore():
         Decimal("87.50"), Decimal("21.88"))
 
 
-def test_sales_invoice_totals_match_rackbeats_arithmetic(api):
+def test_sales_invoice_totals_match_rackbeats_arithmetic(api, account):
+    m.Account.objects.filter(pk=account.pk).update(document_shape=m.DocumentShape.EARLY)
     response = api("POST", "customer-invoices", {"customer_id": 1, "invoice_date": "2025-02-10", "lines": [
         {"item_id": "ABC/123+DEF", "quantity": 3, "discount_percentage": 12.5},
         {"item_id": "P 2", "quantity": "7", "line_price": "1.115"},
@@ -197,6 +198,30 @@ def test_sales_invoice_totals_match_rackbeats_arithmetic(api):
     assert first["cost_price"] == 40.1
     assert invoice["lines"][2]["item"] is None
     assert invoice["customer"]["number"] == 1
+    assert invoice["is_credit_note"] is False
+
+
+def test_real_shape_lines_name_their_item_by_child_id_and_carry_item_cost_price(api):
+    number = api("POST", "customer-invoices", {"customer_id": 1, "lines": [
+        {"item_id": "ABC/123+DEF", "quantity": 3}, {"name": "Tekstlinje uden vare"}]}).json()["customer_invoice"]["number"]
+    invoice = api("POST", f"customer-invoices/{number}/book").json()["customer_invoice"]
+    first, text = invoice["lines"]
+    assert (first["child_id"], first["child_type"]) == ("ABC/123+DEF", "product")
+    assert first["item_cost_price"] == 40.1 and "cost_price" not in first
+    assert first["item"] == {"number": "ABC/123+DEF", "name": "Slash product",
+                             "group": {"number": 1, "name": "Færdigvarer"}}
+    assert text["child_id"] is None and "item" not in text
+    assert invoice["is_creditnote"] is False and "is_credit_note" not in invoice
+    assert set(invoice["customer"]) == {"number", "name", "customer_group_id"}
+
+
+def test_real_shape_credit_note_carries_negative_amounts(api):
+    credit = api("POST", "customer-invoices", {"customer_id": 1, "is_creditnote": True, "lines": [
+        {"item_id": "P 2", "quantity": 2}]}).json()["customer_invoice"]
+    assert credit["is_creditnote"] is True
+    assert (credit["total_subtotal"], credit["total_vat"], credit["total_total"]) == (-20.0, -5.0, -25.0)
+    assert (credit["lines"][0]["quantity"], credit["lines"][0]["line_total"]) == (-2.0, -20.0)
+    assert credit["lines"][0]["line_price"] == 10.0
 
 
 def test_free_line_is_taxed_at_the_zones_standard_rate(api):
@@ -228,6 +253,10 @@ def test_booking_makes_the_invoice_booked_and_immutable(api):
     assert booked.json()["customer_invoice"]["booked_at"]
     assert api("PUT", f"customer-invoices/{number}", {"note": "x"}).status_code == 422
     assert api("POST", f"customer-invoices/{number}/book", {}).status_code == 422
+    refused = api("GET", "customer-invoices?is_booked=true")
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"is_booked": ["Property 'is_booked' is not filterable"]}
+    m.Account.objects.update(refuse_is_booked_filter=False)
     assert api("GET", "customer-invoices?is_booked=true").json()["total"] == 1
     assert api("GET", "customer-invoices?is_booked=false").json()["total"] == 0
 
@@ -238,7 +267,9 @@ def test_supplier_invoice_uses_cost_price_and_can_be_booked(api):
     assert created.status_code == 201
     invoice = created.json()["supplier_invoice"]
     assert invoice["total_subtotal"] == 401.0 and invoice["total_total"] == 501.25
-    assert invoice["supplier"]["name"] == "Leverandør ApS"
+    assert invoice["supplier_id"] == 1 and "supplier" not in invoice and "vat_zone" not in invoice
+    line = invoice["lines"][0]
+    assert (line["child_id"], line["child_type"]) == ("ABC/123+DEF", "product") and "item" not in line
     assert api("POST", f"supplier-invoices/{invoice['number']}/book").json()["supplier_invoice"]["is_booked"]
 
 
@@ -267,6 +298,15 @@ def test_webhook_registration_returns_token_once_and_same_event_url_updates(api)
     assert "token" not in listing.json()["webhooks"][0]
     assert api("DELETE", f"webhooks/{hook['id']}").status_code == 200
     assert api("GET", "webhooks").json()["total"] == 0
+
+
+def test_an_event_the_account_does_not_offer_is_refused_with_422(api, account):
+    m.Account.objects.filter(pk=account.pk).update(refused_webhook_events="customer.updated\nlot.updated")
+    refused = api("POST", "webhooks", {"event": "lot.updated", "url": HOOK_URL})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"event": ["The selected event is invalid."]}
+    assert api("POST", "webhooks", {"event": "lot.created", "url": HOOK_URL}).status_code == 201
+    assert [hook["event"] for hook in api("GET", "webhooks").json()["webhooks"]] == ["lot.created"]
 
 
 def test_webhook_registration_is_validated(api):

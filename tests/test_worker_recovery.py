@@ -122,11 +122,6 @@ def test_a_task_merely_waiting_in_a_busy_queue_is_not_duplicated(active, not_inl
     assert engine.run_due() == 0
 
 
-def test_a_recently_queued_task_is_not_lost(active, not_inline):
-    pending_with_task_queued(active, 5)
-    assert engine.run_due() == 0
-
-
 # --- stopping -------------------------------------------------------------------------------------
 
 def test_killing_a_tree_reaches_the_grandchildren():

@@ -75,6 +75,8 @@ class Endpoint:
     method: str
     path: str
     paged: bool = False
+    # A POST that only computes (``…/fetch``): nothing is written, so it is retried like a read.
+    dry_run: bool = False
 
 
 # Every operation the client calls. Paths are exactly as in Dinero's OpenAPI document.
@@ -95,31 +97,35 @@ ENDPOINTS: dict[str, Endpoint] = {
     "list_invoices": Endpoint("GET", "/v1/{org}/invoices", paged=True),
     "get_invoice": Endpoint("GET", "/v1/{org}/invoices/{guid}"),
     "create_invoice": Endpoint("POST", "/v1/{org}/invoices"),
-    "invoice_totals": Endpoint("POST", "/v1/{org}/invoices/fetch"),
+    "invoice_totals": Endpoint("POST", "/v1/{org}/invoices/fetch", dry_run=True),
     "update_invoice": Endpoint("PUT", "/v1.2/{org}/invoices/{guid}"),
     "book_invoice": Endpoint("POST", "/v1/{org}/invoices/{guid}/book"),
     "email_invoice": Endpoint("POST", "/v1/{org}/invoices/{guid}/email"),
     "list_credit_notes": Endpoint("GET", "/v1/{org}/sales/creditnotes", paged=True),
     "get_credit_note": Endpoint("GET", "/v1/{org}/sales/creditnotes/{guid}"),
     "create_credit_note": Endpoint("POST", "/v1/{org}/sales/creditnotes"),
+    "update_credit_note": Endpoint("PUT", "/v1.2/{org}/sales/creditnotes/{guid}"),
     "book_credit_note": Endpoint("POST", "/v1/{org}/sales/creditnotes/{guid}/book"),
     "email_credit_note": Endpoint("POST", "/v1/{org}/sales/creditnotes/{guid}/email"),
     "create_purchase_voucher": Endpoint("POST", "/v1.2/{org}/vouchers/purchase"),
     "get_purchase_voucher": Endpoint("GET", "/v1/{org}/vouchers/purchase/{guid}"),
-    "purchase_voucher_totals": Endpoint("POST", "/v1/{org}/vouchers/purchase/fetch"),
+    "purchase_voucher_totals": Endpoint("POST", "/v1/{org}/vouchers/purchase/fetch", dry_run=True),
+    "find_purchase_voucher_by_file": Endpoint("GET", "/v1/{org}/vouchers/purchase/fileguid/{fileGuid}"),
     "book_purchase_voucher": Endpoint("POST", "/v1/{org}/vouchers/purchase/{guid}/book"),
     "create_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel"),
     "get_manual_voucher": Endpoint("GET", "/v1/{org}/vouchers/manuel/{guid}"),
     "book_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel/{guid}/book"),
     "upload_file": Endpoint("POST", "/v1/{org}/files"),
+    "list_files": Endpoint("GET", "/v1/{org}/files"),
     "entries": Endpoint("GET", "/v1/{org}/entries"),
 }
 
 # PascalCase `fields` per list: Dinero answers in the casing asked for, so the dicts stay stable.
 FIELDS = {
     "organizations": "Id,Name,IsPro,IsPayingPro,IsVatFree,VatNumber",
-    "entry_accounts": "AccountNumber,Name,VatCode,Category",
-    "purchase_accounts": "AccountNumber,Name,VatCode,Category,CategoryName",
+    # IsHidden: hidden accounts must not be offered in the matrices (the default fields omit it).
+    "entry_accounts": "AccountNumber,Name,VatCode,Category,IsHidden",
+    "purchase_accounts": "AccountNumber,Name,VatCode,Category,CategoryName,IsHidden",
     "deposit_accounts": "AccountNumber,Name,IsDefault,IsHidden",
     "list_contacts": (
         "ContactGuid,ExternalReference,Name,Street,ZipCode,City,CountryKey,Phone,Email,Webpage,"
@@ -474,6 +480,10 @@ class DineroClient:
     def find_credit_note(self, external_reference: str) -> dict[str, Any] | None:
         return self._find("list_credit_notes", external_reference)
 
+    def update_credit_note(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replaces a draft credit note (``body`` carries the current ``Timestamp``)."""
+        return self._json("update_credit_note", guid=guid, body=body)
+
     def iter_credit_notes(self, *, dated: tuple[date, date] | None = None) -> Iterator[dict[str, Any]]:
         """Sales credit notes; ``dated`` as for :meth:`iter_invoices`."""
         return self._iter("list_credit_notes", extra=_date_range(dated))
@@ -494,8 +504,22 @@ class DineroClient:
         return self._json("get_purchase_voucher", guid=guid)
 
     def purchase_voucher_totals(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Dinero's own reading of a purchase voucher body (lines, VAT, totals), without saving anything."""
+        """Dinero's own totals of a purchase voucher body (``VoucherTotals``), without saving anything."""
         return self._json("purchase_voucher_totals", body=body)
+
+    def find_purchase_voucher_by_file(self, file_guid: str) -> str | None:
+        """The Guid of the purchase voucher that carries the file ``file_guid``; None when none does."""
+        try:
+            answer = self._json("find_purchase_voucher_by_file", guid=file_guid)
+        except NotFound:
+            return None
+        if isinstance(answer, list):
+            return str(answer[0]) if answer else None
+        if isinstance(answer, str | int):
+            return str(answer) or None
+        if isinstance(answer, dict):
+            return str(answer.get("Guid") or "") or None
+        return None
 
     def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_purchase_voucher", "get_purchase_voucher", guid, timestamp)
@@ -519,6 +543,18 @@ class DineroClient:
         )
         return str(_json_of(response, written=True)["FileGuid"])
 
+    def find_unused_file(self, file_name: str) -> str | None:
+        """The FileGuid of an archived file named ``file_name`` that no voucher uses yet, or None.
+
+        Used after an upload whose answer was lost, so the file is reused instead of uploaded twice.
+        """
+        answer = self._json("list_files", params={"fileStatus": "Unused"})
+        rows, _pagination = _rows(answer) if not isinstance(answer, list) else (answer, {})
+        for row in rows:
+            if str(row.get("Name") or "") == file_name and not row.get("Linked") and row.get("FileGuid"):
+                return str(row["FileGuid"])
+        return None
+
     # --- the ledger -----------------------------------------------------------------------------
 
     def entries(self, start: date, end: date) -> list[dict[str, Any]]:
@@ -540,6 +576,9 @@ class DineroClient:
         endpoint = ENDPOINTS[name]
         values = {"org": quote(self.organization_id, safe="")}
         values.update({k: quote(str(v), safe="") for k, v in path_params.items()})
+        if "guid" in values:
+            # The one document id of a path, whatever the OpenAPI document calls it.
+            values.setdefault("fileGuid", values["guid"])
         return settings.DINERO_API_URL.rstrip("/") + endpoint.path.format(**values)
 
     def _call(
@@ -555,7 +594,7 @@ class DineroClient:
         endpoint = ENDPOINTS[name]
         url = self.url(name, **({"guid": guid} if guid is not None else {}))
         body = jsonable(body) if body is not None else None
-        is_read = endpoint.method == "GET"
+        is_read = endpoint.method == "GET" or endpoint.dry_run
         attempts = READ_ATTEMPTS if is_read else 1
         reauthenticated = False
         renewed_token = ""
@@ -583,7 +622,7 @@ class DineroClient:
                 attempt -= 1
                 renewed_token = self.tokens.renew(stale=token)
                 continue
-            error = classify(response, method=endpoint.method)
+            error = classify(response, method="GET" if is_read else endpoint.method)
             if isinstance(error, RateLimited):
                 self.limiter.penalize(self.limiter_key, error.retry_after)
                 raise error
@@ -595,7 +634,7 @@ class DineroClient:
     def _connection_error(self, exc: requests.RequestException, endpoint: Endpoint, url: str) -> ApiError:
         what = f"{endpoint.method} {url.split('?', 1)[0]}"
         reason = type(exc).__name__
-        if endpoint.method == "GET" or isinstance(exc, requests.ConnectTimeout):
+        if endpoint.method == "GET" or endpoint.dry_run or isinstance(exc, requests.ConnectTimeout):
             # A read is safe to repeat; a connect timeout means the request never left.
             return TransientError(_("Dinero did not answer (%(reason)s) on %(what)s.")
                                   % {"reason": reason, "what": what}, service=SERVICE)
@@ -606,7 +645,8 @@ class DineroClient:
         self._sleep(BACKOFF_SECONDS * (2 ** (attempt - 1)))
 
     def _json(self, name: str, **kwargs: Any) -> Any:
-        return _json_of(self._call(name, **kwargs), written=ENDPOINTS[name].method != "GET")
+        endpoint = ENDPOINTS[name]
+        return _json_of(self._call(name, **kwargs), written=endpoint.method != "GET" and not endpoint.dry_run)
 
     def _json_or_none(self, name: str, **kwargs: Any) -> Any:
         try:

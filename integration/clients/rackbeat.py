@@ -23,6 +23,7 @@ What was assumed about Rackbeat's API where its public documentation is silent i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integration.clients import list_filters
 from integration.clients.errors import (
     AccessDenied,
     ApiError,
@@ -332,6 +334,17 @@ class RackbeatClient:
     def supplier_invoice_pdf(self, number: int | str) -> bytes | None:
         return self._pdf(f"supplier-invoices/{path_key(number)}.pdf")
 
+    # --- newest rows (the shape check) -----------------------------------------------------------
+
+    def recent_rows(self, path: str, key: str, *, count: int = 50, booked: bool | None = None
+                    ) -> list[dict[str, Any]]:
+        """Up to ``count`` rows of a list, highest numbers first (one request in the usual case)."""
+        params: dict[str, Any] = {"limit": count, "order_by": "number", "order_direction": "DESC"}
+        filters: dict[str, Any] = {}
+        if booked is not None:
+            filters["is_booked"] = "true" if booked else "false"
+        return list(itertools.islice(self._filtered_pages(path, key, params, filters), count))
+
     # --- webhooks --------------------------------------------------------------------------------
 
     def iter_webhooks(self) -> Iterator[dict[str, Any]]:
@@ -397,11 +410,38 @@ class RackbeatClient:
         if sort:
             # A stable order keeps offset paging from skipping rows that change meanwhile.
             params["order_by"] = "number"
+        filters: dict[str, Any] = {}
         if updated_since is not None:
-            params["updated_at_from"] = rackbeat_datetime(updated_since)
+            filters["updated_at_from"] = rackbeat_datetime(updated_since)
         if booked is not None:
-            params["is_booked"] = "true" if booked else "false"
-        return self._pages(path, key, params)
+            filters["is_booked"] = "true" if booked else "false"
+        return self._filtered_pages(path, key, params, filters)
+
+    def _filtered_pages(self, path: str, key: str, params: dict[str, Any], filters: dict[str, Any]
+                        ) -> Iterator[dict[str, Any]]:
+        """Rows matching ``filters``: sent to Rackbeat, except those it refused for this connection,
+        which are applied here (see :mod:`integration.clients.list_filters`)."""
+        refused = list_filters.refused(self.connection, path) & filters.keys()
+        while True:
+            sent = {name: value for name, value in filters.items() if name not in refused}
+            local = {name: value for name, value in filters.items() if name in refused}
+            rows = self._pages(path, key, {**params, **sent})
+            try:
+                first = next(rows, None)
+            except ValidationFailed as exc:
+                # Only the first page can be refused for its filters; nothing was yielded yet.
+                name = list_filters.refused_filter(exc, sent)
+                if name is None or not list_filters.can_apply_locally(name):
+                    raise
+                list_filters.remember(self.connection, path, name, exc.describe())
+                refused.add(name)
+                continue
+            if first is None:
+                return
+            for row in itertools.chain([first], rows):
+                if all(list_filters.matches(row, name, value) for name, value in local.items()):
+                    yield row
+            return
 
     def _latest(self, path: str, key: str, count: int) -> list[dict[str, Any]]:
         count = max(1, min(int(count), PAGE_SIZE))

@@ -81,8 +81,8 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                 hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
                      "choose “It is not there: post it now” on this page.")
     elif payload.amount == 0:
-        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines with a cost price, so there is no "
-                             "item consumption to book.") % {"number": number})
+        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines, so there is no item consumption "
+                             "to book.") % {"number": number})
 
     if voucher is None and lifecycle.in_flight(op):
         # Never posted again on its own (rule 9): only a person moves an unanswered create on.

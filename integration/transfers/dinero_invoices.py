@@ -119,6 +119,21 @@ def _find_created(ctx: TransferContext, op: SyncOperation, guid: str) -> dict[st
     return None
 
 
+def _compare_totals(rackbeat_invoice: dict[str, Any], invoice: dict[str, Any], number: Any) -> None:
+    currency = str(invoice.get("Currency") or "DKK")
+    if invoice.get("TotalInclVat") in (None, "") or rackbeat_invoice.get("total_total") in (None, ""):
+        raise NeedsMapping(
+            _("Rackbeat invoice %(number)s (the copy of Dinero invoice %(dinero)s) shows no total, so it cannot be "
+              "compared with Dinero's before booking; it was left unbooked.") % {
+                "number": number, "dinero": invoice.get("Number") or invoice.get("Guid")},
+            hint=_("Open the invoice in Rackbeat, compare it with Dinero's, book it there by hand if it matches, "
+                   "then mark this operation handled."))
+    dinero_total = ore(money(invoice.get("TotalInclVat"), "Dinero total"))
+    rackbeat_total = ore(money(rackbeat_invoice.get("total_total"), "Rackbeat total"))
+    if rackbeat_total != dinero_total:
+        raise RackbeatTotalsMismatch(rackbeat_total, dinero_total, currency, number)
+
+
 @register(Kind.SALES_INVOICE, Direction.TO_RACKBEAT)
 def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
@@ -158,13 +173,11 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             ctx.save_intent(rackbeat_number=number, step="created")
 
     if not rackbeat_invoice.get("is_booked"):
-        rackbeat_total = rackbeat_invoice.get("total_total")
-        dinero_total = ore(money(invoice.get("TotalInclVat"), "Dinero total"))
-        if rackbeat_total not in (None, "") and invoice.get("TotalInclVat") not in (None, ""):
-            rackbeat_total = ore(money(rackbeat_total, "Rackbeat total"))
-            if rackbeat_total != dinero_total:
-                raise RackbeatTotalsMismatch(rackbeat_total, dinero_total, str(invoice.get("Currency") or "DKK"),
-                                             number)
+        # Rackbeat's create answer may carry no totals: the invoice is read again and its own
+        # total compared with Dinero's to the øre before it is booked (never booked unchecked).
+        rackbeat_invoice = ctx.rackbeat.get_customer_invoice(number) or rackbeat_invoice
+        _compare_totals(rackbeat_invoice, invoice, number)
+    if not rackbeat_invoice.get("is_booked"):
         rackbeat_invoice = ctx.rackbeat.book_customer_invoice(number) or rackbeat_invoice
     ctx.save_intent(step="booked")
 

@@ -536,8 +536,9 @@ def map_supplier_invoice(
         account = problems.call(mappings.supplier_account, group, zone) if zone else None
         if account is None:
             continue
-        entry = groups.setdefault(account, {"net": ZERO, "names": []})
+        entry = groups.setdefault(account, {"net": ZERO, "nets": [], "names": []})
         entry["net"] += total
+        entry["nets"].append(total)
         group_name = (item.get("group") or {}).get("name") if isinstance(item.get("group"), dict) else None
         label_name = str(group_name or group)
         if label_name not in entry["names"]:
@@ -556,7 +557,9 @@ def map_supplier_invoice(
     inclusive = []
     for account, entry in groups.items():
         vat = vats[account]
-        amount = purchase_line_amount(entry["net"], vat.vat_code, vat.rate)
+        # Rackbeat rounds the VAT of each line; the group's amount including VAT adds those up,
+        # so three lines of 0.10 give 0.39 as on Rackbeat's invoice, not 0.30 × 1.25 = 0.38.
+        amount = sum((purchase_line_amount(net, vat.vat_code, vat.rate) for net in entry["nets"]), ZERO)
         inclusive.append(purchase_amount_includes_vat(vat.vat_code))
         voucher_total += amount
         description = f"{', '.join(entry['names'])} – faktura {own_number or number}"
@@ -565,7 +568,7 @@ def map_supplier_invoice(
 
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     _check_purchase_totals(invoice, subtotal=subtotal, voucher_total=voucher_total, inclusive=inclusive,
-                           currency=currency)
+                           currency=currency, accounts=list(groups))
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -584,7 +587,13 @@ def map_supplier_invoice(
 
 
 def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, voucher_total: Decimal,
-                           inclusive: list[bool], currency: str) -> None:
+                           inclusive: list[bool], currency: str, accounts: list[int]) -> None:
+    """The voucher must book what the supplier charges, to the øre, whatever the mix of VAT codes.
+
+    What Dinero books as owed to the supplier is the sum of the line amounts (including VAT on
+    domestic purchase-VAT accounts, excluding it on reverse-charge and VAT-free accounts); that sum
+    must equal Rackbeat's ``total_total``.
+    """
     number = invoice.get("number")
     hint = ("Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in "
             "Dinero (a domestic supplier needs accounts with purchase VAT, an EU or foreign supplier "
@@ -596,17 +605,26 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
                 f"Supplier invoice {number}: the lines add up to {subtotal} {currency} excluding VAT, but "
                 f"Rackbeat's subtotal is {rackbeat_subtotal} {currency}.", hint=hint)
     if invoice.get("total_total") in (None, ""):
-        return
+        raise TotalsNotReproducible(f"Supplier invoice {number} has no total in Rackbeat, so the voucher's total "
+                                    "cannot be checked.", hint=hint)
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
-    if all(inclusive) and voucher_total != rackbeat_total:
+    if voucher_total == rackbeat_total:
+        return
+    if all(inclusive):
         raise TotalsNotReproducible(
             f"Supplier invoice {number}: the voucher lines including VAT add up to {voucher_total} {currency}, "
             f"but Rackbeat's total is {rackbeat_total} {currency}.", hint=hint)
-    if not any(inclusive) and voucher_total != rackbeat_total and rackbeat_total != subtotal:
+    if not any(inclusive):
         raise TotalsNotReproducible(
             f"Supplier invoice {number}: the accounts' VAT codes book no purchase VAT (amount "
             f"{voucher_total} {currency}), but Rackbeat's invoice carries VAT (total {rackbeat_total} "
             f"{currency}).", hint=hint)
+    with_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if inc)
+    without_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if not inc)
+    raise TotalsNotReproducible(
+        f"Supplier invoice {number}: the voucher would book {voucher_total} {currency}, but Rackbeat's total is "
+        f"{rackbeat_total} {currency} (difference {voucher_total - rackbeat_total} {currency}): account(s) "
+        f"{with_vat} book purchase VAT, account(s) {without_vat} do not.", hint=hint)
 
 
 # --- item consumption → manual voucher ---------------------------------------------------------
@@ -627,6 +645,9 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
     problems = _Problems()
     invoice = in_dinero_direction(invoice)
     total = ZERO
+    # Stock lines whose cost is missing or 0: a zero consumption would be booked (or the voucher
+    # skipped) with nobody told, so they stop the voucher together, each item named.
+    without_cost: list[str] = []
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line) or {}
         if not item:
@@ -641,14 +662,20 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
         if not item.get("inventory_enabled"):
             continue
         cost_price = line_cost_price(line)
-        if cost_price is None:
-            problems.add(f"{_upper_first(label)} of invoice {invoice.get('number')} is a stock item without a "
-                         "cost price, so its consumption cannot be computed.",
-                         hint="Check the product's cost price in Rackbeat, then press Retry.")
+        cost = problems.call(money, cost_price, f"cost price on {label}") if cost_price is not None else ZERO
+        if cost is None:
             continue
-        cost = problems.call(money, cost_price, f"cost price on {label}") or ZERO
+        if cost == ZERO:
+            without_cost.append(f"{item.get('number')} ({label})")
+            continue
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
         total += abs(cost) * quantity
+    if without_cost:
+        problems.add(f"Invoice {invoice.get('number')}: stock items without a cost price (missing or 0): "
+                     f"{', '.join(without_cost)}. Their consumption cannot be computed, so no consumption "
+                     "voucher was booked.",
+                     hint="Enter the cost price of these products in Rackbeat (or correct the invoice lines), "
+                          "then press Retry.")
     problems.raise_if_any()
     amount = ore(total)
     return -amount if credit_note_flag(invoice) else amount

@@ -22,14 +22,23 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from integration import lifecycle
-from integration.clients.errors import NotFound
+from integration.clients.errors import ApiError, NotFound
 from integration.models import Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.base import (
+    NeedsMapping,
+    Result,
+    SkipTransfer,
+    TotalsMismatch,
+    TransferContext,
+    register,
+)
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import (
     AccountVat,
     SupplierMappings,
     map_supplier_invoice,
+    money,
+    ore,
     purchase_amount_includes_vat,
 )
 from integration.transfers.rackbeat_documents import RelatedRecords, party_name, supplier_number
@@ -42,6 +51,20 @@ PERSON_CHOICES = ("If it is there, choose “It is in Dinero: link voucher numbe
 
 class VoucherOutcomeUnknown(NeedsMapping):
     """A purchase voucher may have been created by an attempt whose answer was lost."""
+
+
+class VoucherTotalsDiffer(TotalsMismatch):
+    """Dinero's dry run of the voucher books another total than Rackbeat's invoice; nothing was written."""
+
+    def __init__(self, rackbeat_total: Any, dinero_total: Any, currency: str, number: Any) -> None:
+        super().__init__(rackbeat_total, dinero_total, currency, hint=_(
+            "Dinero computes the voucher's VAT from the accounts' VAT codes. Compare the supplier matrix "
+            "accounts' VAT codes in Dinero with the VAT on Rackbeat's invoice, refresh the reference data, "
+            "then press Retry."))
+        self.message = (f"Supplier invoice {number}: Dinero would book {dinero_total} {currency}, but Rackbeat's "
+                        f"total is {rackbeat_total} {currency} (difference {dinero_total - rackbeat_total} "
+                        f"{currency}). Nothing was created in Dinero.")
+        self.args = (self.message,)
 
 
 def account_vat(connection: Any, account_number: int) -> AccountVat:
@@ -116,15 +139,19 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid="")
 
     if voucher is None and lifecycle.in_flight(op):
+        voucher = _look_up_unanswered_create(op, ctx, number)
+        guid = str((voucher or {}).get("Guid") or "")
+    if voucher is None and lifecycle.in_flight(op):
         # Never posted again on its own (rule 9): only a person moves an unanswered create on.
         raise VoucherOutcomeUnknown(
             f"Creating the purchase voucher for supplier invoice {number} got no clear answer from Dinero, "
-            "and Dinero offers no way to look this voucher up.",
+            "and without a file attached Dinero offers no way to look this voucher up.",
             hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a purchase voucher dated "
                   f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
                   f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
                   + PERSON_CHOICES))
     if voucher is None:
+        _compare_with_dinero(ctx, payload, number)
         contact_guid = ensure_contact(ctx, Kind.SUPPLIER, supplier_number(invoice), supplier or None)
         file_guid = str(intent.get("file_guid") or "") or _upload_pdf(ctx, number)
         payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
@@ -156,14 +183,77 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                   document_name=supplier_name)
 
 
+def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: Any) -> dict[str, Any] | None:
+    """After a create without a clear answer, ask Dinero for the voucher carrying our file.
+
+    The PDF is uploaded before the voucher and its FileGuid kept in the intent, so Dinero can
+    answer: found → continue with that voucher; not found → Dinero says it was not written, and
+    the create may be sent (once). Without a file there is nothing to ask: None, in flight stays.
+    """
+    file_guid = str((op.intent or {}).get("file_guid") or "")
+    if not file_guid:
+        return None
+    found = ctx.dinero.find_purchase_voucher_by_file(file_guid)
+    if not found:
+        ctx.save_intent(in_flight="")
+        ctx.note(_("The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
+                   "with its file %(file)s, so it is created now.") % {"file": file_guid})
+        return None
+    voucher = ctx.dinero.get_purchase_voucher(found)
+    ctx.save_intent(voucher_guid=found, voucher_timestamp=_timestamp(voucher), step="found_existing",
+                    in_flight="", touched=True)
+    ctx.note(_("Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
+               "not created again.") % {"guid": found, "file": file_guid})
+    return voucher
+
+
+def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> None:
+    """Dinero's own totals of the voucher (dry run, nothing written) must equal Rackbeat's, to the øre.
+
+    Dinero reports the dry run's totals in DKK, so the comparison is made for DKK vouchers; the
+    mapper has already compared every voucher in its own currency.
+    """
+    if payload.currency != "DKK":
+        return
+    body = {k: v for k, v in payload.body.items() if k not in ("ContactGuid", "FileGuid")}
+    answer = ctx.dinero.purchase_voucher_totals(body) or {}
+    totals = {str(t.get("Type")): t.get("Total") for t in answer.get("VoucherTotals") or [] if isinstance(t, dict)}
+    if totals.get("Total") in (None, ""):
+        return
+    dinero_total = ore(money(totals["Total"], "Dinero total"))
+    if dinero_total != payload.rackbeat_total:
+        raise VoucherTotalsDiffer(payload.rackbeat_total, dinero_total, payload.currency, number)
+
+
+def _pdf_name(number: Any) -> str:
+    return f"rackbeat-supplier-invoice-{number}.pdf"
+
+
 def _upload_pdf(ctx: TransferContext, number: Any) -> str:
-    """Upload Rackbeat's PDF of the supplier invoice to Dinero's file archive; '' when there is none."""
+    """Upload Rackbeat's PDF of the supplier invoice to Dinero's file archive; '' when there is none.
+
+    Rule 11: one file per voucher. The upload is marked in flight first; after an upload whose
+    answer was lost, the unused file of that name in Dinero's archive is reused instead of
+    uploading another copy.
+    """
+    if (ctx.operation.intent or {}).get("file_upload_in_flight"):
+        found = ctx.dinero.find_unused_file(_pdf_name(number))
+        if found:
+            ctx.save_intent(file_guid=found, file_upload_in_flight=False)
+            ctx.note(_("Reused the PDF %(file)s an earlier attempt uploaded.") % {"file": found})
+            return found
     try:
         content = ctx.rackbeat.supplier_invoice_pdf(number)
     except NotFound:
         content = None
     if not content:
         return ""
-    file_guid = str(ctx.dinero.upload_file(f"rackbeat-supplier-invoice-{number}.pdf", content) or "")
-    ctx.save_intent(file_guid=file_guid)
+    ctx.save_intent(file_upload_in_flight=True)
+    try:
+        file_guid = str(ctx.dinero.upload_file(_pdf_name(number), content) or "")
+    except ApiError as exc:
+        if not exc.uncertain:
+            ctx.save_intent(file_upload_in_flight=False)
+        raise
+    ctx.save_intent(file_guid=file_guid, file_upload_in_flight=False)
     return file_guid

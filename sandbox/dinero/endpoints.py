@@ -593,6 +593,15 @@ def fetch_purchase_voucher(call: Call) -> Answer:
     return 200, {**read, "ShouldPossiblyBeFixedAsset": False}
 
 
+@route("GET", "/v1/{organizationId}/vouchers/purchase/fileguid/{fileGuid}")
+def purchase_vouchers_by_file(call: Call) -> Answer:
+    """The Guids of the (not deleted) purchase vouchers carrying a file."""
+    file_guid = str(call.params["fileGuid"])
+    vouchers = Voucher.objects.filter(organization=call.org, kind=Voucher.Kind.PURCHASE, deleted_at__isnull=True,
+                                      data__FileGuid=file_guid).order_by("created_at", "id")
+    return 200, [str(voucher.guid) for voucher in vouchers]
+
+
 @route("GET", "/v1/{organizationId}/vouchers/purchase/{guid}")
 def get_purchase_voucher(call: Call) -> Answer:
     return 200, docs.purchase_read(_voucher(call, Voucher.Kind.PURCHASE), call.reading_chart)

@@ -149,6 +149,7 @@ def item(obj: m.Item) -> dict[str, Any]:
 
 
 def _line(line: m.InvoiceLine) -> dict[str, Any]:
+    """A line in the early shape: embedded item, ``item_id``, ``cost_price``."""
     embedded = None
     if line.item is not None:
         embedded = {
@@ -177,8 +178,37 @@ def _line(line: m.InvoiceLine) -> dict[str, Any]:
     }
 
 
-def _invoice(obj: m.CustomerInvoice | m.SupplierInvoice) -> dict[str, Any]:
-    return {
+def _real_line(line: m.InvoiceLine, *, sign: int, purchase: bool) -> dict[str, Any]:
+    """A line as live Rackbeat answers it (rackbeat-api.md, "Evidence update").
+
+    The item is named by ``child_id``/``child_type``; a customer-invoice line may embed a small
+    ``item{number, name, group}`` (no stock flag, no unit), a supplier-invoice line embeds nothing.
+    The unit cost is ``item_cost_price``. On a credit note quantities and line totals are negative.
+    """
+    data: dict[str, Any] = {
+        "id": line.pk,
+        "child_id": line.item.number if line.item else None,
+        "child_type": line.item.type if line.item else None,
+        "name": line.name,
+        "quantity": money(sign * line.quantity),
+        "line_price": money(line.line_price),
+        "line_total": money(sign * line.line_total),
+        "discount_percentage": money(line.discount_percentage),
+    }
+    if not purchase:
+        data["item_cost_price"] = money(line.cost_price)
+        data["vat_percentage"] = money(line.vat_percentage)
+        if line.item is not None:
+            data["item"] = {"number": line.item.number, "name": line.item.name,
+                            "group": {"number": line.item.group.number, "name": line.item.group.name}}
+    return data
+
+
+def _invoice(obj: m.CustomerInvoice | m.SupplierInvoice, *, sign: int = 1) -> dict[str, Any]:
+    real = obj.account.speaks_real_shapes
+    purchase = isinstance(obj, m.SupplierInvoice)
+    lines = obj.lines.select_related("item__group", "item__unit", "unit")
+    data = {
         "number": obj.number,
         "invoice_date": obj.invoice_date.isoformat(),
         "due_date": obj.due_date.isoformat(),
@@ -187,25 +217,42 @@ def _invoice(obj: m.CustomerInvoice | m.SupplierInvoice) -> dict[str, Any]:
         "vat_zone": obj.vat_zone,
         "heading": obj.heading,
         "note": obj.note,
-        "total_subtotal": money(obj.total_subtotal),
-        "total_vat": money(obj.total_vat),
-        "total_total": money(obj.total_total),
+        "total_subtotal": money(sign * obj.total_subtotal),
+        "total_vat": money(sign * obj.total_vat),
+        "total_total": money(sign * obj.total_total),
         "is_booked": obj.is_booked,
         "booked_at": timestamp(obj.booked_at),
         "payment_terms_id": obj.payment_terms.number if obj.payment_terms else None,
         "payment_terms": payment_term(obj.payment_terms),
         "created_at": timestamp(obj.created_at),
         "updated_at": timestamp(obj.updated_at),
-        "lines": [_line(line) for line in obj.lines.select_related("item__group", "item__unit", "unit")],
+        "lines": [_real_line(line, sign=sign, purchase=purchase) if real else _line(line) for line in lines],
     }
+    if real and purchase:
+        # The only supplier-invoice schema seen carries no VAT zone: it is the supplier's.
+        del data["vat_zone"]
+    return data
 
 
 def customer_invoice(obj: m.CustomerInvoice) -> dict[str, Any]:
-    data = _invoice(obj)
+    if not obj.account.speaks_real_shapes:
+        data = _invoice(obj)
+        data.update({
+            "customer_id": obj.customer.number,
+            "customer": customer(obj.customer),
+            "is_credit_note": obj.is_credit_note,
+        })
+    else:
+        # Live credit notes carry negative totals and line amounts under ``is_creditnote``; the
+        # embedded customer is the small one public code reads.
+        data = _invoice(obj, sign=-1 if obj.is_credit_note else 1)
+        data.update({
+            "customer_id": obj.customer.number,
+            "customer": {"number": obj.customer.number, "name": obj.customer.name,
+                         "customer_group_id": obj.customer.group.number if obj.customer.group else None},
+            "is_creditnote": obj.is_credit_note,
+        })
     data.update({
-        "customer_id": obj.customer.number,
-        "customer": customer(obj.customer),
-        "is_credit_note": obj.is_credit_note,
         "credited_invoice_number": obj.credited_invoice_number,
         "layout_id": obj.layout.number if obj.layout else None,
         "pdf_url": _self_url(f"customer-invoices/{obj.number}.pdf"),
@@ -216,9 +263,10 @@ def customer_invoice(obj: m.CustomerInvoice) -> dict[str, Any]:
 
 def supplier_invoice(obj: m.SupplierInvoice) -> dict[str, Any]:
     data = _invoice(obj)
+    data["supplier_id"] = obj.supplier.number
+    if not obj.account.speaks_real_shapes:
+        data["supplier"] = supplier(obj.supplier)
     data.update({
-        "supplier_id": obj.supplier.number,
-        "supplier": supplier(obj.supplier),
         "supplier_invoice_number": obj.supplier_invoice_number,
         "pdf_url": _self_url(f"supplier-invoices/{obj.number}.pdf"),
         "self": _self_url(f"supplier-invoices/{obj.number}"),

@@ -194,7 +194,7 @@ def _header(reader: Reader, account: m.Account, instance, *, purchase: bool) -> 
             values["layout"] = reader.related(account, m.Layout, "layout_id", "layout")
         elif creating and partner is not None:
             values["layout"] = partner.layout
-        credit = reader.boolean("is_credit_note")
+        credit = reader.boolean("is_creditnote", "is_credit_note")
         if credit is not None:
             values["is_credit_note"] = credit
         credited = reader.integer("credited_invoice_number")

@@ -41,6 +41,11 @@ def urlfriendly(number: str) -> str:
     return quote(quote(number, safe=""), safe="")
 
 
+class DocumentShape(models.TextChoices):
+    REAL = "real", _("Real Rackbeat (evidence, December 2026)")
+    EARLY = "early", _("Early reading of the documentation")
+
+
 class Account(models.Model):
     """One Rackbeat company (user account) with its API token and fault injection switches."""
 
@@ -72,6 +77,23 @@ class Account(models.Model):
     )
     fail_next_500_after_write = models.PositiveIntegerField(
         _("store the next N writes, then answer 500"), default=0,
+    )
+    # --- how this account's Rackbeat speaks (DESIGN.md rule 12) ------------------------------
+    document_shape = models.CharField(
+        _("document shape"), max_length=10, choices=DocumentShape.choices, default=DocumentShape.REAL,
+        help_text=_("Real: as public code calling the live API shows (is_creditnote with negative amounts, "
+                    "item_cost_price, child_id lines without item, supplier invoices with only supplier_id). "
+                    "Early: the service's first reading of the documentation."),
+    )
+    refuse_is_booked_filter = models.BooleanField(
+        _("refuse the is_booked list filter"), default=True,
+        help_text=_("Answer a list request filtered on is_booked with 422 “Property 'is_booked' is not "
+                    "filterable”, as live Rackbeat was seen doing."),
+    )
+    refused_webhook_events = models.TextField(
+        _("refused webhook events"), blank=True,
+        help_text=_("Event names (one per line) whose registration is answered with 422 “The selected event "
+                    "is invalid.”, to emulate events this Rackbeat does not offer."),
     )
     webhook_drop_rate = models.FloatField(_("webhook drop rate"), default=0.0, help_text=_("0–1, share of webhooks never sent."))
     drop_next_webhooks = models.PositiveIntegerField(_("drop the next N webhooks"), default=0)
@@ -109,6 +131,13 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_name} ({self.account_id})"
+
+    @property
+    def speaks_real_shapes(self) -> bool:
+        return self.document_shape != DocumentShape.EARLY
+
+    def refuses_event(self, event: str) -> bool:
+        return event.strip() in {line.strip() for line in self.refused_webhook_events.splitlines() if line.strip()}
 
 
 class RequestCount(models.Model):

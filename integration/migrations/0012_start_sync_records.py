@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0008_shared_cache_table'),
+        ('integration', '0011_creation_claims'),
     ]
 
     operations = [

@@ -1,0 +1,81 @@
+"""The service under gunicorn in a subprocess, on a free loopback port, for tests and benchmarks over real HTTP.
+
+pytest-django's ``live_server`` shares one in-memory SQLite connection between all request threads,
+so it cannot take concurrent deliveries the way production does. This starts the real thing:
+``gunicorn config.wsgi`` with its own worker processes, against a database the caller names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+_LISTENING = re.compile(rb"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+def database_url(db_settings: dict[str, Any]) -> str:
+    """A DATABASE_URL for a PostgreSQL database described by Django settings."""
+    user = db_settings.get("USER") or "postgres"
+    password = f":{db_settings['PASSWORD']}" if db_settings.get("PASSWORD") else ""
+    host = db_settings.get("HOST") or "127.0.0.1"
+    port = db_settings.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db_settings['NAME']}"
+
+
+@contextmanager
+def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | None = None,
+             startup_seconds: float = 60.0) -> Iterator[str]:
+    """Serve the service with ``workers`` processes on 127.0.0.1 (port chosen by the OS); yields its URL."""
+    env = {**os.environ, "DATABASE_URL": database, "DEBUG": "true", "SANDBOX_ENABLED": "true",
+           "Q_SYNC": "false", "CONN_MAX_AGE": "60", **(extra_env or {})}
+    with tempfile.TemporaryDirectory(prefix="gunicorn-") as directory:
+        log_path = Path(directory) / "gunicorn.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(GUNICORN), "config.wsgi:application", "--workers", str(workers), "--bind", "127.0.0.1:0",
+                 "--log-level", "info", "--access-logfile", "-" if os.environ.get("GUNICORN_ACCESS_LOG") else "/dev/null",
+                 "--graceful-timeout", "5", "--timeout", "60", "--control-socket", str(Path(directory) / "ctl")],
+                cwd=ROOT, env=env, stdout=log, stderr=log,
+            )
+        try:
+            yield _wait_until_listening(process, log_path, startup_seconds)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_listening(process: subprocess.Popen, log_path: Path, startup_seconds: float) -> str:
+    deadline = time.monotonic() + startup_seconds
+    url = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        if not url:
+            found = _LISTENING.search(log_path.read_bytes())
+            if found:
+                url = f"http://127.0.0.1:{int(found.group(1))}"
+        if url:
+            try:
+                # Both workers import the application before they serve; any answer means ready.
+                requests.get(f"{url}/healthz", timeout=5)
+                return url
+            except requests.RequestException:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not start within {startup_seconds} s:\n{log_path.read_text(errors='replace')}")
