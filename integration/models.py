@@ -184,6 +184,8 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["connection", "kind", "-started_at"])]
 
@@ -360,6 +362,8 @@ class HttpExchange(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("HTTP exchange")
+        verbose_name_plural = _("HTTP exchanges")
         ordering = ["at", "pk"]
         indexes = [
             models.Index(fields=["operation", "at"], name="exch_op_idx"),

@@ -70,6 +70,7 @@ class ProductGroup(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_product_group")]
         verbose_name = _("product group")
+        verbose_name_plural = _("product groups")
         permissions = [("refresh_reference_data", "Can refresh reference data from Rackbeat and Dinero")]
 
     def __str__(self) -> str:
@@ -84,6 +85,7 @@ class RackbeatUnit(ReferenceRow):
         ordering = ["connection", "name"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_unit")]
         verbose_name = _("Rackbeat unit")
+        verbose_name_plural = _("Rackbeat units")
 
     def __str__(self) -> str:
         return self.name
@@ -98,6 +100,7 @@ class RackbeatLayout(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_layout")]
         verbose_name = _("Rackbeat layout")
+        verbose_name_plural = _("Rackbeat layouts")
 
     def __str__(self) -> str:
         return self.name
@@ -116,6 +119,7 @@ class DineroAccount(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_dinero_account")]
         verbose_name = _("Dinero account")
+        verbose_name_plural = _("Dinero accounts")
 
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
@@ -130,6 +134,7 @@ class DineroVatType(ReferenceRow):
         ordering = ["connection", "code"]
         constraints = [models.UniqueConstraint(fields=["connection", "code"], name="unique_vat_type")]
         verbose_name = _("Dinero VAT type")
+        verbose_name_plural = _("Dinero VAT types")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -159,6 +164,7 @@ class AccountMatrixCell(models.Model):
             )
         ]
         verbose_name = _("account matrix cell")
+        verbose_name_plural = _("account matrix cells")
 
     def __str__(self) -> str:
         return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
@@ -188,6 +194,7 @@ class UnitMapping(models.Model):
             models.UniqueConstraint(fields=["connection", "rackbeat_unit_number"], name="unique_unit_mapping")
         ]
         verbose_name = _("unit mapping")
+        verbose_name_plural = _("unit mappings")
 
     def __str__(self) -> str:
         return f"{self.rackbeat_unit_number} → {self.dinero_unit}"
@@ -206,6 +213,7 @@ class LayoutMapping(models.Model):
             models.UniqueConstraint(fields=["connection", "rackbeat_layout_number"], name="unique_layout_mapping")
         ]
         verbose_name = _("layout mapping")
+        verbose_name_plural = _("layout mappings")
 
     def __str__(self) -> str:
         return f"{self.rackbeat_layout_number} → {self.language}"
@@ -226,6 +234,7 @@ class ReferenceRefresh(models.Model):
 
     class Meta:
         verbose_name = _("reference data refresh")
+        verbose_name_plural = _("reference data refreshes")
 
     def __str__(self) -> str:
         return f"Reference data of {self.connection}"
