@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0011_creation_claims'),
+        ('integration', '0012_plural_names'),
     ]
 
     operations = [
