@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0012_plural_names'),
+        ('integration', '0013_refused_list_filter_plural'),
     ]
 
     operations = [
