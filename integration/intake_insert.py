@@ -1,4 +1,4 @@
-"""An accepted webhook for a new record, written in one SQL statement on PostgreSQL.
+"""A webhook delivery written in one SQL statement on PostgreSQL: new record, or one still queued.
 
 The intake's cost is its round trips to the database, so on PostgreSQL with the ORM broker the
 four rows an accepted delivery needs — the operation (already marked as queued), its timeline
@@ -6,11 +6,14 @@ entry, its django-q2 task and the stored delivery — go in one statement of dat
 
     WITH op AS (INSERT INTO operation … ON CONFLICT (natural key) DO NOTHING RETURNING id),
          ev AS (INSERT INTO event … SELECT … FROM op),
-         task AS (INSERT INTO task queue … SELECT … FROM op)
-    INSERT INTO delivery … SELECT … FROM op RETURNING operation_id
+         task AS (INSERT INTO task queue … SELECT … FROM op),
+         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending' FOR UPDATE)
+    INSERT INTO delivery … SELECT … FROM (op as accepted, else queued as duplicate) RETURNING …
 
-A single statement is its own transaction: all four rows or none. When the record already has an
-operation, nothing is written and ``None`` comes back (the receiver then takes the ordinary path).
+A single statement is its own transaction: all rows or none. A delivery for a record whose
+operation is still queued is stored as a duplicate of it in the same statement. When the
+operation exists in any other state, nothing is written and ``None`` comes back (the receiver then
+takes the ordinary path, where the engine's lifecycle rules decide).
 The task's payload names the operation, so operation ids are drawn from the table's sequence in
 advance, a few dozen per process at a time (a gap in the ids when a process stops is harmless).
 Everywhere else — SQLite, another broker, synchronous tasks in development and tests — the
@@ -79,9 +82,10 @@ def _task_package(op_id: int) -> tuple[str, str]:
     return captured.list_key, captured.package
 
 
-def accept_new(connection_id: int, kind: str, key: str, *, event: str, body_text: str) -> int | None:
-    """Create the operation, its timeline entry, its task and the delivery; None when the record has
-    an operation already (nothing is written then)."""
+def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: str) -> tuple[int, str] | None:
+    """The delivery stored with its operation id and outcome: ``accepted`` when the operation was
+    created (with its timeline entry and task), ``duplicate`` when it exists and is still queued.
+    None when it exists in another state: nothing was written, the ordinary path decides."""
     connection = connections[router.db_for_write(SyncOperation)]
     quote = connection.ops.quote_name
     now = timezone.now()
@@ -97,7 +101,11 @@ def accept_new(connection_id: int, kind: str, key: str, *, event: str, body_text
                                    outcome=WebhookDelivery.Outcome.ACCEPTED, operation_id=op_id, received_at=now)
         op_columns, op_values = row_values(op, connection, include_pk=True)
         event_columns, event_values = row_values(event_row, connection)
-        delivery_columns, delivery_values = row_values(delivery, connection)
+        # The delivery's operation and outcome come from the statement itself (created or joined).
+        kept = [(column, value) for column, value in zip(*row_values(delivery, connection), strict=True)
+                if column not in (quote("operation_id"), quote("outcome"))]
+        delivery_columns = [column for column, _ in kept]
+        delivery_values = [value for _, value in kept]
         task_key, task_payload = _task_package(op_id)
 
         def select(values: list[object]) -> str:
@@ -107,17 +115,27 @@ def accept_new(connection_id: int, kind: str, key: str, *, event: str, body_text
                                 for name in ("connection", "kind", "direction", "source_key"))
         from django_q.models import OrmQ
 
+        operations = quote(SyncOperation._meta.db_table)
         # Only identifiers from the models' own metadata are interpolated (quoted); values are parameters.
         sql = (
-            f"WITH op AS (INSERT INTO {quote(SyncOperation._meta.db_table)} ({', '.join(op_columns)}) "  # noqa: S608
+            f"WITH op AS (INSERT INTO {operations} ({', '.join(op_columns)}) "  # noqa: S608
             f"VALUES ({select(op_values)}) ON CONFLICT ({natural_key}) DO NOTHING RETURNING {quote('id')}), "
             f"ev AS (INSERT INTO {quote(OperationEvent._meta.db_table)} ({', '.join(event_columns)}) "
             f"SELECT {select(event_values)} FROM op), "
             f"task AS (INSERT INTO {quote(OrmQ._meta.db_table)} ({quote('key')}, {quote('payload')}, {quote('lock')}) "
-            f"SELECT %s, %s, %s FROM op) "
-            f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} ({', '.join(delivery_columns)}) "
-            f"SELECT {select(delivery_values)} FROM op RETURNING {quote('operation_id')}"
+            f"SELECT %s, %s, %s FROM op), "
+            # The record's operation, when it exists and is still queued: this delivery joins it.
+            f"queued AS (SELECT {quote('id')} FROM {operations} WHERE ({natural_key}) = (%s, %s, %s, %s) "
+            f"AND {quote('state')} = %s FOR UPDATE) "
+            f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} "
+            f"({', '.join(delivery_columns)}, {quote('operation_id')}, {quote('outcome')}) "
+            f"SELECT {select(delivery_values)}, found.id, found.outcome FROM "
+            f"(SELECT {quote('id')}, %s AS outcome FROM op UNION ALL "
+            f"SELECT {quote('id')}, %s FROM queued WHERE NOT EXISTS (SELECT 1 FROM op)) AS found "
+            f"RETURNING {quote('operation_id')}, {quote('outcome')}"
         )
-        cursor.execute(sql, [*op_values, *event_values, task_key, task_payload, now, *delivery_values])
+        cursor.execute(sql, [*op_values, *event_values, task_key, task_payload, now,
+                             connection_id, kind, Direction.TO_DINERO, key, SyncOperation.State.PENDING,
+                             *delivery_values, WebhookDelivery.Outcome.ACCEPTED, WebhookDelivery.Outcome.DUPLICATE])
         row = cursor.fetchone()
-    return None if row is None else int(row[0])
+    return None if row is None else (int(row[0]), str(row[1]))

@@ -141,10 +141,12 @@ def _accept(address: WebhookAddress, event: str, kind: str, body: DeliveryBody) 
 
     one_statement = intake_insert.available()
     if one_statement:
-        # PostgreSQL: a new record's delivery is one statement (see integration.intake_insert).
-        op_id = intake_insert.accept_new(address.connection_id, kind, body.key, event=event, body_text=body.text)
-        if op_id is not None:
-            return JsonResponse({"status": "accepted", "operation": op_id}, status=202)
+        # PostgreSQL: new or still queued is one statement (see integration.intake_insert).
+        stored = intake_insert.accept(address.connection_id, kind, body.key, event=event, body_text=body.text)
+        if stored is not None:
+            op_id, outcome = stored
+            return JsonResponse({"status": outcome, "operation": op_id},
+                                status=202 if outcome == Outcome.ACCEPTED else 200)
     # One transaction, no savepoints: the delivery is stored exactly when its work is queued.
     with transaction.atomic():
         op_id = None if one_statement else engine.enqueue_new(
