@@ -168,14 +168,15 @@ def _ms(text: str) -> float:
 
 
 def parse_wrk(out: str) -> dict[str, float]:
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
     requests_total = int(re.search(r"(\d+) requests in", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": requests_total,
-        "p50": _ms(latency["50"]), "p90": _ms(latency["90"]), "p99": _ms(latency["99"]),
+        # wrk leaves out the distribution when (almost) nothing completed, e.g. in a 1-second warm-up.
+        **{f"p{p}": _ms(latency[p]) if p in latency else float("nan") for p in ("50", "90", "99")},
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
     }

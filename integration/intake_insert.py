@@ -7,7 +7,7 @@ entry, its django-q2 task and the stored delivery — go in one statement of dat
     WITH op AS (INSERT INTO operation … ON CONFLICT (natural key) DO NOTHING RETURNING id),
          ev AS (INSERT INTO event … SELECT … FROM op),
          task AS (INSERT INTO task queue … SELECT … FROM op),
-         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending' FOR UPDATE)
+         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending')
     INSERT INTO delivery … SELECT … FROM (op as accepted, else queued as duplicate) RETURNING …
 
 A single statement is its own transaction: all rows or none. A delivery for a record whose
@@ -124,9 +124,10 @@ def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: st
             f"SELECT {select(event_values)} FROM op), "
             f"task AS (INSERT INTO {quote(OrmQ._meta.db_table)} ({quote('key')}, {quote('payload')}, {quote('lock')}) "
             f"SELECT %s, %s, %s FROM op), "
-            # The record's operation, when it exists and is still queued: this delivery joins it.
+            # The record's operation, when it exists and is still queued: this delivery joins it. No
+            # lock is needed: a worker claiming it after this snapshot reads the record afterwards.
             f"queued AS (SELECT {quote('id')} FROM {operations} WHERE ({natural_key}) = (%s, %s, %s, %s) "
-            f"AND {quote('state')} = %s FOR UPDATE) "
+            f"AND {quote('state')} = %s) "
             f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} "
             f"({', '.join(delivery_columns)}, {quote('operation_id')}, {quote('outcome')}) "
             f"SELECT {select(delivery_values)}, found.id, found.outcome FROM "
