@@ -12,10 +12,10 @@ from accounts import admin_pages
 from accounts.forms import ConnectionAdminForm
 from accounts.models import Connection, Membership
 from accounts.state_colours import state_badge
-from accounts.tenancy import TenantScopedAdminMixin, get_connection_for
+from accounts.tenancy import TenantScopedAdminMixin, TenantScopedInlineMixin, get_connection_for
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantScopedInlineMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -91,12 +91,13 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         return view
 
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        connection = self.tenant_object_or_404(request, object_id)
         extra_context = extra_context or {}
         menu = []
         for page in admin_pages.menu_for(request):
             if page.route:
                 continue
-            menu.append((page.group, page.title, reverse(f"admin:{page.url_name}", args=[object_id])))
+            menu.append((page.group, page.title, reverse(f"admin:{page.url_name}", args=[connection.pk])))
         extra_context["connection_pages"] = menu
         return super().change_view(request, object_id, form_url, extra_context)
 

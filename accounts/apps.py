@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Connections and access"
 
     def ready(self) -> None:
+        import accounts.checks  # noqa: F401  (registers the tenant-admin check)
         from accounts.roles import ensure_roles
 
         # Runs once per migrate (sender filter), after every app's permissions exist.

@@ -7,13 +7,16 @@ migration, so a model added later is covered the next time the service migrates.
   retry and mark documents handled; run troubleshooting. Only for connections they are a member of
   (see ``accounts.tenancy``).
 * **Support consultant** — everything in this service's apps, including credentials and
-  activation.
+  activation, for the connections they are a member of.
+
+Neither role sees django-q2's own admin (queued tasks, successes, failures, schedules): those rows
+are not scoped to a connection — a failed task's result can quote another tenant's document — so
+the task queue is for operators (superusers) only.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q
 
 ACCOUNTANT = "Accountant"
 SUPPORT_CONSULTANT = "Support consultant"
@@ -52,12 +55,7 @@ def accountant_permissions():
 
 
 def consultant_permissions():
-    return list(
-        Permission.objects.filter(
-            Q(content_type__app_label__in=OUR_APPS)
-            | Q(content_type__app_label="django_q", codename__startswith="view_")
-        )
-    )
+    return list(Permission.objects.filter(content_type__app_label__in=OUR_APPS))
 
 
 def ensure_roles(**_kwargs) -> None:

@@ -132,6 +132,21 @@ def _queue_state(money_kinds: tuple[str, ...]) -> dict[str, int]:
     return {**states, "money_finished": done_money}
 
 
+def _open_operations(limit: int = 20) -> list[str]:
+    """The operations still open, each with its last timeline entry (why it has not finished)."""
+    from integration.models import OperationEvent, SyncOperation
+
+    lines = []
+    for op in SyncOperation.objects.filter(state__in=("pending", "running")).order_by("pk")[:limit]:
+        last = OperationEvent.objects.filter(operation=op).order_by("-at", "-pk").first()
+        lines.append(f"operation {op.pk} {op.kind} {op.source_key} {op.state}, due {op.next_attempt_at:%H:%M:%S}, "
+                     f"queued {op.enqueued_at:%H:%M:%S}" if op.enqueued_at else
+                     f"operation {op.pk} {op.kind} {op.source_key} {op.state}, never queued")
+        if last is not None:
+            lines[-1] += f"; last: {last.at:%H:%M:%S} {last.message[:160]}"
+    return lines
+
+
 def _uncovered() -> list[str]:
     """Booked Rackbeat documents without an operation yet (their webhook may have been lost)."""
     from accounts.models import Connection
@@ -252,7 +267,7 @@ def run(argv: list[str]) -> int:
         if settled_at is None:
             result.violations.insert(0, f"the queue did not settle within {settle_timeout} s after the push "
                                         f"(still open: {_queue_state(money)}; without an operation: "
-                                        f"{_uncovered()[:20]})")
+                                        f"{_uncovered()[:20]}; open: {_open_operations()})")
         pushed = holder.get("pushed")
         if pushed is not None and pushed.errors:
             result.violations.extend(f"the suite could not book a document in Rackbeat: {e}" for e in pushed.errors)

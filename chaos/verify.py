@@ -81,6 +81,20 @@ def _undecidable(op: SyncOperation) -> bool:
     return op.state == "needs_attention" and any(marker in op.last_error_class for marker in UNDECIDABLE_MARKERS)
 
 
+def _definite_refusal(op: SyncOperation) -> str:
+    """The create that left ``op`` undecided, when Dinero answered it with a 4xx (429 included).
+
+    Only a timeout, a dropped connection or a 5xx may hide a write; a 4xx means nothing was written.
+    """
+    from integration.models import HttpExchange
+
+    last_write = (HttpExchange.objects.filter(operation=op, service="dinero", method__in=("POST", "PUT"))
+                  .exclude(url__contains="/files").order_by("-at", "-pk").first())
+    if last_write is not None and last_write.status is not None and 400 <= last_write.status < 500:
+        return f"HTTP {last_write.status} on {last_write.method} {last_write.url.split('?')[0]}"
+    return ""
+
+
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value if value is not None else 0))
 
@@ -258,6 +272,13 @@ class _Checker:
                 if op.state not in OPEN_OR_PROBLEM:
                     continue
                 if _undecidable(op):
+                    refusal = _definite_refusal(op)
+                    if refusal:
+                        # Dinero said no (nothing was written): the outcome was known, a person is asked for nothing.
+                        self.c.left_open += 1
+                        self.violation(f"operation {op.pk} ({op.kind} {op.source_key}) asks a person although "
+                                       f"Dinero's answer was definite ({refusal}): {op.last_error[:200]}")
+                        continue
                     self.report.undecided.append(
                         f"{self.name}: {op.kind} {op.source_key} (operation {op.pk}): {op.last_error} — {op.hint}")
                     continue

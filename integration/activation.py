@@ -6,6 +6,12 @@ company id and Dinero Pro — then registers one webhook per event and stores ea
 (encrypted; Rackbeat shows it only once). Every problem comes back as one sentence saying what to
 do; an empty list means the connection is active.
 
+Which events Rackbeat offers is learnt, not assumed: only a handful of event names are seen in
+public code (reference/rackbeat-api.md, "Evidence update"). Each registration's answer is recorded
+per connection (``RackbeatEventAnswer``); an event Rackbeat refuses (400/422) does not stop the
+activation — the connection page shows it with Rackbeat's answer, and the poll covers its documents.
+Every activation asks again, so an event Rackbeat starts offering later is picked up.
+
 Pausing removes the webhooks (Rackbeat stops sending) and keeps queued work pending; resuming is
 an activation (credentials may have changed meanwhile). Deleting a connection removes its
 webhooks as well, best effort: a Rackbeat that cannot be reached never blocks the delete.
@@ -24,7 +30,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Connection
 from integration.clients import errors
 from integration.clients.factory import dinero_client, rackbeat_client
-from integration.models import IntegrationSettings, RackbeatWebhook
+from integration.models import IntegrationSettings, RackbeatEventAnswer, RackbeatWebhook
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +105,9 @@ def register_webhooks(connection: Connection) -> list[str]:
         if hook.event not in wanted or hook.url != url or not hook.token:
             problems += _remove(client, hook)
     existing = set(RackbeatWebhook.objects.filter(connection=connection).values_list("event", flat=True))
+    RackbeatEventAnswer.objects.filter(connection=connection).exclude(event__in=wanted).delete()
+    for event in existing:
+        _record_answer(connection, event, accepted=True)
     for event in sorted(wanted - existing):
         try:
             answer = client.create_webhook(event, url)
@@ -106,6 +115,10 @@ def register_webhooks(connection: Connection) -> list[str]:
                 # Re-registering the same event and URL may not show the token again: start afresh.
                 client.delete_webhook(answer.get("id"))
                 answer = client.create_webhook(event, url)
+        except errors.ValidationFailed as exc:
+            # Rackbeat does not offer this event (to this account): learnt, and the poll covers it.
+            _record_answer(connection, event, accepted=False, answer=exc.message)
+            continue
         except errors.ApiError as exc:
             problems.append(_("Rackbeat refused the webhook for the event “%(event)s” (%(error)s). Check the event "
                               "names in the integration settings.") % {"event": event, "error": _describe(exc)})
@@ -116,7 +129,18 @@ def register_webhooks(connection: Connection) -> list[str]:
             continue
         RackbeatWebhook.objects.create(connection=connection, event=event, rackbeat_id=str(answer.get("id", "")),
                                        url=url, token=str(answer["token"]))
+        _record_answer(connection, event, accepted=True)
     return problems
+
+
+def _record_answer(connection: Connection, event: str, *, accepted: bool, answer: str = "") -> None:
+    RackbeatEventAnswer.objects.update_or_create(connection=connection, event=event,
+                                                 defaults={"accepted": accepted, "answer": answer[:2000]})
+
+
+def refused_events(connection: Connection) -> list[RackbeatEventAnswer]:
+    """The events Rackbeat refused at the last activation (their documents come with the poll)."""
+    return list(RackbeatEventAnswer.objects.filter(connection=connection, accepted=False))
 
 
 def _remove(client: Any, hook: RackbeatWebhook) -> list[str]:

@@ -24,7 +24,6 @@ from django.core.paginator import Paginator
 from django.db import connections as db_connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -36,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Connection
-from accounts.tenancy import TenantScopedAdminMixin, connections_for
+from accounts.tenancy import ConnectionFilter, TenantScopedAdminMixin, connections_for
 from integration.clients.transport import Redactor
 from integration.mapping_fixes import with_next
 from integration.models import (
@@ -125,24 +124,6 @@ def table_estimate(queryset: QuerySet) -> int | None:
 
 
 # --- Filters -------------------------------------------------------------------------------------
-
-class ConnectionFilter(admin.SimpleListFilter):
-    """Only the connections the user may see (a plain FK filter would list every tenant)."""
-
-    title = _("connection")
-    parameter_name = "connection"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> Iterable[tuple[str, str]]:
-        return [(str(pk), name) for pk, name in connections_for(request.user).values_list("pk", "name")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
-            return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(connection_id=int(value))
-
 
 class PeriodFilter(admin.SimpleListFilter):
     """Today / last 7 days / last 30 days, on the time of the last change (the list's order)."""
@@ -478,7 +459,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
 
     def _operation_or_404(self, request: HttpRequest, object_id: str) -> SyncOperation:
-        return get_object_or_404(self.get_queryset(request).select_related("connection"), pk=object_id)
+        return self.tenant_object_or_404(request, object_id)
 
     def _detail_url(self, op: SyncOperation) -> str:
         # Always the sync log's page: a fixed document leaves the needs-attention list, and
@@ -648,7 +629,7 @@ class HttpExchangeAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        exchange = get_object_or_404(self.get_queryset(request).select_related("connection"), pk=object_id)
+        exchange = self.tenant_object_or_404(request, object_id)
         extra = {"exchanges": exchange_rows([exchange], exchange.connection), "retention_days": _retention_days(),
                  **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)

@@ -5,6 +5,8 @@ Each feature adds its import here.
 
 import integration.admin_settings
 import integration.dashboard
+import integration.posting_preview_admin
+import integration.rackbeat_check_admin
 import integration.reconciliation_admin
 import integration.setup_wizard
 import integration.start_sync_admin

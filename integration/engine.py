@@ -270,7 +270,11 @@ def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
     now = timezone.now()
     rows = SyncOperation.objects.filter(pk=op_id, state=State.PENDING, next_attempt_at__lte=now)
     if require_active:
-        rows = rows.exclude(connection__state__in=WAITING_CONNECTION_STATES)
+        # A subquery on the connection, never a join: with a join Django writes ``id IN (SELECT …
+        # state = 'pending' …)``, and a claim that waited for another claim's row lock re-checks only
+        # the id, so both would win. Here the row's own state is re-checked after the wait.
+        rows = rows.filter(connection__in=Connection.objects.exclude(
+            state__in=WAITING_CONNECTION_STATES).values("pk"))
     changed = rows.update(
         state=State.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1,
         rerun_requested=False, updated_at=now,
@@ -695,7 +699,33 @@ def run_due() -> int:
     for pk in list(due):
         _queue_task(pk)
         count += 1
-    return count
+    return count + _queue_missing_tasks()
+
+
+def _queue_missing_tasks() -> int:
+    """Top the broker up to one waiting task per due row (ORM broker; 0 with others).
+
+    A task is only a reason to look for work (:mod:`integration.dispatch`): it may run another
+    connection's operation, and then the row it was queued for waits without a task of its own
+    (found by the chaos suite: rows due for minutes, nothing in the queue, ``enqueued_at`` recent).
+    Counting instead of matching task to row keeps the fair choice; a surplus task finds nothing
+    to claim and ends.
+    """
+    from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
+
+    broker = get_broker()
+    if _sync_mode() or not isinstance(broker, ORM):
+        return 0
+    due = dispatch.due_operations(waiting_connection_states=WAITING_CONNECTION_STATES)
+    # The tasks just queued above are in the broker already and counted here.
+    missing = due.count() - broker.queue_size()
+    if missing <= 0:
+        return 0
+    oldest = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:min(missing, 1000)])
+    for pk in oldest:
+        _queue_task(pk)
+    return len(oldest)
 
 
 def recover_stale_claims() -> int:

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -112,6 +113,17 @@ class IntegrationSettings(models.Model):
     def sales_from_rackbeat(self) -> bool:
         return self.customer_invoices_created_in == self.InvoicesCreatedIn.RACKBEAT
 
+    def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
+        """The same checks whichever form saves the settings (see ``integration.settings_checks``)."""
+        super().clean_fields(exclude)
+        if exclude and "webhook_events" in exclude:
+            return
+        from integration.settings_checks import webhook_events_problems
+
+        problems = webhook_events_problems(self.webhook_events)
+        if problems:
+            raise ValidationError({"webhook_events": problems})
+
 
 class Direction(models.TextChoices):
     TO_DINERO = "to_dinero", _("Rackbeat → Dinero")
@@ -172,6 +184,8 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["connection", "kind", "-started_at"])]
 
@@ -327,6 +341,8 @@ class HttpExchange(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("HTTP exchange")
+        verbose_name_plural = _("HTTP exchanges")
         ordering = ["at", "pk"]
         indexes = [
             models.Index(fields=["operation", "at"], name="exch_op_idx"),
@@ -362,6 +378,32 @@ class Binding(models.Model):
     @staticmethod
     def fingerprint_of(payload: Any) -> str:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class CreationClaim(models.Model):
+    """The one transfer allowed to create a bound object in Dinero right now (DESIGN.md rule 11).
+
+    Taken (unique per connection, kind and Rackbeat key) before the POST that creates a contact
+    or product, released when the Binding is written. Another transfer needing the same object
+    meanwhile looks it up, or waits and retries, instead of creating a second one.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="creation_claims")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rackbeat_key = models.CharField(max_length=128)
+    # The id chosen for the object before the POST (a contact's ContactGuid); '' when Dinero chooses.
+    planned_id = models.CharField(max_length=128, blank=True)
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="creation_claims")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "rackbeat_key"], name="unique_creation_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rackbeat_key} being created"
 
 
 class WebhookDelivery(models.Model):

@@ -56,7 +56,7 @@ from integration.transfers.invoice_mapping import (
     sales_external_reference,
     supplier_vat_zone,
 )
-from integration.transfers.rackbeat_documents import RelatedRecords, party_name
+from integration.transfers.rackbeat_documents import RelatedRecords, is_credit_note, party_name
 
 logger = logging.getLogger(__name__)
 
@@ -189,16 +189,6 @@ def _amount(value: Any) -> Decimal:
         return money(value)
     except NeedsMapping:
         return ZERO
-
-
-def is_credit_note(document: dict[str, Any]) -> bool:
-    """Rackbeat's flag, in the spelling seen live (``is_creditnote``) or the older one."""
-    from integration.transfers import rackbeat_documents
-
-    reader = getattr(rackbeat_documents, "is_credit_note", None)
-    if reader is not None:
-        return bool(reader(document))
-    return bool(document.get("is_creditnote") or document.get("is_credit_note"))
 
 
 def _signed(value: Decimal, credit_note: bool) -> Decimal:
@@ -365,6 +355,26 @@ class Paused(Exception):
         self.due_at = due_at
 
 
+class _RememberedReads:
+    """A Rackbeat client whose reads go through :meth:`Reconciler.read` (kept across a pause).
+
+    A record Rackbeat does not have is answered as ``NotFound``, as the real client does.
+    """
+
+    def __init__(self, reconciler: Reconciler, client: Any) -> None:
+        self.reconciler = reconciler
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        def remembered(key: Any) -> Any:
+            value = self.reconciler.read(f"rackbeat:{name}:{key}", getattr(self.client, name), key)
+            if value is None:
+                raise NotFound(f"Rackbeat has no {name.removeprefix('get_')} {key}.", service="rackbeat")
+            return value
+
+        return remembered
+
+
 class Reconciler:
     """Reads both systems for one stored reconciliation and builds its report."""
 
@@ -373,8 +383,6 @@ class Reconciler:
         self.connection = record.connection
         self.settings, _created = IntegrationSettings.objects.get_or_create(connection=self.connection)
         self.rackbeat = rackbeat
-        # Items and suppliers not embedded in Rackbeat's documents, read once per run.
-        self.related = RelatedRecords(rackbeat)
         self.dinero = dinero
         self.period = Period(record.period_start, record.period_end)
         self.differences: list[Difference] = []
@@ -386,6 +394,9 @@ class Reconciler:
         self.voucher_side: dict[str, str] = {}
         # Every answer read so far (see read()); kept on the row while a run waits for the budget.
         self.answers: dict[str, Any] = dict((record.result or {}).get(RESUME_KEY) or {})
+        # Items and suppliers not embedded in Rackbeat's documents: read once per run, through the
+        # same answers, so a pause does not read them again.
+        self.related = RelatedRecords(_RememberedReads(self, rackbeat))  # type: ignore[arg-type]
 
     # reading, once per run even across pauses
     def read(self, key: str, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -434,10 +445,7 @@ class Reconciler:
         if not isinstance(row.get("lines"), list):
             row = self.read(f"rackbeat:{kind}:{row.get('number')}", read, row.get("number")) or row
         complete = self.related.supplier_invoice if kind == "supplier_invoice" else self.related.customer_invoice
-        try:
-            return complete(row)
-        except BudgetExhausted as exc:
-            raise Paused(exc.due_at) from exc
+        return complete(row)  # its reads go through read(), which turns a spent budget into a pause
 
     def run(self) -> dict[str, Any]:
         started = timezone.now()
@@ -450,6 +458,7 @@ class Reconciler:
         self.progress(_("Reading Dinero's invoices and credit notes"), processed=0,
                       total=len(sales) + len(purchases) + 2)
         dinero_sales = self._dinero_sales()
+        dinero_count = sum(len(rows) for rows in dinero_sales.values())
         self.progress(_("Reading Dinero's ledger entries for the period"))
         entries = self.read("dinero:entries", self.dinero.entries, self.period.start, self.period.end) or []
         self.step()
@@ -472,7 +481,7 @@ class Reconciler:
             },
             "counts": {
                 "rackbeat_sales": len(sales), "rackbeat_purchases": len(purchases),
-                "dinero_sales": sum(len(v) for v in dinero_sales.values()),
+                "dinero_sales": dinero_count,
                 "matched": sum(1 for d in self.documents if d.get("dinero_guid")),
             },
             "differences": [d.as_dict() for d in sorted(self.differences, key=_difference_order)],
@@ -527,8 +536,8 @@ class Reconciler:
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
             zone = invoice_vat_zone(invoice) or "unknown"
-            rb_excl = _signed(_amount(invoice.get("total_subtotal")), credit)
-            rb_incl = _signed(_amount(invoice.get("total_total")), credit)
+            rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
+            rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
             self.zone_sums["sales"].add(zone, "rackbeat_excl", rb_excl)
             self.zone_sums["sales"].add(zone, "rackbeat_incl", rb_incl)
             self._sales_accounts(invoice, credit)
@@ -544,8 +553,8 @@ class Reconciler:
                     "consumption": ""}
             if found:
                 first = found[0]
-                dn_excl = _signed(_amount(first.get("TotalExclVat")), credit)
-                dn_incl = _signed(_amount(first.get("TotalInclVat")), credit)
+                dn_excl = _signed(ore(_amount(first.get("TotalExclVat"))), credit)
+                dn_incl = _signed(ore(_amount(first.get("TotalInclVat"))), credit)
                 line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("Number") or ""),
                             dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""),
                             dinero_kind=first["_kind"])
@@ -598,7 +607,7 @@ class Reconciler:
             for row in rows:
                 line = {"document": CREDIT_NOTE if row["_kind"] == "credit_note" else SALES_INVOICE,
                         "number": reference[len(SALES_PREFIX):] if reference.startswith(SALES_PREFIX) else "",
-                        "date": str(row.get("Date") or "")[:10], "dinero_total": str(_amount(row.get("TotalInclVat"))),
+                        "date": str(row.get("Date") or "")[:10], "dinero_total": str(ore(_amount(row.get("TotalInclVat")))),
                         "dinero_guid": str(row.get("Guid") or ""), "dinero_kind": row["_kind"]}
                 if reference.startswith(SALES_PREFIX):
                     message = self._why_not_in_rackbeat(line["number"])
@@ -690,8 +699,8 @@ class Reconciler:
             invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
-            zone = supplier_vat_zone(invoice) or self._supplier_zone(invoice) or "unknown"
-            rb_excl, rb_incl = _amount(invoice.get("total_subtotal")), _amount(invoice.get("total_total"))
+            zone = supplier_vat_zone(invoice) or "unknown"
+            rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
             self.zone_sums["purchases"].add(zone, "rackbeat_excl", rb_excl)
             self.zone_sums["purchases"].add(zone, "rackbeat_incl", rb_incl)
             self._purchase_accounts(invoice)
@@ -726,14 +735,6 @@ class Reconciler:
         self.notes.append(_("%(doc)s %(n)s is summed under “%(key)s”: %(why)s") % {
             "doc": _("Supplier invoice") if side == "purchases" else _("Invoice"), "n": invoice.get("number"),
             "key": UNPLACED, "why": problem.message})
-
-    def _supplier_zone(self, invoice: dict[str, Any]) -> str:
-        """The VAT zone of a supplier named only by ``supplier_id`` (read once per supplier and run)."""
-        key = invoice.get("supplier_id")
-        if key in (None, ""):
-            return ""
-        supplier = self.read(f"rackbeat:supplier:{key}", self.rackbeat.get_supplier, key) or {}
-        return str(supplier.get("vat_zone") or "")
 
     def _purchase_accounts(self, invoice: dict[str, Any]) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""
@@ -807,7 +808,7 @@ def _voucher_totals(voucher: dict[str, Any]) -> tuple[Decimal, Decimal]:
     total = totals.get("Total")
     if total is None:
         total = sum((_amount(v.get("AmountInclVatValue")) for v in lines), ZERO)
-    return excl, total
+    return ore(excl), ore(total)
 
 
 def _difference_order(difference: Difference) -> tuple[int, str, str]:

@@ -34,9 +34,14 @@ class _Faults:
         self.fail_after_write: set[str] = set()
         # method → an error raised once *before* anything is stored (a definite refusal, e.g. 429)
         self.refuse_once: dict[str, Exception] = {}
+        # method → called once while the request is "in flight", before it is stored (races)
+        self.while_in_flight: dict[str, Any] = {}
         self.calls: list[tuple[str, Any]] = []
 
     def _before_write(self, method: str) -> None:
+        meanwhile = self.while_in_flight.pop(method, None)
+        if meanwhile is not None:
+            meanwhile()
         error = self.refuse_once.pop(method, None)
         if error is not None:
             raise error
@@ -85,12 +90,33 @@ class FakeDinero(_Faults):
 
     def create_contact(self, body: dict[str, Any]) -> str:
         self.calls.append(("create_contact", body))
+        self._before_write("create_contact")
         guid = body.get("ContactGuid") or str(uuid.uuid4())
         if guid in self.contacts:
             raise ValidationFailed("A contact with this guid exists", status=400, service="dinero")
         self.contacts[guid] = {**body, "ContactGuid": guid}
         self._after_write("create_contact")
         return guid
+
+    def find_product(self, external_reference: str) -> dict[str, Any] | None:
+        self.calls.append(("find_product", external_reference))
+        return next((copy.deepcopy(p) for p in self.products.values()
+                     if p.get("ExternalReference") == external_reference), None)
+
+    def find_product_by_number(self, number: str) -> dict[str, Any] | None:
+        return next((copy.deepcopy(p) for p in self.products.values() if p.get("ProductNumber") == number), None)
+
+    def create_product(self, body: dict[str, Any]) -> str:
+        self.calls.append(("create_product", body))
+        self._before_write("create_product")
+        guid = str(uuid.uuid4())
+        self.products[guid] = {**copy.deepcopy(body), "ProductGuid": guid}
+        self._after_write("create_product")
+        return guid
+
+    def update_product(self, guid: str, body: dict[str, Any]) -> None:
+        self.calls.append(("update_product", body))
+        self.products[guid].update(copy.deepcopy(body))
 
     def get_product(self, guid: str) -> dict[str, Any]:
         if guid not in self.products:

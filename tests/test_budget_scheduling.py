@@ -207,3 +207,16 @@ def test_paused_connections_are_never_chosen(both_active):
     _pending(paused, "1")
     assert dispatch.candidates(None, waiting_connection_states=engine.WAITING_CONNECTION_STATES) == []
     assert running  # the other connection simply has nothing due
+
+
+def test_due_rows_left_without_a_task_get_one_from_the_sweep(active, queued_not_run):
+    # Found by the chaos suite: a task ran another connection's operation (the fair choice), and
+    # rows queued a moment ago sat due with no task at all until the 15-minute lost-task window.
+    ops = [queue(active, key=str(1000 + n)) for n in range(3)]
+    OrmQ.objects.all().delete()
+    assert all(op.enqueued_at >= op.next_attempt_at for op in ops)
+    assert engine.run_due() == 3
+    assert OrmQ.objects.count() == 3
+    # One waiting task per due row is enough: the next sweep adds none.
+    assert engine.run_due() == 0
+    assert OrmQ.objects.count() == 3

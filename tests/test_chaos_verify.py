@@ -164,3 +164,20 @@ def test_expected_consumption_is_computed_from_rackbeats_stored_lines(company):
     _contact(company, company.customers[0])
     report = verify.check()
     assert any(f"item consumption of {invoice.number}: missing" in v for v in report.violations)
+
+
+@pytest.mark.parametrize(("status", "undecided"), [(429, False), (400, False), (500, True), (None, True)])
+def test_an_undecided_operation_whose_create_was_refused_is_a_violation(company, status, undecided):
+    from integration.models import HttpExchange
+
+    invoice = _book_sale(company, STOCK_LINE)
+    _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))
+    _contact(company, company.customers[0])
+    op = SyncOperation.objects.create(connection_id=company.connection_id, kind=Kind.ITEM_CONSUMPTION,
+                                      source_key=str(invoice.number), state="needs_attention",
+                                      last_error_class="VoucherOutcomeUnknown", last_error="no clear answer")
+    HttpExchange.objects.create(operation=op, connection_id=company.connection_id, attempt=1, service="dinero",
+                                method="POST", url="http://dinero/v1/1/vouchers/manuel", status=status)
+    report = verify.check()
+    assert (len(report.undecided) == 1) is undecided
+    assert any("answer was definite" in v for v in report.violations) is not undecided

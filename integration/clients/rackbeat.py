@@ -334,6 +334,17 @@ class RackbeatClient:
     def supplier_invoice_pdf(self, number: int | str) -> bytes | None:
         return self._pdf(f"supplier-invoices/{path_key(number)}.pdf")
 
+    # --- newest rows (the shape check) -----------------------------------------------------------
+
+    def recent_rows(self, path: str, key: str, *, count: int = 50, booked: bool | None = None
+                    ) -> list[dict[str, Any]]:
+        """Up to ``count`` rows of a list, highest numbers first (one request in the usual case)."""
+        params: dict[str, Any] = {"limit": count, "order_by": "number", "order_direction": "DESC"}
+        filters: dict[str, Any] = {}
+        if booked is not None:
+            filters["is_booked"] = "true" if booked else "false"
+        return list(itertools.islice(self._filtered_pages(path, key, params, filters), count))
+
     # --- webhooks --------------------------------------------------------------------------------
 
     def iter_webhooks(self) -> Iterator[dict[str, Any]]:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from integration.clients.errors import NotFound
 from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.creation_claims import create_once
 from integration.transfers.rackbeat_documents import master_data_outcome, party_name
 
 PAYMENT_CONDITION_TYPES = {"net": "Netto", "current_month": "CurrentMonthOut", "cash": "NettoCash"}
@@ -162,8 +163,18 @@ def sync_contact(ctx: TransferContext, kind: str, number: str, party: dict[str, 
         return planned, "created"
     guid = planned or str(uuid.uuid4())
     ctx.save_intent(**{f"{kind}_contact_guid": guid})
-    guid = ctx.dinero.create_contact({**_create_body(payload), "ContactGuid": guid}) or guid
-    _bind(ctx, kind, number, guid, fingerprint)
+
+    def look_up(claimed_guid: str) -> str:
+        if claimed_guid and _exists(ctx, claimed_guid):
+            return claimed_guid
+        return _guid_of(ctx.dinero.find_contact(payload["ExternalReference"]))
+
+    def create(claimed_guid: str) -> str:
+        return ctx.dinero.create_contact({**_create_body(payload), "ContactGuid": claimed_guid}) or claimed_guid
+
+    # Rule 11: one transfer at a time creates this contact; another one waits or finds it.
+    guid = create_once(ctx, kind, number, label=_label(kind), planned_id=guid, look_up=look_up, create=create,
+                       bind=lambda found: _bind(ctx, kind, number, found, fingerprint))
     return guid, "created"
 
 

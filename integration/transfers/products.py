@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from integration.clients.errors import NotFound
 from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.transfers.creation_claims import create_once
 from integration.transfers.rackbeat_documents import master_data_outcome
 
 
@@ -127,9 +128,35 @@ def sync_product(ctx: TransferContext, kind: str, number: str, item: dict[str, A
         _bind(ctx, kind, number, guid, fingerprint)
         return guid, "updated"
     ctx.save_intent(product_create_sent=True)
-    guid = ctx.dinero.create_product(payload)
-    _bind(ctx, kind, number, guid, fingerprint)
+
+    def look_up(_claimed: str) -> str:
+        return _guid_of(ctx.dinero.find_product(payload["ExternalReference"])
+                        or ctx.dinero.find_product_by_number(number))
+
+    # Rule 11: one transfer at a time creates this product; another one waits or finds it.
+    guid = create_once(ctx, kind, number, label=_label(kind), planned_id="", look_up=look_up,
+                       create=lambda _claimed: ctx.dinero.create_product(payload),
+                       bind=lambda found: _bind(ctx, kind, number, found, fingerprint))
     return guid, "created"
+
+
+def ensure_product(ctx: TransferContext, kind: str, number: str) -> str | None:
+    """The ProductGuid of a Rackbeat product or BOM an invoice line refers to (rule 11: a document
+    ensures the objects it refers to), transferring it first when products are transferred.
+
+    None when product transfer is off for the connection or the item no longer exists in Rackbeat:
+    the line then carries its description instead.
+    """
+    binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=str(number)).first()
+    if binding is not None:
+        return binding.dinero_id
+    if not _integration_on(ctx.settings):
+        return None
+    item = _fetch(ctx, kind, str(number))
+    if item is None:
+        return None
+    guid, _what = sync_product(ctx, kind, str(number), item)
+    return guid
 
 
 @register(Kind.PRODUCT, Direction.TO_DINERO)

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration.clients.errors import NotFound
+from integration.clients.errors import NotFound, TransientError
 from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
 from integration.transfers.invoice_contacts import ensure_contact
@@ -32,6 +32,7 @@ from integration.transfers.rackbeat_documents import (
     RelatedRecords,
     customer_number,
     is_credit_note,
+    line_item_ref,
     party_name,
 )
 from integration.transfers.sent_snapshot import snapshot
@@ -55,6 +56,22 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
         dinero_language=lambda layout: lookup.dinero_language(connection, layout),
         product_guid=product_guid,
     )
+
+
+def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
+    """Bind every product and BOM the invoice's lines refer to; True when one was bound just now."""
+    from integration.transfers.products import ensure_product
+
+    bound_now = False
+    for line in invoice.get("lines") or []:
+        ref = line_item_ref(line)
+        if ref is None:
+            continue
+        kind = Kind.BOM if ref[0] == "lot" else Kind.PRODUCT
+        if Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=ref[1]).exists():
+            continue
+        bound_now = bool(ensure_product(ctx, kind, ref[1])) or bound_now
+    return bound_now
 
 
 @dataclass
@@ -125,6 +142,27 @@ def original_invoice_guid(connection: Any, invoice_number: Any) -> str | None:
     return op.target_id if op else None
 
 
+class WaitingForOriginalInvoice(TransientError):
+    default_hint = "The credit note is transferred as soon as its original invoice is in Dinero, automatically."
+
+
+def wait_for_original_invoice(connection: Any, invoice_number: Any) -> None:
+    """Rule 11: a credit note whose original invoice is being transferred waits for it.
+
+    Transferred at the same moment, the credit note would otherwise be booked "not linked to an
+    original invoice". An original that is not queued or running (never booked, transferred by
+    hand, stopped) does not hold the credit note: it goes unlinked and says why.
+    """
+    pending = SyncOperation.objects.filter(
+        connection=connection, kind=Kind.SALES_INVOICE, direction=Direction.TO_DINERO,
+        source_key=str(invoice_number), state__in=SyncOperation.OPEN_STATES,
+    ).exists()
+    if pending:
+        raise WaitingForOriginalInvoice(
+            f"The original invoice {invoice_number} of this credit note is being transferred to Dinero right now; "
+            "the credit note waits for it so it can be linked.", service="dinero")
+
+
 def consumption_follow_up(settings: IntegrationSettings, number: Any) -> list[tuple[str, str, str]]:
     if not settings.item_consumption_enabled:
         return []
@@ -162,9 +200,16 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     credit_note = is_credit_note(invoice)
     credited = invoice.get("credited_invoice_number")
     credit_note_for = original_invoice_guid(ctx.connection, credited) if credit_note else None
+    if credit_note and credited and not credit_note_for:
+        wait_for_original_invoice(ctx.connection, credited)
 
     payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
                                 credit_note_for=credit_note_for)
+    # Rule 11: the lines refer to products; ones not in Dinero yet are transferred first (once
+    # everything is mapped), so no line goes without its ProductGuid for a binding written later.
+    if ensure_line_products(ctx, invoice):
+        payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
+                                    credit_note_for=credit_note_for)
     docs = SalesDocuments(ctx.dinero, credit_note=credit_note)
     label = _("credit note") if credit_note else _("invoice")
 

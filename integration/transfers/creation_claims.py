@@ -1,0 +1,99 @@
+"""Create each bound object once (DESIGN.md rule 11).
+
+An invoice and a credit note for a new customer may run at the same moment in two workers; both
+need the customer's Dinero contact. Before the POST that creates a contact or product, a
+transfer takes the :class:`~integration.models.CreationClaim` row (unique per connection, kind and
+Rackbeat key). The winner looks the object up (after an earlier lost answer it may exist), creates
+it and writes the Binding; the claim is released in the same transaction. A loser first looks the
+object up — by the planned id the winner chose and by ExternalReference — and uses it when it is
+there; otherwise it raises :class:`ObjectBeingCreated`, a transient error: its operation goes back
+to the queue and continues once the object exists.
+
+A claim whose transfer died is taken over after :data:`STALE_AFTER` (the new owner looks the
+object up before it creates anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integration.clients.errors import ApiError, TransientError
+from integration.models import Binding, CreationClaim
+from integration.transfers.base import TransferContext
+
+# Longer than any single create request (Dinero's timeout is 60 s) with a wide margin.
+STALE_AFTER = timedelta(minutes=5)
+
+
+class ObjectBeingCreated(TransientError):
+    default_hint = ("Another transfer is creating this customer, supplier or product in Dinero right now; this "
+                    "document continues automatically once it exists.")
+
+
+def _take(ctx: TransferContext, kind: str, number: str, planned_id: str) -> tuple[CreationClaim, bool, bool]:
+    """(the claim, whether this operation owns it, whether it was taken just now)."""
+    op_id = ctx.operation.pk
+    try:
+        with transaction.atomic():
+            return CreationClaim.objects.create(connection=ctx.connection, kind=kind, rackbeat_key=number,
+                                                planned_id=planned_id, operation_id=op_id), True, True
+    except IntegrityError:
+        pass
+    claim = CreationClaim.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    if claim is None:  # released between our insert and this read: try once more
+        return _take(ctx, kind, number, planned_id)
+    if claim.operation_id == op_id:
+        return claim, True, False
+    if claim.claimed_at < timezone.now() - STALE_AFTER:
+        taken = CreationClaim.objects.filter(pk=claim.pk, claimed_at=claim.claimed_at).update(
+            operation_id=op_id, claimed_at=timezone.now())
+        if taken == 1:
+            claim.refresh_from_db()
+            return claim, True, False
+    return claim, False, False
+
+
+def create_once(
+    ctx: TransferContext,
+    kind: str,
+    number: str,
+    *,
+    label: str,
+    planned_id: str,
+    look_up: Callable[[str], str],
+    create: Callable[[str], str],
+    bind: Callable[[str], None],
+) -> str:
+    """The Dinero id of the object, created by at most one transfer at a time.
+
+    ``look_up(planned_id)`` answers the id of the object when Dinero already has it ('' if not);
+    ``create(planned_id)`` sends the POST and answers the new id; ``bind(id)`` writes the Binding.
+    """
+    claim, owned, fresh = _take(ctx, kind, number, planned_id)
+    if not owned:
+        bound = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+        if bound is not None:
+            return bound.dinero_id
+        found = look_up(claim.planned_id)
+        if found:
+            bind(found)
+            return found
+        raise ObjectBeingCreated(
+            f"{label} {number} is being created in Dinero by another transfer at this moment; this document "
+            "waits for it instead of creating a second one.", service="dinero")
+    # Our own earlier attempt, or a dead one taken over, may have created it already.
+    found = "" if fresh else look_up(claim.planned_id)
+    try:
+        guid = found or create(claim.planned_id)
+    except ApiError as exc:
+        if not exc.uncertain:
+            CreationClaim.objects.filter(pk=claim.pk).delete()
+        raise
+    with transaction.atomic():
+        bind(guid)
+        CreationClaim.objects.filter(pk=claim.pk).delete()
+    return guid
