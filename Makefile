@@ -51,7 +51,7 @@ chaos: install-dev
 	$(PY) bench/chaos.py --size full --out bench/chaos-full.json
 
 chaos-ci: install-dev
-	$(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests/chaos -m chaos -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Collect every user-facing string into locale/{da,sv}, then compile. The sandbox (an emulator of
 # Rackbeat and Dinero, not a page of ours), tests and benchmarks are left out; tests/test_translations.py

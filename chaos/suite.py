@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -89,6 +90,9 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
         "MAX_TRANSIENT_ATTEMPTS": "12",
         "Q_WORKERS": "4", "Q_TIMEOUT": "50", "Q_RETRY": "60", "Q_SYNC": "false",
+        # One database connection per request at most (gunicorn threads, webhook threads): the run
+        # stays well inside PostgreSQL's 100 connections on a machine it shares.
+        "CONN_MAX_AGE": "0",
         # Raised budgets: the emulators' per-organization limits are raised on the rows (chaos.world);
         # the service's own limiter must not hold it back either.
         "DINERO_RATE_LIMIT_PER_MINUTE": "100000", "RACKBEAT_RATE_LIMIT_PER_MINUTE": "100000",
@@ -177,12 +181,16 @@ def run(argv: list[str]) -> int:
     kills = args.kills if args.kills is not None else size.kills
     settle_timeout = args.settle_timeout or size.settle_timeout
     out = args.out or ROOT / "test-artifacts" / f"chaos-{args.size}.json"
-    logs = out.parent / f"chaos-{args.size}-logs"
+    logs = ROOT / "test-artifacts" / f"chaos-{args.size}-logs"  # never next to a committed report
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):
         old.unlink()
 
     from chaos.processes import Fleet, free_port, run_manage
+
+    # SIGTERM (CI's backstop, a person's kill) ends the run through the ``finally`` below, which
+    # stops gunicorn and the worker clusters; without it they would outlive the suite.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     port = free_port()
     env = _environment(args, port)
@@ -217,7 +225,8 @@ def run(argv: list[str]) -> int:
         money = (Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION)
         holder: dict[str, Any] = {}
         pusher = threading.Thread(target=lambda: holder.setdefault("pushed", traffic.push(
-            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher")
+            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher",
+            daemon=True)
         pusher.start()
         # Expected money work: every document plus roughly one consumption per sales document.
         expected_work = max(1, supplier + 2 * sales)
@@ -282,6 +291,7 @@ def run(argv: list[str]) -> int:
             **result.as_dict(),
         }
     finally:
+        traffic.STOP.set()
         fleet.stop_all()
     _write(out, report)
     _print(report)
