@@ -29,7 +29,6 @@ from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, Tra
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
 from integration.transfers.rackbeat_documents import (
-    RelatedRecords,
     customer_number,
     is_credit_note,
     line_item_ref,
@@ -194,7 +193,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         )
 
     # Items and customer that are not embedded are fetched once for this document.
-    invoice = RelatedRecords(ctx.rackbeat).customer_invoice(invoice)
+    invoice = ctx.related.customer_invoice(invoice)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
     credit_note = is_credit_note(invoice)
