@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         # The compressed clock (docs/chaos.md): short client timeout, fast retries and recovery.
         "HTTP_TIMEOUT_SECONDS": "4", "SANDBOX_DINERO_TIMEOUT_SECONDS": "5",
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
-        "MAX_TRANSIENT_ATTEMPTS": "12",
+        "MAX_TRANSIENT_ATTEMPTS": "16",
         "Q_WORKERS": "4", "Q_TIMEOUT": "50", "Q_RETRY": "60", "Q_SYNC": "false",
         # One database connection per request at most (gunicorn threads, webhook threads): the run
         # stays well inside PostgreSQL's 100 connections on a machine it shares.
@@ -149,6 +149,27 @@ def _open_operations(limit: int = 20) -> list[str]:
         if last is not None:
             lines[-1] += f"; last: {last.at:%H:%M:%S} {last.message[:160]}"
     return lines
+
+
+def _webhooks_in_flight() -> int:
+    """Webhook deliveries the emulated Rackbeat has still to send (pending, or held back)."""
+    from django.utils import timezone
+
+    from sandbox.rackbeat.models import WebhookDelivery
+
+    # A delivery's thread may die with its gunicorn worker; one older than a few minutes never comes.
+    recent = timezone.now() - timedelta(minutes=3)
+    return WebhookDelivery.objects.filter(state__in=(WebhookDelivery.State.PENDING, WebhookDelivery.State.HELD),
+                                          created_at__gte=recent).count()
+
+
+def _pause_polls() -> None:
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from integration.schedules import POLL_FUNCS
+
+    Schedule.objects.filter(func__in=POLL_FUNCS).update(next_run=timezone.now() + timedelta(days=1))
 
 
 def _uncovered() -> list[str]:
@@ -235,6 +256,7 @@ def run(argv: list[str]) -> int:
         deadline_from: float | None = None
         last_report = 0.0
         stable = 0
+        polls_paused = False
         while True:
             time.sleep(2)
             state = _queue_state(money)
@@ -261,7 +283,16 @@ def run(argv: list[str]) -> int:
                 clock.mark("pushed")
                 say(f"pushed: {json.dumps({k: v for k, v in _pushed_counts(holder).items()})}")
             open_ops = state.get("pending", 0) + state.get("running", 0)
-            if open_ops == 0 and len(kill_log) >= kills and not _uncovered():
+            quiet = open_ops == 0 and len(kill_log) >= kills and not _uncovered() and not _webhooks_in_flight()
+            if quiet and not polls_paused:
+                # The safety net has done its job (every booked document has its operation, no
+                # webhook is still on its way): pause the polls, so a poll re-reading unchanged
+                # customers cannot start work while the storage is being counted.
+                _pause_polls()
+                polls_paused = True
+                say("every document has its operation and no webhook is in flight: polls paused")
+                continue
+            if quiet:
                 stable += 1
                 if stable >= 3:
                     settled_at = clock.now()
