@@ -20,6 +20,7 @@ from accounts.admin_pages import connection_page
 from accounts.models import Connection
 from accounts.tenancy import TenantScopedAdminMixin
 from integration.models import IntegrationSettings
+from mappings.account_kinds import CONSUMPTION, STOCK, fits
 from mappings.lookup import account_problem
 from mappings.models import DineroAccount
 
@@ -49,12 +50,12 @@ def settings_for(connection: Connection) -> IntegrationSettings:
     return settings
 
 
-def account_choices(connection: Connection | None, current: list[int | None]) -> list[tuple[str, str]]:
-    """Accounts of the cached chart that can be used, plus any currently stored (to show its problem)."""
+def account_choices(connection: Connection | None, current: list[int | None], use: str = "") -> list[tuple[str, str]]:
+    """Accounts of the cached chart that fit ``use``, plus any currently stored (to show its problem)."""
     if connection is None:
         return [("", "—")]
     accounts = {a.number: a for a in DineroAccount.objects.filter(connection=connection)}
-    usable = sorted(n for n, a in accounts.items() if not a.is_hidden and not a.missing_upstream)
+    usable = sorted(n for n, a in accounts.items() if not a.is_hidden and not a.missing_upstream and fits(a, use))
     choices = [("", "—")] + [(str(n), f"{n} {accounts[n].name}") for n in usable]
     for number in current:
         if number is not None and number not in usable:
@@ -67,6 +68,7 @@ class IntegrationSettingsForm(forms.ModelForm):
     """The settings with validation that mirrors what the transfers will need."""
 
     ACCOUNT_FIELDS = ("stock_account", "consumption_account")
+    ACCOUNT_USES = {"stock_account": STOCK, "consumption_account": CONSUMPTION}
 
     class Meta:
         model = IntegrationSettings
@@ -81,9 +83,9 @@ class IntegrationSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         connection = self.instance.connection if self.instance.connection_id else None
         current = [getattr(self.instance, name) for name in self.ACCOUNT_FIELDS]
-        choices = account_choices(connection, current)
         for name in self.ACCOUNT_FIELDS:
             if name in self.fields:
+                choices = account_choices(connection, current, self.ACCOUNT_USES[name])
                 model_field = IntegrationSettings._meta.get_field(name)
                 self.fields[name] = forms.TypedChoiceField(
                     label=model_field.verbose_name.capitalize(), choices=choices, coerce=int, empty_value=None,
@@ -127,7 +129,8 @@ class IntegrationSettingsForm(forms.ModelForm):
                     "Dinero's chart of accounts has not been fetched yet; refresh the reference data first."
                 ))
                 continue
-            problem = account_problem(accounts.get(number), number, purchase=False, chart_loaded=True)
+            problem = account_problem(accounts.get(number), number, purchase=False, chart_loaded=True,
+                                      use=self.ACCOUNT_USES[name])
             if problem:
                 self.add_error(name if name in self.fields else None, problem)
         stock, consumption = data.get("stock_account"), data.get("consumption_account")

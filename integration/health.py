@@ -1,10 +1,16 @@
-"""/healthz: database reachability, worker heartbeat age and queue depth, as JSON."""
+"""/healthz: database reachability, worker heartbeat age and queue depth, as JSON.
+
+The load balancer needs only the status (200 or 503 and ``{"status": …}``); the counts — how many
+documents wait, how old the worker's heartbeat is — are business figures and are shown only to
+signed-in staff. No response is ever cached: a stale "ok" from a proxy would hide an outage.
+"""
 
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 # A worker beats every minute (see integration.schedules); three missed beats is unhealthy.
 HEARTBEAT_MAX_AGE_SECONDS = 180
@@ -26,6 +32,7 @@ def snapshot() -> dict:
     }
 
 
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     body: dict = {"database": "ok"}
     try:
@@ -36,4 +43,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"database": "unreachable", "status": "unhealthy"}, status=503)
     healthy = body["worker_ok"]
     body["status"] = "ok" if healthy else "unhealthy"
+    user = getattr(request, "user", None)
+    if not (user is not None and user.is_authenticated and user.is_active and user.is_staff):
+        body = {"status": body["status"]}
     return JsonResponse(body, status=200 if healthy else 503)

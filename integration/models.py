@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -112,6 +113,17 @@ class IntegrationSettings(models.Model):
     def sales_from_rackbeat(self) -> bool:
         return self.customer_invoices_created_in == self.InvoicesCreatedIn.RACKBEAT
 
+    def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
+        """The same checks whichever form saves the settings (see ``integration.settings_checks``)."""
+        super().clean_fields(exclude)
+        if exclude and "webhook_events" in exclude:
+            return
+        from integration.settings_checks import webhook_events_problems
+
+        problems = webhook_events_problems(self.webhook_events)
+        if problems:
+            raise ValidationError({"webhook_events": problems})
+
 
 class Direction(models.TextChoices):
     TO_DINERO = "to_dinero", _("Rackbeat → Dinero")
@@ -172,6 +184,8 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["connection", "kind", "-started_at"])]
 
@@ -327,6 +341,8 @@ class HttpExchange(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("HTTP exchange")
+        verbose_name_plural = _("HTTP exchanges")
         ordering = ["at", "pk"]
         indexes = [
             models.Index(fields=["operation", "at"], name="exch_op_idx"),

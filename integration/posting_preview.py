@@ -138,6 +138,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(money(value))
 
 
+def _ore_text(value: Any) -> str:
+    return "" if value is None else str(ore(money(value)))
+
+
+def _ore(value: Any) -> Decimal | None:
+    return None if value is None else ore(money(value))
+
+
 def preview(connection: Connection, count: int = DEFAULT_COUNT) -> Preview:
     """The last ``count`` booked sales and supplier invoices as Dinero would book them (see module)."""
     from integration.clients.factory import dinero_client, rackbeat_client
@@ -204,7 +212,7 @@ class _Builder:
             doc.problems = _problems(problem)
             doc.rackbeat_total = _total(invoice)
         else:
-            doc.currency, doc.rackbeat_total = payload.currency, payload.rackbeat_total
+            doc.currency, doc.rackbeat_total = payload.currency, ore(payload.rackbeat_total)
             self._sales_dry_run(doc, payload.body)
         self._consumption(doc, invoice)
         return doc
@@ -222,12 +230,12 @@ class _Builder:
             doc.lines.append(PreviewLine(
                 description=str(line.get("Description") or ""), account=line.get("AccountNumber"),
                 account_name=str(line.get("AccountName") or name), vat_code=code,
-                quantity=_text(line.get("Quantity")), unit_price=_text(line.get("BaseAmountValue")),
-                discount=_text(line.get("Discount")), amount=_text(line.get("TotalAmount")),
-                amount_incl_vat=_text(line.get("TotalAmountInclVat"))))
-        doc.dinero_total = money(answer.get("TotalInclVat"))
-        doc.dinero_excl_vat = money(answer.get("TotalExclVat"))
-        doc.dinero_vat = money(answer.get("TotalVat"))
+                quantity=_text(line.get("Quantity")), unit_price=_ore_text(line.get("BaseAmountValue")),
+                discount=_text(line.get("Discount")), amount=_ore_text(line.get("TotalAmount")),
+                amount_incl_vat=_ore_text(line.get("TotalAmountInclVat"))))
+        doc.dinero_total = _ore(answer.get("TotalInclVat"))
+        doc.dinero_excl_vat = _ore(answer.get("TotalExclVat"))
+        doc.dinero_vat = _ore(answer.get("TotalVat"))
 
     def _consumption(self, doc: PreviewDocument, invoice: dict[str, Any]) -> None:
         settings = self.settings
@@ -270,7 +278,7 @@ class _Builder:
             doc.problems = _problems(problem)
             doc.rackbeat_total = _total(invoice)
             return doc
-        doc.currency, doc.rackbeat_total = payload.currency, payload.rackbeat_total
+        doc.currency, doc.rackbeat_total = payload.currency, ore(payload.rackbeat_total)
         fetch_body = {k: v for k, v in payload.body.items() if v not in (None, "")}
         try:
             answer = self.dinero.purchase_voucher_totals(fetch_body)
@@ -282,19 +290,19 @@ class _Builder:
             doc.lines.append(PreviewLine(
                 description=str(line.get("Description") or ""), account=line.get("AccountNumber"),
                 account_name=name, vat_code=str(line.get("VatCode") or code),
-                amount=_text(line.get("AmountExclVatValue")), amount_incl_vat=_text(line.get("AmountInclVatValue"))))
-        totals = {str(t.get("Type")): money(t.get("Total")) for t in answer.get("VoucherTotals") or []}
+                amount=_ore_text(line.get("AmountExclVatValue")), amount_incl_vat=_ore_text(line.get("AmountInclVatValue"))))
+        totals = {str(t.get("Type")): ore(money(t.get("Total"))) for t in answer.get("VoucherTotals") or []}
         doc.dinero_total = totals.get("Total")
         doc.dinero_excl_vat = totals.get("SubTotal")
         doc.dinero_vat = totals.get("Vat")
         if doc.dinero_total is None:
-            doc.dinero_total = sum((money(v.get("AmountInclVatValue")) for v in answer.get("Lines") or []),
-                                   Decimal("0"))
+            doc.dinero_total = ore(sum((money(v.get("AmountInclVatValue")) for v in answer.get("Lines") or []),
+                                       Decimal("0")))
         return doc
 
 
 def _total(invoice: dict[str, Any]) -> Decimal | None:
     try:
-        return abs(money(invoice.get("total_total")))
+        return ore(abs(money(invoice.get("total_total"))))
     except NeedsMapping:
         return None

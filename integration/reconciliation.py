@@ -458,6 +458,7 @@ class Reconciler:
         self.progress(_("Reading Dinero's invoices and credit notes"), processed=0,
                       total=len(sales) + len(purchases) + 2)
         dinero_sales = self._dinero_sales()
+        dinero_count = sum(len(rows) for rows in dinero_sales.values())
         self.progress(_("Reading Dinero's ledger entries for the period"))
         entries = self.read("dinero:entries", self.dinero.entries, self.period.start, self.period.end) or []
         self.step()
@@ -480,7 +481,7 @@ class Reconciler:
             },
             "counts": {
                 "rackbeat_sales": len(sales), "rackbeat_purchases": len(purchases),
-                "dinero_sales": sum(len(v) for v in dinero_sales.values()),
+                "dinero_sales": dinero_count,
                 "matched": sum(1 for d in self.documents if d.get("dinero_guid")),
             },
             "differences": [d.as_dict() for d in sorted(self.differences, key=_difference_order)],
@@ -535,8 +536,8 @@ class Reconciler:
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
             zone = invoice_vat_zone(invoice) or "unknown"
-            rb_excl = _signed(_amount(invoice.get("total_subtotal")), credit)
-            rb_incl = _signed(_amount(invoice.get("total_total")), credit)
+            rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
+            rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
             self.zone_sums["sales"].add(zone, "rackbeat_excl", rb_excl)
             self.zone_sums["sales"].add(zone, "rackbeat_incl", rb_incl)
             self._sales_accounts(invoice, credit)
@@ -552,8 +553,8 @@ class Reconciler:
                     "consumption": ""}
             if found:
                 first = found[0]
-                dn_excl = _signed(_amount(first.get("TotalExclVat")), credit)
-                dn_incl = _signed(_amount(first.get("TotalInclVat")), credit)
+                dn_excl = _signed(ore(_amount(first.get("TotalExclVat"))), credit)
+                dn_incl = _signed(ore(_amount(first.get("TotalInclVat"))), credit)
                 line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("Number") or ""),
                             dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""),
                             dinero_kind=first["_kind"])
@@ -606,7 +607,7 @@ class Reconciler:
             for row in rows:
                 line = {"document": CREDIT_NOTE if row["_kind"] == "credit_note" else SALES_INVOICE,
                         "number": reference[len(SALES_PREFIX):] if reference.startswith(SALES_PREFIX) else "",
-                        "date": str(row.get("Date") or "")[:10], "dinero_total": str(_amount(row.get("TotalInclVat"))),
+                        "date": str(row.get("Date") or "")[:10], "dinero_total": str(ore(_amount(row.get("TotalInclVat")))),
                         "dinero_guid": str(row.get("Guid") or ""), "dinero_kind": row["_kind"]}
                 if reference.startswith(SALES_PREFIX):
                     message = self._why_not_in_rackbeat(line["number"])
@@ -699,7 +700,7 @@ class Reconciler:
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             zone = supplier_vat_zone(invoice) or "unknown"
-            rb_excl, rb_incl = _amount(invoice.get("total_subtotal")), _amount(invoice.get("total_total"))
+            rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
             self.zone_sums["purchases"].add(zone, "rackbeat_excl", rb_excl)
             self.zone_sums["purchases"].add(zone, "rackbeat_incl", rb_incl)
             self._purchase_accounts(invoice)
@@ -807,7 +808,7 @@ def _voucher_totals(voucher: dict[str, Any]) -> tuple[Decimal, Decimal]:
     total = totals.get("Total")
     if total is None:
         total = sum((_amount(v.get("AmountInclVatValue")) for v in lines), ZERO)
-    return excl, total
+    return ore(excl), ore(total)
 
 
 def _difference_order(difference: Difference) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import Any
 
 from django.urls import reverse
@@ -12,25 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.csv_cells import safe_cell
 from integration.models import Reconciliation
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 # The PDF stays on one page: longer lists are cut, the CSV has them all.
 PDF_MAX_DIFFERENCES = 12
 PDF_MAX_SUM_ROWS = 8
-
-
-def safe_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: formula-like text gets a leading apostrophe.
-
-    Plain numbers (``-125.00``) are left as they are: they cannot run, and accountants sum them.
-    """
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
 
 
 def taken(record: Reconciliation) -> str:

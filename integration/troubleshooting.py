@@ -183,13 +183,35 @@ def transfer_now(connection: Connection, choice: str, number: str) -> TransferRe
     op = engine.enqueue(connection, kind, direction, source_key, trigger=Trigger.TROUBLESHOOTING,
                         document_number=number)
     op = engine.execute_now(op)
-    exchanges = HttpExchange.objects.filter(operation=op, attempt=op.attempts).order_by("at", "pk")
+    exchanges = list(HttpExchange.objects.filter(operation=op, attempt=op.attempts).order_by("at", "pk"))
+    if existing is None and _no_such_document(op, exchanges):
+        return _mistyped(op, number, exchanges)
     message = op.outcome or op.last_error or op.get_state_display()
     if op.hint and op.state in SyncOperation.PROBLEM_STATES:
         message = f"{message}\n{op.hint}"
     return TransferReport(message, state=op.state, operation=op,
                           link=document_link(op) if op.state == SyncOperation.State.DONE else "",
                           exchanges=_shown(exchanges))
+
+
+def _no_such_document(op: SyncOperation, exchanges: list[HttpExchange]) -> bool:
+    """The very first read — the document itself — answered 404: the number names no document."""
+    return (op.state in SyncOperation.PROBLEM_STATES and not op.target_id and bool(exchanges)
+            and exchanges[0].method == "GET" and exchanges[0].status == 404)
+
+
+def _mistyped(op: SyncOperation, number: str, exchanges: list[HttpExchange]) -> TransferReport:
+    """A mistyped number is not a document that needs attention: the row is closed as skipped."""
+    from integration.engine import record_event
+
+    source = _("Dinero") if op.direction == Direction.TO_RACKBEAT else _("Rackbeat")
+    message = _("%(source)s has no invoice with the number %(number)s. Check the number and try again; "
+                "nothing was transferred.") % {"source": source, "number": number}
+    SyncOperation.objects.filter(pk=op.pk).update(
+        state=SyncOperation.State.SKIPPED, outcome=message, last_error="", last_error_class="", hint="", fix_url="")
+    op.refresh_from_db()
+    record_event(op, message)
+    return TransferReport(message, state=op.state, operation=op, exchanges=_shown(exchanges))
 
 
 class TroubleshootingForm(forms.Form):

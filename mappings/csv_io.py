@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
+from config.csv_cells import read_cell, safe_cell
+from mappings.account_kinds import use_of_matrix
 from mappings.lookup import account_problem
 from mappings.models import (
     DINERO_LANGUAGES,
@@ -78,9 +80,19 @@ class ImportRow:
 
 # --- export ---------------------------------------------------------------------------------------
 
+class _SafeWriter:
+    """csv.writer whose cells cannot run as spreadsheet formulas (config.csv_cells)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, cells: list) -> None:
+        self._writer.writerow([safe_cell(c) for c in cells])
+
+
 def export_csv(connection: Connection, kind: str) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     if kind in AccountMatrixCell.Matrix.values:
         groups = dict(ProductGroup.objects.filter(connection=connection).values_list("number", "name"))
         accounts = dict(DineroAccount.objects.filter(connection=connection).values_list("number", "name"))
@@ -139,7 +151,7 @@ def _records(text: str, required: list[str]) -> list[tuple[int, dict[str, str]]]
         )
     records = []
     for index, raw in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+        row = {(k or "").strip().lower(): read_cell((v or "").strip()).strip() for k, v in raw.items() if isinstance(v, str)}
         if any(row.values()):
             records.append((index, row))
     return records
@@ -211,7 +223,7 @@ def _preview_matrix(connection: Connection, matrix: str, text: str) -> list[Impo
         if old is not None and old in accounts:
             row.old = str(accounts[old])
         problem = account_problem(account, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
-                                  chart_loaded=bool(accounts))
+                                  chart_loaded=bool(accounts), use=use_of_matrix(matrix))
         if problem:
             row.reason = problem
             continue

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
 from integration.transfers.base import NeedsMapping
+from mappings.account_kinds import fits, misfit_message, use_of_matrix
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -58,9 +59,11 @@ def _zone_label(vat_zone: str) -> str:
         return vat_zone
 
 
-def account_problem(account: DineroAccount | None, number: int, *, purchase: bool, chart_loaded: bool) -> str | None:
+def account_problem(account: DineroAccount | None, number: int, *, purchase: bool, chart_loaded: bool,
+                    use: str = "") -> str | None:
     """Why account ``number`` cannot be used, judged against its cached row; None when it can.
 
+    ``use`` names what the account is for beyond purchases (see ``mappings.account_kinds``).
     Before the chart was ever fetched there is nothing to judge against and Dinero itself answers.
     """
     if account is None:
@@ -75,14 +78,22 @@ def account_problem(account: DineroAccount | None, number: int, *, purchase: boo
         return _("Account %(account)s cannot be used on supplier invoices (not a purchase account).") % {
             "account": account
         }
+    if use and not fits(account, use):
+        return misfit_message(account, use)
     return None
 
 
-def check_account(connection: Connection, number: int, *, purchase: bool = False) -> str | None:
+def check_account(connection: Connection, number: int, *, purchase: bool = False, use: str = "") -> str | None:
     """Why ``number`` cannot be used in ``connection``'s Dinero, or None when it can."""
     account = DineroAccount.objects.filter(connection=connection, number=number).first()
     loaded = account is not None or chart_loaded(connection)
-    return account_problem(account, number, purchase=purchase, chart_loaded=loaded)
+    return account_problem(account, number, purchase=purchase, chart_loaded=loaded, use=use)
+
+
+def matrix_account_problem(connection: Connection, matrix: str, number: int) -> str | None:
+    """The one validation of an account in a matrix cell, whatever form or file it came from."""
+    return check_account(connection, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
+                         use=use_of_matrix(matrix))
 
 
 def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_zone: str) -> int:
@@ -117,7 +128,7 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
             hint=_("Choose a Dinero account in the highlighted cell, save, then press Retry."),
             fix_url=url,
         )
-    problem = check_account(connection, cell.account_number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER)
+    problem = matrix_account_problem(connection, matrix, cell.account_number)
     if problem:
         raise NeedsMapping(
             _("%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s.")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Connection
+from mappings.account_kinds import fits, use_of_matrix
 from mappings.lookup import account_problem, cell_id
 from mappings.models import AccountMatrixCell, DineroAccount, ProductGroup, VatZone
 
@@ -117,9 +118,10 @@ def build_grid(connection: Connection, matrix: str) -> Grid:
     stored = list(AccountMatrixCell.objects.filter(connection=connection, matrix=matrix))
     accounts = {a.number: a for a in DineroAccount.objects.filter(connection=connection)}
     purchase = matrix == AccountMatrixCell.Matrix.SUPPLIER
+    use = use_of_matrix(matrix)
     choices = [
         a for a in accounts.values()
-        if not a.is_hidden and not a.missing_upstream and (a.is_purchase or not purchase)
+        if not a.is_hidden and not a.missing_upstream and (a.is_purchase or not purchase) and fits(a, use)
     ]
     choices.sort(key=lambda a: a.number)
     zones = _zones(groups, stored)
@@ -140,7 +142,7 @@ def build_grid(connection: Connection, matrix: str) -> Grid:
                         label=grid.account_label(account))
             if account is not None:
                 cell.error = account_problem(
-                    accounts.get(account), account, purchase=purchase, chart_loaded=grid.chart_loaded
+                    accounts.get(account), account, purchase=purchase, chart_loaded=grid.chart_loaded, use=use
                 ) or ""
             row.cells.append(cell)
     return grid
@@ -167,7 +169,8 @@ def apply_submission(grid: Grid, data: Mapping[str, str]) -> None:
         cell.account = number
         cell.label = grid.account_label(number)
         cell.error = account_problem(
-            grid.accounts.get(number), number, purchase=grid.purchase, chart_loaded=grid.chart_loaded
+            grid.accounts.get(number), number, purchase=grid.purchase, chart_loaded=grid.chart_loaded,
+            use=use_of_matrix(grid.matrix),
         ) or ""
 
 

@@ -7,6 +7,7 @@ matrix editor can show it as gone instead of silently dropping a mapping.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -69,6 +70,7 @@ class ProductGroup(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_product_group")]
         verbose_name = _("product group")
+        verbose_name_plural = _("product groups")
         permissions = [("refresh_reference_data", "Can refresh reference data from Rackbeat and Dinero")]
 
     def __str__(self) -> str:
@@ -83,6 +85,7 @@ class RackbeatUnit(ReferenceRow):
         ordering = ["connection", "name"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_unit")]
         verbose_name = _("Rackbeat unit")
+        verbose_name_plural = _("Rackbeat units")
 
     def __str__(self) -> str:
         return self.name
@@ -97,6 +100,7 @@ class RackbeatLayout(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_rackbeat_layout")]
         verbose_name = _("Rackbeat layout")
+        verbose_name_plural = _("Rackbeat layouts")
 
     def __str__(self) -> str:
         return self.name
@@ -115,6 +119,7 @@ class DineroAccount(ReferenceRow):
         ordering = ["connection", "number"]
         constraints = [models.UniqueConstraint(fields=["connection", "number"], name="unique_dinero_account")]
         verbose_name = _("Dinero account")
+        verbose_name_plural = _("Dinero accounts")
 
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
@@ -129,6 +134,7 @@ class DineroVatType(ReferenceRow):
         ordering = ["connection", "code"]
         constraints = [models.UniqueConstraint(fields=["connection", "code"], name="unique_vat_type")]
         verbose_name = _("Dinero VAT type")
+        verbose_name_plural = _("Dinero VAT types")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -158,9 +164,21 @@ class AccountMatrixCell(models.Model):
             )
         ]
         verbose_name = _("account matrix cell")
+        verbose_name_plural = _("account matrix cells")
 
     def __str__(self) -> str:
         return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
+
+    def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
+        """Every way in (raw admin form, editor, CSV) refuses an account the matrix cannot use."""
+        super().clean_fields(exclude)
+        if (exclude and "account_number" in exclude) or not self.connection_id or self.account_number is None:
+            return
+        from mappings.lookup import matrix_account_problem
+
+        problem = matrix_account_problem(self.connection, self.matrix, self.account_number)
+        if problem:
+            raise ValidationError({"account_number": problem})
 
 
 class UnitMapping(models.Model):
@@ -176,6 +194,7 @@ class UnitMapping(models.Model):
             models.UniqueConstraint(fields=["connection", "rackbeat_unit_number"], name="unique_unit_mapping")
         ]
         verbose_name = _("unit mapping")
+        verbose_name_plural = _("unit mappings")
 
     def __str__(self) -> str:
         return f"{self.rackbeat_unit_number} → {self.dinero_unit}"
@@ -194,6 +213,7 @@ class LayoutMapping(models.Model):
             models.UniqueConstraint(fields=["connection", "rackbeat_layout_number"], name="unique_layout_mapping")
         ]
         verbose_name = _("layout mapping")
+        verbose_name_plural = _("layout mappings")
 
     def __str__(self) -> str:
         return f"{self.rackbeat_layout_number} → {self.language}"
@@ -214,6 +234,7 @@ class ReferenceRefresh(models.Model):
 
     class Meta:
         verbose_name = _("reference data refresh")
+        verbose_name_plural = _("reference data refreshes")
 
     def __str__(self) -> str:
         return f"Reference data of {self.connection}"

@@ -110,7 +110,8 @@ def _accounts(entry: list[dict], purchase: list[dict], deposit: list[dict]) -> d
         rows[number] = {
             "name": _text(raw.get("Name")) or str(number),
             "vat_code": _text(raw.get("VatCode"))[:20],
-            "category": _text(raw.get("CategoryName") or raw.get("Category"))[:100],
+            # Dinero's category key ("Turnover"), which mappings.account_kinds judges by.
+            "category": _text(raw.get("Category") or raw.get("CategoryName"))[:100],
             "is_hidden": bool(raw.get("IsHidden", False)),
             "is_purchase": number in purchase_numbers,
             "is_deposit": number in deposit_numbers,

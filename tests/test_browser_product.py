@@ -256,3 +256,30 @@ def test_wizard_start_to_finish_with_true_step_states(wide, live_server, sandbox
               ("credentials", "activate", "start-sync", "purchases", "sales", "units-layouts", "summary")}
     assert set(states.values()) == {"done"}, states
     fits(wide, "all-done")
+
+
+@pytest.mark.parametrize("language", ["da", "sv", "en"])
+def test_dashboard_chart_draws_bars_in_every_language(browser, live_server, accountant, connection, language):
+    from datetime import timedelta
+
+    for days, count in ((0, 3), (2, 5), (9, 1)):
+        for _ in range(count):
+            make_operation(connection, age=timedelta(days=days))
+    make_operation(connection, state=SyncOperation.State.FAILED, last_error="Dinero answered 503.")
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, locale=language)
+    page = context.new_page()
+    try:
+        login_in_browser(page, live_server, accountant)
+        page.goto(live_server.url + reverse("admin:connection-dashboard", args=[connection.pk]))
+        assert page.evaluate("document.documentElement.lang") == language
+        drawn = page.eval_on_selector_all(
+            "svg rect.bar-transfers, svg rect.bar-failures",
+            "rects => rects.filter(r => r.getBBox().height > 0).map(r => r.getAttribute('height'))")
+        # Four days with transfers or failures → four bars with a height the browser understood.
+        assert len(drawn) == 4, drawn
+        assert all("," not in h for h in drawn)
+        tallest = page.eval_on_selector_all("svg rect.bar-transfers", "rs => Math.max(...rs.map(r => r.getBBox().height))")
+        assert tallest == 160  # the day with 5 transfers fills the chart's height
+        fits(page, f"dashboard-{language}")
+    finally:
+        context.close()

@@ -130,3 +130,36 @@ def test_export_download_is_csv(accountant_client, seeded):
 
     assert response["Content-Type"].startswith("text/csv")
     assert b"10,F\xc3\xa6rdigvarer,domestic,1000" in response.content
+
+
+# --- formula injection: exported cells never run in a spreadsheet, and still import -------------
+
+HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","x")', "+45 kasse", "-5 kg", "@SUM(A1)", "'=already quoted",
+                 "\tTab"]
+
+
+def test_export_neutralises_cells_a_spreadsheet_would_run_and_imports_them_back(seeded, other_connection):
+    from mappings.models import RackbeatUnit
+
+    for connection in (seeded, other_connection):
+        for i, name in enumerate(HOSTILE_NAMES):
+            RackbeatUnit.objects.create(connection=connection, number=f"h{i}", name=name)
+    for i in range(len(HOSTILE_NAMES)):
+        UnitMapping.objects.create(connection=seeded, rackbeat_unit_number=f"h{i}", dinero_unit="box")
+
+    text = csv_io.export_csv(seeded, "units")
+
+    import csv
+    import io
+
+    cells = [row[0] for row in csv.reader(io.StringIO(text))][1:]
+    runnable = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert runnable == [], f"cells a spreadsheet would run: {runnable}"
+    assert "'=HYPERLINK" in text
+    # The same file imported into another connection finds every unit by its real name.
+    counts = csv_io.apply_import(other_connection, "units", text)
+    assert counts == {"new": len(HOSTILE_NAMES), "changed": 0, "unchanged": 0, "error": 0}
+    assert set(UnitMapping.objects.filter(connection=other_connection).values_list("dinero_unit", flat=True)) == {"box"}
+    # And imported into the connection it came from, nothing changes.
+    again = csv_io.preview_import(seeded, "units", text)
+    assert {r.status for r in again} == {"unchanged"}

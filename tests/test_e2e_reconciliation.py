@@ -117,7 +117,7 @@ def test_a_month_with_one_of_each_difference_is_reported_exactly(world):
     }
     total = next(d for d in record.result["differences"] if d["kind"] == reconciliation.TOTAL)
     assert (total["rackbeat_total"], total["dinero_total"]) == ("112.32", "112.31")
-    assert record.result["counts"]["rackbeat_sales"] == 4 and record.result["counts"]["rackbeat_purchases"] == 2
+    assert record.result["counts"] == {"rackbeat_sales": 4, "rackbeat_purchases": 2, "dinero_sales": 4, "matched": 4}
     by_account = {row["key"]: row for row in record.result["sums"]["sales_by_account"]}
     # 1000: 2×499 + 499 (missing, Rackbeat only) + 499; 1300: 5×29.95 + 3×29.95 — but the invoice whose
     # total was changed cannot be reproduced from its lines, so Rackbeat's side sums it apart.
@@ -191,3 +191,28 @@ def test_month_end_schedule_mails_the_differences_and_nothing_when_there_are_non
     (message,) = mail.outbox
     assert "1 difference" in message.subject and "Missing in Dinero" in message.body
     assert reverse("admin:connection-reconciliation", args=[connection.pk]) in message.body
+
+
+@pytest.mark.parametrize("shape", ["real", "early"])
+def test_a_transferred_credit_note_reconciles_negative_on_both_sides(world, shape):
+    connection, rackbeat = world["connection"], world["rackbeat"]
+    _settings(connection, item_consumption_enabled=True, sales_invoice_status="booked")
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 3, "499.00")], invoice_date="2026-03-03")
+    credit = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-09", is_creditnote=True)
+    for number in (invoice["number"], credit["number"]):
+        _transfer(connection, Kind.SALES_INVOICE, number)
+        _transfer(connection, Kind.ITEM_CONSUMPTION, number)
+
+    record = reconciliation.start(connection, MARCH)
+    record.refresh_from_db()
+
+    assert record.state == Reconciliation.State.DONE, record.error
+    assert record.result["differences"] == []
+    documents = {d["number"]: d for d in record.result["documents"]}
+    assert documents[str(credit["number"])]["document"] == "credit_note"
+    assert documents[str(credit["number"])]["rackbeat_total"] == documents[str(credit["number"])]["dinero_total"] == "-623.75"
+    assert documents[str(credit["number"])]["consumption"] == "booked"
+    (zone,) = record.result["sums"]["sales_by_zone"]
+    assert zone["rackbeat_incl"] == zone["dinero_incl"] == "1247.50" and not zone["differs"]
+    (account,) = record.result["sums"]["sales_by_account"]
+    assert (account["key"], account["rackbeat"], account["dinero"]) == ("1000", "998.00", "998.00")

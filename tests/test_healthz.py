@@ -1,16 +1,24 @@
-"""/healthz reports database, worker heartbeat and queue depth."""
+"""/healthz reports database, worker heartbeat and queue depth — the figures only to signed-in staff."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from django.test import Client
 from django.utils import timezone
 
 from integration.models import WorkerHeartbeat
 
 
-def test_healthz_unhealthy_without_worker_heartbeat(client, db):
-    response = client.get("/healthz")
+@pytest.fixture
+def staff_client(client, accountant):
+    client.force_login(accountant)
+    return client
+
+
+def test_healthz_unhealthy_without_worker_heartbeat(staff_client):
+    response = staff_client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["database"] == "ok"
@@ -19,9 +27,9 @@ def test_healthz_unhealthy_without_worker_heartbeat(client, db):
     assert body["queue_depth"] == 0
 
 
-def test_healthz_ok_with_recent_heartbeat(client, db):
+def test_healthz_ok_with_recent_heartbeat(staff_client):
     WorkerHeartbeat.objects.create(name="w1", beat_at=timezone.now() - timedelta(seconds=20))
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -31,3 +39,16 @@ def test_healthz_ok_with_recent_heartbeat(client, db):
 def test_healthz_unhealthy_with_stale_heartbeat(client, db):
     WorkerHeartbeat.objects.create(name="w1", beat_at=timezone.now() - timedelta(minutes=10))
     assert client.get("/healthz").status_code == 503
+
+
+def test_the_load_balancer_gets_the_status_only(client, db):
+    WorkerHeartbeat.objects.create(name="w1", beat_at=timezone.now())
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_is_never_cached(staff_client):
+    anonymous = Client()
+    assert "no-store" in anonymous.get("/healthz")["Cache-Control"]
+    assert "no-store" in staff_client.get("/healthz")["Cache-Control"]

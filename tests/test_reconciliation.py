@@ -211,3 +211,35 @@ def test_a_run_out_of_budget_waits_without_a_worker_and_continues_where_it_stopp
     assert rackbeat.list_reads == 1     # what was read before the pause is not read again
     assert done.differences == 0 and done.result["counts"]["matched"] == 1
     assert reconciliation.RESUME_KEY not in done.result
+
+
+# --- acting on a difference -----------------------------------------------------------------------
+
+def test_transfer_one_queues_only_that_document_through_its_operation(accountant_client, connection):
+    from integration.models import Kind, Trigger
+
+    record = _finished(connection, differences=[_missing("1021"), _missing("1022")])
+    response = accountant_client.post(_url(connection), {"action": "transfer_one", "run": record.pk,
+                                                         "difference": "missing_in_dinero:sales_invoice:1022"})
+    assert response.status_code == 302
+    (op,) = SyncOperation.objects.all()
+    assert (op.kind, op.source_key, op.trigger) == (Kind.SALES_INVOICE, "1022", Trigger.TROUBLESHOOTING)
+
+
+def test_mark_handled_from_the_reconciliation_closes_the_operation(accountant_client, connection, other_connection):
+    from integration.models import Kind
+
+    op = SyncOperation.objects.create(connection=connection, kind=Kind.SUPPLIER_INVOICE, source_key="60002",
+                                      state=SyncOperation.State.NEEDS_ATTENTION, last_error="No account.")
+    foreign = SyncOperation.objects.create(connection=other_connection, kind=Kind.SUPPLIER_INVOICE,
+                                           source_key="60002", state=SyncOperation.State.NEEDS_ATTENTION)
+    record = _finished(connection, differences=[_missing("60002", operation_id=op.pk,
+                                                         operation_state="needs_attention")])
+    page = accountant_client.get(_url(connection) + f"?run={record.pk}").content.decode()
+    assert "Mark handled" in page and "Retry" in page
+    accountant_client.post(_url(connection), {"action": "handle", "run": record.pk, "operation": op.pk,
+                                              "note": "Booked by hand in Dinero"})
+    op.refresh_from_db()
+    assert op.state == SyncOperation.State.SKIPPED and op.handled_note == "Booked by hand in Dinero"
+    # Another tenant's operation cannot be reached through this connection's page.
+    assert accountant_client.post(_url(connection), {"action": "handle", "operation": foreign.pk}).status_code == 404

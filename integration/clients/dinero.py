@@ -123,8 +123,9 @@ ENDPOINTS: dict[str, Endpoint] = {
 # PascalCase `fields` per list: Dinero answers in the casing asked for, so the dicts stay stable.
 FIELDS = {
     "organizations": "Id,Name,IsPro,IsPayingPro,IsVatFree,VatNumber",
-    "entry_accounts": "AccountNumber,Name,VatCode,Category",
-    "purchase_accounts": "AccountNumber,Name,VatCode,Category,CategoryName",
+    # IsHidden: hidden accounts must not be offered in the matrices (the default fields omit it).
+    "entry_accounts": "AccountNumber,Name,VatCode,Category,IsHidden",
+    "purchase_accounts": "AccountNumber,Name,VatCode,Category,CategoryName,IsHidden",
     "deposit_accounts": "AccountNumber,Name,IsDefault,IsHidden",
     "list_contacts": (
         "ContactGuid,ExternalReference,Name,Street,ZipCode,City,CountryKey,Phone,Email,Webpage,"

@@ -27,8 +27,11 @@ REDACTED = "«redacted»"
 # Keys whose values are secrets wherever they appear (JSON bodies, form bodies, query strings).
 SECRET_KEYS = {
     "authorization", "access_token", "refresh_token", "id_token", "token", "api_key", "apikey",
-    "client_secret", "password", "username", "code", "code_verifier", "secret",
+    "client_secret", "password", "username", "code_verifier", "secret",
 }
+# Secret only as an OAuth form or query parameter (the authorization code); in JSON "code" is an
+# ordinary field — Rackbeat's VAT codes, unit codes … — and must stay readable in the log.
+FORM_ONLY_SECRET_KEYS = {"code"}
 
 
 @dataclass
@@ -64,7 +67,8 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         # key=value pairs (query strings, form bodies)
         text = re.sub(
-            r"(?i)\b(" + "|".join(SECRET_KEYS) + r")=([^&\s\"']+)", lambda m: f"{m.group(1)}={REDACTED}", text
+            r"(?i)\b(" + "|".join(SECRET_KEYS | FORM_ONLY_SECRET_KEYS) + r")=([^&\s\"']+)",
+            lambda m: f"{m.group(1)}={REDACTED}", text,
         )
         # "key": "value" pairs in JSON that was not parsed (e.g. truncated bodies)
         text = re.sub(
