@@ -55,6 +55,7 @@ class RefusedListFilter(models.Model):
     class Meta:
         ordering = ["path", "name"]
         verbose_name = _("list filter refused by Rackbeat")
+        verbose_name_plural = _("list filters refused by Rackbeat")
         constraints = [models.UniqueConstraint(fields=["connection", "path", "name"], name="unique_refused_filter")]
 
     def __str__(self) -> str:

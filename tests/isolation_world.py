@@ -27,6 +27,7 @@ from integration.models import (
     SyncRun,
     WebhookDelivery,
 )
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -112,6 +113,13 @@ def build_tenant(name: str, marker: str, org: str, account: str) -> Tenant:
     RackbeatWebhook.objects.create(connection=connection, event="customer.created", rackbeat_id=f"{marker}-wh",
                                    url=f"https://example.invalid/{marker}", token=f"token-{marker}")
     PollCursor.objects.create(connection=connection, stream=f"{marker}-stream", value=timezone.now())
+    RackbeatEventAnswer.objects.create(connection=connection, event=f"{marker}.created", accepted=False,
+                                       answer=f"unknown event {marker}")
+    RefusedListFilter.objects.create(connection=connection, path="customers", name=f"{marker}_filter",
+                                     answer=f"refused {marker}")
+    RackbeatShapeCheck.objects.create(connection=connection, checked_by=f"{marker.lower()}-consultant",
+                                      outcome=RackbeatShapeCheck.Outcome.values[0],
+                                      report={"notes": [f"shape {marker}"]})
     return Tenant(connection=connection, marker=marker)
 
 

@@ -96,9 +96,20 @@ def test_superuser_finds_internal_tables_grouped_away(wide, live_server, superus
 
 
 def test_no_page_is_wider_than_the_screen(wide, live_server, consultant, connection):
-    from tests.mappings_fixtures import seed
+    from tests.mappings_fixtures import GROUPS, seed
 
-    seed(connection)
+    # A fourth VAT zone column (domestic, VAT-exempt) and a long group name: the widest matrix.
+    seed(connection, groups=[*GROUPS, {"number": 40, "name": "Reservedele og tilbehør til professionelle kunder",
+                                       "vat_domestic": 25, "vat_eu": 0, "vat_abroad": 0,
+                                       "vat_domestic_exempt": 0}])
+    from mappings.matrix import build_grid
+    from mappings.models import AccountMatrixCell, DineroAccount
+
+    DineroAccount.objects.filter(connection=connection, number=1000).update(
+        name="Salg af varer og ydelser med moms til kunder i Danmark (standardkonto)")
+    for cell in build_grid(connection, "revenue").cells:
+        AccountMatrixCell.objects.create(connection=connection, matrix="revenue", vat_zone=cell.zone,
+                                         product_group_number=cell.group_number, account_number=1000)
     Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
     long_error = "Dinero answered 400 for " + LONG_URL
     stuck = make_operation(connection, state=SyncOperation.State.NEEDS_ATTENTION, last_error=long_error,

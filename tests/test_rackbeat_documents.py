@@ -189,3 +189,12 @@ def test_sales_invoice_lines_of_one_product_fetch_it_once(connection, world, rac
 
     assert Decimal(str(dinero.invoices[result.target_id]["TotalInclVat"])) == Decimal("750.00")
     assert rackbeat.count("get_product") == 1
+
+
+def test_supplier_invoice_reads_its_supplier_once_for_zone_and_contact(connection, world, rackbeat, dinero):
+    document = supplier_invoice(5003, [line("A-1", FINISHED_GOODS, 1, "250")], supp=supplier(701))
+    rackbeat.supplier_invoices["5003"] = real_shape(document, rackbeat)
+
+    run(transfer_supplier_invoice, connection, Kind.SUPPLIER_INVOICE, 5003, rackbeat, dinero)
+
+    assert rackbeat.count("get_supplier") == 1 and rackbeat.count("get_product") == 1

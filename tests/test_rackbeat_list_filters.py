@@ -81,3 +81,15 @@ def test_a_422_that_names_no_filter_stays_an_error(connection, rsps):
     with pytest.raises(ValidationFailed):
         list(_client(connection).iter_customer_invoices(booked=True))
     assert not RefusedListFilter.objects.exists()
+
+
+def test_the_connection_page_lists_the_refused_filters(connection, client, superuser):
+    RefusedListFilter.objects.create(connection=connection, path="customer-invoices", name="is_booked",
+                                     answer="is_booked: Property 'is_booked' is not filterable")
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/accounts/connection/{connection.pk}/change/").content.decode()
+
+    assert "customer-invoices?is_booked" in page
+    listing = client.get("/admin/integration/refusedlistfilter/").content.decode()
+    assert "customer-invoices" in listing

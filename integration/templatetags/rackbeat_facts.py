@@ -12,7 +12,7 @@ register = template.Library()
 
 @register.inclusion_tag("admin/rackbeat_check/_connection_summary.html", takes_context=True)
 def rackbeat_summary(context: dict[str, Any], connection: Any) -> dict[str, Any]:
-    from integration.models import RackbeatEventAnswer, RackbeatShapeCheck
+    from integration.models import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
 
     request = context.get("request")
     user = getattr(request, "user", None)
@@ -27,6 +27,7 @@ def rackbeat_summary(context: dict[str, Any], connection: Any) -> dict[str, Any]
         "show": True,
         "accepted": [a for a in answers if a.accepted],
         "refused": [a for a in answers if not a.accepted],
+        "refused_filters": list(RefusedListFilter.objects.filter(connection=connection)),
         "latest": RackbeatShapeCheck.objects.filter(connection=connection).first()
         if user.has_perm("integration.view_rackbeatshapecheck") else None,
         "check_url": check_url if user.has_perm("integration.view_rackbeatshapecheck") else "",

@@ -89,6 +89,17 @@ class TransferContext:
     rackbeat: RackbeatClient
     dinero: DineroClient
     operation: SyncOperation
+    _related: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def related(self) -> Any:
+        """The records the document refers to (items, customer, supplier), each fetched from
+        Rackbeat at most once per attempt (:class:`~integration.transfers.rackbeat_documents.RelatedRecords`)."""
+        if self._related is None:
+            from integration.transfers.rackbeat_documents import RelatedRecords
+
+            self._related = RelatedRecords(self.rackbeat)
+        return self._related
 
     def save_intent(self, **values: Any) -> None:
         """Merge ``values`` into ``operation.intent`` and commit it at once."""

@@ -22,7 +22,7 @@ from integration.clients.errors import NotFound
 from integration.models import Direction, Kind, SyncOperation
 from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.transfers.invoice_mapping import map_consumption
-from integration.transfers.rackbeat_documents import RelatedRecords, party_name
+from integration.transfers.rackbeat_documents import party_name
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
@@ -64,7 +64,7 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                              "when it is.") % {"number": number})
 
     # Whether a line is stock-tracked is on the item, often not embedded: fetched once per item.
-    invoice = RelatedRecords(ctx.rackbeat).with_items(invoice)
+    invoice = ctx.related.with_items(invoice)
     payload = map_consumption(invoice, stock_account=settings.stock_account,
                               consumption_account=settings.consumption_account)
     intent = op.intent or {}

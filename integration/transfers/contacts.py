@@ -113,9 +113,9 @@ def _integration_on(settings: IntegrationSettings, kind: str) -> bool:
 
 
 def _fetch(ctx: TransferContext, kind: str, number: str) -> dict[str, Any] | None:
-    try:
-        party = ctx.rackbeat.get_customer(number) if kind == Kind.CUSTOMER else ctx.rackbeat.get_supplier(number)
-    except NotFound:
+    # Through the attempt's cache: an invoice that read its supplier for the VAT zone does not read it again.
+    party = ctx.related.party("customer" if kind == Kind.CUSTOMER else "supplier", number)
+    if party is None:
         return None
     return None if party.get("is_deleted") else party
 

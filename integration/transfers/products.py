@@ -86,9 +86,9 @@ def _integration_on(settings: IntegrationSettings) -> bool:
 
 
 def _fetch(ctx: TransferContext, kind: str, number: str) -> dict[str, Any] | None:
-    try:
-        item = ctx.rackbeat.get_lot(number) if kind == Kind.BOM else ctx.rackbeat.get_product(number)
-    except NotFound:
+    # Through the attempt's cache: an invoice that read the item for its lines does not read it again.
+    item = ctx.related.item("lot" if kind == Kind.BOM else "product", number)
+    if item is None:
         return None
     return None if item.get("deleted_at") or item.get("is_deleted") else item
 

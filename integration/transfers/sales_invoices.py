@@ -29,7 +29,6 @@ from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, Tra
 from integration.transfers.invoice_contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
 from integration.transfers.rackbeat_documents import (
-    RelatedRecords,
     customer_number,
     is_credit_note,
     line_item_ref,
@@ -58,10 +57,10 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
     )
 
 
-def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any], records: RelatedRecords) -> bool:
+def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
     """Bind every product and BOM the invoice's lines refer to; True when one was bound just now.
 
-    Items are read through ``records``, the invoice's own cache, so none is fetched twice.
+    Items are read through ``ctx.related``, the document's own cache, so none is fetched twice.
     """
     from integration.transfers.products import ensure_product
 
@@ -73,7 +72,7 @@ def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any], records:
         kind = Kind.BOM if ref[0] == "lot" else Kind.PRODUCT
         if Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=ref[1]).exists():
             continue
-        bound_now = bool(ensure_product(ctx, kind, ref[1], read=records.item)) or bound_now
+        bound_now = bool(ensure_product(ctx, kind, ref[1], read=ctx.related.item)) or bound_now
     return bound_now
 
 
@@ -197,8 +196,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         )
 
     # Items and customer that are not embedded are fetched once for this document.
-    records = RelatedRecords(ctx.rackbeat)
-    invoice = records.customer_invoice(invoice)
+    invoice = ctx.related.customer_invoice(invoice)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
     credit_note = is_credit_note(invoice)
@@ -211,7 +209,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
                                 credit_note_for=credit_note_for)
     # Rule 11: the lines refer to products; ones not in Dinero yet are transferred first (once
     # everything is mapped), so no line goes without its ProductGuid for a binding written later.
-    if ensure_line_products(ctx, invoice, records):
+    if ensure_line_products(ctx, invoice):
         payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
                                     credit_note_for=credit_note_for)
     docs = SalesDocuments(ctx.dinero, credit_note=credit_note)

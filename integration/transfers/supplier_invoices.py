@@ -41,7 +41,7 @@ from integration.transfers.invoice_mapping import (
     ore,
     purchase_amount_includes_vat,
 )
-from integration.transfers.rackbeat_documents import RelatedRecords, party_name, supplier_number
+from integration.transfers.rackbeat_documents import party_name, supplier_number
 from integration.transfers.sent_snapshot import snapshot
 
 # What a person can do when the outcome of a create is unknown (the operation page's two buttons).
@@ -117,7 +117,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                              "when it is booked.") % {"number": number})
     # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
     # fetched once for this document.
-    invoice = RelatedRecords(ctx.rackbeat).supplier_invoice(invoice)
+    invoice = ctx.related.supplier_invoice(invoice)
     supplier = invoice.get("supplier") or {}
     supplier_name = party_name(supplier)
 
