@@ -569,3 +569,12 @@ def test_purchase_vouchers_are_found_by_their_file(client, dinero):
             "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer"}]}
     created = dinero("POST", "/v1.2/{org}/vouchers/purchase", body).json()
     assert dinero("GET", f"/v1/{{org}}/vouchers/purchase/fileguid/{file_guid}").json() == [created["Guid"]]
+
+
+def test_dry_run_is_not_a_write_whose_answer_can_be_lost(dinero, org):
+    Organization.objects.filter(pk=org.pk).update(fail_next_500_after_write=1)
+    body = {"PurchaseType": "credit", "VoucherDate": "2026-03-20",
+            "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer"}]}
+    assert dinero("POST", "/v1/{org}/vouchers/purchase/fetch", body).status_code == 200
+    assert dinero("POST", "/v1.2/{org}/vouchers/purchase", body).status_code == 500  # the next real write
+    assert Voucher.objects.count() == 1
