@@ -195,6 +195,9 @@ if SANDBOX_ENABLED and not DEBUG and not env.bool("SANDBOX_ALLOW_WITHOUT_DEBUG",
         "SANDBOX_ENABLED is on while DEBUG is off. The sandbox emulates Rackbeat and Dinero and "
         "must never run in production."
     )
+# The emulated Dinero counts its 100 requests/minute per calendar minute; with this on it counts
+# any sliding 60 seconds instead, the stricter reading (benchmarks prove 0 × 429 against it).
+SANDBOX_DINERO_SLIDING_MINUTE = env.bool("SANDBOX_DINERO_SLIDING_MINUTE", default=False)
 
 # --- Operations ---------------------------------------------------------------------------------
 POLL_INTERVAL_MINUTES = env.int("POLL_INTERVAL_MINUTES", default=10)
