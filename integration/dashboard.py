@@ -122,9 +122,11 @@ def next_polls() -> list[dict[str, Any]]:
     """The poll schedules (Rackbeat changes, Dinero invoices) and when each runs next."""
     from django_q.models import Schedule
 
-    from integration.schedules import POLL_FUNCS
+    from integration.schedules import DINERO_POLL, POLL_FUNCS, RACKBEAT_POLL
 
-    return [{"name": s.name or s.func, "func": s.func, "next_run": s.next_run}
+    # The schedule's stored name is English data; people read it in their own language.
+    labels = {RACKBEAT_POLL: gettext("Poll Rackbeat (safety net)"), DINERO_POLL: gettext("Fetch Dinero invoices")}
+    return [{"name": labels.get(s.func) or s.name or s.func, "func": s.func, "next_run": s.next_run}
             for s in Schedule.objects.filter(func__in=POLL_FUNCS).order_by("next_run")]
 
 
