@@ -38,10 +38,14 @@ run: install
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py demo_setup
 	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops both)"
-	@set -m; trap 'kill -- -$$worker 2>/dev/null; exit 0' INT TERM; \
+	@# Worker and web server run in the background and the shell waits for the web server. Ctrl-C
+	@# (or SIGTERM) interrupts that wait and the trap stops both: the worker gracefully, bounded by
+	@# Q_STOP_SECONDS (10); the web server and its autoreload child at once.
+	@stop_all() { pkill -TERM -P $$web 2>/dev/null; kill -TERM $$web $$worker 2>/dev/null; wait; }; \
+	trap 'stop_all; exit 0' INT TERM; \
 	$(RUN_ENV) $(PY) manage.py qcluster & worker=$$!; \
-	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT); \
-	kill -- -$$worker 2>/dev/null; wait
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT) & web=$$!; \
+	wait $$web; stop_all
 
 test: install-dev
 	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
@@ -51,7 +55,7 @@ chaos: install-dev
 	$(PY) bench/chaos.py --size full --out bench/chaos-full.json
 
 chaos-ci: install-dev
-	$(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests/chaos -m chaos -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Collect every user-facing string into locale/{da,sv}, then compile. The sandbox (an emulator of
 # Rackbeat and Dinero, not a page of ours), tests and benchmarks are left out; tests/test_translations.py

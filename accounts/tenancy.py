@@ -28,6 +28,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
 
@@ -61,15 +62,9 @@ class ConnectionFilter(admin.SimpleListFilter):
     ``field_path`` is the ORM path to the Connection; the tenant mixin makes a subclass per path.
     """
 
-    title = "connection"
+    title = gettext_lazy("connection")
     parameter_name = "connection"
     field_path = "connection"
-
-    def __init__(self, request, params, model, model_admin):  # type: ignore[no-untyped-def]
-        from django.utils.translation import gettext_lazy as _
-
-        self.title = _("connection")
-        super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(str(pk), name) for pk, name in connections_for(request.user).values_list("pk", "name")]

@@ -62,7 +62,7 @@ class Fleet:
     logs: Path
     port: int
     web_workers: int = 2
-    web_threads: int = 24
+    web_threads: int = 16
     web: subprocess.Popen | None = None
     workers: list[subprocess.Popen | None] = field(default_factory=list)
     starts: int = 0

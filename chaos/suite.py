@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,11 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         # The compressed clock (docs/chaos.md): short client timeout, fast retries and recovery.
         "HTTP_TIMEOUT_SECONDS": "4", "SANDBOX_DINERO_TIMEOUT_SECONDS": "5",
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
-        "MAX_TRANSIENT_ATTEMPTS": "12",
+        "MAX_TRANSIENT_ATTEMPTS": "16",
         "Q_WORKERS": "4", "Q_TIMEOUT": "50", "Q_RETRY": "60", "Q_SYNC": "false",
+        # One database connection per request at most (gunicorn threads, webhook threads): the run
+        # stays well inside PostgreSQL's 100 connections on a machine it shares.
+        "CONN_MAX_AGE": "0",
         # Raised budgets: the emulators' per-organization limits are raised on the rows (chaos.world);
         # the service's own limiter must not hold it back either.
         "DINERO_RATE_LIMIT_PER_MINUTE": "100000", "RACKBEAT_RATE_LIMIT_PER_MINUTE": "100000",
@@ -147,6 +151,27 @@ def _open_operations(limit: int = 20) -> list[str]:
     return lines
 
 
+def _webhooks_in_flight() -> int:
+    """Webhook deliveries the emulated Rackbeat has still to send (pending, or held back)."""
+    from django.utils import timezone
+
+    from sandbox.rackbeat.models import WebhookDelivery
+
+    # A delivery's thread may die with its gunicorn worker; one older than a few minutes never comes.
+    recent = timezone.now() - timedelta(minutes=3)
+    return WebhookDelivery.objects.filter(state__in=(WebhookDelivery.State.PENDING, WebhookDelivery.State.HELD),
+                                          created_at__gte=recent).count()
+
+
+def _pause_polls() -> None:
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from integration.schedules import POLL_FUNCS
+
+    Schedule.objects.filter(func__in=POLL_FUNCS).update(next_run=timezone.now() + timedelta(days=1))
+
+
 def _uncovered() -> list[str]:
     """Booked Rackbeat documents without an operation yet (their webhook may have been lost)."""
     from accounts.models import Connection
@@ -177,12 +202,16 @@ def run(argv: list[str]) -> int:
     kills = args.kills if args.kills is not None else size.kills
     settle_timeout = args.settle_timeout or size.settle_timeout
     out = args.out or ROOT / "test-artifacts" / f"chaos-{args.size}.json"
-    logs = out.parent / f"chaos-{args.size}-logs"
+    logs = ROOT / "test-artifacts" / f"chaos-{args.size}-logs"  # never next to a committed report
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):
         old.unlink()
 
     from chaos.processes import Fleet, free_port, run_manage
+
+    # SIGTERM (CI's backstop, a person's kill) ends the run through the ``finally`` below, which
+    # stops gunicorn and the worker clusters; without it they would outlive the suite.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     port = free_port()
     env = _environment(args, port)
@@ -217,7 +246,8 @@ def run(argv: list[str]) -> int:
         money = (Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION)
         holder: dict[str, Any] = {}
         pusher = threading.Thread(target=lambda: holder.setdefault("pushed", traffic.push(
-            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher")
+            fleet.base_url, companies, sales=sales, supplier=supplier, seed=args.seed)), name="chaos-pusher",
+            daemon=True)
         pusher.start()
         # Expected money work: every document plus roughly one consumption per sales document.
         expected_work = max(1, supplier + 2 * sales)
@@ -226,6 +256,7 @@ def run(argv: list[str]) -> int:
         deadline_from: float | None = None
         last_report = 0.0
         stable = 0
+        polls_paused = False
         while True:
             time.sleep(2)
             state = _queue_state(money)
@@ -252,7 +283,16 @@ def run(argv: list[str]) -> int:
                 clock.mark("pushed")
                 say(f"pushed: {json.dumps({k: v for k, v in _pushed_counts(holder).items()})}")
             open_ops = state.get("pending", 0) + state.get("running", 0)
-            if open_ops == 0 and len(kill_log) >= kills and not _uncovered():
+            quiet = open_ops == 0 and len(kill_log) >= kills and not _uncovered() and not _webhooks_in_flight()
+            if quiet and not polls_paused:
+                # The safety net has done its job (every booked document has its operation, no
+                # webhook is still on its way): pause the polls, so a poll re-reading unchanged
+                # customers cannot start work while the storage is being counted.
+                _pause_polls()
+                polls_paused = True
+                say("every document has its operation and no webhook is in flight: polls paused")
+                continue
+            if quiet:
                 stable += 1
                 if stable >= 3:
                     settled_at = clock.now()
@@ -282,6 +322,7 @@ def run(argv: list[str]) -> int:
             **result.as_dict(),
         }
     finally:
+        traffic.STOP.set()
         fleet.stop_all()
     _write(out, report)
     _print(report)

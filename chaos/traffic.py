@@ -31,6 +31,12 @@ import requests
 from chaos.world import ITEMS, Company
 
 RETRIED_STATUSES = {429, 500, 502, 503}
+# Set when the run is interrupted: queued jobs and retries stop at once.
+STOP = threading.Event()
+
+
+class Stopped(Exception):
+    pass
 CREDIT_SHARE = 0.10          # of sales documents: credit notes for an existing customer's invoice
 NEW_CUSTOMER_SHARE = 0.10    # of sales documents: invoice + credit note for a customer made this minute
 
@@ -70,6 +76,8 @@ class Rackbeat:
     def post(self, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
         last = ""
         for attempt in range(12):
+            if STOP.is_set():
+                raise Stopped("the run was interrupted")
             try:
                 response = self._session().post(self.api + path, json=body, headers=self.headers, timeout=30)
             except requests.RequestException as exc:  # only writes the emulator never received are retried

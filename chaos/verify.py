@@ -12,7 +12,8 @@ A run passes only if, per connection:
 * every item consumption exists once (or not at all when the invoice has no stock line);
 * every total equals Rackbeat's to the øre (sales: TotalInclVat; supplier: the voucher's total;
   consumption: Σ cost price × quantity of the stock lines, negative on credit notes);
-* every Dinero contact and product exists once per Rackbeat customer, supplier and item;
+* every Dinero contact and product exists once per Rackbeat customer, supplier and item (and every
+  customer and supplier of a booked document, and every item sold, has one);
 * no uploaded file is left without a voucher that refers to it;
 * no operation is left pending, running, failed or needing attention — except those whose outcome
   Dinero cannot tell, each listed with its reason (for them "not in Dinero" is not a loss, but
@@ -260,6 +261,11 @@ class _Checker:
                 expected |= {f"rackbeat:customer:{n}" for n in customers.values_list("customer__number", flat=True)}
                 suppliers = rb.SupplierInvoice.objects.filter(account=self.account, is_booked=True)
                 expected |= {f"rackbeat:supplier:{n}" for n in suppliers.values_list("supplier__number", flat=True)}
+            else:
+                # Sales lines carry their product: every item sold must have its Dinero product.
+                lines = rb.InvoiceLine.objects.filter(customer_invoice__account=self.account,
+                                                      customer_invoice__is_booked=True, item__isnull=False)
+                expected |= {f"rackbeat:product:{n}" for n in lines.values_list("item__number", flat=True)}
             for reference in sorted(expected - set(references)):
                 self.violation(f"{label} {reference}: used by a transferred document but not in Dinero")
 

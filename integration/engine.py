@@ -74,8 +74,11 @@ WAITING_CONNECTION_STATES = (Connection.State.PAUSED, Connection.State.BROKEN)
 
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 60 * 60
-# A queued task not picked up within the broker's retry window is considered lost.
-LOST_TASK_SECONDS = 15 * 60
+# A due row whose task was queued this long ago and has not run is considered to have lost its
+# task (fetched by a worker process that died): run_due queues another. Tasks merely waiting in a
+# busy queue are not counted as lost (see run_due), and a second task is harmless: the claim
+# decides, and a task without work to claim ends at once.
+LOST_TASK_SECONDS = 60
 
 
 def worker_name() -> str:
@@ -691,15 +694,30 @@ def run_due() -> int:
     due = (
         SyncOperation.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
         .exclude(connection__state__in=WAITING_CONNECTION_STATES)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at"))
-                | Q(enqueued_at__lt=lost_before))
-        .values_list("pk", flat=True)[:1000]
     )
-    count = 0
-    for pk in list(due):
+    without_task = list(due.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at")))
+                        .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    lost = list(due.filter(enqueued_at__gte=F("next_attempt_at"), enqueued_at__lt=lost_before)
+                .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    # Tasks still waiting in the broker will run these rows (a task runs the fairest due row):
+    # only the shortfall was lost with a dead worker.
+    lost = lost[:max(0, len(lost) - _tasks_waiting(now))]
+    for pk in without_task + lost:
         _queue_task(pk)
-        count += 1
-    return count + _queue_missing_tasks()
+    return len(without_task) + len(lost) + _queue_missing_tasks()
+
+
+def _tasks_waiting(now: datetime) -> int:
+    """Operation tasks the broker would hand out now (0 for brokers that cannot tell)."""
+    try:
+        from django_q.brokers import get_broker
+        from django_q.brokers.orm import ORM
+        from django_q.models import OrmQ
+    except ImportError:  # pragma: no cover
+        return 0
+    if _sync_mode() or not isinstance(get_broker(), ORM):
+        return 0
+    return OrmQ.objects.filter(lock__lte=now).count()
 
 
 def _queue_missing_tasks() -> int:
@@ -729,11 +747,25 @@ def _queue_missing_tasks() -> int:
 
 
 def recover_stale_claims() -> int:
-    """Give claims older than STALE_CLAIM_MINUTES back to the queue (the worker died or hung)."""
+    """Give back the claims of dead workers, and claims older than STALE_CLAIM_MINUTES (hung)."""
+    from integration import worker_health
+
     cutoff = timezone.now() - timedelta(minutes=settings.STALE_CLAIM_MINUTES)
-    stale = list(SyncOperation.objects.filter(state=State.RUNNING, claimed_at__lt=cutoff))
+    recovered = worker_health.release_claims_of_dead_workers()
+    recovered += release_claims(SyncOperation.objects.filter(state=State.RUNNING, claimed_at__lt=cutoff),
+                                reason="stale")
+    worker_health.prune_heartbeats()
+    return recovered
+
+
+def release_claims(running: Any, *, reason: str) -> int:
+    """Put the claimed rows of ``running`` back to pending and queue them; returns how many.
+
+    Each release is conditional on the claim read, so a worker that finished meanwhile keeps its
+    result, and two sweepers never release the same claim twice.
+    """
     recovered = 0
-    for op in stale:
+    for op in list(running):
         with transaction.atomic():
             changed = SyncOperation.objects.filter(
                 pk=op.pk, state=State.RUNNING, claimed_at=op.claimed_at, claimed_by=op.claimed_by,
@@ -743,9 +775,13 @@ def recover_stale_claims() -> int:
                 continue
             lost_worker = op.claimed_by or "?"
             op.refresh_from_db()
-            record_event(op, _("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
-                               "is queued again (it looks documents up before creating anything).")
-                         % {"worker": lost_worker, "n": op.attempts})
+            if reason == "dead":
+                message = _("The worker %(worker)s died during attempt %(n)s (its heartbeat stopped); the "
+                            "operation is queued again (it looks documents up before creating anything).")
+            else:
+                message = _("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
+                            "is queued again (it looks documents up before creating anything).")
+            record_event(op, message % {"worker": lost_worker, "n": op.attempts})
         _queue_task(op.pk)
         recovered += 1
     return recovered

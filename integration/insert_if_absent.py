@@ -13,7 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import DatabaseDefault
+
+
+def row_values(obj: models.Model, connection: BaseDatabaseWrapper, *,
+               include_pk: bool = False) -> tuple[list[str], list[object]]:
+    """The quoted columns and prepared values an INSERT of ``obj`` writes, as ``Model.save()`` would."""
+    quote = connection.ops.quote_name
+    columns: list[str] = []
+    values: list[object] = []
+    for field in type(obj)._meta.concrete_fields:
+        if field.primary_key and not include_pk:
+            continue
+        # `pre_save` fills auto_now / auto_now_add exactly as Model.save() would.
+        value = field.pre_save(obj, add=True)
+        if isinstance(value, DatabaseDefault):
+            continue
+        columns.append(quote(field.column))
+        values.append(field.get_db_prep_save(value, connection))
+    return columns, values
 
 
 def insert_if_absent(obj: models.Model, conflict_fields: Sequence[str]) -> int | None:
@@ -23,17 +42,7 @@ def insert_if_absent(obj: models.Model, conflict_fields: Sequence[str]) -> int |
     alias = router.db_for_write(model)
     connection = connections[alias]
     quote = connection.ops.quote_name
-    columns: list[str] = []
-    values: list[object] = []
-    for field in meta.concrete_fields:
-        if field.primary_key and isinstance(field, models.AutoField | models.BigAutoField | models.SmallAutoField):
-            continue
-        # `pre_save` fills auto_now / auto_now_add exactly as Model.save() would.
-        value = field.pre_save(obj, add=True)
-        if isinstance(value, DatabaseDefault):
-            continue
-        columns.append(quote(field.column))
-        values.append(field.get_db_prep_save(value, connection))
+    columns, values = row_values(obj, connection)
     conflict = ", ".join(quote(meta.get_field(name).column) for name in conflict_fields)
     # Only identifiers from the model's own metadata are interpolated (quoted); every value is a parameter.
     placeholders = ", ".join(["%s"] * len(values))

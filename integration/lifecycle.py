@@ -69,9 +69,21 @@ def automatic_may_restart(op: SyncOperation) -> bool:
     return not touched(op)
 
 
+# Problems after which nobody knows (or the document is gone) whether Dinero has the document.
+UNKNOWN_OUTCOME_ERRORS = ("VoucherOutcomeUnknown",)
+
+
 def person_may_choose(op: SyncOperation) -> bool:
-    """Whether the page offers "it is there: link it" / "it is not: post it now"."""
-    return is_money(op) and op.state in (State.NEEDS_ATTENTION, State.FAILED, State.SKIPPED) and touched(op)
+    """Whether the page offers "it is there: link it" / "it is not: post it now".
+
+    Only where the answer is a person's to give: a create without a clear answer, a stored
+    document that is gone, or a document a person marked handled. A document that is known to be
+    there (a draft to fix, a change after the transfer) is moved on by Retry or Mark as handled —
+    "post it now" there would make a second one.
+    """
+    if not is_money(op) or op.state not in (State.NEEDS_ATTENTION, State.FAILED, State.SKIPPED):
+        return False
+    return bool(in_flight(op) or op.handled_at or op.last_error_class in UNKNOWN_OUTCOME_ERRORS)
 
 
 def other_side(op: SyncOperation) -> str:

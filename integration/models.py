@@ -199,6 +199,27 @@ class SyncRun(models.Model):
         return min(100, round(100 * self.processed / self.total))
 
 
+class StartSyncRecord(models.Model):
+    """One line of a start sync's report: a Dinero record handled, with its outcome.
+
+    Written in small batches as the run goes, so a run of 20,000 contacts appends its report
+    instead of rewriting one ever-growing document, and a resumed run knows what it has done.
+    """
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records")
+    key = models.CharField(max_length=160)
+    outcome = models.CharField(max_length=10)  # created | matched | skipped
+    what = models.CharField(max_length=300, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_start_sync_record")]
+        indexes = [models.Index(fields=["run", "outcome"], name="start_sync_record_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.outcome}"
+
+
 class SyncOperation(models.Model):
     """One unit of work with a natural key: (connection, kind, direction, source key)."""
 
@@ -363,6 +384,9 @@ class Binding(models.Model):
     # Hash of the payload last sent; an unchanged object makes no API call.
     fingerprint = models.CharField(max_length=64, blank=True)
     dinero_timestamp = models.CharField(max_length=64, blank=True)
+    # Rackbeat's ``updated_at`` of a record this service wrote itself (the start sync creates
+    # them): a poll that sees the record unchanged since then knows there is nothing to send back.
+    rackbeat_written_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -37,6 +37,7 @@ from accounts.models import Connection
 from integration.clients.errors import ApiError
 from integration.clients.factory import rackbeat_client
 from integration.models import (
+    Binding,
     Direction,
     IntegrationSettings,
     Kind,
@@ -93,9 +94,15 @@ def parse_rackbeat_time(value: Any) -> datetime | None:
 
 
 def _already_current(connection: Connection, kind: str, key: str, updated_at: datetime | None) -> bool:
-    """True when a done operation finished well after the record's last change (nothing new)."""
+    """True when nothing changed since we last handled the record: a done operation finished well
+    after its last change, or the record is one this service wrote (the start sync) and Rackbeat
+    has not changed it since — sending it back to Dinero would only echo Dinero's own data."""
     if updated_at is None:
         return False
+    written_at = (Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=key)
+                  .values_list("rackbeat_written_at", flat=True).first())
+    if written_at is not None and updated_at <= written_at:
+        return True
     finished = (
         SyncOperation.objects.filter(connection=connection, kind=kind, direction=Direction.TO_DINERO,
                                      source_key=key, state=SyncOperation.State.DONE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from xml.sax.saxutils import escape
 
 from django.urls import reverse
 from django.utils import timezone
@@ -87,7 +88,8 @@ def pdf_bytes(record: Reconciliation) -> bytes:
                             bottomMargin=12 * mm, title=_("Reconciliation %(period)s") % {"period": _period(record)})
 
     def table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-        t = Table([[Paragraph(str(c), small) for c in r] for r in rows], colWidths=widths, repeatRows=1)
+        # Paragraph reads its text as markup: names and messages are escaped so "<" or "&" stay text.
+        t = Table([[Paragraph(escape(str(c)), small) for c in r] for r in rows], colWidths=widths, repeatRows=1)
         t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
                                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                                ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -131,7 +133,7 @@ def pdf_bytes(record: Reconciliation) -> bytes:
         story.append(Paragraph(_("None: every booked Rackbeat document of the period is in Dinero with the same "
                                  "total."), small))
     for note in result.get("notes", [])[:4]:
-        story.append(Paragraph(note, small))
+        story.append(Paragraph(escape(note), small))
     doc.build(story)
     return buffer.getvalue()
 

@@ -34,7 +34,8 @@ def recurring() -> list[Recurring]:
     return [
         Recurring("Worker heartbeat", "integration.tasks.heartbeat", minutes=1),
         Recurring("Run due operations", "integration.tasks.run_due", minutes=1),
-        Recurring("Recover stale claims", "integration.tasks.recover_stale_claims", minutes=5),
+        # Dead workers' claims; the workers' own heartbeat threads release them sooner.
+        Recurring("Recover stale claims", "integration.tasks.recover_stale_claims", minutes=1),
         Recurring("Poll Rackbeat (safety net)", RACKBEAT_POLL,
                   minutes=max(1, settings.POLL_INTERVAL_MINUTES)),
         Recurring("Fetch Dinero invoices", DINERO_POLL, cron="13 * * * *"),

@@ -18,10 +18,17 @@ came from Rackbeat carries ``rackbeat:customer:<number>``), then by e-mail; prod
 and every pair is written as a Binding, so later changes in Rackbeat update the same Dinero
 object. Writes to Rackbeat suppress its webhooks (the client sends ``suppress_webhooks``).
 
-Resumable: the run keeps its progress in ``SyncRun.report`` (the Dinero ids already handled, the
-skip list) and saves it every few records. After a crash the same run is resumed — by
+Resumable: the run appends one ``StartSyncRecord`` per Dinero record handled (its outcome, and the
+reason of a skip) every few records — the report grows by appending, never by rewriting — and
+keeps only small markers in ``SyncRun.report``. After a crash the same run is resumed — by
 ``start()`` or by the stale-claim schedule — and Bindings plus the matching by e-mail and number
 make sure nothing is created twice.
+
+Cheap on both budgets: each list (Dinero contacts and products; Rackbeat customers, suppliers,
+products, BOMs, groups) is read once; a contact is read on its own only when the list does not
+say whether it is a debtor or a creditor. Records it creates in Rackbeat are remembered with
+Rackbeat's ``updated_at`` on their Binding, so the next poll recognises them as unchanged and does
+not send them back to Dinero.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Connection
 from integration.clients import errors
 from integration.clients.factory import dinero_client, rackbeat_client
-from integration.models import Binding, Kind, SyncRun
+from integration.models import Binding, Kind, StartSyncRecord, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +67,7 @@ def start(connection: Connection) -> SyncRun:
         if run is not None and run.state == SyncRun.State.RUNNING and not _stale(run):
             return run
         if run is None:
-            run = SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.START_SYNC,
-                                         report={"handled": {}, "skips": []})
+            run = SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.START_SYNC, report={})
         else:
             SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.RUNNING, error="", finished_at=None)
         _queue(run.pk)
@@ -114,40 +120,66 @@ def _claim(run_id: int) -> SyncRun | None:
 # --- the work -------------------------------------------------------------------------------------
 
 class Progress:
-    """The run's counters and report, saved every few records so a crash loses little."""
+    """The run's counters and report, appended every few records so a crash loses little."""
 
     def __init__(self, run: SyncRun) -> None:
         self.run = run
         self.report = run.report or {}
-        self.report.setdefault("handled", {})
-        self.report.setdefault("skips", [])
         self.report["claimed"] = True
-        self.unsaved = 0
+        # Runs started before records existed kept their handled ids in the report itself.
+        legacy = self.report.pop("handled", None) or {}
+        self.legacy_skips: list[dict[str, str]] = self.report.pop("skips", None) or []
+        self.handled: set[str] = set(legacy) | set(
+            StartSyncRecord.objects.filter(run=run).values_list("key", flat=True))
+        self.pending: list[StartSyncRecord] = [
+            StartSyncRecord(run=run, key=key, outcome=outcome) for key, outcome in legacy.items()]
+        for n, skip in enumerate(self.legacy_skips):
+            self.pending.append(StartSyncRecord(run=run, key=f"earlier-skip:{n}", outcome="skipped",
+                                                what=skip.get("what", ""), reason=skip.get("reason", "")))
+        self.unsaved = len(self.pending)
 
     def done(self, key: str) -> bool:
-        return key in self.report["handled"]
+        return key in self.handled
 
     def record(self, key: str, outcome: str, *, skip_reason: str = "", label: str = "") -> None:
-        self.report["handled"][key] = outcome
+        self.handled.add(key)
+        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome=outcome, what=label[:300],
+                                            reason=skip_reason))
         if outcome == "created":
             self.run.created += 1
         elif outcome == "matched":
             self.run.matched += 1
         elif outcome == "skipped":
             self.run.skipped += 1
-            self.report["skips"].append({"what": label, "reason": skip_reason})
         self.run.processed += 1
         self.unsaved += 1
         if self.unsaved >= CHUNK:
             self.save()
 
+    def note_skip(self, key: str, label: str, reason: str) -> None:
+        """A skip inside a record that is counted once under its own key (e.g. one role of a contact)."""
+        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome="skipped", what=label[:300],
+                                            reason=reason))
+
     def save(self, **fields: Any) -> None:
-        self.run.report = self.report
-        self.run.heartbeat_at = timezone.now()
-        for name, value in fields.items():
-            setattr(self.run, name, value)
-        self.run.save()
+        """Append the pending records and store the counters (the report itself stays small)."""
+        with transaction.atomic():
+            if self.pending:
+                StartSyncRecord.objects.bulk_create(self.pending, ignore_conflicts=True)
+                self.pending = []
+            self.run.report = self.report
+            self.run.heartbeat_at = timezone.now()
+            for name, value in fields.items():
+                setattr(self.run, name, value)
+            self.run.save()
         self.unsaved = 0
+
+
+def skips_of(run: SyncRun) -> list[dict[str, str]]:
+    """What a run skipped and why, in the order it happened (records, then any legacy report)."""
+    skips = list(StartSyncRecord.objects.filter(run=run, outcome="skipped").exclude(reason="")
+                 .order_by("pk").values("what", "reason"))
+    return skips + list((run.report or {}).get("skips", []))
 
 
 def run(run_id: int) -> SyncRun | None:
@@ -241,7 +273,9 @@ def _supplier_group(rackbeat: Any, progress: Progress) -> int:
 
 
 def _roles(dinero: Any, contact: dict[str, Any]) -> list[str]:
-    full = dinero.get_contact(contact["ContactGuid"])
+    # The flags are on the read model; a list answer that carries them saves one GET per contact.
+    full = contact if ("IsDebitor" in contact or "IsCreditor" in contact) else dinero.get_contact(
+        contact["ContactGuid"])
     roles = []
     if full.get("IsDebitor"):
         roles.append(Kind.CUSTOMER.value)
@@ -266,14 +300,25 @@ def _party_body(contact: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value not in (None, "")}
 
 
-def _bind(connection: Connection, kind: str, rackbeat_key: str, dinero_id: str) -> bool:
-    """Write the pair; False when either side is already bound to something else."""
+def _bind(connection: Connection, kind: str, rackbeat_key: str, dinero_id: str,
+          created: dict[str, Any] | None = None) -> bool:
+    """Write the pair; False when either side is already bound to something else.
+
+    ``created`` is Rackbeat's answer when this run created the record: its ``updated_at`` is kept,
+    so the next poll sees the record unchanged since we wrote it and sends nothing back.
+    """
     existing = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=rackbeat_key).first()
     if existing:
         return existing.dinero_id == dinero_id
     if Binding.objects.filter(connection=connection, kind=kind, dinero_id=dinero_id).exists():
         return False
-    Binding.objects.create(connection=connection, kind=kind, rackbeat_key=rackbeat_key, dinero_id=dinero_id)
+    written_at = None
+    if created is not None:
+        from integration.polling import parse_rackbeat_time
+
+        written_at = parse_rackbeat_time(created.get("updated_at")) or timezone.now()
+    Binding.objects.create(connection=connection, kind=kind, rackbeat_key=rackbeat_key, dinero_id=dinero_id,
+                           rackbeat_written_at=written_at)
     return True
 
 
@@ -293,10 +338,10 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         number = bound.rackbeat_key if bound else index.match(kind, contact)
         if number is not None:
             if not _bind(connection, kind, number, guid):
-                progress.report["skips"].append({
-                    "what": _("Contact “%(name)s”") % {"name": name},
-                    "reason": _("its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
-                                "another Dinero contact") % {"kind": kind, "number": number}})
+                progress.note_skip(
+                    f"contact:{guid}:{kind}", _("Contact “%(name)s”") % {"name": name},
+                    _("its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
+                      "another Dinero contact") % {"kind": kind, "number": number})
                 outcomes.append("skipped")
                 continue
             outcomes.append("matched")
@@ -308,22 +353,17 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
             else:
                 created = rackbeat.create_supplier({**body, "supplier_group_id": supplier_group})
         except errors.ValidationFailed as exc:
-            progress.report["skips"].append({"what": _("Contact “%(name)s”") % {"name": name},
-                                             "reason": _("Rackbeat refused it: %(error)s") % {"error": exc.describe()}})
+            progress.note_skip(f"contact:{guid}:{kind}", _("Contact “%(name)s”") % {"name": name},
+                               _("Rackbeat refused it: %(error)s") % {"error": exc.describe()})
             outcomes.append("skipped")
             continue
         number = str(created["number"])
         index.add(kind, created)
-        _bind(connection, kind, number, guid)
+        _bind(connection, kind, number, guid, created=created)
         outcomes.append("created")
     outcome = "created" if "created" in outcomes else "matched" if "matched" in outcomes else "skipped"
-    if outcome == "skipped":
-        progress.run.skipped += 1
-        progress.report["handled"][f"contact:{guid}"] = "skipped"
-        progress.run.processed += 1
-        progress.unsaved += 1
-    else:
-        progress.record(f"contact:{guid}", outcome)
+    # The reason of a skip is on the role's own line above.
+    progress.record(f"contact:{guid}", outcome)
 
 
 def _product_group_for(connection: Connection, product: dict[str, Any], groups: list[str]) -> str | None:
@@ -381,11 +421,11 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
     if unit:
         body["unit_id"] = int(unit) if unit.isdigit() else unit
     try:
-        rackbeat.create_product(body)
+        created = rackbeat.create_product(body)
     except errors.ValidationFailed as exc:
         progress.record(key, "skipped", label=label,
                         skip_reason=_("Rackbeat refused it: %(error)s") % {"error": exc.describe()})
         return
     index.items[number] = Kind.PRODUCT
-    _bind(connection, Kind.PRODUCT, number, guid)
+    _bind(connection, Kind.PRODUCT, number, guid, created=created if isinstance(created, dict) else {})
     progress.record(key, "created")

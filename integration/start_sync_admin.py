@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from accounts.admin_pages import connection_page
 from accounts.models import Connection
 from integration.models import SyncRun
+from integration.start_sync import skips_of
 
 REFRESH_SECONDS = 2
 
@@ -34,7 +35,6 @@ def start_sync_page(request: HttpRequest, connection: Connection) -> HttpRespons
             messages.success(request, _("The start sync is running."))
         return HttpResponseRedirect(here)
     run = SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.START_SYNC).order_by("-started_at").first()
-    report = (run.report or {}) if run else {}
     context = {
         **admin.site.each_context(request),
         "connection": connection,
@@ -43,7 +43,7 @@ def start_sync_page(request: HttpRequest, connection: Connection) -> HttpRespons
         "opts": Connection._meta,
         "run": run,
         "running": bool(run and run.state == SyncRun.State.RUNNING),
-        "skips": report.get("skips", []),
+        "skips": skips_of(run) if run else [],
         "refresh_seconds": REFRESH_SECONDS,
         "can_start": request.user.has_perm("accounts.activate_connection") and connection.is_active,
     }

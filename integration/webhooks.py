@@ -137,22 +137,34 @@ def _store(address: WebhookAddress, event: str, body: DeliveryBody, outcome: str
 
 
 def _accept(address: WebhookAddress, event: str, kind: str, body: DeliveryBody) -> HttpResponse:
-    from integration import engine
+    from integration import engine, intake_insert
 
+    one_statement = intake_insert.available()
+    if one_statement:
+        # PostgreSQL: new or still queued is one statement (see integration.intake_insert).
+        stored = intake_insert.accept(address.connection_id, kind, body.key, event=event, body_text=body.text)
+        if stored is not None:
+            op_id, outcome = stored
+            return JsonResponse({"status": outcome, "operation": op_id},
+                                status=202 if outcome == Outcome.ACCEPTED else 200)
     # One transaction, no savepoints: the delivery is stored exactly when its work is queued.
     with transaction.atomic():
-        op_id = engine.enqueue_new(address.connection_id, kind, Direction.TO_DINERO, body.key,
-                                   trigger=Trigger.WEBHOOK, document_number=body.key)
+        op_id = None if one_statement else engine.enqueue_new(
+            address.connection_id, kind, Direction.TO_DINERO, body.key, trigger=Trigger.WEBHOOK,
+            document_number=body.key)
         if op_id is not None:
             _store(address, event, body, Outcome.ACCEPTED, op_id)
             return JsonResponse({"status": "accepted", "operation": op_id}, status=202)
         # The record has an operation. Locked, so a worker cannot claim it between look and decision.
-        existing = SyncOperation.objects.select_for_update().only("pk", "state").get(
-            connection_id=address.connection_id, kind=kind, direction=Direction.TO_DINERO, source_key=body.key)
-        if existing.state == SyncOperation.State.PENDING:
+        existing = SyncOperation.objects.select_for_update().only("pk", "state").filter(
+            connection_id=address.connection_id, kind=kind, direction=Direction.TO_DINERO, source_key=body.key,
+        ).first()
+        if existing is not None and existing.state == SyncOperation.State.PENDING:
             # Still queued: its coming read of the record covers this delivery too.
             _store(address, event, body, Outcome.DUPLICATE, existing.pk)
             return JsonResponse({"status": "duplicate", "operation": existing.pk}, status=200)
+        # Done, failed, running — or the concurrent insert it conflicted with was rolled back: the
+        # engine's lifecycle rules decide.
         connection = Connection.objects.get(pk=address.connection_id)
         op = engine.enqueue(connection, kind, Direction.TO_DINERO, body.key, trigger=Trigger.WEBHOOK,
                             document_number=body.key)

@@ -36,8 +36,11 @@ def database_url(db_settings: dict[str, Any]) -> str:
 
 @contextmanager
 def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | None = None,
-             startup_seconds: float = 60.0) -> Iterator[str]:
-    """Serve the service with ``workers`` processes on 127.0.0.1 (port chosen by the OS); yields its URL."""
+             startup_seconds: float = 60.0, code: Path = ROOT) -> Iterator[str]:
+    """Serve the service with ``workers`` processes on 127.0.0.1 (port chosen by the OS); yields its URL.
+
+    ``code`` serves another checkout of the service (a benchmark comparing two versions).
+    """
     env = {**os.environ, "DATABASE_URL": database, "DEBUG": "true", "SANDBOX_ENABLED": "true",
            "Q_SYNC": "false", "CONN_MAX_AGE": "60", **(extra_env or {})}
     with tempfile.TemporaryDirectory(prefix="gunicorn-") as directory:
@@ -47,7 +50,7 @@ def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | Non
                 [str(GUNICORN), "config.wsgi:application", "--workers", str(workers), "--bind", "127.0.0.1:0",
                  "--log-level", "info", "--access-logfile", "-" if os.environ.get("GUNICORN_ACCESS_LOG") else "/dev/null",
                  "--graceful-timeout", "5", "--timeout", "60", "--control-socket", str(Path(directory) / "ctl")],
-                cwd=ROOT, env=env, stdout=log, stderr=log,
+                cwd=code, env=env, stdout=log, stderr=log,
             )
         try:
             yield _wait_until_listening(process, log_path, startup_seconds)

@@ -22,14 +22,12 @@ from integration.models import (
     IntegrationSettings,
     OperationEvent,
     PollCursor,
-    RackbeatEventAnswer,
-    RackbeatShapeCheck,
     RackbeatWebhook,
-    RefusedListFilter,
     SyncOperation,
     SyncRun,
     WebhookDelivery,
 )
+from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -115,14 +113,13 @@ def build_tenant(name: str, marker: str, org: str, account: str) -> Tenant:
     RackbeatWebhook.objects.create(connection=connection, event="customer.created", rackbeat_id=f"{marker}-wh",
                                    url=f"https://example.invalid/{marker}", token=f"token-{marker}")
     PollCursor.objects.create(connection=connection, stream=f"{marker}-stream", value=timezone.now())
-    RackbeatEventAnswer.objects.create(connection=connection, event=f"{marker}.booked", accepted=False,
-                                       answer=f"event: {marker} is invalid.")
-    RefusedListFilter.objects.create(connection=connection, path=f"{marker}-invoices", name="is_booked",
-                                     answer=f"{marker} is not filterable")
-    RackbeatShapeCheck.objects.create(connection=connection, outcome=RackbeatShapeCheck.Outcome.OK,
-                                      checked_by=f"{marker}-consultant",
-                                      report={"sections": [{"title": marker, "document": "", "error": "",
-                                                            "fields": [], "notes": []}], "webhooks": []})
+    RackbeatEventAnswer.objects.create(connection=connection, event=f"{marker}.created", accepted=False,
+                                       answer=f"unknown event {marker}")
+    RefusedListFilter.objects.create(connection=connection, path="customers", name=f"{marker}_filter",
+                                     answer=f"refused {marker}")
+    RackbeatShapeCheck.objects.create(connection=connection, checked_by=f"{marker.lower()}-consultant",
+                                      outcome=RackbeatShapeCheck.Outcome.values[0],
+                                      report={"notes": [f"shape {marker}"]})
     return Tenant(connection=connection, marker=marker)
 
 

@@ -79,3 +79,10 @@ def test_the_reported_bad_ids_answer_404(client, db, path):
     client.force_login(User.objects.create_superuser("root", "root@example.com", None))
     assert client.get(path).status_code in (404, 405)
     assert client.post(path).status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?q=%00", "?connection=%00", "?state__exact=a%00b", "?%00=1"])
+def test_a_nul_in_a_search_or_filter_is_refused_not_a_500(client, db, query):
+    # PostgreSQL raises on text with NUL; the guard answers before any query is built.
+    client.force_login(User.objects.create_superuser("root", "root@example.com", None))
+    assert client.get("/admin/integration/syncoperation/" + query).status_code == 400

@@ -39,6 +39,12 @@ def test_accountant_reconciles_march_transfers_the_missing_ones_and_downloads(pa
     page.goto(live_server.url + reverse("admin:connection-reconciliation", args=[connection.pk]))
     assert page.inner_text("#reconciliation-state") == "No reconciliation has been run for this connection yet."
 
+    # The shortcuts fill both dates (their script runs under the page's Content-Security-Policy).
+    shortcut = page.locator(".period-shortcut").nth(2)
+    shortcut.click()
+    assert page.input_value("#period-from") == shortcut.get_attribute("data-from")
+    assert page.input_value("#period-to") == shortcut.get_attribute("data-to")
+
     page.fill("#period-from", "2026-03-01")
     page.fill("#period-to", "2026-03-31")
     page.click("#reconcile-button")

@@ -13,7 +13,7 @@ import pytest
 
 from chaos import verify, world
 from integration.models import Kind, SyncOperation
-from sandbox.dinero.models import Contact, File, Organization, SalesDocument, Voucher
+from sandbox.dinero.models import Contact, File, Organization, Product, SalesDocument, Voucher
 from sandbox.rackbeat import invoicing
 from sandbox.rackbeat import models as rb
 
@@ -72,6 +72,11 @@ def _contact(company: world.Company, number: int) -> Contact:
                                   data={"Name": f"Kunde {number}"})
 
 
+def _product(company: world.Company, number: str) -> Product:
+    return Product.objects.create(organization=_org(company), external_reference=f"rackbeat:product:{number}",
+                                  data={"Name": number})
+
+
 SERVICE_LINE = [{"item_id": "SV-1", "quantity": 2, "line_price": "650.00"}]  # no stock: no consumption
 STOCK_LINE = [{"item_id": "FV-100", "quantity": 3, "line_price": "499.00"}]  # consumption 3 × 210.50
 
@@ -81,9 +86,24 @@ def test_a_clean_world_passes(company):
     _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))
     _done(company, Kind.ITEM_CONSUMPTION, invoice.number, _consumption(company, invoice, "631.50"))
     _contact(company, company.customers[0])
+    _product(company, "FV-100")
     report = verify.check()
     assert report.passed, report.violations
     assert report.counts.in_dinero_once == 2 and report.counts.documents == 2
+
+
+def test_an_item_sold_without_its_dinero_product_or_with_two_is_a_violation(company):
+    invoice = _book_sale(company, [*STOCK_LINE, *SERVICE_LINE])
+    _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))
+    _done(company, Kind.ITEM_CONSUMPTION, invoice.number, _consumption(company, invoice, "631.50"))
+    _contact(company, company.customers[0])
+    _product(company, "FV-100")
+    _product(company, "FV-100")
+    report = verify.check()
+    assert report.counts.product_duplicates == 1
+    assert sorted(v.split(": ", 1)[1] for v in report.violations) == [
+        "product rackbeat:product:FV-100: 2 in Dinero",
+        "product rackbeat:product:SV-1: used by a transferred document but not in Dinero"]
 
 
 def test_a_second_dinero_invoice_is_a_duplicate(company):

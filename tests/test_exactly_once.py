@@ -290,3 +290,17 @@ def test_pdf_upload_with_a_lost_answer_is_reused_never_a_second_file(live, rackb
     (file_guid,) = dinero.files
     (voucher,) = dinero.purchase_vouchers.values()
     assert voucher["FileGuid"] == file_guid and dinero.count("upload_file") == 1
+
+
+def test_no_post_it_now_for_a_document_known_to_be_in_dinero(live, rackbeat, dinero, accountant):
+    from decimal import Decimal
+
+    from integration.lifecycle import person_may_choose
+
+    dinero.vat_rates[1000] = Decimal("0")  # a draft stops on a total difference: it is in Dinero
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "100")])
+    op = trigger(live, Kind.SALES_INVOICE, 1001)
+    assert op.state == State.NEEDS_ATTENTION and not person_may_choose(op)
+    op = engine.post_now(op, user=accountant)
+    assert op.state == State.NEEDS_ATTENTION and len(dinero.invoices) == 1
+    assert op.events.filter(message__contains="Posting by accountant refused").exists()

@@ -78,7 +78,10 @@ def test_csv_holds_the_differences_with_formulas_neutralised(connection):
 
 
 def test_pdf_is_one_page_even_with_many_differences(connection):
-    record = _finished(connection, differences=[_missing(str(n)) for n in range(200)])
+    connection.name = "Bager & Søn <ApS>"
+    connection.save()
+    record = _finished(connection, differences=[_missing(str(n), message="Kunde <b>& Co</b") for n in range(200)],
+                       notes=["Invoice 7 is summed under “not placed”: line 1 <Vare & co>"])
     pdf = pdf_bytes(record)
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == 1
 

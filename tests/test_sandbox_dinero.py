@@ -442,6 +442,27 @@ def test_past_the_per_minute_budget_dinero_answers_429_in_plain_text(dinero, org
     assert refused.content.decode().startswith("API calls quota exceeded!")
 
 
+def test_the_sliding_minute_counts_the_last_sixty_seconds_not_the_calendar_minute(dinero, org, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.dinero.models import RequestCount
+
+    settings.SANDBOX_DINERO_SLIDING_MINUTE = True
+    Organization.objects.filter(pk=org.pk).update(rate_limit_per_minute=3)
+    # Two requests 50 seconds ago — in the previous calendar minute, perhaps — still count.
+    RequestCount.objects.create(organization=org, minute=timezone.now().replace(microsecond=0)
+                                - timedelta(seconds=50), count=2)
+    answers = [dinero("GET", "/v1/{org}/vatTypes").status_code for _ in range(2)]
+    assert answers == [200, 429]
+    # Older than a minute: no longer counted.
+    RequestCount.objects.all().delete()
+    RequestCount.objects.create(organization=org, minute=timezone.now().replace(microsecond=0)
+                                - timedelta(seconds=62), count=3)
+    assert dinero("GET", "/v1/{org}/vatTypes").status_code == 200
+
+
 def test_500_after_the_write_leaves_the_invoice_stored(dinero, org, customer):
     Organization.objects.filter(pk=org.pk).update(fail_next_500_after_write=1)
     assert dinero("GET", "/v1/{org}/invoices").status_code == 200  # reads do not use up the switch
@@ -548,3 +569,12 @@ def test_purchase_vouchers_are_found_by_their_file(client, dinero):
             "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer"}]}
     created = dinero("POST", "/v1.2/{org}/vouchers/purchase", body).json()
     assert dinero("GET", f"/v1/{{org}}/vouchers/purchase/fileguid/{file_guid}").json() == [created["Guid"]]
+
+
+def test_dry_run_is_not_a_write_whose_answer_can_be_lost(dinero, org):
+    Organization.objects.filter(pk=org.pk).update(fail_next_500_after_write=1)
+    body = {"PurchaseType": "credit", "VoucherDate": "2026-03-20",
+            "Lines": [{"Amount": 125, "AccountNumber": 2000, "Description": "Varer"}]}
+    assert dinero("POST", "/v1/{org}/vouchers/purchase/fetch", body).status_code == 200
+    assert dinero("POST", "/v1.2/{org}/vouchers/purchase", body).status_code == 500  # the next real write
+    assert Voucher.objects.count() == 1

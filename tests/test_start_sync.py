@@ -50,10 +50,11 @@ def test_start_sync_copies_what_it_can_and_says_why_it_skipped_the_rest(active):
     run.refresh_from_db()
     assert run.state == SyncRun.State.DONE, run.error
     assert run.total == CONTACTS + PRODUCTS + 1 and run.processed == run.total and run.progress_percent == 100
-    reasons = [skip["reason"] for skip in run.report["skips"]]
+    skips = start_sync.skips_of(run)
+    reasons = [skip["reason"] for skip in skips]
     assert reasons.count("no e-mail address in Dinero") == CONTACTS_WITHOUT_EMAIL
     assert reasons.count("no product number") == PRODUCTS_WITHOUT_NUMBER
-    assert any("Jens Hansen" in skip["what"] for skip in run.report["skips"])
+    assert any("Jens Hansen" in skip["what"] for skip in skips)
     # 5 contacts with e-mail: 4 customers (neither debtor nor creditor) + 1 supplier.
     assert rackbeat_counts() == (customers + 4, suppliers + 1, items + PRODUCTS - PRODUCTS_WITHOUT_NUMBER)
     # 5 contacts and 4 products created; the demo company's first supplier group is used.
@@ -177,3 +178,114 @@ def test_accountant_cannot_start_it(active, client, roles):
     assert client.get(url).status_code == 200
     assert client.post(url).status_code == 403
     assert not SyncRun.objects.filter(connection=active).exists()
+
+
+# --- cheap on both budgets, and no echo --------------------------------------------------------------
+
+def test_the_next_poll_sees_what_the_start_sync_created_as_unchanged_and_queues_nothing(active, settings):
+    from django.utils import timezone
+
+    from integration import polling
+    from integration.models import IntegrationSettings, PollCursor, SyncOperation
+
+    IntegrationSettings.objects.update_or_create(connection=active, defaults={
+        "customer_integration_enabled": True, "supplier_integration_enabled": True,
+        "product_integration_enabled": True})
+    for stream in ("customers", "suppliers", "products", "lots", "customer_invoices", "supplier_invoices"):
+        PollCursor.objects.update_or_create(connection=active, stream=stream,
+                                            defaults={"value": timezone.now()})
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.created == 5 + 4
+    created = Binding.objects.filter(connection=active, rackbeat_written_at__isnull=False)
+    assert created.count() == 5 + 4
+    polling.poll_connection(active.pk)
+    queued = set(SyncOperation.objects.filter(connection=active).values_list("kind", "source_key"))
+    # The demo company's own recent records are polled as usual; none of those the start sync made.
+    assert not queued & set(created.values_list("kind", "rackbeat_key"))
+
+
+def test_a_record_changed_in_rackbeat_after_the_start_sync_is_polled_again(active):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integration.polling import _already_current
+
+    start_sync.start(active)
+    binding = Binding.objects.filter(connection=active, kind=Kind.CUSTOMER,
+                                     rackbeat_written_at__isnull=False).first()
+    assert _already_current(active, Kind.CUSTOMER, binding.rackbeat_key, binding.rackbeat_written_at)
+    later = binding.rackbeat_written_at + timedelta(seconds=1)
+    assert not _already_current(active, Kind.CUSTOMER, binding.rackbeat_key, later)
+    assert later < timezone.now() + timedelta(days=1)
+
+
+def test_every_write_to_rackbeat_suppresses_its_webhooks(active, monkeypatch):
+    from integration.clients.transport import Transport
+
+    writes = []
+    real_send = Transport.send
+
+    def send(self, method, url, **kwargs):
+        if self.service == "rackbeat" and method in ("POST", "PUT"):
+            writes.append((kwargs.get("params") or {}, kwargs.get("json_body") or {}))
+        return real_send(self, method, url, **kwargs)
+
+    monkeypatch.setattr(Transport, "send", send)
+    start_sync.start(active)
+    assert writes
+    assert all(params.get("suppress_webhooks") == "true" and body.get("suppress_webhooks") is True
+               for params, body in writes)
+
+
+def test_contacts_are_read_one_by_one_only_when_the_list_lacks_their_roles(active, monkeypatch):
+    from integration.clients.dinero import DineroClient
+
+    fetched = []
+    real_get = DineroClient.get_contact
+    real_iter = DineroClient.iter_contacts
+
+    def get_contact(self, guid):
+        fetched.append(guid)
+        return real_get(self, guid)
+
+    monkeypatch.setattr(DineroClient, "get_contact", get_contact)
+    start_sync.start(active)
+    with_email = CONTACTS - CONTACTS_WITHOUT_EMAIL
+    assert len(fetched) == with_email  # the standard list has no debtor/creditor flags
+
+    def iter_with_roles(self, **kwargs):
+        for row in real_iter(self, **kwargs):
+            yield {**row, "IsDebitor": True, "IsCreditor": False}
+
+    fetched.clear()
+    monkeypatch.setattr(DineroClient, "iter_contacts", iter_with_roles)
+    from integration.models import SyncRun as Run
+
+    Run.objects.filter(connection=active).delete()
+    start_sync.start(active)
+    assert fetched == []
+
+
+def test_the_report_is_appended_record_by_record_not_rewritten(active):
+    from integration.models import StartSyncRecord
+
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert StartSyncRecord.objects.filter(run=run).count() >= run.processed
+    assert "handled" not in run.report and "skips" not in run.report
+
+
+def test_a_run_started_before_records_existed_is_resumed_from_its_report(active):
+    from integration.models import StartSyncRecord
+
+    run = SyncRun.objects.create(connection=active, kind=SyncRun.RunKind.START_SYNC, state=SyncRun.State.FAILED,
+                                 report={"handled": {"supplier-group": "matched"},
+                                         "skips": [{"what": "Contact “X”", "reason": "an old reason"}]})
+    resumed = start_sync.start(active)
+    assert resumed.pk == run.pk
+    resumed.refresh_from_db()
+    assert resumed.state == SyncRun.State.DONE
+    assert StartSyncRecord.objects.filter(run=run, key="supplier-group").count() == 1
+    assert "an old reason" in [skip["reason"] for skip in start_sync.skips_of(resumed)]

@@ -38,7 +38,7 @@ def test_schedules_are_created_once_with_their_timetable(db):
     assert by_name["Fetch Dinero invoices"].func == "integration.dinero_poll.poll_all_connections"
     assert by_name["Worker heartbeat"].minutes == 1
     assert by_name["Run due operations"].minutes == 1
-    assert by_name["Recover stale claims"].minutes == 5
+    assert by_name["Recover stale claims"].minutes == 1
     assert by_name["Poll Rackbeat (safety net)"].minutes == django_settings.POLL_INTERVAL_MINUTES
     assert by_name["Daily digest e-mails"].cron == "0 7 * * *"
     assert by_name["Prune old HTTP exchanges"].cron == "30 3 * * *"

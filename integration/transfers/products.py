@@ -19,6 +19,7 @@ reason and its Dinero product kept, because Dinero keeps history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -140,7 +141,8 @@ def sync_product(ctx: TransferContext, kind: str, number: str, item: dict[str, A
     return guid, "created"
 
 
-def ensure_product(ctx: TransferContext, kind: str, number: str) -> str | None:
+def ensure_product(ctx: TransferContext, kind: str, number: str,
+                   read: Callable[[str, str], dict[str, Any] | None] | None = None) -> str | None:
     """The ProductGuid of a Rackbeat product or BOM an invoice line refers to (rule 11: a document
     ensures the objects it refers to), transferring it first when products are transferred.
 
@@ -152,7 +154,12 @@ def ensure_product(ctx: TransferContext, kind: str, number: str) -> str | None:
         return binding.dinero_id
     if not _integration_on(ctx.settings):
         return None
-    item = _fetch(ctx, kind, str(number))
+    if read is not None:
+        # The document's own cache of items (``RelatedRecords.item``: type "lot" or "product").
+        item = read("lot" if kind == Kind.BOM else "product", str(number))
+        item = None if item is None or item.get("deleted_at") or item.get("is_deleted") else item
+    else:
+        item = _fetch(ctx, kind, str(number))
     if item is None:
         return None
     guid, _what = sync_product(ctx, kind, str(number), item)

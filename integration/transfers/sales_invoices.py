@@ -58,7 +58,10 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
 
 
 def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
-    """Bind every product and BOM the invoice's lines refer to; True when one was bound just now."""
+    """Bind every product and BOM the invoice's lines refer to; True when one was bound just now.
+
+    Items are read through ``ctx.related``, the document's own cache, so none is fetched twice.
+    """
     from integration.transfers.products import ensure_product
 
     bound_now = False
@@ -69,7 +72,7 @@ def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
         kind = Kind.BOM if ref[0] == "lot" else Kind.PRODUCT
         if Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=ref[1]).exists():
             continue
-        bound_now = bool(ensure_product(ctx, kind, ref[1])) or bound_now
+        bound_now = bool(ensure_product(ctx, kind, ref[1], read=ctx.related.item)) or bound_now
     return bound_now
 
 

@@ -46,6 +46,8 @@ def rate_limit(org: Organization) -> int:
 
 def count_request(org: Organization) -> tuple[bool, int]:
     """Counts one request; returns (within the limit, seconds until the minute ends)."""
+    if getattr(settings, "SANDBOX_DINERO_SLIDING_MINUTE", False):
+        return _count_sliding(org)
     now = timezone.now()
     minute = now.replace(second=0, microsecond=0)
     RequestCount.objects.get_or_create(organization=org, minute=minute)
@@ -53,6 +55,27 @@ def count_request(org: Organization) -> tuple[bool, int]:
     count = RequestCount.objects.values_list("count", flat=True).get(organization=org, minute=minute)
     RequestCount.objects.filter(organization=org, minute__lt=minute - timedelta(minutes=5)).delete()
     return count <= rate_limit(org), 60 - now.second
+
+
+def _count_sliding(org: Organization) -> tuple[bool, int]:
+    """The stricter count a real API may keep: every request of the last 60 seconds.
+
+    Requests are counted per second (``RequestCount.minute`` holds the second then); the current
+    second and the 60 before it are summed, so a request is refused when the budget was used up at
+    any point of the last 60–61 seconds. Fixed calendar minutes would let twice the budget through
+    across a minute boundary; this is how a client's self-inflicted 429s are proven absent.
+    """
+    from django.db.models import Sum
+
+    now = timezone.now()
+    second = now.replace(microsecond=0)
+    RequestCount.objects.get_or_create(organization=org, minute=second)
+    RequestCount.objects.filter(organization=org, minute=second).update(count=F("count") + 1)
+    window = RequestCount.objects.filter(organization=org, minute__gte=second - timedelta(seconds=60))
+    count = window.aggregate(n=Sum("count"))["n"] or 0
+    RequestCount.objects.filter(organization=org, minute__lt=second - timedelta(minutes=5)).delete()
+    oldest = window.order_by("minute").values_list("minute", flat=True).first() or second
+    return count <= rate_limit(org), max(1, int((oldest + timedelta(seconds=61) - now).total_seconds()))
 
 
 def quota_message(org: Organization) -> str:

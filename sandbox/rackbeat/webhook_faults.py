@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import F
 
 from sandbox.rackbeat import models as m
@@ -78,7 +78,8 @@ def _release_one(delivery_id: int) -> None:
     except Exception:  # a background thread must not die loudly inside the web server
         log.exception("Sandbox held webhook delivery failed")
     finally:
-        close_old_connections()
+        # This thread ends here: its database connection must not outlive it.
+        connections.close_all()
 
 
 def release_held(account: m.Account) -> list[m.WebhookDelivery]:

@@ -26,9 +26,15 @@ BACKSTOP_SECONDS = int(os.environ.get("CHAOS_BACKSTOP_SECONDS", "2400"))
 def test_every_rackbeat_document_reaches_dinero_exactly_once_under_faults_and_kills(tmp_path):
     out = ROOT / "test-artifacts" / f"chaos-{SIZE}.json"
     extra = os.environ.get("CHAOS_ARGS", "").split()
-    finished = subprocess.run(
+    suite = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "chaos.py"), "--size", SIZE, "--out", str(out), *extra],
-        cwd=ROOT, timeout=BACKSTOP_SECONDS, stdin=subprocess.DEVNULL, check=False)
+        cwd=ROOT, stdin=subprocess.DEVNULL)
+    try:
+        returncode = suite.wait(timeout=BACKSTOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        suite.terminate()  # SIGTERM: the suite stops its gunicorn and worker clusters itself
+        suite.wait(timeout=120)
+        pytest.fail(f"the chaos suite was still running after {BACKSTOP_SECONDS} s")
     report = json.loads(out.read_text())
     counts = report["counts"]
     summary = (f"duplicates {counts['duplicates']}, missing {counts['missing']}, total mismatches "
@@ -36,4 +42,4 @@ def test_every_rackbeat_document_reaches_dinero_exactly_once_under_faults_and_ki
                + "\n  ".join(report["violations"][:50]))
     assert counts["documents"] > 0, "the run pushed no document"
     assert counts["duplicates"] == 0 and counts["missing"] == 0, summary
-    assert report["passed"] and finished.returncode == 0, summary
+    assert report["passed"] and returncode == 0, summary

@@ -1,0 +1,285 @@
+"""Webhook intake throughput and latency: gunicorn with 2 workers, PostgreSQL, a bounded load from wrk.
+
+What is measured is the receiver alone, as the intake issue states it: no ``qcluster`` runs, so
+every accepted delivery leaves its operation, its timeline entry, its django-q2 task and the stored
+delivery in the database, and nothing competes for them. Each scenario runs a fixed number of
+concurrent connections (a closed loop, so the load is bounded by the client, not open-ended) for a
+fixed time, and afterwards checks that every 2xx answer left its stored delivery.
+
+Scenarios:
+
+* ``new``: every delivery names a record never seen before → an operation is created (202);
+* ``unknown``: the same stack answering 404 for an unknown address after one query — the ceiling
+  of this machine at that moment, for scale;
+* ``repeat``: deliveries for a handful of records whose operations are still queued → each joins
+  its queued operation (200 duplicate), the most common case in a burst of updates.
+
+Usage::
+
+    .venv/bin/python bench/webhook_intake.py                      # PostgreSQL database rd_webhook_intake_bench
+    .venv/bin/python bench/webhook_intake.py --seconds 30 --connections 4,8,16
+    .venv/bin/python bench/webhook_intake.py --database-url postgres://postgres@127.0.0.1:5432/other
+
+The database is created and migrated when missing. Needs ``wrk`` (``apt-get install wrk``); without
+it a Python load generator in a separate process is used (it needs more CPU per request, so the
+figures are lower on a small machine). Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from multiprocessing import Process, Queue
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.gunicorn_server import gunicorn  # noqa: E402
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/rd_webhook_intake_bench"
+TOKEN = "T" * 32
+ACCOUNT = "990001"
+EVENT = "customer.created"
+
+
+def _production_env(database_url: str) -> dict[str, str]:
+    """As in production (DEBUG off, no sandbox), with throwaway keys; plain HTTP on loopback, where
+    TLS would end at the proxy in front of gunicorn."""
+    from cryptography.fernet import Fernet
+
+    if "BENCH_FIELD_KEY" not in os.environ:
+        os.environ["BENCH_FIELD_KEY"] = Fernet.generate_key().decode()
+    return {"DATABASE_URL": database_url, "DEBUG": "false", "SANDBOX_ENABLED": "false",
+            "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "FIELD_ENCRYPTION_KEYS": os.environ["BENCH_FIELD_KEY"],
+            "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "CONN_MAX_AGE": "60"}
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {**os.environ, **_production_env(database_url)}
+
+
+def prepare_database(database_url: str, code: Path = ROOT) -> None:
+    """Create the database when missing and migrate it (with the migrations of ``code``)."""
+    import psycopg
+
+    base, name = database_url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=code, env=_env(database_url), check=True)
+
+
+SETUP = f"""
+import django
+django.setup()
+from django.db import connection as db
+from accounts.models import Connection
+from integration.models import RackbeatWebhook
+with db.cursor() as cursor:
+    # Secrets of an earlier run were encrypted with that run's throwaway key: start afresh.
+    cursor.execute("TRUNCATE accounts_connection, django_q_ormq CASCADE")
+connection = Connection(name="Webhook intake bench", rackbeat_account_id="{ACCOUNT}")
+connection.set_state(Connection.State.ACTIVE)
+connection.save()
+RackbeatWebhook.objects.create(connection=connection, event="{EVENT}", rackbeat_id="1", url="x", token="{TOKEN}")
+print(connection.pk, connection.public_id)
+"""
+
+
+def prepare_connection(database_url: str, code: Path = ROOT) -> tuple[int, str]:
+    """An active connection with its webhook registered, set up by the served checkout's own models."""
+    out = subprocess.run([sys.executable, "-c", SETUP], cwd=code, check=True, capture_output=True, text=True,
+                         env={**_env(database_url), "DJANGO_SETTINGS_MODULE": "config.settings",
+                              "PYTHONPATH": str(code)}).stdout.split()
+    return int(out[-2]), out[-1]
+
+
+def _sql(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        cursor = conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def reset(database_url: str) -> None:
+    """Empty the sync log and the task queue (this database is the benchmark's own)."""
+    time.sleep(1)  # requests still in flight when the client stopped finish first
+    _sql(database_url, "TRUNCATE integration_webhookdelivery, integration_operationevent, "
+                       "integration_syncoperation, django_q_ormq CASCADE")
+    _sql(database_url, "VACUUM ANALYZE integration_syncoperation")
+
+
+def stored_deliveries(database_url: str, connection_id: int) -> int:
+    return _sql(database_url, "SELECT COUNT(*) FROM integration_webhookdelivery WHERE connection_id = %s",
+                (connection_id,))[0][0]
+
+
+LUA = """
+local n = 0
+local prefix = ""
+local keys = tonumber(os.getenv("BENCH_KEYS") or "0")
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  -- Distinct per thread and per run; at most 14 digits (customer numbers are whole numbers).
+  prefix = tostring(tid) .. string.format("%05d", os.time() % 100000)
+end
+request = function()
+  n = n + 1
+  local key
+  if keys > 0 then key = tostring(n % keys + 1) else key = prefix .. string.format("%08d", n) end
+  return wrk.format("POST", nil, nil, '{"key_name": "number", "key": "' .. key .. '"}')
+end
+"""
+
+
+def run_wrk(url: str, connections: int, seconds: int, keys: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script.name,
+             "-H", "Content-Type: application/json", "-H", f"Rackbeat-Webhook-Token: {TOKEN}",
+             "-H", f"Rackbeat-Webhook-Event: {EVENT}", "-H", f"Rackbeat-Account-Id: {ACCOUNT}", url],
+            capture_output=True, text=True, check=True, env={**os.environ, "BENCH_KEYS": str(keys)},
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    return parse_wrk(out)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
+    requests_total = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": requests_total,
+        # wrk leaves out the distribution when (almost) nothing completed, e.g. in a 1-second warm-up.
+        **{f"p{p}": _ms(latency[p]) if p in latency else float("nan") for p in ("50", "90", "99")},
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
+    }
+
+
+def _python_load(url: str, connections: int, seconds: int, keys: int, results: Queue) -> None:
+    """The fallback client: ``connections`` threads, each a closed loop of fresh HTTP requests."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    stop = time.monotonic() + seconds
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+
+    def loop(worker: int) -> None:
+        n = 0
+        mine: list[float] = []
+        bad = 0
+        while time.monotonic() < stop:
+            n += 1
+            key = str(n % keys + 1) if keys else f"{worker}{uuid.uuid4().int % 10**12:012d}"
+            body = json.dumps({"key_name": "number", "key": key})
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            conn.request("POST", parts.path, body, {"Content-Type": "application/json",
+                                                    "Rackbeat-Webhook-Token": TOKEN, "Rackbeat-Webhook-Event": EVENT,
+                                                    "Rackbeat-Account-Id": ACCOUNT})
+            status = conn.getresponse().status
+            conn.close()
+            mine.append((time.perf_counter() - started) * 1000)
+            bad += status >= 300
+        with lock:
+            latencies.extend(mine)
+            failures[0] += bad
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))]
+
+    results.put({"rps": len(latencies) / seconds, "requests": len(latencies), "p50": pct(0.5), "p90": pct(0.9),
+                 "p99": pct(0.99), "non_2xx": failures[0], "socket_errors": 0})
+
+
+def run_python(url: str, connections: int, seconds: int, keys: int) -> dict[str, float]:
+    results: Queue = Queue()
+    process = Process(target=_python_load, args=(url, connections, seconds, keys, results))
+    process.start()
+    found = results.get()
+    process.join()
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", default="4,8,16", help="concurrent client connections, comma-separated")
+    parser.add_argument("--scenarios", default="unknown,new,repeat")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="serve another checkout (e.g. an older version, with its own --database-url)")
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    args = parser.parse_args()
+
+    prepare_database(args.database_url, args.code)
+    connection_id, public_id = prepare_connection(args.database_url, args.code)
+    load = run_wrk if args.client == "wrk" else run_python
+    rows = []
+    with gunicorn(args.database_url, workers=2, extra_env=_production_env(args.database_url),
+                  code=args.code) as base:
+        url = f"{base}/webhooks/rackbeat/{public_id}/"
+        load(url, 4, 3, 0)  # warm-up: both workers import everything and open their connections
+        for scenario in args.scenarios.split(","):
+            for connections in [int(c) for c in args.connections.split(",")]:
+                target = f"{base}/webhooks/rackbeat/{uuid.uuid4()}/" if scenario == "unknown" else url
+                reset(args.database_url)
+                keys = 20 if scenario == "repeat" else 0
+                if keys:
+                    load(url, 2, 1, keys)  # the 20 operations exist and are queued before measuring
+                before = stored_deliveries(args.database_url, connection_id)
+                result = load(target, connections, args.seconds, keys)
+                stored = stored_deliveries(args.database_url, connection_id) - before
+                ok = result["requests"] - result["non_2xx"] if scenario != "unknown" else 0
+                rows.append((scenario, connections, result, stored, ok))
+                print(f"{scenario:6} c={connections:<3} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
+                      f"p90 {result['p90']:6.1f} ms  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx']}  "
+                      f"socket errors {result['socket_errors']}  stored {stored}/{ok}", flush=True)
+    print()
+    print("| Scenario | Client connections | Requests/s | p50 | p90 | p99 | Non-2xx | Stored / 2xx |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for scenario, connections, r, stored, ok in rows:
+        print(f"| {scenario} | {connections} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p90']:.1f} ms | "
+              f"{r['p99']:.1f} ms | {r['non_2xx']} | {stored} / {ok} |")
+    print(f"\nload average after the run: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
