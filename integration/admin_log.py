@@ -542,6 +542,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         op = self._operation_or_404(request, object_id)
         exchanges = list(op.exchanges.order_by("at", "pk"))
         extra = {
+            "title": gettext("Document in the sync log"),
             "operation": op,
             "state_badge_html": operation_state_badge(op),
             "events": list(op.events.order_by("at", "pk")),

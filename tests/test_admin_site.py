@@ -70,3 +70,9 @@ def test_accounts_admin_does_not_import_the_integration_pages():
     """The old circle accounts/admin → integration/admin_pages_all → integration/dashboard → accounts/admin."""
     assert not any(name.startswith("integration") for name in _imports(ROOT / "accounts" / "admin.py"))
     assert "accounts.admin" not in _imports(ROOT / "integration" / "dashboard.py")
+
+
+def test_favicon_ico_leads_to_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("service/favicon.svg")

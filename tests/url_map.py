@@ -37,6 +37,7 @@ PUBLIC_PREFIXES: dict[str, str] = {
 # Unnamed patterns that only redirect or 404.
 PUBLIC_ROUTES: dict[str, str] = {
     "": "redirects to /admin/",
+    "favicon.ico": "redirects to the static icon",
     "admin/(?P<url>.*)$": "the admin's catch-all: 404 or a redirect adding the slash",
 }
 
