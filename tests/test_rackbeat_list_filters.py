@@ -93,3 +93,30 @@ def test_the_connection_page_lists_the_refused_filters(connection, client, super
     assert "customer-invoices?is_booked" in page
     listing = client.get("/admin/integration/refusedlistfilter/").content.decode()
     assert "customer-invoices" in listing
+
+
+# --- against the sandbox, which refuses is_booked by default --------------------------------------
+
+from tests.engine_fixtures import demo  # noqa: E402,F401
+from tests.test_polling import active, queued  # noqa: E402,F401  (fixtures, requested below)
+
+
+@pytest.mark.e2e
+def test_the_poll_queues_booked_invoices_only_when_rackbeat_refuses_the_filter(active):  # noqa: F811
+    from integration import polling
+    from integration.models import Kind
+    from sandbox.rackbeat.models import CustomerInvoice
+
+    booked = CustomerInvoice.objects.filter(is_booked=True).first()
+    draft = CustomerInvoice.objects.filter(is_booked=False).first()
+    assert booked and draft, "the demo company has booked and draft invoices"
+    polling.poll_connection(active.pk)
+    for invoice in (booked, draft):
+        invoice.heading = "Rettet"
+        invoice.save()
+
+    run = polling.poll_connection(active.pk)
+
+    assert run.state == "done", run.error
+    assert queued(active, Kind.SALES_INVOICE) == {str(booked.number)}
+    assert RefusedListFilter.objects.filter(connection=active, path="customer-invoices", name="is_booked").exists()

@@ -200,7 +200,6 @@ def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
                 line[name] = _negated(line[name])
         lines.append(line)
     flipped["lines"] = lines
-    flipped["_amounts_were_negative"] = True
     return flipped
 
 
@@ -223,13 +222,11 @@ class RelatedRecords:
         self.client = client
         self._items: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._parties: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self.requests = 0
 
     def item(self, kind: str, number: str) -> dict[str, Any] | None:
         key = (kind, number)
         if key not in self._items:
             fetch = self.client.get_lot if kind == "lot" else self.client.get_product
-            self.requests += 1
             try:
                 self._items[key] = fetch(number)
             except NotFound:
@@ -240,7 +237,6 @@ class RelatedRecords:
         key = (kind, number)
         if key not in self._parties:
             fetch = self.client.get_supplier if kind == "supplier" else self.client.get_customer
-            self.requests += 1
             try:
                 self._parties[key] = fetch(number)
             except NotFound:

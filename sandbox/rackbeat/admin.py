@@ -11,14 +11,15 @@ from sandbox.rackbeat import webhooks
 
 @admin.register(m.Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("account_id", "company_name", "rate_limit_per_minute", "latency_ms", "error_429_rate",
-                    "error_500_rate", "webhook_drop_rate")
+    list_display = ("account_id", "company_name", "document_shape", "rate_limit_per_minute", "latency_ms",
+                    "error_429_rate", "error_500_rate", "webhook_drop_rate")
     search_fields = ("company_name", "account_id")
     fieldsets = (
         (None, {"fields": ("account_id", "company_name", "api_token", "user_name", "user_email", "company_vat",
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
-        (_("Webhooks"), {"fields": ("webhook_body_shape",)}),
+        (_("How this Rackbeat speaks"), {"fields": ("document_shape", "refuse_is_booked_filter")}),
+        (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events")}),
         (_("Fault injection"), {"fields": (
             "latency_ms", "error_429_rate", "fail_next_429", "error_500_rate", "fail_next_500",
             "error_500_after_write_rate", "fail_next_500_after_write", "webhook_drop_rate", "drop_next_webhooks",
