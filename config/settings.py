@@ -203,6 +203,8 @@ SANDBOX_DINERO_SLIDING_MINUTE = env.bool("SANDBOX_DINERO_SLIDING_MINUTE", defaul
 POLL_INTERVAL_MINUTES = env.int("POLL_INTERVAL_MINUTES", default=10)
 POLL_OVERLAP_MINUTES = env.int("POLL_OVERLAP_MINUTES", default=5)
 EXCHANGE_RETENTION_DAYS = env.int("EXCHANGE_RETENTION_DAYS", default=90)
+# Stored webhook deliveries (evidence of what Rackbeat sent) are deleted after this many days.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 STALE_CLAIM_MINUTES = env.int("STALE_CLAIM_MINUTES", default=15)
 # Each worker process beats this often; a claim whose worker has not beaten for
 # WORKER_DEAD_AFTER_SECONDS (or whose process is gone, on the same host) is given back.

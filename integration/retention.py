@@ -8,6 +8,10 @@ flagged ``bodies_pruned`` — method, URL, status and duration stay, so the time
 right. Exchanges not tied to any operation (activation checks, reference-data refreshes) follow
 the same age rule.
 
+Stored webhook deliveries (one row per delivery Rackbeat made, kept as evidence of what arrived)
+are deleted once older than ``WEBHOOK_DELIVERY_RETENTION_DAYS``: by then the operation each one
+caused has its own timeline, which stays.
+
 The work is done in small batches of ids, each its own short transaction, so neither table is
 ever locked for long and the workers keep writing while the schedule runs.
 """
@@ -21,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.models import HttpExchange, SyncOperation
+from integration.models import HttpExchange, SyncOperation, WebhookDelivery
 
 BATCH_SIZE = 1000
 FINISHED_STATES = (SyncOperation.State.DONE, SyncOperation.State.SKIPPED)
@@ -49,3 +53,24 @@ def prune_exchanges(*, batch_size: int = BATCH_SIZE, now: datetime | None = None
                 request_body="", response_body="", bodies_pruned=True
             )
         last_pk = ids[-1]
+
+
+def prune_webhook_deliveries(*, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
+    """Delete stored webhook deliveries older than the retention; returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        # Oldest first by primary key: ids grow with arrival, so each batch is read from the start
+        # of the table and the loop ends at the first batch with nothing left before the cutoff.
+        ids = list(WebhookDelivery.objects.filter(received_at__lt=cutoff).order_by("pk")
+                   .values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            count, _by_model = WebhookDelivery.objects.filter(pk__in=ids).delete()
+        deleted += count
+
+
+def prune_all() -> dict[str, int]:
+    """The daily retention schedule: exchange bodies and old webhook deliveries."""
+    return {"exchanges": prune_exchanges(), "webhook_deliveries": prune_webhook_deliveries()}

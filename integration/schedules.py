@@ -40,7 +40,7 @@ def recurring() -> list[Recurring]:
                   minutes=max(1, settings.POLL_INTERVAL_MINUTES)),
         Recurring("Fetch Dinero invoices", DINERO_POLL, cron="13 * * * *"),
         Recurring("Daily digest e-mails", "integration.alerts.send_daily_digests", cron="0 7 * * *"),
-        Recurring("Prune old HTTP exchanges", "integration.retention.prune_exchanges", cron="30 3 * * *"),
+        Recurring("Prune old HTTP exchanges", "integration.retention.prune_all", cron="30 3 * * *"),
         Recurring("Refresh reference data", "mappings.reference.refresh_all", cron="0 5 * * *"),
         # The 2nd, so documents of the month's last day booked the next morning are in.
         Recurring("Reconcile last month", "integration.reconciliation.reconcile_last_month", cron="0 6 2 * *"),

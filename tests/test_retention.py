@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from integration.models import HttpExchange, SyncOperation
-from integration.retention import prune_exchanges
+from integration.models import HttpExchange, SyncOperation, WebhookDelivery
+from integration.retention import prune_all, prune_exchanges, prune_webhook_deliveries
 from tests.operations_fixtures import make_exchange, make_operation
 
 State = SyncOperation.State
@@ -56,3 +57,36 @@ def test_pruning_works_in_batches_and_is_idempotent(connection):
     assert len(updates) == 3  # 3 + 3 + 1
     assert prune_exchanges(batch_size=3) == 0
     assert HttpExchange.objects.filter(bodies_pruned=True).count() == 7
+
+
+def _delivery(connection, *, age: timedelta, operation=None) -> WebhookDelivery:
+    return WebhookDelivery.objects.create(
+        connection=connection, event="invoice.booked", key="1021", body_sha256="0" * 64,
+        body='{"key_name": "number", "key": "1021"}', outcome=WebhookDelivery.Outcome.ACCEPTED,
+        operation=operation, received_at=timezone.now() - age,
+    )
+
+
+def test_old_webhook_deliveries_are_deleted_recent_ones_and_their_operations_kept(
+        connection, other_connection, settings):
+    settings.WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+    op = make_operation(connection)
+    old = [_delivery(connection, age=timedelta(days=31), operation=op) for _ in range(4)]
+    old.append(_delivery(other_connection, age=timedelta(days=45)))
+    recent = _delivery(connection, age=timedelta(days=29), operation=op)
+
+    assert prune_webhook_deliveries(batch_size=2) == 5
+
+    assert list(WebhookDelivery.objects.all()) == [recent]
+    assert not WebhookDelivery.objects.filter(pk__in=[d.pk for d in old]).exists()
+    assert SyncOperation.objects.filter(pk=op.pk).exists()
+    assert prune_webhook_deliveries() == 0
+
+
+def test_daily_retention_prunes_exchanges_and_deliveries(connection, settings):
+    settings.EXCHANGE_RETENTION_DAYS = 90
+    settings.WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+    make_exchange(make_operation(connection), age=OLD)
+    _delivery(connection, age=timedelta(days=31))
+
+    assert prune_all() == {"exchanges": 1, "webhook_deliveries": 1}

@@ -42,6 +42,7 @@ def test_schedules_are_created_once_with_their_timetable(db):
     assert by_name["Poll Rackbeat (safety net)"].minutes == django_settings.POLL_INTERVAL_MINUTES
     assert by_name["Daily digest e-mails"].cron == "0 7 * * *"
     assert by_name["Prune old HTTP exchanges"].cron == "30 3 * * *"
+    assert by_name["Prune old HTTP exchanges"].func == "integration.retention.prune_all"
     assert by_name["Refresh reference data"].cron == "0 5 * * *"
 
 
