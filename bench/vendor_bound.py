@@ -84,19 +84,11 @@ def environment(args: argparse.Namespace, port: int) -> dict[str, str]:
     return env
 
 
-def recreate_database(args: argparse.Namespace) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{args.pg.rstrip('/')}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
-
-
 class Bench:
     """One fresh world: database, companies, gunicorn, qcluster processes."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from chaos.processes import Fleet, free_port, run_manage
+        from chaos.processes import Fleet, free_port, recreate_database, run_manage
 
         self.args = args
         self.logs = ROOT / "test-artifacts" / f"vendor-bound-{args.scenario}-logs"
@@ -106,7 +98,7 @@ class Bench:
         port = free_port()
         self.env = environment(args, port)
         os.environ.update(self.env)
-        recreate_database(args)
+        recreate_database(args.pg, args.database)
         run_manage(["migrate", "--noinput"], self.env, self.logs / "migrate.log")
         import django
 

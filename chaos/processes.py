@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def recreate_database(pg_url: str, database: str) -> None:
+    """Drop and create a throwaway PostgreSQL database for a run (server URL without a database)."""
+    import psycopg
+
+    with psycopg.connect(f"{pg_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -101,14 +101,6 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
     return env
 
 
-def _recreate_database(args: argparse.Namespace) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{args.pg.rstrip('/')}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
-
-
 class Clock:
     def __init__(self) -> None:
         self.start = time.monotonic()
@@ -207,7 +199,7 @@ def run(argv: list[str]) -> int:
     for old in logs.glob("*.log"):
         old.unlink()
 
-    from chaos.processes import Fleet, free_port, run_manage
+    from chaos.processes import Fleet, free_port, recreate_database, run_manage
 
     # SIGTERM (CI's backstop, a person's kill) ends the run through the ``finally`` below, which
     # stops gunicorn and the worker clusters; without it they would outlive the suite.
@@ -221,7 +213,7 @@ def run(argv: list[str]) -> int:
     say(f"size {args.size}: {sales} sales documents, {supplier} supplier invoices, {connections} connections, "
         f"{kills} kills, {args.workers} worker clusters, faults {args.faults}; database {args.database}; "
         f"logs in {logs}")
-    _recreate_database(args)
+    recreate_database(args.pg, args.database)
     run_manage(["migrate", "--noinput"], env, logs / "migrate.log")
     clock.mark("migrated")
 
