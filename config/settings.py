@@ -172,8 +172,9 @@ DINERO_TOKEN_URL = env.str("DINERO_TOKEN_URL", default="https://authz.dinero.dk/
 DINERO_CLIENT_ID = env.str("DINERO_CLIENT_ID", default="")
 DINERO_CLIENT_SECRET = env.str("DINERO_CLIENT_SECRET", default="")
 DINERO_RATE_LIMIT_PER_MINUTE = env.int("DINERO_RATE_LIMIT_PER_MINUTE", default=100)
-# Both budgets count any sliding 60 seconds plus this margin (travel time, clock differences).
-RATE_LIMIT_SAFETY_SECONDS = env.float("RATE_LIMIT_SAFETY_SECONDS", default=2.0)
+# Both budgets count any sliding 60 seconds plus this margin (hosts' clocks; travel time needs none:
+# requests are counted until their answer arrives).
+RATE_LIMIT_SAFETY_SECONDS = env.float("RATE_LIMIT_SAFETY_SECONDS", default=1.0)
 # A request waits at most this long for room in its budget; longer, the operation is put back
 # with its due time and the worker takes other work.
 RATE_LIMIT_MAX_BLOCK_SECONDS = env.float("RATE_LIMIT_MAX_BLOCK_SECONDS", default=1.0)

@@ -482,6 +482,17 @@ def test_every_api_request_waits_for_the_organizations_budget_but_token_requests
     dinero.vat_types()
     dinero.vat_types()
     assert limiter.acquired == [f"dinero:{ORG}", f"dinero:{ORG}"]
+    # Each request is stamped again when its answer has come (the vendor counted it by then).
+    assert limiter.finished == ["ticket-1", "ticket-2"]
+
+
+@responses.activate
+def test_a_request_without_an_answer_is_still_reported_to_the_budget_as_finished(dinero, limiter):
+    api_key_token()
+    responses.get(url("/v1/{org}/vatTypes"), body=requests.ConnectionError("connection reset"))
+    with pytest.raises(Exception):
+        dinero.vat_types()
+    assert limiter.finished and len(limiter.finished) == len(limiter.acquired)
 
 
 @responses.activate

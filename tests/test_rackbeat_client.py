@@ -30,10 +30,18 @@ TOKEN = "rb-token-1001-secret"
 class FakeLimiter:
     def __init__(self) -> None:
         self.acquired: list[str] = []
+        self.finished: list[str] = []
         self.penalties: list[tuple[str, float]] = []
 
     def acquire(self, key: str) -> None:
         self.acquired.append(key)
+
+    def start(self, key: str) -> str:
+        self.acquired.append(key)
+        return f"ticket-{len(self.acquired)}"
+
+    def finish(self, key: str, ticket: str) -> None:
+        self.finished.append(ticket)
 
     def penalize(self, key: str, seconds: float) -> None:
         self.penalties.append((key, seconds))

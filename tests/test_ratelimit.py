@@ -321,3 +321,87 @@ def test_two_processes_never_exceed_the_shared_budget_in_any_window():
     assert stored == pytest.approx(everything[-len(stored):], abs=0.002)
     # 24 requests at 5 per sliding span need at least four full spans of waiting.
     assert everything[-1] - everything[0] >= 4 * SPAN
+
+
+# --- Requests counted until their answer arrives -------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.django_db
+def test_no_vendor_minute_holds_more_than_the_budget_whatever_the_travel_times(seed):
+    """The vendor counts a request when it arrives: anywhere between our grant and its answer.
+
+    Four senders share a budget of 7; requests take from 50 ms to 25 s, and each arrives at its
+    grant, at its answer or in between. Stamping at the grant let a slow request arriving late
+    share the vendor's minute with eight others; counted as in flight until the answer, no
+    arrival pattern can.
+    """
+    rng = random.Random(seed)
+    fake = FakeTime()
+    rl = limiter(7, fake, max_block=0)
+    key = "dinero:400555"
+    flying: list[tuple[float, str]] = []  # (answer at, ticket)
+    arrivals: list[float] = []
+
+    def advance_to(moment: float) -> None:
+        for answer_at, ticket in sorted(flying):
+            if answer_at <= moment:
+                fake.now = max(fake.now, answer_at)
+                rl.finish(key, ticket)
+                flying.remove((answer_at, ticket))
+        fake.now = max(fake.now, moment)
+
+    for n in range(120):
+        advance_to(fake.now + rng.choice([0, 0, 0.1, 0.5, 3]))
+        while len(flying) >= 4:
+            advance_to(min(flying)[0])
+        ticket = f"t{n}"
+        while (wait := rl.try_acquire(key, ticket=ticket)) > 0:
+            advance_to(fake.now + wait)
+        travel = rng.choice([0.05, 0.2, 2.0, 8.0, 25.0])
+        arrivals.append(fake.now + travel * rng.choice([0.0, 1.0, rng.random()]))
+        flying.append((fake.now + travel, ticket))
+    advance_to(fake.now + 30)
+    assert most_in_any_minute(arrivals) <= 7
+    assert rl.in_flight(key) == 0
+
+
+@pytest.mark.django_db
+def test_a_request_in_flight_counts_as_now_until_its_answer_and_then_at_the_answer():
+    fake = FakeTime()
+    rl = limiter(1, fake, max_block=0)
+    ticket = rl.start("dinero:400555")
+    fake.now += 50
+    # Still in flight after 50 s: the vendor may be counting it this instant.
+    assert rl.try_acquire("dinero:400555") == pytest.approx(SPAN, abs=0.01)
+    rl.finish("dinero:400555", ticket)
+    assert rl.in_flight("dinero:400555") == 0
+    fake.now += 10
+    # Answered at T0 + 50: room again a span after the answer, not after the grant.
+    wait = rl.try_acquire("dinero:400555")
+    assert wait == pytest.approx(SPAN - 10, abs=0.01)
+    fake.now += wait
+    assert rl.try_acquire("dinero:400555") == 0
+
+
+@pytest.mark.django_db
+def test_a_request_whose_process_died_in_flight_stops_counting_after_the_longest_flight():
+    from integration.clients.ratelimit import MAX_FLIGHT_SECONDS
+
+    fake = FakeTime()
+    rl = limiter(1, fake, max_block=0)
+    rl.start("dinero:400555")  # the process is killed before the answer: finish never runs
+    fake.now += MAX_FLIGHT_SECONDS + SPAN - 1
+    assert rl.try_acquire("dinero:400555") > 0
+    fake.now += 1.01
+    assert rl.try_acquire("dinero:400555") == 0
+    # The dead request has left the log: the row does not grow with dead processes.
+    assert rl.in_flight("dinero:400555") == 0
+
+
+@pytest.mark.django_db
+def test_a_log_written_before_in_flight_tracking_is_read_as_answered_requests():
+    fake = FakeTime()
+    RateLimitWindow.objects.create(key="dinero:400555", grants=f"[{T0 - 30}, {T0 - 10}]", version=3)
+    rl = limiter(2, fake, max_block=0)
+    assert rl.used("dinero:400555") == 2
+    assert rl.try_acquire("dinero:400555") == pytest.approx(SPAN - 30, abs=0.01)

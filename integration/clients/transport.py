@@ -4,7 +4,8 @@ Every request either client makes goes through :meth:`Transport.send`. It
 
 1. waits for the shared per-key rate limit (all processes and hosts share it, see
    :mod:`integration.clients.ratelimit`);
-2. sends the request with a timeout;
+2. sends the request with a timeout, and tells the limiter when the answer came (the request
+   counts as in flight until then);
 3. reports the exchange — method, URL, status, duration, request and response bodies — to the
    ``on_exchange`` hook *after* redaction: Authorization headers, tokens, API keys and client
    secrets never leave this module;
@@ -14,6 +15,7 @@ Every request either client makes goes through :meth:`Transport.send`. It
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +34,8 @@ SECRET_KEYS = {
 # Secret only as an OAuth form or query parameter (the authorization code); in JSON "code" is an
 # ordinary field — Rackbeat's VAT codes, unit codes … — and must stay readable in the log.
 FORM_ONLY_SECRET_KEYS = {"code"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,8 +176,7 @@ class Transport:
         rate_limited: bool = True,
         timeout: float | None = None,
     ) -> requests.Response:
-        if rate_limited and self.limiter is not None:
-            self.limiter.acquire(self.limiter_key)
+        ticket = self.limiter.start(self.limiter_key) if rate_limited and self.limiter is not None else None
         started = time.monotonic()
         response: requests.Response | None = None
         error = ""
@@ -187,8 +190,19 @@ class Transport:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if ticket is not None:
+                self._answered(ticket)
             self._report(method, url, params, json_body if json_body is not None else data, files,
                          response, started, error)
+
+    def _answered(self, ticket: str) -> None:
+        # The budget learns when the answer came (the latest moment the vendor counted the
+        # request). A failure here must not hide the vendor's answer: the request then counts as
+        # in flight until the limiter's MAX_FLIGHT_SECONDS, which only slows later requests.
+        try:
+            self.limiter.finish(self.limiter_key, ticket)
+        except Exception:
+            logger.exception("Could not record the answer time of a %s request", self.service)
 
     def _report(self, method, url, params, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
         if self.on_exchange is None:
@@ -217,6 +231,4 @@ class Transport:
         try:
             self.on_exchange(exchange)
         except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("Could not record an HTTP exchange")
+            logger.exception("Could not record an HTTP exchange")
