@@ -83,6 +83,12 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# Rackbeat's webhook deliveries (/webhooks/) are served with only these (config.lean_wsgi): no
+# session, user, language, CSRF or page framing applies to a machine posting JSON.
+WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.nul_guard.RejectNulCharacters",
+]
 
 ROOT_URLCONF = "config.urls"
 
@@ -118,6 +124,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _sqlite.setdefault("transaction_mode", "IMMEDIATE")
     _sqlite.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The webhook intake's one statement (PostgreSQL) is prepared once per database connection. Turn
+# off behind a connection pooler that cannot keep prepared statements (PgBouncer in transaction
+# mode before 1.21).
+INTAKE_PREPARED_STATEMENTS = env.bool("INTAKE_PREPARED_STATEMENTS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -299,3 +299,27 @@ def test_the_one_statement_path_writes_what_the_ordinary_path_writes(client, act
     assert thin(client, active, key="4242").json() == {"status": "accepted", "operation": op.pk}
     assert SyncOperation.objects.get(pk=op.pk).rerun_requested is True
     assert OrmQ.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_is_prepared_once_per_database_connection_and_still_logged(client, active, handled,
+                                                                                    settings):
+    """PostgreSQL parses and plans the intake statement once per connection; Django's query log
+    (and every execute wrapper) still sees each execution."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    settings.INTAKE_PREPARED_STATEMENTS = True
+    thin(client, active, key="6999")  # warms the address cache
+    with CaptureQueriesContext(db_connection) as captured:
+        for key in range(3):
+            assert thin(client, active, key=str(7000 + key)).status_code == 202
+    # (A prepared execution carries no query text for the log, only its place in it.)
+    statements = [query["sql"] or "" for query in captured.captured_queries]
+    assert len([sql for sql in statements if not sql.startswith("SELECT nextval")]) == 3
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH op AS%%'")
+        assert cursor.fetchone()[0] == 1
+    assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4

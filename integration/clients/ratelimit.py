@@ -15,7 +15,7 @@ API for the same customer, so the budget lives in one ``RateLimitWindow`` row pe
   how unevenly two requests do, the spacing the vendor sees is never tighter than the spacing
   this log keeps. A request whose process died in flight counts as "now" until
   ``MAX_FLIGHT_SECONDS`` after its grant, then as answered at that moment;
-* **one conditional UPDATE per grant** — the new log is written with
+* **one conditional UPDATE per grant, one per answer** — the new log is written with
   ``UPDATE … WHERE key = %s AND version = <the version read>``; a process that lost the race to
   another reads again. Both PostgreSQL and SQLite serialise the update, so two processes can never
   both take the last slot;
