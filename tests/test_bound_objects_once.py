@@ -73,6 +73,32 @@ def test_loser_finds_the_contact_the_winner_already_created(connection, world, r
     assert ensure_contact(winner, Kind.CUSTOMER, "501") == found
 
 
+def test_a_claim_taken_the_moment_the_winner_released_it_finds_the_winners_contact(connection, world,
+                                                                                   rackbeat, dinero):
+    """Found by the chaos suite: a poll's customer operation looked for the Binding, found none, and
+    took the claim a few milliseconds after the invoice that created the contact had bound it and
+    released the claim — then created a second contact, because a fresh claim skipped the look-up."""
+    from integration.transfers.creation_claims import create_once
+
+    rackbeat.customers["501"] = customer()
+    winner = _context(connection, rackbeat, dinero, Kind.SALES_INVOICE, 1001)
+    late = _context(connection, rackbeat, dinero, Kind.CUSTOMER, 501)
+    guid = ensure_contact(winner, Kind.CUSTOMER, "501")  # created, bound, claim released
+    created: list[str] = []
+
+    def create(planned: str) -> str:
+        created.append(planned)
+        return "a-second-contact"
+
+    # The late operation's own look at the Binding came before the winner committed; now it asks.
+    found = create_once(late, Kind.CUSTOMER, "501", label="Customer", planned_id="", look_up=lambda planned: "",
+                        create=create, bind=lambda guid: None)
+    assert found == guid
+    assert created == []
+    assert not CreationClaim.objects.exists()
+    assert len(dinero.contacts) == 1
+
+
 def test_a_dead_claim_is_taken_over_after_it_went_stale(connection, world, rackbeat, dinero):
     rackbeat.customers["501"] = customer()
     dead = _context(connection, rackbeat, dinero, Kind.SALES_INVOICE, 1001)

@@ -4,7 +4,9 @@ An invoice and a credit note for a new customer may run at the same moment in tw
 need the customer's Dinero contact. Before the POST that creates a contact or product, a
 transfer takes the :class:`~integration.models.CreationClaim` row (unique per connection, kind and
 Rackbeat key). The winner looks the object up (after an earlier lost answer it may exist), creates
-it and writes the Binding; the claim is released in the same transaction. A loser first looks the
+it and writes the Binding; the claim is released in the same transaction. Whoever holds the claim
+reads the Binding first: a transfer that took the claim the moment a winner released it finds the
+winner's object there instead of creating a second one. A loser first looks the
 object up — by the planned id the winner chose and by ExternalReference — and uses it when it is
 there; otherwise it raises :class:`ObjectBeingCreated`, a transient error: its operation goes back
 to the queue and continues once the object exists.
@@ -74,10 +76,16 @@ def create_once(
     ``create(planned_id)`` sends the POST and answers the new id; ``bind(id)`` writes the Binding.
     """
     claim, owned, fresh = _take(ctx, kind, number, planned_id)
+    # Read after the claim is held: a winner writes its Binding and releases its claim in one
+    # transaction, so a claim free now means either nobody created the object or the Binding is
+    # here. (The caller's own look at the Binding came before the claim, and a winner may have
+    # finished in between.)
+    bound = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    if bound is not None:
+        if owned:
+            CreationClaim.objects.filter(pk=claim.pk).delete()
+        return bound.dinero_id
     if not owned:
-        bound = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
-        if bound is not None:
-            return bound.dinero_id
         found = look_up(claim.planned_id)
         if found:
             bind(found)
