@@ -217,6 +217,9 @@ EXCHANGE_RETENTION_DAYS = env.int("EXCHANGE_RETENTION_DAYS", default=90)
 # Stored webhook deliveries (evidence of what Rackbeat sent) are deleted after this many days.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 STALE_CLAIM_MINUTES = env.int("STALE_CLAIM_MINUTES", default=15)
+# The start sync works in slices of this many seconds (plus the time to read the lists), each its
+# own task, well inside Q_TIMEOUT.
+START_SYNC_SLICE_SECONDS = env.int("START_SYNC_SLICE_SECONDS", default=180)
 # Each worker process beats this often; a claim whose worker has not beaten for
 # WORKER_DEAD_AFTER_SECONDS (or whose process is gone, on the same host) is given back.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)

@@ -24,8 +24,14 @@ keeps only small markers in ``SyncRun.report``. After a crash the same run is re
 ``start()`` or by the stale-claim schedule — and Bindings plus the matching by e-mail and number
 make sure nothing is created twice.
 
+In slices (see :func:`run`): a run of any size is a chain of tasks, each working for
+``START_SYNC_SLICE_SECONDS`` after reading the lists, so none meets the task timeout; calls are
+paced by the vendors' budgets, a 429 puts the run back until the vendor's due time, and the
+heartbeat is written while the lists are read, so the recovery schedule never starts a second
+execution beside a working one.
+
 Cheap on both budgets: each list (Dinero contacts and products; Rackbeat customers, suppliers,
-products, BOMs, groups) is read once; a contact is read on its own only when the list does not
+products, BOMs, groups) is read once per slice; a contact is read on its own only when the list does not
 say whether it is a debtor or a creditor. Records it creates in Rackbeat are remembered with
 Rackbeat's ``updated_at`` on their Binding, so the next poll recognises them as unchanged and does
 not send them back to Dinero.
@@ -35,10 +41,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,6 +60,14 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 20
 STALE_AFTER = timedelta(minutes=5)
+# The run's progress (and heartbeat) is written at least this often, listing included, so a run
+# that is working is never mistaken for one whose worker died.
+BEAT_SECONDS = 30
+# A call waits up to this long for room in a vendor's budget (a full sliding minute and a little).
+PACE_SECONDS = 65.0
+# After this many transient failures in a row (500s, timeouts) the run stops and asks a person.
+MAX_TRANSIENT_FAILURES = 5
+TRANSIENT_PAUSE_SECONDS = 60
 DEFAULT_SUPPLIER_GROUP = "Leverandører"
 NUMBER_REFERENCE = re.compile(r"^rackbeat:(customer|supplier):(\d+)$")
 
@@ -80,15 +96,22 @@ def _stale(run: SyncRun) -> bool:
     return beat < timezone.now() - STALE_AFTER
 
 
-def _queue(run_id: int) -> None:
+def _queue(run_id: int, *, after_seconds: float = 0) -> None:
+    """Queue the run's next slice, at once or ``after_seconds`` from now."""
     from django_q.tasks import async_task
 
+    from integration import dispatch
     from integration.engine import _after_commit, _sync_mode
 
     if _sync_mode():
         _after_commit(lambda: async_task("integration.tasks.run_start_sync", run_id, sync=True))
-    else:
-        async_task("integration.tasks.run_start_sync", run_id, task_name=f"start-sync-{run_id}", sync=False)
+        return
+    if after_seconds > 0 and dispatch.queue_at("integration.tasks.run_start_sync", run_id,
+                                               due=timezone.now() + timedelta(seconds=after_seconds),
+                                               task_name=f"start-sync-{run_id}"):
+        return
+    # A broker that cannot delay: at once (the budget still paces every call).
+    async_task("integration.tasks.run_start_sync", run_id, task_name=f"start-sync-{run_id}", sync=False)
 
 
 def resume_stale() -> int:
@@ -137,6 +160,12 @@ class Progress:
             self.pending.append(StartSyncRecord(run=run, key=f"earlier-skip:{n}", outcome="skipped",
                                                 what=skip.get("what", ""), reason=skip.get("reason", "")))
         self.unsaved = len(self.pending)
+        self.saved_at = time.monotonic()
+
+    def beat(self) -> None:
+        """Write progress and heartbeat when the last write is ``BEAT_SECONDS`` old."""
+        if time.monotonic() - self.saved_at >= BEAT_SECONDS:
+            self.save()
 
     def done(self, key: str) -> bool:
         return key in self.handled
@@ -155,6 +184,8 @@ class Progress:
         self.unsaved += 1
         if self.unsaved >= CHUNK:
             self.save()
+        else:
+            self.beat()
 
     def note_skip(self, key: str, label: str, reason: str) -> None:
         """A skip inside a record that is counted once under its own key (e.g. one role of a contact)."""
@@ -173,6 +204,7 @@ class Progress:
                 setattr(self.run, name, value)
             self.run.save()
         self.unsaved = 0
+        self.saved_at = time.monotonic()
 
 
 def skips_of(run: SyncRun) -> list[dict[str, str]]:
@@ -182,18 +214,52 @@ def skips_of(run: SyncRun) -> list[dict[str, str]]:
     return skips + list((run.report or {}).get("skips", []))
 
 
+class SliceOver(Exception):
+    """The run has worked for its slice: it saves and queues its next slice."""
+
+
 def run(run_id: int) -> SyncRun | None:
-    """Carry out (or continue) the start sync of run ``run_id``."""
+    """Carry out (or continue) the start sync of run ``run_id``, for one slice of time.
+
+    A slice ends after ``START_SYNC_SLICE_SECONDS`` (well inside the task timeout): progress is
+    saved and the next slice queued, so a start sync of any size is never killed by the timeout.
+    A vendor's budget paces every call (up to ``PACE_SECONDS`` of waiting each); a 429 or a budget
+    that stays full puts the run back until the vendor's due time, and transient failures (500s,
+    timeouts) are retried after a pause, ``MAX_TRANSIENT_FAILURES`` times in a row at most.
+    """
     claimed = _claim(run_id)
     if claimed is None:
         return None
     connection = claimed.connection
     progress = Progress(claimed)
     try:
-        _run(connection, progress)
-    except errors.ApiError as exc:
-        logger.warning("Start sync %s stopped: %s", run_id, exc.describe())
+        _run(connection, progress, float(getattr(settings, "START_SYNC_SLICE_SECONDS", 180)))
+    except SliceOver:
         progress.report["claimed"] = False
+        progress.report["transient_failures"] = 0
+        progress.save()
+        _queue(run_id)
+        return progress.run
+    except errors.RateLimited as exc:
+        # A 429, or a budget still full after pacing: back when the vendor says, not failed.
+        logger.info("Start sync %s waits %.0f s for the request budget", run_id, exc.retry_after)
+        progress.report["claimed"] = False
+        progress.save(error=_("Waiting for the request budget: %(error)s") % {"error": exc.describe()})
+        _queue(run_id, after_seconds=max(exc.retry_after, 1.0))
+        return progress.run
+    except errors.ApiError as exc:
+        failures = int(progress.report.get("transient_failures", 0)) + 1
+        progress.report["claimed"] = False
+        if not exc.permanent and failures < MAX_TRANSIENT_FAILURES:
+            logger.info("Start sync %s paused after a transient failure (%s of %s): %s", run_id, failures,
+                        MAX_TRANSIENT_FAILURES, exc.describe())
+            progress.report["transient_failures"] = failures
+            progress.save(error=_("Paused after a temporary failure, continues by itself: %(error)s")
+                          % {"error": exc.describe()})
+            _queue(run_id, after_seconds=TRANSIENT_PAUSE_SECONDS)
+            return progress.run
+        logger.warning("Start sync %s stopped: %s", run_id, exc.describe())
+        progress.report["transient_failures"] = 0
         progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
                       error=_("Stopped: %(error)s Start it again to continue where it stopped.")
                       % {"error": exc.describe()})
@@ -206,39 +272,63 @@ def run(run_id: int) -> SyncRun | None:
                               "stopped.") % {"error": f"{type(exc).__name__}: {exc}"})
         return progress.run
     progress.report["claimed"] = False
+    progress.report["transient_failures"] = 0
     progress.save(state=SyncRun.State.DONE, finished_at=timezone.now(), error="")
     return progress.run
 
 
-def _run(connection: Connection, progress: Progress) -> None:
-    dinero = dinero_client(connection)
-    rackbeat = rackbeat_client(connection)
-    contacts = list(dinero.iter_contacts())
-    products = list(dinero.iter_products())
+def _run(connection: Connection, progress: Progress, slice_seconds: float) -> None:
+    dinero = dinero_client(connection, pace_seconds=PACE_SECONDS)
+    rackbeat = rackbeat_client(connection, pace_seconds=PACE_SECONDS)
+    contacts = _listed(dinero.iter_contacts(), progress)
+    products = _listed(dinero.iter_products(), progress)
     progress.run.total = len(contacts) + len(products) + 1
     progress.save()
-    index = RackbeatIndex(rackbeat)
+    index = RackbeatIndex(rackbeat, progress)
     group = _supplier_group(rackbeat, progress)
+    # The slice counts from here, and ends only once it has handled a record: every slice makes
+    # progress, however long the lists took.
+    deadline = time.monotonic() + slice_seconds
+    processed_before = progress.run.processed
+
+    def in_slice() -> None:
+        if time.monotonic() > deadline and progress.run.processed > processed_before:
+            raise SliceOver
+
     for contact in contacts:
+        in_slice()
         _contact(connection, dinero, rackbeat, index, progress, contact, group)
     product_groups = [str(g.get("number")) for g in rackbeat.iter_product_groups() if g.get("number") is not None]
     for product in products:
+        in_slice()
         _product(connection, rackbeat, index, progress, product, product_groups)
+
+
+def _listed(rows: Any, progress: Progress) -> list[dict[str, Any]]:
+    """A vendor's list read page by page, with the run's heartbeat kept while it is read."""
+    listed = []
+    for row in rows:
+        listed.append(row)
+        progress.beat()
+    return listed
 
 
 class RackbeatIndex:
     """What Rackbeat already has, read once per run: customers and suppliers by number and e-mail,
     products and BOMs by number."""
 
-    def __init__(self, rackbeat: Any) -> None:
+    def __init__(self, rackbeat: Any, progress: Progress | None = None) -> None:
         self.parties: dict[str, dict[str, dict[str, Any]]] = {Kind.CUSTOMER: {}, Kind.SUPPLIER: {}}
         self.emails: dict[str, dict[str, str]] = {Kind.CUSTOMER: {}, Kind.SUPPLIER: {}}
+        beat = progress.beat if progress is not None else (lambda: None)
         for kind, rows in ((Kind.CUSTOMER, rackbeat.iter_customers()), (Kind.SUPPLIER, rackbeat.iter_suppliers())):
             for row in rows:
                 self.add(kind, row)
+                beat()
         self.items: dict[str, str] = {}
         for kind, rows in ((Kind.PRODUCT, rackbeat.iter_products()), (Kind.BOM, rackbeat.iter_lots())):
             for row in rows:
+                beat()
                 if row.get("number") not in (None, ""):
                     self.items[str(row["number"])] = kind
 

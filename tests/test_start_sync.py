@@ -95,26 +95,54 @@ def test_running_it_twice_creates_nothing_new(active):
     assert run.created == 0 and run.matched == 5 + 4 + 1
 
 
-def test_crash_halfway_is_resumed_without_duplicates(active, monkeypatch):
+def test_an_answer_lost_halfway_is_resumed_by_itself_without_duplicates(active, monkeypatch):
     from integration.clients.rackbeat import RackbeatClient
 
     real_create = RackbeatClient.create_customer
     calls = {"n": 0}
 
-    def crash_after_two(self, body):
+    def lost_answer_on_the_third(self, body):
         calls["n"] += 1
         if calls["n"] == 3:
-            # The answer is lost after Rackbeat saved the customer, then the worker stops.
+            # The answer is lost after Rackbeat saved the customer.
             real_create(self, body)
             raise errors.UncertainOutcome("connection reset", service="rackbeat")
         return real_create(self, body)
 
-    monkeypatch.setattr(RackbeatClient, "create_customer", crash_after_two)
+    monkeypatch.setattr(RackbeatClient, "create_customer", lost_answer_on_the_third)
+    customers_before = rackbeat_counts()[0]
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    # Paused after the temporary failure and continued by itself (at once here: tasks run in-process).
+    assert run.state == SyncRun.State.DONE, run.error
+    assert rackbeat_counts()[0] == customers_before + 5
+    from sandbox.rackbeat import models as rb
+
+    for email in ("kontakt@cafestroget.dk", "ole@tomrerbak.dk", "lise.andersen@example.dk"):
+        assert rb.Customer.objects.filter(contact_email=email).count() == 1
+    assert run.processed == run.total
+
+
+def test_a_failure_that_keeps_coming_back_stops_the_run_for_a_person_and_it_resumes_where_it_stopped(
+        active, monkeypatch):
+    from integration.clients.rackbeat import RackbeatClient
+
+    real_create = RackbeatClient.create_customer
+    calls = {"n": 0}
+
+    def down_after_two(self, body):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise errors.TransientError("503 Service Unavailable", service="rackbeat")
+        return real_create(self, body)
+
+    monkeypatch.setattr(RackbeatClient, "create_customer", down_after_two)
     customers_before = rackbeat_counts()[0]
     run = start_sync.start(active)
     run.refresh_from_db()
     assert run.state == SyncRun.State.FAILED
     assert "Start it again to continue" in run.error
+    assert calls["n"] == 2 + start_sync.MAX_TRANSIENT_FAILURES
     assert 0 < run.processed < run.total
 
     monkeypatch.setattr(RackbeatClient, "create_customer", real_create)
@@ -123,11 +151,60 @@ def test_crash_halfway_is_resumed_without_duplicates(active, monkeypatch):
     resumed.refresh_from_db()
     assert resumed.state == SyncRun.State.DONE
     assert rackbeat_counts()[0] == customers_before + 5
-    from sandbox.rackbeat import models as rb
-
-    for email in ("kontakt@cafestroget.dk", "ole@tomrerbak.dk", "lise.andersen@example.dk"):
-        assert rb.Customer.objects.filter(contact_email=email).count() == 1
     assert resumed.processed == resumed.total
+
+
+def test_a_long_start_sync_runs_in_slices_each_well_inside_the_task_timeout(active, settings, monkeypatch):
+    """A slice ends after START_SYNC_SLICE_SECONDS; the next slice continues where it ended."""
+    settings.START_SYNC_SLICE_SECONDS = 0  # every record in a slice of its own
+    slices = {"n": 0}
+    real_run = start_sync._run
+
+    def counted(*args, **kwargs):
+        slices["n"] += 1
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(start_sync, "_run", counted)
+    customers, suppliers, items = rackbeat_counts()
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.DONE, run.error
+    # One slice per record handled (a slice always handles at least one), nothing twice.
+    assert slices["n"] >= CONTACTS + PRODUCTS
+    assert run.processed == run.total
+    assert rackbeat_counts() == (customers + 5, suppliers, items + PRODUCTS - PRODUCTS_WITHOUT_NUMBER)
+
+
+def test_a_full_budget_puts_the_run_back_until_the_vendor_is_ready_instead_of_failing(active, settings,
+                                                                                   monkeypatch):
+    from integration.clients.dinero import DineroClient
+
+    real_get = DineroClient.get_contact
+    calls = {"n": 0}
+
+    def budget_full_once(self, guid):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise errors.BudgetExhausted(key="dinero:x", retry_after=42.0, due_at=0.0)
+        return real_get(self, guid)
+
+    monkeypatch.setattr(DineroClient, "get_contact", budget_full_once)
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    queued: list[float] = []
+    monkeypatch.setattr(start_sync, "_queue", lambda run_id, after_seconds=0: queued.append(after_seconds))
+    run = SyncRun.objects.create(connection=active, kind=SyncRun.RunKind.START_SYNC, report={})
+    start_sync.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.RUNNING  # not failed: waiting for the budget
+    assert queued == [42.0]
+    assert "request budget" in run.error
+    assert 0 < run.processed < run.total or run.processed == 0
+    # The next slice continues and finishes.
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    start_sync.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.DONE, run.error
+    assert run.error == ""
 
 
 def test_a_worker_that_died_is_resumed_by_the_schedule(active, settings):
@@ -289,3 +366,25 @@ def test_a_run_started_before_records_existed_is_resumed_from_its_report(active)
     assert resumed.state == SyncRun.State.DONE
     assert StartSyncRecord.objects.filter(run=run, key="supplier-group").count() == 1
     assert "an old reason" in [skip["reason"] for skip in start_sync.skips_of(resumed)]
+
+
+def test_the_heartbeat_is_kept_while_the_lists_are_read(active, monkeypatch):
+    """Listing a large company takes minutes; a run that is reading must never look dead to the
+    schedule that resumes stale runs (which would start a second execution beside it)."""
+    from integration.clients.dinero import DineroClient
+
+    monkeypatch.setattr(start_sync, "BEAT_SECONDS", 0)
+    real = DineroClient.iter_contacts
+    beats: list = []
+
+    def watched(self):
+        for row in real(self):
+            beats.append(SyncRun.objects.get(connection=active).heartbeat_at)
+            yield row
+
+    monkeypatch.setattr(DineroClient, "iter_contacts", watched)
+    run = start_sync.start(active)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.DONE
+    assert len(beats) == CONTACTS
+    assert len(set(beats)) == CONTACTS  # a new heartbeat for every contact read
