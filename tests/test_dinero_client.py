@@ -221,6 +221,21 @@ def test_collection_envelope_is_paged_from_zero_with_1000_rows_until_a_short_pag
 
 
 @responses.activate
+def test_a_list_of_exactly_a_full_page_is_read_in_one_call_when_dinero_gives_the_count(dinero):
+    api_key_token()
+    rows = [{"ContactGuid": f"g{i}", "Name": f"Kunde {i}"} for i in range(1000)]
+    pagination = {"MaxPageSizeAllowed": 1000, "PageSize": 1000, "ResultWithoutFilter": 1000, "Page": 0,
+                  "Result": 1000}
+    responses.get(url("/v1/{org}/contacts"), match=[matchers.query_param_matcher({"page": "0"}, strict_match=False)],
+                  json={"Collection": rows, "Pagination": pagination})
+    responses.get(url("/v1/{org}/contacts"), match=[matchers.query_param_matcher({"page": "1"}, strict_match=False)],
+                  json={"Collection": [], "Pagination": {**pagination, "Page": 1, "Result": 0}})
+
+    assert len(list(dinero.iter_contacts())) == 1000
+    assert len(api_calls()) == 1  # no empty second page
+
+
+@responses.activate
 def test_plain_array_lists_are_read_and_paged_alike(dinero):
     api_key_token()
     responses.get(url("/v1/{org}/products"), json=[{"ProductGuid": "p1", "ProductNumber": "100"}])

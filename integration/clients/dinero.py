@@ -682,6 +682,10 @@ class DineroClient:
             page_size = int(pagination.get("PageSize") or PAGE_SIZE) if pagination else PAGE_SIZE
             if len(rows) < page_size or not rows:
                 return
+            # The count before paging: a list of exactly a page's multiple needs no empty last page.
+            total = pagination.get("ResultWithoutFilter") if pagination else None
+            if isinstance(total, int) and not isinstance(total, bool) and (page + 1) * page_size >= total:
+                return
             page += 1
 
     def _find(self, name: str, external_reference: str) -> dict[str, Any] | None:
