@@ -101,20 +101,12 @@ def environments(args: argparse.Namespace, port: int, database: str) -> tuple[di
     """(gunicorn + this process: DEBUG with the sandbox, qcluster: production settings)."""
     from cryptography.fernet import Fernet
 
-    base = f"http://127.0.0.1:{port}"
-    common = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "Q_"))}
+    from chaos.processes import served_environment
+
+    common = served_environment(f"http://127.0.0.1:{port}", f"{args.pg.rstrip('/')}/{database}")
     common.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{args.pg.rstrip('/')}/{database}",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": base,
-        "RACKBEAT_API_URL": f"{base}/sandbox/rackbeat/api/", "RACKBEAT_APP_URL": f"{base}/sandbox/rackbeat/app/",
-        "DINERO_API_URL": f"{base}/sandbox/dinero", "DINERO_APP_URL": f"{base}/sandbox/dinero/app/",
-        "DINERO_TOKEN_URL": f"{base}/sandbox/dinero/oauth/token",
-        "DINERO_CLIENT_ID": "sandbox-client", "DINERO_CLIENT_SECRET": "sandbox-secret",
-        "VISMA_CONNECT_AUTHORIZE_URL": f"{base}/sandbox/visma/connect/authorize",
-        "VISMA_CONNECT_TOKEN_URL": f"{base}/sandbox/visma/connect/token",
-        "Q_WORKERS": str(args.workers), "Q_SYNC": "false",
+        "Q_WORKERS": str(args.workers),
         # Raised so the budgets are not the bound (the emulators' are raised in the database).
         "DINERO_RATE_LIMIT_PER_MINUTE": str(args.dinero_budget), "RACKBEAT_RATE_LIMIT_PER_MINUTE": str(RAISED),
     })

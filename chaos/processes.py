@@ -20,6 +20,27 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def served_environment(base: str, database_url: str) -> dict[str, str]:
+    """This process's environment for a service whose vendors are the emulators it serves at ``base``.
+
+    The machine's own ``DJANGO_*`` and ``Q_*`` variables are dropped; callers add what their run
+    needs (settings module, budgets, clock) on top.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "Q_"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": base,
+        "RACKBEAT_API_URL": f"{base}/sandbox/rackbeat/api/", "RACKBEAT_APP_URL": f"{base}/sandbox/rackbeat/app/",
+        "DINERO_API_URL": f"{base}/sandbox/dinero", "DINERO_APP_URL": f"{base}/sandbox/dinero/app/",
+        "DINERO_TOKEN_URL": f"{base}/sandbox/dinero/oauth/token",
+        "DINERO_CLIENT_ID": "sandbox-client", "DINERO_CLIENT_SECRET": "sandbox-secret",
+        "VISMA_CONNECT_AUTHORIZE_URL": f"{base}/sandbox/visma/connect/authorize",
+        "VISMA_CONNECT_TOKEN_URL": f"{base}/sandbox/visma/connect/token",
+        "Q_SYNC": "false",
+    })
+    return env
+
+
 def recreate_database(pg_url: str, database: str) -> None:
     """Drop and create a throwaway PostgreSQL database for a run (server URL without a database)."""
     import psycopg

@@ -70,21 +70,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "Q_"))}
+    from chaos.processes import served_environment
+
+    env = served_environment(f"http://127.0.0.1:{port}", f"{args.pg.rstrip('/')}/{args.database}")
     env.update({
         "DJANGO_SETTINGS_MODULE": "chaos.settings",
-        "DATABASE_URL": f"{args.pg.rstrip('/')}/{args.database}",
-        "DEBUG": "true", "SANDBOX_ENABLED": "true", "LOG_LEVEL": "WARNING",
-        "PUBLIC_BASE_URL": base,
-        "RACKBEAT_API_URL": f"{base}/sandbox/rackbeat/api/",
-        "RACKBEAT_APP_URL": f"{base}/sandbox/rackbeat/app/",
-        "DINERO_API_URL": f"{base}/sandbox/dinero",
-        "DINERO_APP_URL": f"{base}/sandbox/dinero/app/",
-        "DINERO_TOKEN_URL": f"{base}/sandbox/dinero/oauth/token",
-        "DINERO_CLIENT_ID": "sandbox-client", "DINERO_CLIENT_SECRET": "sandbox-secret",
-        "VISMA_CONNECT_AUTHORIZE_URL": f"{base}/sandbox/visma/connect/authorize",
-        "VISMA_CONNECT_TOKEN_URL": f"{base}/sandbox/visma/connect/token",
+        "DEBUG": "true", "SANDBOX_ENABLED": "true",
         # The compressed clock (docs/chaos.md): short client timeout, fast retries and recovery.
         "HTTP_TIMEOUT_SECONDS": "4", "SANDBOX_DINERO_TIMEOUT_SECONDS": "5",
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
