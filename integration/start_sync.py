@@ -31,8 +31,8 @@ heartbeat is written while the lists are read, so the recovery schedule never st
 execution beside a working one.
 
 Cheap on both budgets: each list (Dinero contacts and products; Rackbeat customers, suppliers,
-products, BOMs, groups) is read once per slice; a contact is read on its own only when the list does not
-say whether it is a debtor or a creditor. Records it creates in Rackbeat are remembered with
+products, BOMs, groups) is read once per slice; a contact is read on its own only when the list
+does not say whether it is a debtor or a creditor. Records it creates in Rackbeat are remembered with
 Rackbeat's ``updated_at`` on their Binding, so the next poll recognises them as unchanged and does
 not send them back to Dinero.
 """
@@ -237,7 +237,7 @@ def run(run_id: int) -> SyncRun | None:
     except SliceOver:
         progress.report["claimed"] = False
         progress.report["transient_failures"] = 0
-        progress.save()
+        progress.save(error="")  # a pause noted earlier is over
         _queue(run_id)
         return progress.run
     except errors.RateLimited as exc:
