@@ -16,6 +16,9 @@ operation exists in any other state, nothing is written and ``None`` comes back 
 takes the ordinary path, where the engine's lifecycle rules decide).
 The task's payload names the operation, so operation ids are drawn from the table's sequence in
 advance, a few dozen per process at a time (a gap in the ids when a process stops is harmless).
+The statement is built once per process and prepared once per database connection; its values
+travel as named server-side parameters (the natural key once), so neither the client merges them
+into the query text nor PostgreSQL parses and plans it per delivery.
 Everywhere else — SQLite, another broker, synchronous tasks in development and tests — the
 receiver uses :func:`integration.engine.enqueue_new` in one ordinary transaction.
 """
