@@ -144,6 +144,10 @@ def test_a_failure_that_keeps_coming_back_stops_the_run_for_a_person_and_it_resu
     assert "Start it again to continue" in run.error
     assert calls["n"] == 2 + start_sync.MAX_TRANSIENT_FAILURES
     assert 0 < run.processed < run.total
+    from integration.shared_cache import shared_cache
+
+    # Stopped: starting it again reads Dinero afresh.
+    assert shared_cache().get(start_sync._lists_key(run.pk)) is None
 
     monkeypatch.setattr(RackbeatClient, "create_customer", real_create)
     resumed = start_sync.start(active)
@@ -189,6 +193,14 @@ def test_a_full_budget_puts_the_run_back_until_the_vendor_is_ready_instead_of_fa
         return real_get(self, guid)
 
     monkeypatch.setattr(DineroClient, "get_contact", budget_full_once)
+    real_list = DineroClient.iter_contacts
+    listed = {"n": 0}
+
+    def counted_list(self):
+        listed["n"] += 1
+        return real_list(self)
+
+    monkeypatch.setattr(DineroClient, "iter_contacts", counted_list)
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     queued: list[float] = []
     monkeypatch.setattr(start_sync, "_queue", lambda run_id, after_seconds=0: queued.append(after_seconds))
@@ -205,6 +217,11 @@ def test_a_full_budget_puts_the_run_back_until_the_vendor_is_ready_instead_of_fa
     run.refresh_from_db()
     assert run.state == SyncRun.State.DONE, run.error
     assert run.error == ""
+    # Dinero's list was read once: the slice after the wait did not spend the budget on it again.
+    assert listed["n"] == 1
+    from integration.shared_cache import shared_cache
+
+    assert shared_cache().get(start_sync._lists_key(run.pk)) is None  # dropped when the run ended
 
 
 def test_a_worker_that_died_is_resumed_by_the_schedule(active, settings):

@@ -45,36 +45,16 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
     return record
 
 
-def rackbeat_client(connection: Connection, operation: SyncOperation | None = None, *,
-                    pace_seconds: float | None = None) -> RackbeatClient:
-    """The Rackbeat client for ``connection``. With ``pace_seconds`` a request waits up to that long
-    for room in the shared budget before giving up (long jobs such as the start sync pace
-    themselves; operations are put back instead)."""
-    from django.conf import settings
-
+def rackbeat_client(connection: Connection, operation: SyncOperation | None = None) -> RackbeatClient:
     from integration.clients.rackbeat import RackbeatClient
 
-    limiter = _paced(settings.RACKBEAT_RATE_LIMIT_PER_MINUTE, pace_seconds)
-    return RackbeatClient(connection, on_exchange=exchange_recorder(connection, operation), limiter=limiter)
+    return RackbeatClient(connection, on_exchange=exchange_recorder(connection, operation))
 
 
-def dinero_client(connection: Connection, operation: SyncOperation | None = None, *,
-                  pace_seconds: float | None = None) -> DineroClient:
-    """The Dinero client for ``connection``; ``pace_seconds`` as for :func:`rackbeat_client`."""
-    from django.conf import settings
-
+def dinero_client(connection: Connection, operation: SyncOperation | None = None) -> DineroClient:
     from integration.clients.dinero import DineroClient
 
-    limiter = _paced(settings.DINERO_RATE_LIMIT_PER_MINUTE, pace_seconds)
-    return DineroClient(connection, on_exchange=exchange_recorder(connection, operation), limiter=limiter)
-
-
-def _paced(limit_per_minute: int, pace_seconds: float | None) -> Any:
-    if pace_seconds is None:
-        return None  # the client's own limiter, which puts work back rather than wait
-    from integration.clients.ratelimit import SharedRateLimiter
-
-    return SharedRateLimiter(limit_per_minute, max_block=pace_seconds)
+    return DineroClient(connection, on_exchange=exchange_recorder(connection, operation))
 
 
 class LazyClient:
