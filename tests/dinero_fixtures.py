@@ -27,9 +27,6 @@ class RecordingLimiter:
         self.finished: list[str] = []
         self.penalties: list[tuple[str, float]] = []
 
-    def acquire(self, key: str) -> None:
-        self.acquired.append(key)
-
     def start(self, key: str) -> str:
         self.acquired.append(key)
         return f"ticket-{len(self.acquired)}"
