@@ -19,6 +19,7 @@ broker other than the ORM one the operation is left to the ``run_due`` schedule.
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime
 from typing import Any
@@ -71,16 +72,24 @@ def candidates(preferred: int | None, *, waiting_connection_states: tuple[str, .
     return chosen
 
 
-def queue_at(func: str, *args: Any, due: datetime, task_name: str) -> bool:
-    """Queue ``func(*args)`` to be handed out at ``due``; False when the broker cannot delay."""
+@functools.cache
+def orm_queue() -> str | None:
+    """The name of django-q2's queue when its broker is the ORM one (else None); fixed at start-up."""
     from django_q.brokers import get_broker
     from django_q.brokers.orm import ORM
-    from django_q.tasks import async_task
 
     broker = get_broker()
-    if not isinstance(broker, ORM):
+    return broker.list_key if isinstance(broker, ORM) else None
+
+
+def queue_at(func: str, *args: Any, due: datetime, task_name: str) -> bool:
+    """Queue ``func(*args)`` to be handed out at ``due``; False when the broker cannot delay."""
+    from django_q.tasks import async_task
+
+    queue = orm_queue()
+    if queue is None:
         return False
-    async_task(func, *args, task_name=task_name, sync=False, broker=_DueAt(broker.list_key, due))
+    async_task(func, *args, task_name=task_name, sync=False, broker=_DueAt(queue, due))
     return True
 
 

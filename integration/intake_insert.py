@@ -34,6 +34,7 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integration import dispatch
 from integration.insert_if_absent import row_values
 from integration.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
 
@@ -56,21 +57,11 @@ class _CapturedPackage:
         return 0
 
 
-@functools.cache
-def _broker() -> tuple[bool, str]:
-    """Whether django-q2's broker is the ORM one, and its queue's name (fixed at start-up)."""
-    from django_q.brokers import get_broker
-    from django_q.brokers.orm import ORM
-
-    broker = get_broker()
-    return isinstance(broker, ORM), broker.list_key
-
-
 def available() -> bool:
     """One statement is possible: PostgreSQL, the ORM broker, tasks not run in-process."""
     connection = connections[router.db_for_write(SyncOperation)]
     return (connection.vendor == "postgresql" and not settings.Q_CLUSTER.get("sync")
-            and _broker()[0] and not connection.in_atomic_block)
+            and dispatch.orm_queue() is not None and not connection.in_atomic_block)
 
 
 def _operation_id(cursor) -> int:  # type: ignore[no-untyped-def]
@@ -88,7 +79,7 @@ def _task_package(op_id: int) -> tuple[str, str]:
 
     from integration.engine import TASK
 
-    captured = _CapturedPackage(_broker()[1])
+    captured = _CapturedPackage(dispatch.orm_queue() or "")
     async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
     return captured.list_key, captured.package
 
