@@ -1,4 +1,5 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.contrib.auth.management import create_permissions
 from django.db.models.signals import post_migrate
 
 
@@ -7,7 +8,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Connections and access"
 
     def ready(self) -> None:
-        import accounts.checks  # noqa: F401  (registers the tenant-admin check)
+        # Django requires these imports here: both modules use models, which exist only once the
+        # app registry is ready (importing the checks registers the tenant-admin check).
+        import accounts.checks  # noqa: F401
         from accounts.roles import ensure_roles
 
         # Runs once per migrate (sender filter), after every app's permissions exist.
@@ -16,9 +19,6 @@ class AccountsConfig(AppConfig):
 
 
 def _ensure_roles_once(sender, **kwargs):  # type: ignore[no-untyped-def]
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-
     # post_migrate fires per app in INSTALLED_APPS order; make sure the later apps' permissions
     # exist before the groups are built.
     for app_config in apps.get_app_configs():

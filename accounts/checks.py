@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
+
+from accounts.models import Connection
+from accounts.tenancy import TenantScopedAdminMixin, connection_path
 
 
 @checks.register(checks.Tags.admin, checks.Tags.security)
 def tenant_admins_are_scoped(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from accounts.tenancy import TenantScopedAdminMixin, connection_path
-
     errors: list[checks.CheckMessage] = []
     for model, model_admin in admin.site._registry.items():
         path = connection_path(model)
@@ -39,10 +42,7 @@ def tenant_admins_are_scoped(app_configs: Any = None, **kwargs: Any) -> list[che
 
 
 def _leads_to_connection(model: Any, lookup: str) -> bool:
-    from django.contrib.admin.utils import NotRelationField, get_fields_from_path
-    from django.core.exceptions import FieldDoesNotExist
 
-    from accounts.models import Connection
 
     if not lookup:
         return model._meta.concrete_model is Connection

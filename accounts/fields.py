@@ -14,7 +14,7 @@ class EncryptedTextField(models.TextField):
 
     The column holds a Fernet token; the empty string stays empty so "not set" is cheap to test.
     The value never appears in ``repr`` of a model (Django does not include field values there)
-    and the admin renders it write-only (see ``accounts.admin.SecretInput``).
+    and the admin renders it write-only (see ``integration.console.connection_admin.SecretInput``).
     """
 
     description = "Encrypted text"

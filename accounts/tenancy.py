@@ -23,6 +23,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
@@ -239,7 +240,6 @@ def people_for(user: User | AnonymousUser) -> QuerySet:
     colleague an operator created, waiting for access) — never another tenant's people, and never
     the operators.
     """
-    from django.contrib.auth import get_user_model
 
     people = get_user_model().objects.all()
     if user.is_authenticated and user.is_active and user.is_superuser:
@@ -254,7 +254,6 @@ def people_for(user: User | AnonymousUser) -> QuerySet:
 def scoped_choices(admin_site: admin.AdminSite, related_model: type[models.Model],
                    request: HttpRequest) -> QuerySet | None:
     """The rows a form field pointing at ``related_model`` may offer, or None when not tenant data."""
-    from django.contrib.auth import get_user_model
 
     if related_model is Connection:
         return connections_for(request.user)

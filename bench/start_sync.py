@@ -202,7 +202,7 @@ def postpone_polls() -> None:
     from django.utils import timezone
     from django_q.models import Schedule
 
-    from integration.schedules import DINERO_POLL, RACKBEAT_POLL
+    from integration.core.schedules import DINERO_POLL, RACKBEAT_POLL
 
     Schedule.objects.filter(func__in=[RACKBEAT_POLL, DINERO_POLL]).update(next_run=timezone.now() + timedelta(days=1))
 
@@ -232,7 +232,7 @@ class MemorySampler(threading.Thread):
         return found
 
     def sample(self) -> None:
-        from integration.worker_health import descendants
+        from integration.core.worker_health import descendants
 
         for pid in descendants(self.root_pid):
             hwm = self.status(pid).get("VmHWM")
@@ -281,7 +281,7 @@ def _is_id(part: str) -> bool:
 
 
 def calls_since(connection_id: int, since: datetime, until: datetime | None = None) -> dict[str, Any]:
-    from integration.models import HttpExchange
+    from integration.core.models import HttpExchange
 
     exchanges = HttpExchange.objects.filter(connection_id=connection_id, at__gte=since)
     if until is not None:
@@ -340,7 +340,7 @@ def minimum(expect: dict[str, Any]) -> dict[str, int]:
 def stored(run_id: int, connection_id: int, since: datetime, until: datetime) -> dict[str, Any]:
     from django.db import connection as db
 
-    from integration.models import StartSyncRecord
+    from integration.core.models import StartSyncRecord
 
     with db.cursor() as cursor:
         cursor.execute("SELECT pg_column_size(report), octet_length(report::text) FROM integration_syncrun "
@@ -382,8 +382,8 @@ def one(args: argparse.Namespace, size: int) -> dict[str, Any]:
 
     from accounts.models import Connection
     from chaos import world
-    from integration import start_sync
-    from integration.models import Binding, SyncOperation, SyncRun, WorkerHeartbeat
+    from integration.core.models import Binding, SyncOperation, SyncRun, WorkerHeartbeat
+    from integration.triggers import start_sync
 
     t_seed = time.monotonic()
     company = world.build(1)[0]

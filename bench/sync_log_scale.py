@@ -50,7 +50,7 @@ from django.urls import NoReverseMatch, reverse  # noqa: E402
 
 from accounts.models import Connection, Membership  # noqa: E402
 from accounts.roles import ACCOUNTANT, ensure_roles  # noqa: E402
-from integration.models import HttpExchange, SyncOperation  # noqa: E402
+from integration.core.models import HttpExchange, SyncOperation  # noqa: E402
 
 OPERATIONS = int(os.environ.get("BENCH_OPERATIONS", "1000000"))
 EXCHANGES_PER_OPERATION = 3
@@ -289,7 +289,7 @@ def measure() -> None:
 
 def prune() -> None:
     _require_postgres()
-    from integration.retention import prune_exchanges
+    from integration.core.retention import prune_exchanges
 
     began = time.monotonic()
     count = prune_exchanges()

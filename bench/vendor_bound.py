@@ -113,7 +113,7 @@ class Bench:
 
     def _wait_for_workers(self) -> None:
         """Every worker process has beaten once: start-up time is not counted as latency."""
-        from integration.models import WorkerHeartbeat
+        from integration.core.models import WorkerHeartbeat
 
         wanted = self.args.clusters * self.args.workers
         deadline = time.monotonic() + 180
@@ -149,7 +149,7 @@ class Bench:
         return numbers
 
     def wait_until_settled(self, *, kinds: tuple[str, ...] | None = None, expected: int | None = None) -> bool:
-        from integration.models import SyncOperation
+        from integration.core.models import SyncOperation
 
         deadline = self.started + self.args.timeout
         last = 0.0
@@ -180,7 +180,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def latencies(kind: str = "sales_invoice", connection_id: int | None = None) -> list[float]:
     """Seconds from the webhook's operation row to the operation's end (done or otherwise)."""
-    from integration.models import SyncOperation
+    from integration.core.models import SyncOperation
 
     ops = SyncOperation.objects.filter(kind=kind).exclude(finished_at=None)
     if connection_id is not None:
@@ -191,7 +191,7 @@ def latencies(kind: str = "sales_invoice", connection_id: int | None = None) -> 
 def states() -> dict[str, int]:
     from django.db.models import Count
 
-    from integration.models import SyncOperation
+    from integration.core.models import SyncOperation
 
     return {row["state"]: row["n"] for row in SyncOperation.objects.values("state").annotate(n=Count("id"))}
 
@@ -199,7 +199,7 @@ def states() -> dict[str, int]:
 def calls() -> dict[str, Any]:
     from django.db.models import Max, Min
 
-    from integration.models import HttpExchange
+    from integration.core.models import HttpExchange
 
     dinero = HttpExchange.objects.filter(service="dinero")
     span = dinero.aggregate(first=Min("at"), last=Max("at"))
@@ -224,7 +224,7 @@ def sliding_max(org_calls: list[datetime]) -> int:
 
 
 def per_org_sliding_max() -> dict[str, int]:
-    from integration.models import HttpExchange
+    from integration.core.models import HttpExchange
 
     found: dict[str, list[datetime]] = {}
     for connection_id, at in HttpExchange.objects.filter(service="dinero").exclude(url__contains="oauth") \
@@ -252,7 +252,7 @@ def drain(bench: Bench) -> dict[str, Any]:
     settled = bench.wait_until_settled()
     from django.db.models import Max, Min
 
-    from integration.models import SyncOperation
+    from integration.core.models import SyncOperation
 
     span = SyncOperation.objects.aggregate(first=Min("created_at"), last=Max("finished_at"))
     minutes = (span["last"] - span["first"]).total_seconds() / 60
@@ -304,7 +304,7 @@ def fair(bench: Bench) -> dict[str, Any]:
 
 
 def recovery(bench: Bench) -> dict[str, Any]:
-    from integration.models import OperationEvent, SyncOperation
+    from integration.core.models import OperationEvent, SyncOperation
 
     company = bench.companies[0]
     booking = threading.Thread(target=bench.book, args=(company, bench.args.invoices), kwargs={"threads": 4})
@@ -343,7 +343,7 @@ def recovery(bench: Bench) -> dict[str, Any]:
 
 
 def _descendant_pids(pid: int) -> set[int]:
-    from integration.worker_health import descendants
+    from integration.core.worker_health import descendants
 
     return set(descendants(pid))
 

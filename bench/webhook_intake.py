@@ -84,7 +84,7 @@ import django
 django.setup()
 from django.db import connection as db
 from accounts.models import Connection
-from integration.models import RackbeatWebhook
+from integration.core.models import RackbeatWebhook
 with db.cursor() as cursor:
     # Secrets of an earlier run were encrypted with that run's throwaway key: start afresh.
     cursor.execute("TRUNCATE accounts_connection, django_q_ormq CASCADE")

@@ -12,7 +12,7 @@ from config.settings import env
 # A lost answer ("timeout") costs the client HTTP_TIMEOUT_SECONDS; the emulator stalls a little longer.
 SANDBOX_DINERO_TIMEOUT_SECONDS = env.float("SANDBOX_DINERO_TIMEOUT_SECONDS", default=HTTP_TIMEOUT_SECONDS + 1)  # noqa: F405
 SANDBOX_DINERO_RATE_LIMIT_PER_MINUTE = env.int("SANDBOX_DINERO_RATE_LIMIT_PER_MINUTE", default=100)
-# The engine's retry clock (read by integration.engine.backoff_seconds when present).
+# The engine's retry clock (read by integration.core.engine.backoff_seconds when present).
 BACKOFF_BASE_SECONDS = env.float("BACKOFF_BASE_SECONDS", default=2.0)
 BACKOFF_MAX_SECONDS = env.float("BACKOFF_MAX_SECONDS", default=30.0)
 SANDBOX_WEBHOOK_RETRY_SECONDS = env.float("SANDBOX_WEBHOOK_RETRY_SECONDS", default=0.5)

@@ -111,7 +111,7 @@ def say(message: str) -> None:
 def _queue_state(money_kinds: tuple[str, ...]) -> dict[str, int]:
     from django.db.models import Count
 
-    from integration.models import SyncOperation
+    from integration.core.models import SyncOperation
 
     rows = SyncOperation.objects.values("state").annotate(n=Count("id"))
     states = {row["state"]: row["n"] for row in rows}
@@ -121,7 +121,7 @@ def _queue_state(money_kinds: tuple[str, ...]) -> dict[str, int]:
 
 def _open_operations(limit: int = 20) -> list[str]:
     """The operations still open, each with its last timeline entry (why it has not finished)."""
-    from integration.models import OperationEvent, SyncOperation
+    from integration.core.models import OperationEvent, SyncOperation
 
     lines = []
     for op in SyncOperation.objects.filter(state__in=("pending", "running")).order_by("pk")[:limit]:
@@ -150,7 +150,7 @@ def _pause_polls() -> None:
     from django.utils import timezone
     from django_q.models import Schedule
 
-    from integration.schedules import POLL_FUNCS
+    from integration.core.schedules import POLL_FUNCS
 
     Schedule.objects.filter(func__in=POLL_FUNCS).update(next_run=timezone.now() + timedelta(days=1))
 
@@ -158,7 +158,7 @@ def _pause_polls() -> None:
 def _uncovered() -> list[str]:
     """Booked Rackbeat documents without an operation yet (their webhook may have been lost)."""
     from accounts.models import Connection
-    from integration.models import Kind, SyncOperation
+    from integration.core.models import Kind, SyncOperation
     from sandbox.rackbeat import models as rb
 
     missing = []
@@ -212,7 +212,7 @@ def run(argv: list[str]) -> int:
 
     django.setup()
     from chaos import faults, traffic, verify, world
-    from integration.models import Kind
+    from integration.core.models import Kind
 
     companies = world.build(connections)
     fleet = Fleet(env=env, logs=logs, port=port)

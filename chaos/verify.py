@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from accounts.models import Connection
-from integration.models import Kind, SyncOperation
+from integration.core.models import Kind, SyncOperation
 
 # Error classes the service uses when Dinero offers no way to tell whether a write took effect.
 UNDECIDABLE_MARKERS = ("OutcomeUnknown", "Uncertain")
@@ -87,7 +87,7 @@ def _definite_refusal(op: SyncOperation) -> str:
 
     Only a timeout, a dropped connection or a 5xx may hide a write; a 4xx means nothing was written.
     """
-    from integration.models import HttpExchange
+    from integration.core.models import HttpExchange
 
     last_write = (HttpExchange.objects.filter(operation=op, service="dinero", method__in=("POST", "PUT"))
                   .exclude(url__contains="/files").order_by("-at", "-pk").first())

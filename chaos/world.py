@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Connection
-from integration.models import IntegrationSettings
+from integration.core.models import IntegrationSettings
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -145,7 +145,7 @@ def build(connections: int) -> list[Company]:
 
 def activate(companies: list[Company]) -> None:
     """Activate each connection as a person would (checks both sides, registers the webhooks)."""
-    from integration import activation
+    from integration.triggers import activation
 
     for company in companies:
         connection = Connection.objects.get(pk=company.connection_id)

@@ -6,7 +6,7 @@ times a second when a customer books in bulk. So requests under ``/webhooks/`` a
 second Django handler whose middleware is ``WEBHOOK_MIDDLEWARE`` — the security middleware (HTTPS
 redirect, HSTS, nosniff) and the NUL guard — while the admin and every page keep ``MIDDLEWARE``.
 Both handlers share the URL map, views, database connections and settings; only the middleware
-differs. The view itself authenticates each delivery by its token (see integration.webhooks).
+differs. The view itself authenticates each delivery by its token (see integration.triggers.webhooks).
 """
 
 from __future__ import annotations

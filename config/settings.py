@@ -50,7 +50,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "config.admin_site.ServiceAdminConfig",
+    "integration.console.admin_app.ServiceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,7 +62,11 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "mappings",
-    "integration",
+    "integration.core",
+    "integration.transfers",
+    "integration.triggers",
+    "integration.books",
+    "integration.console",
     "sandbox",
     "sandbox.dinero",
     "sandbox.rackbeat",
@@ -250,7 +254,7 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
 }
 # `qcluster` stops gracefully on SIGTERM/SIGINT, but never takes longer than this: what is still
-# running then is killed and recovered (integration.worker_health).
+# running then is killed and recovered (integration.core.worker_health).
 Q_STOP_SECONDS = env.float("Q_STOP_SECONDS", default=10.0)
 
 # --- Security (production) --------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from integration import health
+from integration.core import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
@@ -13,8 +13,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("service/favicon.svg"), permanent=True)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("oauth/", include("accounts.oauth_urls")),
-    path("webhooks/", include("integration.webhook_urls")),
+    path("oauth/", include("integration.console.oauth_urls")),
+    path("webhooks/", include("integration.triggers.webhook_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

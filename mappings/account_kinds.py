@@ -9,14 +9,19 @@ fetched before categories were stored) is not refused: Dinero's own answer then 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from mappings.models import AccountMatrixCell, DineroAccount
+if TYPE_CHECKING:  # pragma: no cover
+    from mappings.models import DineroAccount
 
 REVENUE = "revenue"
 STOCK = "stock"
 CONSUMPTION = "consumption"
+# ``AccountMatrixCell.Matrix.REVENUE``: the matrix whose accounts must be revenue accounts.
+REVENUE_MATRIX = "revenue"
 
 # Dinero's category key and its Danish display name (older caches stored the name).
 FITTING_CATEGORIES: dict[str, set[str]] = {
@@ -33,7 +38,7 @@ USE_WORDS = {
 
 def use_of_matrix(matrix: str) -> str:
     """The account use a matrix needs beyond "purchase account" ('' for the supplier matrix)."""
-    return REVENUE if matrix == AccountMatrixCell.Matrix.REVENUE else ""
+    return REVENUE if matrix == REVENUE_MATRIX else ""
 
 
 def fits(account: DineroAccount, use: str) -> bool:

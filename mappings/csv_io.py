@@ -18,9 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
-from config.csv_cells import read_cell, safe_cell
+from integration.core.csv_cells import read_cell, safe_cell
 from mappings.account_kinds import use_of_matrix
-from mappings.lookup import account_problem
 from mappings.models import (
     DINERO_LANGUAGES,
     DINERO_UNITS,
@@ -32,6 +31,7 @@ from mappings.models import (
     RackbeatUnit,
     UnitMapping,
     VatZone,
+    account_problem,
 )
 
 KINDS: dict[str, str] = {
@@ -81,7 +81,7 @@ class ImportRow:
 # --- export ---------------------------------------------------------------------------------------
 
 class _SafeWriter:
-    """csv.writer whose cells cannot run as spreadsheet formulas (config.csv_cells)."""
+    """csv.writer whose cells cannot run as spreadsheet formulas (integration.core.csv_cells)."""
 
     def __init__(self, out: io.StringIO) -> None:
         self._writer = csv.writer(out)

@@ -12,19 +12,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
-from integration.transfers.base import NeedsMapping
-from mappings.account_kinds import fits, misfit_message, use_of_matrix
+from integration.core.handlers import NeedsMapping
 from mappings.models import (
     AccountMatrixCell,
-    DineroAccount,
     LayoutMapping,
     ProductGroup,
     RackbeatLayout,
     RackbeatUnit,
     UnitMapping,
     VatZone,
+    matrix_account_problem,
 )
-from mappings.reference import chart_loaded
 
 MATRIX_WORDS = {
     AccountMatrixCell.Matrix.REVENUE: (gettext_lazy("revenue account"), gettext_lazy("revenue account matrix")),
@@ -57,43 +55,6 @@ def _zone_label(vat_zone: str) -> str:
         return str(VatZone(vat_zone).label)
     except ValueError:
         return vat_zone
-
-
-def account_problem(account: DineroAccount | None, number: int, *, purchase: bool, chart_loaded: bool,
-                    use: str = "") -> str | None:
-    """Why account ``number`` cannot be used, judged against its cached row; None when it can.
-
-    ``use`` names what the account is for beyond purchases (see ``mappings.account_kinds``).
-    Before the chart was ever fetched there is nothing to judge against and Dinero itself answers.
-    """
-    if account is None:
-        if not chart_loaded:
-            return None
-        return _("Account %(number)s is not in the Dinero chart of accounts.") % {"number": number}
-    if account.missing_upstream:
-        return _("Account %(account)s no longer exists in Dinero.") % {"account": account}
-    if account.is_hidden:
-        return _("Account %(account)s is hidden in Dinero.") % {"account": account}
-    if purchase and not account.is_purchase:
-        return _("Account %(account)s cannot be used on supplier invoices (not a purchase account).") % {
-            "account": account
-        }
-    if use and not fits(account, use):
-        return misfit_message(account, use)
-    return None
-
-
-def check_account(connection: Connection, number: int, *, purchase: bool = False, use: str = "") -> str | None:
-    """Why ``number`` cannot be used in ``connection``'s Dinero, or None when it can."""
-    account = DineroAccount.objects.filter(connection=connection, number=number).first()
-    loaded = account is not None or chart_loaded(connection)
-    return account_problem(account, number, purchase=purchase, chart_loaded=loaded, use=use)
-
-
-def matrix_account_problem(connection: Connection, matrix: str, number: int) -> str | None:
-    """The one validation of an account in a matrix cell, whatever form or file it came from."""
-    return check_account(connection, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
-                         use=use_of_matrix(matrix))
 
 
 def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_zone: str) -> int:

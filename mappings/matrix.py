@@ -17,8 +17,8 @@ from django.utils.translation import ngettext
 
 from accounts.models import Connection
 from mappings.account_kinds import fits, use_of_matrix
-from mappings.lookup import account_problem, cell_id
-from mappings.models import AccountMatrixCell, DineroAccount, ProductGroup, VatZone
+from mappings.lookup import cell_id
+from mappings.models import AccountMatrixCell, DineroAccount, ProductGroup, VatZone, account_problem
 
 BASE_ZONES = [VatZone.DOMESTIC, VatZone.EU, VatZone.ABROAD]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Connection
+from mappings.account_kinds import fits, misfit_message, use_of_matrix
 
 
 class VatZone(models.TextChoices):
@@ -174,8 +176,6 @@ class AccountMatrixCell(models.Model):
         super().clean_fields(exclude)
         if (exclude and "account_number" in exclude) or not self.connection_id or self.account_number is None:
             return
-        from mappings.lookup import matrix_account_problem
-
         problem = matrix_account_problem(self.connection, self.matrix, self.account_number)
         if problem:
             raise ValidationError({"account_number": problem})
@@ -238,3 +238,47 @@ class ReferenceRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"Reference data of {self.connection}"
+
+
+# --- the one validation of an account, whatever form, file or editor it came from ---------------
+
+def chart_loaded(connection: Connection) -> bool:
+    """True once Dinero's chart of accounts has been fetched for ``connection``."""
+    return DineroAccount.objects.filter(connection=connection).exists()
+
+
+def account_problem(account: DineroAccount | None, number: int, *, purchase: bool, chart_loaded: bool,
+                    use: str = "") -> str | None:
+    """Why account ``number`` cannot be used, judged against its cached row; None when it can.
+
+    ``use`` names what the account is for beyond purchases (see ``mappings.account_kinds``).
+    Before the chart was ever fetched there is nothing to judge against and Dinero itself answers.
+    """
+    if account is None:
+        if not chart_loaded:
+            return None
+        return gettext("Account %(number)s is not in the Dinero chart of accounts.") % {"number": number}
+    if account.missing_upstream:
+        return gettext("Account %(account)s no longer exists in Dinero.") % {"account": account}
+    if account.is_hidden:
+        return gettext("Account %(account)s is hidden in Dinero.") % {"account": account}
+    if purchase and not account.is_purchase:
+        return gettext("Account %(account)s cannot be used on supplier invoices (not a purchase account).") % {
+            "account": account
+        }
+    if use and not fits(account, use):
+        return misfit_message(account, use)
+    return None
+
+
+def check_account(connection: Connection, number: int, *, purchase: bool = False, use: str = "") -> str | None:
+    """Why ``number`` cannot be used in ``connection``'s Dinero, or None when it can."""
+    account = DineroAccount.objects.filter(connection=connection, number=number).first()
+    loaded = account is not None or chart_loaded(connection)
+    return account_problem(account, number, purchase=purchase, chart_loaded=loaded, use=use)
+
+
+def matrix_account_problem(connection: Connection, matrix: str, number: int) -> str | None:
+    """The one validation of an account in a matrix cell, whatever form or file it came from."""
+    return check_account(connection, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
+                         use=use_of_matrix(matrix))

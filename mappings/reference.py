@@ -18,6 +18,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import Connection
+from integration.core.clients.factory import dinero_client, rackbeat_client
 from mappings.models import (
     DineroAccount,
     DineroVatType,
@@ -141,8 +142,6 @@ def refresh_reference_data(connection: Connection, *, rackbeat: Any = None, dine
     the error is recorded on the connection's ``ReferenceRefresh`` row and raised again.
     """
     if rackbeat is None or dinero is None:
-        from integration.clients.factory import dinero_client, rackbeat_client
-
         rackbeat = rackbeat if rackbeat is not None else rackbeat_client(connection)
         dinero = dinero if dinero is not None else dinero_client(connection)
 
@@ -188,7 +187,3 @@ def refresh_all() -> dict[int, dict]:
             results[connection.pk] = {"error": str(exc)}
     return results
 
-
-def chart_loaded(connection: Connection) -> bool:
-    """True once Dinero's chart of accounts has been fetched for ``connection``."""
-    return DineroAccount.objects.filter(connection=connection).exists()

@@ -16,6 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from sandbox.dinero import seeding
+from sandbox.dinero.models import Contact, Product
 from sandbox.rackbeat import invoicing, webhooks
 from sandbox.rackbeat import models as rb
 
@@ -312,9 +314,6 @@ def _rackbeat_invoices(account: rb.Account) -> None:
 # --- Dinero -------------------------------------------------------------------------------------------
 
 def _dinero_organization() -> None:
-    from sandbox.dinero import seeding
-    from sandbox.dinero.models import Contact, Product
-
     org = seeding.create_organization(COMPANY_NAME, organization_id=DINERO_ORGANIZATION_ID, api_key=DINERO_API_KEY,
                                       has_pro=True)
     seeding.install_standard_chart(org)

@@ -9,9 +9,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from integration.clients.dinero import DineroClient
-from integration.clients.dinero_auth import token_cache
-from integration.clients.transport import Exchange
+from integration.core.clients.dinero import DineroClient
+from integration.core.clients.dinero_auth import token_cache
+from integration.core.clients.transport import Exchange
 
 API = "https://api.dinero.test"
 TOKEN_URL = "https://authz.dinero.test/dineroapi/oauth/token"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Connection
-from integration.models import IntegrationSettings
+from integration.core.models import IntegrationSettings
 
 
 def demo_connection(name: str = "Demo ApS") -> Connection:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from integration.clients.errors import NotFound, StaleTimestamp, UncertainOutcome, ValidationFailed
+from integration.core.clients.errors import NotFound, StaleTimestamp, UncertainOutcome, ValidationFailed
 
 ORE = Decimal("0.01")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from integration.models import Direction, IntegrationSettings, SyncOperation
-from integration.transfers.base import TransferContext
+from integration.core.handlers import TransferContext
+from integration.core.models import Direction, IntegrationSettings, SyncOperation
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Connection, Membership
 from accounts.roles import ACCOUNTANT, SUPPORT_CONSULTANT, ensure_roles
-from integration.models import (
+from integration.core.models import (
     Binding,
     HttpExchange,
     IntegrationSettings,
@@ -27,7 +27,7 @@ from integration.models import (
     SyncRun,
     WebhookDelivery,
 )
-from integration.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
+from integration.core.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration.models import HttpExchange, Kind, SyncOperation
+from integration.core.models import HttpExchange, Kind, SyncOperation
 
 _counter = {"n": 0}
 

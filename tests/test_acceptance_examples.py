@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.models import Kind
+from integration.core.models import Kind
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from integration.transfers.supplier_invoices import transfer_supplier_invoice
 from tests.invoice_fixtures import (

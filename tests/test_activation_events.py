@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Connection
-from integration import activation
-from integration.models import IntegrationSettings, RackbeatEventAnswer, RackbeatWebhook
-from integration.webhooks import DEFAULT_WEBHOOK_EVENTS
+from integration.core.models import IntegrationSettings, RackbeatEventAnswer, RackbeatWebhook
+from integration.triggers import activation
+from integration.triggers.webhooks import DEFAULT_WEBHOOK_EVENTS
 from tests.engine_fixtures import demo
 
 USES = (demo,)

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import Kind, SyncOperation
-from integration.troubleshooting import SALES_TO_DINERO, transfer_now
+from integration.core.models import Kind, SyncOperation
+from integration.triggers.troubleshooting import SALES_TO_DINERO, transfer_now
 from mappings.matrix import build_grid
 from mappings.models import DineroAccount
 from mappings.reference import refresh_reference_data

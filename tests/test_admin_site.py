@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 from django.urls import reverse
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _index(client) -> str:
@@ -53,23 +48,6 @@ def test_an_app_page_hides_internal_tables_from_non_superusers(consultant_client
 def test_favicon_is_linked_on_every_page(accountant_client, connection):
     content = accountant_client.get(reverse("admin:connection-dashboard", args=[connection.pk])).content.decode()
     assert 'rel="icon"' in content and "service/favicon.svg" in content
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
-def test_accounts_admin_does_not_import_the_integration_pages():
-    """The old circle accounts/admin → integration/admin_pages_all → integration/dashboard → accounts/admin."""
-    assert not any(name.startswith("integration") for name in _imports(ROOT / "accounts" / "admin.py"))
-    assert "accounts.admin" not in _imports(ROOT / "integration" / "dashboard.py")
 
 
 def test_favicon_ico_leads_to_the_icon(client):

@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration.alerts import notify_connection_broken, send_daily_digests
-from integration.models import SyncOperation
+from integration.core.alerts import notify_connection_broken, send_daily_digests
+from integration.core.models import SyncOperation
 from tests.operations_fixtures import make_operation
 
 State = SyncOperation.State

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from integration.models import Binding, CreationClaim, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import TransferContext
+from integration.core.handlers import TransferContext
+from integration.core.models import Binding, CreationClaim, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.contacts import ensure_contact
 from integration.transfers.creation_claims import ObjectBeingCreated
 from integration.transfers.products import ensure_product
@@ -60,7 +60,7 @@ def test_invoice_and_credit_note_for_a_new_customer_at_the_same_moment_make_one_
 
 
 def test_loser_finds_the_contact_the_winner_already_created(connection, world, rackbeat, dinero):
-    from integration.clients.errors import UncertainOutcome
+    from integration.core.clients.errors import UncertainOutcome
 
     rackbeat.customers["501"] = customer()
     winner = _context(connection, rackbeat, dinero, Kind.SALES_INVOICE, 1001)

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import Kind, SyncOperation
+from integration.core.models import Kind, SyncOperation
 from tests.conftest import ARTIFACTS, login_in_browser
 from tests.operations_fixtures import make_exchange, make_operation
 from tests.test_browser_sync_log import stuck_invoice  # noqa: F401  (fixture)
@@ -197,7 +197,7 @@ def _fill_every_mapping(connection: Connection) -> None:
 
 
 def test_wizard_start_to_finish_with_true_step_states(wide, live_server, sandbox_urls, settings, consultant):
-    from integration.models import SyncRun
+    from integration.core.models import SyncRun
     from sandbox.seed import ensure_demo_company
 
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}

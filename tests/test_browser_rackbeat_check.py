@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integration import activation
-from integration.models import RackbeatShapeCheck
+from integration.core.models import RackbeatShapeCheck
+from integration.triggers import activation
 from tests.conftest import ARTIFACTS, login_in_browser
 from tests.test_rackbeat_check import (
     invoice_world,  # noqa: F401

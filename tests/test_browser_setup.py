@@ -10,7 +10,7 @@ import re
 import pytest
 
 from accounts.models import Connection
-from integration.models import IntegrationSettings
+from integration.core.models import IntegrationSettings
 from mappings.models import AccountMatrixCell
 from tests.conftest import login_in_browser
 from tests.mappings_fixtures import seed

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import Direction, Kind, SyncOperation, Trigger
+from integration.core.models import Direction, Kind, SyncOperation, Trigger
 from tests.conftest import login_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,7 +37,7 @@ def stuck_invoice(sandbox_urls, settings, connection):
     connection.refresh_from_db()
     e2e._seed_rackbeat(connection)
     e2e._seed_dinero(connection)
-    from integration.clients.factory import rackbeat_client
+    from integration.core.clients.factory import rackbeat_client
 
     rackbeat = rackbeat_client(connection)
     created = rackbeat.create_customer_invoice({

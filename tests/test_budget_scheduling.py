@@ -13,11 +13,11 @@ from django_q.brokers.orm import ORM
 from django_q.models import OrmQ
 
 from accounts.models import Connection
-from integration import dispatch, engine
-from integration.clients import errors
-from integration.clients.ratelimit import SharedRateLimiter
-from integration.models import Direction, Kind, OperationEvent, SyncOperation, Trigger
-from integration.transfers.base import Result
+from integration.core import dispatch, engine
+from integration.core.clients import errors
+from integration.core.clients.ratelimit import SharedRateLimiter
+from integration.core.handlers import Result
+from integration.core.models import Direction, Kind, OperationEvent, SyncOperation, Trigger
 from tests.test_engine import ScriptedHandler, time_passes
 
 State = SyncOperation.State
@@ -26,11 +26,11 @@ State = SyncOperation.State
 @pytest.fixture
 def handler(monkeypatch):
     import integration.transfers  # noqa: F401  (registers the real handlers first)
-    from integration.transfers import base
+    from integration.core import handlers
 
     scripted = ScriptedHandler()
     for kind in (Kind.SALES_INVOICE, Kind.CUSTOMER):
-        monkeypatch.setitem(base._REGISTRY, (str(kind), str(Direction.TO_DINERO)), scripted)
+        monkeypatch.setitem(handlers._REGISTRY, (str(kind), str(Direction.TO_DINERO)), scripted)
     return scripted
 
 

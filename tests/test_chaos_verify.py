@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from chaos import verify, world
-from integration.models import Kind, SyncOperation
+from integration.core.models import Kind, SyncOperation
 from sandbox.dinero.models import Contact, File, Organization, Product, SalesDocument, Voucher
 from sandbox.rackbeat import invoicing
 from sandbox.rackbeat import models as rb
@@ -188,7 +188,7 @@ def test_expected_consumption_is_computed_from_rackbeats_stored_lines(company):
 
 @pytest.mark.parametrize(("status", "undecided"), [(429, False), (400, False), (500, True), (None, True)])
 def test_an_undecided_operation_whose_create_was_refused_is_a_violation(company, status, undecided):
-    from integration.models import HttpExchange
+    from integration.core.models import HttpExchange
 
     invoice = _book_sale(company, STOCK_LINE)
     _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))

@@ -22,8 +22,8 @@ from django.conf import settings as django_settings
 from django.db import connection as db_connection
 from django.db import connections, transaction
 
-from integration import engine
-from integration.models import Direction, Kind, SyncOperation
+from integration.core import engine
+from integration.core.models import Direction, Kind, SyncOperation
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from integration.clients.errors import UncertainOutcome
-from integration.models import IntegrationSettings, Kind
-from integration.transfers.base import NeedsMapping, SkipTransfer
+from integration.core.clients.errors import UncertainOutcome
+from integration.core.handlers import NeedsMapping, SkipTransfer
+from integration.core.models import IntegrationSettings, Kind
 from integration.transfers.consumption import book_item_consumption
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
 from tests.invoice_fixtures import (

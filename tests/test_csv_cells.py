@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.csv_cells import FORMULA_STARTS, PLAIN_NUMBER, read_cell, safe_cell
+from integration.core.csv_cells import FORMULA_STARTS, PLAIN_NUMBER, read_cell, safe_cell
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+45", "-x", "@SUM(A1)", "\tcmd", "\rcmd", "'=x", "''+y"])

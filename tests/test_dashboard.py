@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration.dashboard import chart_bars, chart_days, counts_by_state, start_of_today
-from integration.models import Kind, SyncOperation, WorkerHeartbeat
+from integration.console.dashboard import chart_bars, chart_days, counts_by_state, start_of_today
+from integration.core.models import Kind, SyncOperation, WorkerHeartbeat
 from tests.operations_fixtures import make_operation
 
 State = SyncOperation.State
@@ -76,7 +76,7 @@ def test_dashboard_reports_a_silent_worker_and_the_next_poll(accountant_client, 
     from django_q.models import Schedule
 
     WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(minutes=30))
-    from integration.schedules import DINERO_POLL, RACKBEAT_POLL, ensure_schedules
+    from integration.core.schedules import DINERO_POLL, RACKBEAT_POLL, ensure_schedules
 
     ensure_schedules()
     next_run = timezone.now() + timedelta(minutes=7)

@@ -14,13 +14,13 @@ import responses
 from responses import matchers
 
 from accounts.models import Connection
-from integration.clients.dinero import (
+from integration.core.clients.dinero import (
     ENDPOINTS,
     external_reference_filter,
     format_changes_since,
     timestamp_of,
 )
-from integration.clients.errors import (
+from integration.core.clients.errors import (
     AccessDenied,
     ApiError,
     AuthenticationFailed,

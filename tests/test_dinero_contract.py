@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import pytest
 import responses
 
-from integration.clients.dinero import ENDPOINTS
-from integration.clients.openapi import find_operation, validate_request
+from integration.core.clients.dinero import ENDPOINTS
+from integration.core.clients.openapi import find_operation, validate_request
 from tests.dinero_fixtures import *  # noqa: F403 (the fixtures)
 from tests.dinero_fixtures import API, ORG, TOKEN_URL, token_answer
 

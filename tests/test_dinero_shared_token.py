@@ -8,8 +8,8 @@ import responses
 from django.conf import settings
 
 from accounts.crypto import decrypt
-from integration.clients.dinero_auth import ApiKeyTokens, token_cache
-from integration.clients.transport import Transport
+from integration.core.clients.dinero_auth import ApiKeyTokens, token_cache
+from integration.core.clients.transport import Transport
 from tests.dinero_fixtures import *  # noqa: F403 (the fixtures)
 from tests.dinero_fixtures import TOKEN_URL, token_answer, url
 

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration.clients.errors import UncertainOutcome
-from integration.models import (
+from integration.core.clients.errors import UncertainOutcome
+from integration.core.handlers import NeedsMapping, SkipTransfer
+from integration.core.models import (
     Binding,
     Direction,
     IntegrationSettings,
@@ -18,7 +19,6 @@ from integration.models import (
     SyncOperation,
     SyncRun,
 )
-from integration.transfers.base import NeedsMapping, SkipTransfer
 from integration.transfers.dinero_invoices import transfer_dinero_invoice
 from tests.invoice_fixtures import FIXTURES, customer, dinero_fixture, rackbeat_fixture, run, world_fixture
 
@@ -128,13 +128,14 @@ def test_consumption_follows_when_enabled(connection, rackbeat, dinero):
 
 def test_poll_queues_booked_invoices_and_moves_the_cursor(connection, other_connection, rackbeat, dinero,
                                                           monkeypatch):
-    from integration import dinero_poll, engine
+    from integration.core import engine
+    from integration.triggers import dinero_poll
 
     Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
     booked = _dinero_invoice(dinero)
     _dinero_invoice(dinero, status="Draft")
     queued = []
-    monkeypatch.setattr("integration.clients.factory.dinero_client", lambda conn, op=None: dinero)
+    monkeypatch.setattr("integration.triggers.dinero_poll.dinero_client", lambda conn, op=None: dinero)
     monkeypatch.setattr(engine, "enqueue", lambda *args, **kwargs: queued.append((args, kwargs)))
 
     before = timezone.now()
@@ -157,20 +158,20 @@ def test_poll_queues_booked_invoices_and_moves_the_cursor(connection, other_conn
 
 
 def test_poll_with_real_engine_runs_each_invoice_once(connection, rackbeat, dinero, monkeypatch, settings):
-    from integration import dinero_poll
+    from integration.triggers import dinero_poll
 
     settings.Q_CLUSTER = {**getattr(settings, "Q_CLUSTER", {}), "sync": True}
     Connection.objects.filter(pk=connection.pk).update(state=Connection.State.ACTIVE)
     _bind_customer(connection, rackbeat)
     _dinero_invoice(dinero)
-    monkeypatch.setattr("integration.clients.factory.dinero_client", lambda conn, op=None: dinero)
-    monkeypatch.setattr("integration.engine.rackbeat_client", lambda conn, op=None: rackbeat)
-    monkeypatch.setattr("integration.engine.dinero_client", lambda conn, op=None: dinero)
+    monkeypatch.setattr("integration.triggers.dinero_poll.dinero_client", lambda conn, op=None: dinero)
+    monkeypatch.setattr("integration.core.engine.rackbeat_client", lambda conn, op=None: rackbeat)
+    monkeypatch.setattr("integration.core.engine.dinero_client", lambda conn, op=None: dinero)
     dinero_poll.poll_connection(connection)
     PollCursor.objects.filter(connection=connection).update(value=timezone.now() - timedelta(days=1))
     dinero_poll.poll_connection(connection)
     op = SyncOperation.objects.get(connection=connection, direction=Direction.TO_RACKBEAT)
-    from integration import engine
+    from integration.core import engine
 
     if op.state == SyncOperation.State.PENDING:
         engine.execute_now(op)

@@ -14,8 +14,8 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 
-from integration import engine
-from integration.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
+from integration.core import engine
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
 
 # Importing the invoice tests' fixture registers ``e2e`` (both emulators seeded, tasks inline).
 from tests.test_e2e_invoices import _book_sales_invoice, e2e  # noqa: F401

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
 from tests.invoice_fixtures import FINISHED_GOODS, SPARE_PARTS, build_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def _seed_rackbeat(connection: Connection, shape: str = "real") -> Any:
 
 def _seed_dinero(connection: Connection) -> Any:
     """The emulated Dinero organization behind the connection's company id and API key."""
-    pytest.importorskip("integration.clients.dinero", reason="the Dinero client is not committed yet")
+    pytest.importorskip("integration.core.clients.dinero", reason="the Dinero client is not committed yet")
     dinero_models = pytest.importorskip("sandbox.dinero.models", reason="the Dinero emulator is not committed yet")
     organization = getattr(dinero_models, "Organization", None)
     if organization is None:
@@ -70,7 +70,7 @@ def e2e(request, sandbox_urls, connection, settings):
     connection.refresh_from_db()
     rackbeat_account = _seed_rackbeat(connection, shape)
     dinero_org = _seed_dinero(connection)
-    from integration.clients.factory import dinero_client, rackbeat_client
+    from integration.core.clients.factory import dinero_client, rackbeat_client
 
     return {"connection": connection, "rackbeat": rackbeat_client(connection), "dinero": dinero_client(connection),
             "rackbeat_account": rackbeat_account, "dinero_org": dinero_org}
@@ -84,7 +84,7 @@ def _book_sales_invoice(rackbeat, lines: list[tuple[str, Any, Any]], **extra: An
 
 
 def _transfer(connection, kind, source_key, direction=Direction.TO_DINERO) -> SyncOperation:
-    from integration import engine
+    from integration.core import engine
 
     op = engine.enqueue(connection, kind, direction, source_key, trigger=Trigger.WEBHOOK)
     op.refresh_from_db()
@@ -202,7 +202,7 @@ def test_500_after_the_write_never_gives_a_second_invoice(e2e):
 
 def test_booked_dinero_invoice_is_copied_to_rackbeat_once(e2e):
     connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
-    from integration import dinero_poll
+    from integration.triggers import dinero_poll
 
     _settings(connection, customer_invoices_created_in="dinero")
     contact = dinero.create_contact({"Name": "Kunde A/S", "Email": "kunde@example.com", "CountryKey": "DK",

@@ -14,8 +14,9 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from integration import activation, engine, polling
-from integration.models import Binding, HttpExchange, Kind, SyncOperation, WebhookDelivery
+from integration.core import engine
+from integration.core.models import Binding, HttpExchange, Kind, SyncOperation, WebhookDelivery
+from integration.triggers import activation, polling
 from mappings.models import AccountMatrixCell, UnitMapping
 from tests.engine_fixtures import demo, switch_on
 
@@ -49,7 +50,7 @@ def rackbeat(method: str, path: str, body: dict[str, Any] | None = None) -> dict
 
 
 def dinero_contact(connection, reference: str) -> dict[str, Any]:
-    from integration.clients.factory import dinero_client
+    from integration.core.clients.factory import dinero_client
 
     client = dinero_client(connection)
     found = client.find_contact(reference)
@@ -161,7 +162,7 @@ def test_unmapped_unit_stops_the_product_with_a_link(active):
 
 def test_same_webhook_twice_makes_one_object(active):
     from sandbox.rackbeat.models import WebhookDelivery as SentDelivery
-    from sandbox.rackbeat.webhooks import deliver
+    from sandbox.rackbeat.webhook_sending import deliver
 
     number = rackbeat("POST", "customers", {"name": "To Gange", "contact_email": "to@gange.dk"})["customer"]["number"]
     sent = SentDelivery.objects.get(event="customer.created", payload__key=str(number))

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from integration.models import Binding, Kind, SyncOperation
-from integration.posting_preview import preview
+from integration.books.posting_preview import preview
+from integration.core.models import Binding, Kind, SyncOperation
 from mappings.models import AccountMatrixCell
 from tests.invoice_fixtures import SPARE_PARTS
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer

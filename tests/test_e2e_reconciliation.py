@@ -16,12 +16,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integration import reconciliation
-from integration.models import Kind, Reconciliation
-from integration.reconciliation import Period
-from integration.reconciliation_admin import transfer_missing
+from integration.books import reconciliation
+from integration.books.reconciliation import Period
+from integration.console.reconciliation_page import transfer_missing
+from integration.core.clients.rackbeat_documents import RelatedRecords
+from integration.core.models import Kind, Reconciliation
 from integration.transfers.invoice_mapping import map_consumption
-from integration.transfers.rackbeat_documents import RelatedRecords
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
 

@@ -8,11 +8,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration import engine
-from integration.clients import errors
-from integration.models import Direction, HttpExchange, Kind, OperationEvent, SyncOperation, Trigger
-from integration.transfers import base
-from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TotalsMismatch
+from integration.core import engine, handlers, worker_health
+from integration.core.clients import errors
+from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TotalsMismatch
+from integration.core.models import Direction, HttpExchange, Kind, OperationEvent, SyncOperation, Trigger
 
 State = SyncOperation.State
 
@@ -40,7 +39,7 @@ def handler(monkeypatch):
 
     scripted = ScriptedHandler()
     for kind in (Kind.SALES_INVOICE, Kind.CUSTOMER):
-        monkeypatch.setitem(base._REGISTRY, (str(kind), str(Direction.TO_DINERO)), scripted)
+        monkeypatch.setitem(handlers._REGISTRY, (str(kind), str(Direction.TO_DINERO)), scripted)
     return scripted
 
 
@@ -246,7 +245,7 @@ def test_stale_claim_is_recovered_and_the_late_result_discarded(active, handler,
     dead_claim = op.claimed_at
     SyncOperation.objects.filter(pk=op.pk).update(
         claimed_at=timezone.now() - timedelta(minutes=settings.STALE_CLAIM_MINUTES + 1))
-    assert engine.recover_stale_claims() == 1
+    assert worker_health.recover_stale_claims() == 1
     op.refresh_from_db()
     assert op.state == State.PENDING
     assert engine.run_operation(op.pk).state == State.DONE
@@ -261,7 +260,7 @@ def test_fresh_claims_are_not_recovered(active, handler, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     op = queue(active)
     engine._claim(op.pk, worker="busy:1", require_active=True)
-    assert engine.recover_stale_claims() == 0
+    assert worker_health.recover_stale_claims() == 0
 
 
 def test_lost_task_is_queued_again_by_run_due(active, handler, settings):
@@ -305,8 +304,8 @@ def test_follow_ups_are_queued(active, handler):
 
 
 def test_exchanges_are_stored_with_the_attempt_number(active, handler):
-    from integration.clients.factory import exchange_recorder
-    from integration.clients.transport import Exchange
+    from integration.core.clients.factory import exchange_recorder
+    from integration.core.clients.transport import Exchange
 
     def call_api(op, ctx):
         exchange_recorder(ctx.connection, op)(Exchange("dinero", "GET", "https://x/v1/1/contacts", 200, 5, "", "{}"))

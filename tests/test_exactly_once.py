@@ -13,9 +13,9 @@ from django.db.models import F
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration import engine
-from integration.clients.errors import RateLimited
-from integration.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
+from integration.core import engine
+from integration.core.clients.errors import RateLimited
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
 from mappings.models import AccountMatrixCell, ProductGroup
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
@@ -39,8 +39,8 @@ def live(connection, world, rackbeat, dinero, settings, monkeypatch):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
     connection.set_state(Connection.State.ACTIVE)
     connection.save()
-    monkeypatch.setattr("integration.engine.rackbeat_client", lambda conn, op=None: rackbeat)
-    monkeypatch.setattr("integration.engine.dinero_client", lambda conn, op=None: dinero)
+    monkeypatch.setattr("integration.core.engine.rackbeat_client", lambda conn, op=None: rackbeat)
+    monkeypatch.setattr("integration.core.engine.dinero_client", lambda conn, op=None: dinero)
     return connection
 
 
@@ -200,7 +200,7 @@ def test_429_on_a_voucher_create_is_a_definite_refusal_not_an_uncertain_outcome(
 
 
 def test_validation_refusal_of_a_purchase_voucher_leaves_it_untouched(live, rackbeat, dinero):
-    from integration.clients.errors import ValidationFailed
+    from integration.core.clients.errors import ValidationFailed
 
     rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "100")])
     dinero.refuse_once["create_purchase_voucher"] = ValidationFailed("Dinero rejected the request", status=400,
@@ -269,7 +269,7 @@ def test_lost_voucher_answer_is_resolved_by_its_file_without_a_person(live, rack
 
 
 def test_lost_voucher_answer_that_wrote_nothing_is_posted_once_after_dinero_says_so(live, rackbeat, dinero):
-    from integration.clients.errors import UncertainOutcome
+    from integration.core.clients.errors import UncertainOutcome
 
     rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "100")])
     rackbeat.pdfs["5001"] = b"%PDF-1.4 supplier invoice"
@@ -295,7 +295,7 @@ def test_pdf_upload_with_a_lost_answer_is_reused_never_a_second_file(live, rackb
 def test_no_post_it_now_for_a_document_known_to_be_in_dinero(live, rackbeat, dinero, accountant):
     from decimal import Decimal
 
-    from integration.lifecycle import person_may_choose
+    from integration.core.lifecycle import person_may_choose
 
     dinero.vat_rates[1000] = Decimal("0")  # a draft stops on a total difference: it is in Dinero
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "100")])

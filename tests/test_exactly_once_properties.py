@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Connection
-from integration import engine, lifecycle
-from integration.clients.errors import RateLimited, UncertainOutcome
-from integration.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
+from integration.core import engine, lifecycle
+from integration.core.clients.errors import RateLimited, UncertainOutcome
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
 from tests.invoice_fakes import FakeDinero, FakeRackbeat
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
@@ -124,8 +124,8 @@ def test_at_most_one_dinero_document_at_every_moment_and_exactly_one_when_done(l
                                                                                 document, steps):
     number = next(NUMBERS)
     rackbeat, dinero = FakeRackbeat(), FakeDinero()
-    monkeypatch.setattr("integration.engine.rackbeat_client", lambda conn, op=None: rackbeat)
-    monkeypatch.setattr("integration.engine.dinero_client", lambda conn, op=None: dinero)
+    monkeypatch.setattr("integration.core.engine.rackbeat_client", lambda conn, op=None: rackbeat)
+    monkeypatch.setattr("integration.core.engine.dinero_client", lambda conn, op=None: dinero)
     lines = [line("A-1", FINISHED_GOODS, 1, "100")]
     if document in ("sales_invoice", "item_consumption"):
         rackbeat.customer_invoices[str(number)] = sales_invoice(number, lines)

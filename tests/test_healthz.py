@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from integration.models import WorkerHeartbeat
+from integration.core.models import WorkerHeartbeat
 
 
 @pytest.fixture

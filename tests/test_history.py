@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integration.admin_settings import settings_for
+from integration.console.settings_admin import settings_for
 from mappings.models import AccountMatrixCell
 from tests.mappings_fixtures import seed
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from integration.transfers.base import NeedsMapping
+from integration.core.handlers import NeedsMapping
 from integration.transfers.invoice_mapping import (
     AccountVat,
     SalesMappings,

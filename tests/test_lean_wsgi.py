@@ -16,7 +16,7 @@ from django.db import close_old_connections
 
 from accounts.models import Connection
 from config.wsgi import application
-from integration.models import RackbeatWebhook, WebhookDelivery
+from integration.core.models import RackbeatWebhook, WebhookDelivery
 
 TOKEN = "b" * 32
 

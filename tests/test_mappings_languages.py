@@ -46,7 +46,7 @@ def test_language_switcher_sets_swedish(accountant_client, connection):
 def test_lookup_messages_follow_the_active_language(connection):
     from django.utils import translation
 
-    from integration.transfers.base import NeedsMapping
+    from integration.core.handlers import NeedsMapping
     from mappings.lookup import revenue_account
 
     seed(connection)

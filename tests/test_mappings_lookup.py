@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.transfers.base import NeedsMapping
+from integration.core.handlers import NeedsMapping
 from mappings import lookup
 from mappings.models import AccountMatrixCell, DineroAccount, LayoutMapping, UnitMapping
 from tests.mappings_fixtures import seed

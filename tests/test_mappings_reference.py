@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.clients.errors import AuthenticationFailed
+from integration.core.clients.errors import AuthenticationFailed
 from mappings.models import (
     DineroAccount,
     DineroVatType,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from integration.models import IntegrationSettings, Kind
-from integration.transfers.base import NeedsMapping
+from integration.core.handlers import NeedsMapping
+from integration.core.models import IntegrationSettings, Kind
 from integration.transfers.contacts import contact_payload
 from integration.transfers.products import product_payload
 from mappings.models import AccountMatrixCell, UnitMapping

@@ -148,11 +148,11 @@ def test_viewer_without_change_permission_cannot_save(client, seeded, roles):
 
 
 def test_refresh_button_fetches_reference_data(accountant_client, connection, monkeypatch):
-    from mappings import views
+    from integration.console import mapping_pages
     from mappings.reference import refresh_reference_data
     from tests.mappings_fixtures import FakeDinero, FakeRackbeat
 
-    monkeypatch.setattr(views, "refresh_reference_data",
+    monkeypatch.setattr(mapping_pages, "refresh_reference_data",
                         lambda c: refresh_reference_data(c, rackbeat=FakeRackbeat(), dinero=FakeDinero()))
 
     response = accountant_client.post(url(connection), {"action": "refresh"}, follow=True)
@@ -162,13 +162,13 @@ def test_refresh_button_fetches_reference_data(accountant_client, connection, mo
 
 
 def test_refresh_failure_is_shown_not_raised(accountant_client, connection, monkeypatch):
-    from integration.clients.errors import AuthenticationFailed
-    from mappings import views
+    from integration.console import mapping_pages
+    from integration.core.clients.errors import AuthenticationFailed
 
     def fail(_connection):
         raise AuthenticationFailed("Rackbeat rejected the API token.")
 
-    monkeypatch.setattr(views, "refresh_reference_data", fail)
+    monkeypatch.setattr(mapping_pages, "refresh_reference_data", fail)
 
     response = accountant_client.post(url(connection), {"action": "refresh"}, follow=True)
 

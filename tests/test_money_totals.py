@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from integration.models import Binding, Direction, IntegrationSettings, Kind
-from integration.transfers.base import NeedsMapping, TotalsMismatch
+from integration.core.handlers import NeedsMapping, TotalsMismatch
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind
 from integration.transfers.dinero_invoices import RackbeatTotalsMismatch, transfer_dinero_invoice
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from integration.transfers.supplier_invoices import VoucherTotalsDiffer, transfer_supplier_invoice

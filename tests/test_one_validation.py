@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from integration.admin_settings import IntegrationSettingsForm, settings_for
-from integration.models import IntegrationSettings
+from integration.console.settings_admin import IntegrationSettingsForm, settings_for
+from integration.core.models import IntegrationSettings
 from mappings.matrix import build_grid, save_grid
 from mappings.models import AccountMatrixCell, DineroAccount
 from tests.mappings_fixtures import seed
@@ -112,7 +112,7 @@ def test_webhook_events_setting_has_one_shape_whatever_the_form(connection, valu
 
 
 def test_json_code_fields_stay_readable_while_oauth_codes_are_redacted():
-    from integration.clients.transport import REDACTED, Redactor
+    from integration.core.clients.transport import REDACTED, Redactor
 
     redactor = Redactor()
     body = redactor.body('{"code": "U25", "name": "Salgsmoms", "access_token": "abc123"}')

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration import polling
-from integration.models import IntegrationSettings, Kind, PollCursor, SyncOperation, SyncRun
+from integration.core.models import IntegrationSettings, Kind, PollCursor, SyncOperation, SyncRun
+from integration.triggers import polling
 from tests.engine_fixtures import demo, switch_on
 
 USES = (demo,)

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integration.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
-from integration.rackbeat_check import FOUND, MISSING, RENAMED, Need, check_fields, run_check
+from integration.books.rackbeat_check import FOUND, MISSING, RENAMED, Need, check_fields, run_check
+from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
 from tests.test_e2e_invoices import _book_sales_invoice
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
 
@@ -104,7 +104,7 @@ def test_a_missing_required_field_makes_the_check_say_so(world):
 
 def test_webhook_registrations_are_reported_with_what_activation_learnt(world):
     connection = world["connection"]
-    from integration.activation import register_webhooks
+    from integration.triggers.activation import register_webhooks
     from sandbox.rackbeat import models as rb
 
     rb.Account.objects.update(refused_webhook_events="customer_invoice.booked")

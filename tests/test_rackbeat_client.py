@@ -11,7 +11,7 @@ import pytest
 import requests
 import responses
 
-from integration.clients.errors import (
+from integration.core.clients.errors import (
     AccessDenied,
     ApiError,
     AuthenticationFailed,
@@ -21,7 +21,7 @@ from integration.clients.errors import (
     UncertainOutcome,
     ValidationFailed,
 )
-from integration.clients.rackbeat import RackbeatClient
+from integration.core.clients.rackbeat import RackbeatClient
 
 API = "https://rb.test/api"
 TOKEN = "rb-token-1001-secret"
@@ -519,7 +519,7 @@ def test_document_url_refuses_an_unknown_kind(client):
 
 
 def test_default_limiter_is_the_shared_one_with_the_configured_budget(connection, settings):
-    from integration.clients.ratelimit import SharedRateLimiter
+    from integration.core.clients.ratelimit import SharedRateLimiter
 
     settings.RACKBEAT_RATE_LIMIT_PER_MINUTE = 123
     client = RackbeatClient(connection)

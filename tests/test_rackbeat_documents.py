@@ -6,11 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from integration.models import Kind
-from integration.transfers.base import NeedsMapping
-from integration.transfers.consumption import book_item_consumption
-from integration.transfers.invoice_mapping import consumption_amount
-from integration.transfers.rackbeat_documents import (
+from integration.core.clients.rackbeat_documents import (
     RelatedRecords,
     in_dinero_direction,
     is_credit_note,
@@ -18,6 +14,10 @@ from integration.transfers.rackbeat_documents import (
     line_item_ref,
     supplier_number,
 )
+from integration.core.handlers import NeedsMapping
+from integration.core.models import Kind
+from integration.transfers.consumption import book_item_consumption
+from integration.transfers.invoice_mapping import consumption_amount
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from integration.transfers.supplier_invoices import transfer_supplier_invoice
 from tests.invoice_fixtures import (
@@ -154,7 +154,7 @@ def test_credit_note_becomes_a_positive_dinero_credit_note(shape, connection, wo
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_credit_note_consumption_voucher_is_reversed(shape, connection, world, rackbeat, dinero):
-    from integration.models import IntegrationSettings
+    from integration.core.models import IntegrationSettings
 
     IntegrationSettings.objects.filter(connection=connection).update(item_consumption_enabled=True)
     credit = sales_invoice(1002, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")], credit_note=True)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
-from integration.clients.errors import ValidationFailed
-from integration.clients.rackbeat import RackbeatClient
-from integration.models import RefusedListFilter
+from integration.core.clients.errors import ValidationFailed
+from integration.core.clients.rackbeat import RackbeatClient
+from integration.core.models import RefusedListFilter
 from tests.test_rackbeat_client import API, FakeLimiter, page_of, query
 
 REFUSAL = {"message": "The given data was invalid.", "errors": {"is_booked": ["Property 'is_booked' is not filterable"]}}
@@ -103,8 +103,8 @@ from tests.test_polling import active, queued  # noqa: E402,F401  (fixtures, req
 
 @pytest.mark.e2e
 def test_the_poll_queues_booked_invoices_only_when_rackbeat_refuses_the_filter(active):  # noqa: F811
-    from integration import polling
-    from integration.models import Kind
+    from integration.core.models import Kind
+    from integration.triggers import polling
     from sandbox.rackbeat.models import CustomerInvoice
 
     booked = CustomerInvoice.objects.filter(is_booked=True).first()

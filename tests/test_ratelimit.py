@@ -15,9 +15,9 @@ import pytest
 from django.db import connection as db_connection
 from django.db import connections
 
-from integration.clients.errors import BudgetExhausted
-from integration.clients.ratelimit import WINDOW_SECONDS, SharedRateLimiter
-from integration.models import RateLimitWindow
+from integration.core.clients.errors import BudgetExhausted
+from integration.core.clients.ratelimit import WINDOW_SECONDS, SharedRateLimiter
+from integration.core.models import RateLimitWindow
 
 T0 = 1_750_000_000.0
 SAFETY = 2.0
@@ -385,7 +385,7 @@ def test_a_request_in_flight_counts_as_now_until_its_answer_and_then_at_the_answ
 
 @pytest.mark.django_db
 def test_a_request_whose_process_died_in_flight_stops_counting_after_the_longest_flight():
-    from integration.clients.ratelimit import MAX_FLIGHT_SECONDS
+    from integration.core.clients.ratelimit import MAX_FLIGHT_SECONDS
 
     fake = FakeTime()
     rl = limiter(1, fake, max_block=0)

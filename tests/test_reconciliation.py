@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from integration.models import Reconciliation, SyncOperation
-from integration.reconciliation import Period, period_shortcuts
-from integration.reconciliation_report import csv_bytes, pdf_bytes, safe_cell
+from integration.books.reconciliation import Period, period_shortcuts
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, safe_cell
+from integration.core.models import Reconciliation, SyncOperation
 
 pytestmark = pytest.mark.django_db
 
@@ -146,11 +146,11 @@ def test_a_run_whose_worker_died_ends_as_failed(accountant_client, connection):
 def test_month_end_schedule_is_created():
     from django_q.models import Schedule
 
-    from integration.schedules import ensure_schedules
+    from integration.core.schedules import ensure_schedules
 
     ensure_schedules()
     schedule = Schedule.objects.get(name="Reconcile last month")
-    assert schedule.func == "integration.reconciliation.reconcile_last_month" and schedule.cron == "0 6 2 * *"
+    assert schedule.func == "integration.tasks.reconcile_last_month" and schedule.cron == "0 6 2 * *"
 
 
 # --- the request budget ---------------------------------------------------------------------------
@@ -177,7 +177,7 @@ class _StubDinero:
 
     def iter_invoices(self, **_kwargs):
         if not self.budget_left:
-            from integration.clients.errors import BudgetExhausted
+            from integration.core.clients.errors import BudgetExhausted
 
             self.budget_left = True
             raise BudgetExhausted(key="dinero:400555", retry_after=30, due_at=timezone.now().timestamp() + 30)
@@ -194,14 +194,13 @@ class _StubDinero:
 def test_a_run_out_of_budget_waits_without_a_worker_and_continues_where_it_stopped(connection, monkeypatch):
     from django_q.models import Schedule
 
-    from integration import reconciliation
-    from integration.clients import factory
-    from integration.models import IntegrationSettings
+    from integration.books import reconciliation
+    from integration.core.models import IntegrationSettings
 
     IntegrationSettings.objects.update_or_create(connection=connection, defaults={"customer_integration_enabled": True})
     rackbeat, dinero = _StubRackbeat(), _StubDinero()
-    monkeypatch.setattr(factory, "rackbeat_client", lambda *_a: rackbeat)
-    monkeypatch.setattr(factory, "dinero_client", lambda *_a: dinero)
+    monkeypatch.setattr(reconciliation, "rackbeat_client", lambda *_a: rackbeat)
+    monkeypatch.setattr(reconciliation, "dinero_client", lambda *_a: dinero)
     record = Reconciliation.objects.create(connection=connection, period_start=date(2026, 3, 1),
                                            period_end=date(2026, 3, 31))
 
@@ -219,7 +218,7 @@ def test_a_run_out_of_budget_waits_without_a_worker_and_continues_where_it_stopp
 # --- acting on a difference -----------------------------------------------------------------------
 
 def test_transfer_one_queues_only_that_document_through_its_operation(accountant_client, connection):
-    from integration.models import Kind, Trigger
+    from integration.core.models import Kind, Trigger
 
     record = _finished(connection, differences=[_missing("1021"), _missing("1022")])
     response = accountant_client.post(_url(connection), {"action": "transfer_one", "run": record.pk,
@@ -230,7 +229,7 @@ def test_transfer_one_queues_only_that_document_through_its_operation(accountant
 
 
 def test_mark_handled_from_the_reconciliation_closes_the_operation(accountant_client, connection, other_connection):
-    from integration.models import Kind
+    from integration.core.models import Kind
 
     op = SyncOperation.objects.create(connection=connection, kind=Kind.SUPPLIER_INVOICE, source_key="60002",
                                       state=SyncOperation.State.NEEDS_ATTENTION, last_error="No account.")

@@ -8,8 +8,8 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integration.models import HttpExchange, SyncOperation, WebhookDelivery
-from integration.retention import prune_all, prune_exchanges, prune_webhook_deliveries
+from integration.core.models import HttpExchange, SyncOperation, WebhookDelivery
+from integration.core.retention import prune_all, prune_exchanges, prune_webhook_deliveries
 from tests.operations_fixtures import make_exchange, make_operation
 
 State = SyncOperation.State

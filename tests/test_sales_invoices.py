@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from integration.clients.errors import UncertainOutcome
-from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, SkipTransfer, TotalsMismatch
+from integration.core.clients.errors import UncertainOutcome
+from integration.core.handlers import NeedsMapping, SkipTransfer, TotalsMismatch
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from mappings.models import AccountMatrixCell
 from tests.invoice_fixtures import (

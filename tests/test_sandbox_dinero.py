@@ -509,8 +509,8 @@ def test_web_app_shows_what_arrived_to_staff_only(client, dinero, customer, supe
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_the_dinero_client_runs_a_whole_invoice_against_the_emulator(sandbox_urls, connection, settings):
-    from integration.clients.dinero import DineroClient
-    from integration.clients.errors import UncertainOutcome
+    from integration.core.clients.dinero import DineroClient
+    from integration.core.clients.errors import UncertainOutcome
 
     settings.SANDBOX_DINERO_TIMEOUT_SECONDS = 0.01
     org = create_organization(connection.name, organization_id=int(connection.dinero_organization_id),

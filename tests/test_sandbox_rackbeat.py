@@ -526,7 +526,7 @@ class _Receiver:
 
 @pytest.mark.e2e
 def test_service_client_reads_the_seeded_company_and_gets_background_webhooks(sandbox_urls, connection, settings):
-    from integration.clients.rackbeat import RackbeatClient
+    from integration.core.clients.rackbeat import RackbeatClient
     from sandbox.seed import ensure_demo_company
 
     settings.SANDBOX_WEBHOOKS_SYNC = False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integration.admin_settings import IntegrationSettingsForm, settings_for
-from integration.models import IntegrationSettings
+from integration.console.settings_admin import IntegrationSettingsForm, settings_for
+from integration.core.models import IntegrationSettings
 from tests.mappings_fixtures import seed
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration import start_sync
-from integration.clients import errors
-from integration.models import Binding, Kind, SyncRun
+from integration.core.clients import errors
+from integration.core.models import Binding, Kind, SyncRun
+from integration.triggers import start_sync
 from tests.engine_fixtures import demo
 
 USES = (demo,)
@@ -96,7 +96,7 @@ def test_running_it_twice_creates_nothing_new(active):
 
 
 def test_an_answer_lost_halfway_is_resumed_by_itself_without_duplicates(active, monkeypatch):
-    from integration.clients.rackbeat import RackbeatClient
+    from integration.core.clients.rackbeat import RackbeatClient
 
     real_create = RackbeatClient.create_customer
     calls = {"n": 0}
@@ -125,7 +125,7 @@ def test_an_answer_lost_halfway_is_resumed_by_itself_without_duplicates(active, 
 
 def test_a_failure_that_keeps_coming_back_stops_the_run_for_a_person_and_it_resumes_where_it_stopped(
         active, monkeypatch):
-    from integration.clients.rackbeat import RackbeatClient
+    from integration.core.clients.rackbeat import RackbeatClient
 
     real_create = RackbeatClient.create_customer
     calls = {"n": 0}
@@ -144,7 +144,7 @@ def test_a_failure_that_keeps_coming_back_stops_the_run_for_a_person_and_it_resu
     assert "Start it again to continue" in run.error
     assert calls["n"] == 2 + start_sync.MAX_TRANSIENT_FAILURES
     assert 0 < run.processed < run.total
-    from integration.shared_cache import shared_cache
+    from integration.core.shared_cache import shared_cache
 
     # Stopped: starting it again reads Dinero afresh.
     assert shared_cache().get(start_sync._lists_key(run.pk)) is None
@@ -181,7 +181,7 @@ def test_a_long_start_sync_runs_in_slices_each_well_inside_the_task_timeout(acti
 
 def test_a_full_budget_puts_the_run_back_until_the_vendor_is_ready_instead_of_failing(active, settings,
                                                                                    monkeypatch):
-    from integration.clients.dinero import DineroClient
+    from integration.core.clients.dinero import DineroClient
 
     real_get = DineroClient.get_contact
     calls = {"n": 0}
@@ -219,7 +219,7 @@ def test_a_full_budget_puts_the_run_back_until_the_vendor_is_ready_instead_of_fa
     assert run.error == ""
     # Dinero's list was read once: the slice after the wait did not spend the budget on it again.
     assert listed["n"] == 1
-    from integration.shared_cache import shared_cache
+    from integration.core.shared_cache import shared_cache
 
     assert shared_cache().get(start_sync._lists_key(run.pk)) is None  # dropped when the run ended
 
@@ -279,8 +279,8 @@ def test_accountant_cannot_start_it(active, client, roles):
 def test_the_next_poll_sees_what_the_start_sync_created_as_unchanged_and_queues_nothing(active, settings):
     from django.utils import timezone
 
-    from integration import polling
-    from integration.models import IntegrationSettings, PollCursor, SyncOperation
+    from integration.core.models import IntegrationSettings, PollCursor, SyncOperation
+    from integration.triggers import polling
 
     IntegrationSettings.objects.update_or_create(connection=active, defaults={
         "customer_integration_enabled": True, "supplier_integration_enabled": True,
@@ -304,7 +304,7 @@ def test_a_record_changed_in_rackbeat_after_the_start_sync_is_polled_again(activ
 
     from django.utils import timezone
 
-    from integration.polling import _already_current
+    from integration.triggers.polling import _already_current
 
     start_sync.start(active)
     binding = Binding.objects.filter(connection=active, kind=Kind.CUSTOMER,
@@ -316,7 +316,7 @@ def test_a_record_changed_in_rackbeat_after_the_start_sync_is_polled_again(activ
 
 
 def test_every_write_to_rackbeat_suppresses_its_webhooks(active, monkeypatch):
-    from integration.clients.transport import Transport
+    from integration.core.clients.transport import Transport
 
     writes = []
     real_send = Transport.send
@@ -334,7 +334,7 @@ def test_every_write_to_rackbeat_suppresses_its_webhooks(active, monkeypatch):
 
 
 def test_contacts_are_read_one_by_one_only_when_the_list_lacks_their_roles(active, monkeypatch):
-    from integration.clients.dinero import DineroClient
+    from integration.core.clients.dinero import DineroClient
 
     fetched = []
     real_get = DineroClient.get_contact
@@ -355,7 +355,7 @@ def test_contacts_are_read_one_by_one_only_when_the_list_lacks_their_roles(activ
 
     fetched.clear()
     monkeypatch.setattr(DineroClient, "iter_contacts", iter_with_roles)
-    from integration.models import SyncRun as Run
+    from integration.core.models import SyncRun as Run
 
     Run.objects.filter(connection=active).delete()
     start_sync.start(active)
@@ -363,7 +363,7 @@ def test_contacts_are_read_one_by_one_only_when_the_list_lacks_their_roles(activ
 
 
 def test_the_report_is_appended_record_by_record_not_rewritten(active):
-    from integration.models import StartSyncRecord
+    from integration.core.models import StartSyncRecord
 
     run = start_sync.start(active)
     run.refresh_from_db()
@@ -372,7 +372,7 @@ def test_the_report_is_appended_record_by_record_not_rewritten(active):
 
 
 def test_a_run_started_before_records_existed_is_resumed_from_its_report(active):
-    from integration.models import StartSyncRecord
+    from integration.core.models import StartSyncRecord
 
     run = SyncRun.objects.create(connection=active, kind=SyncRun.RunKind.START_SYNC, state=SyncRun.State.FAILED,
                                  report={"handled": {"supplier-group": "matched"},
@@ -388,7 +388,7 @@ def test_a_run_started_before_records_existed_is_resumed_from_its_report(active)
 def test_the_heartbeat_is_kept_while_the_lists_are_read(active, monkeypatch):
     """Listing a large company takes minutes; a run that is reading must never look dead to the
     schedule that resumes stale runs (which would start a second execution beside it)."""
-    from integration.clients.dinero import DineroClient
+    from integration.core.clients.dinero import DineroClient
 
     monkeypatch.setattr(start_sync, "BEAT_SECONDS", 0)
     real = DineroClient.iter_contacts

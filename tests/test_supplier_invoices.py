@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from integration.clients.errors import UncertainOutcome
-from integration.lifecycle import intent_for_post_now
-from integration.models import IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, SkipTransfer
+from integration.core.clients.errors import UncertainOutcome
+from integration.core.handlers import NeedsMapping, SkipTransfer
+from integration.core.lifecycle import intent_for_post_now
+from integration.core.models import IntegrationSettings, Kind, SyncOperation
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown, transfer_supplier_invoice
 from mappings.models import DineroAccount
 from tests.invoice_fixtures import (

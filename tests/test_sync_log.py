@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import HttpExchange, Kind, NeedsAttention, OperationEvent, SyncOperation
+from integration.core.models import HttpExchange, Kind, NeedsAttention, OperationEvent, SyncOperation
 from tests.operations_fixtures import make_exchange, make_operation
 
 State = SyncOperation.State
@@ -96,9 +96,9 @@ def test_search_by_number_is_exact_and_by_name_is_partial(superuser, client, con
 
 
 def test_list_counts_without_scanning_everything(superuser, client, connection, monkeypatch):
-    from integration import admin_log
+    from integration.console import sync_log_admin
 
-    monkeypatch.setattr(admin_log, "COUNT_CAP", 3)
+    monkeypatch.setattr(sync_log_admin, "COUNT_CAP", 3)
     client.force_login(superuser)
     for _ in range(5):
         make_operation(connection)
@@ -172,7 +172,7 @@ def test_detail_page_links_to_rackbeat_and_fix_page(accountant_client, connectio
 
 
 def test_a_link_that_cannot_be_built_is_left_out(connection):
-    from integration.admin_log import document_links
+    from integration.console.sync_log_admin import document_links
 
     op = make_operation(connection, kind=Kind.ITEM_CONSUMPTION, target_id="")
     op.kind = "no-such-kind"
@@ -199,7 +199,7 @@ def test_accountant_retries_their_own_document(accountant_client, paused):
 def test_accountant_cannot_retry_another_tenants_document(accountant, roles, paused, other_connection):
     from django.test import Client
 
-    from integration.admin_log import SyncOperationAdmin
+    from integration.console.sync_log_admin import SyncOperationAdmin
 
     theirs = make_operation(other_connection, state=State.FAILED, last_error="503")
     client = Client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from integration.models import SyncOperation
+from integration.core.models import SyncOperation
 from tests.test_browser_sync_log import stuck_invoice  # noqa: F401  (the shared scenario)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.checks import tenant_admins_are_scoped
 from accounts.models import Connection
-from integration.admin_settings import settings_for
+from integration.console.settings_admin import settings_for
 from mappings.models import UnitMapping
 from tests.isolation_world import MARKER_B, build_world
 

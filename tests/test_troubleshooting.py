@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from accounts.models import Connection, Membership
-from integration.models import Binding, HttpExchange, IntegrationSettings, Kind, SyncOperation
+from integration.core.models import Binding, HttpExchange, IntegrationSettings, Kind, SyncOperation
 from tests.invoice_fakes import FakeDinero
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
@@ -53,7 +53,7 @@ def clients(monkeypatch, rackbeat, world):
         dinero.operation = operation
         return dinero
 
-    for where in ("integration.engine", "integration.clients.factory"):
+    for where in ("integration.core.engine", "integration.triggers.troubleshooting"):
         monkeypatch.setattr(f"{where}.dinero_client", dinero_for)
         monkeypatch.setattr(f"{where}.rackbeat_client", lambda connection, operation=None: rackbeat)
     Connection.objects.filter(pk=world.connection.pk).update(state=Connection.State.ACTIVE)

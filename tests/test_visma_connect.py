@@ -13,7 +13,7 @@ from django.db import connection as db_connection
 from django.urls import reverse
 
 from accounts.models import Connection
-from accounts.visma_connect import SESSION_KEY
+from integration.console.visma_connect import SESSION_KEY
 from tests.dinero_fixtures import *  # noqa: F403 (the fixtures)
 from tests.dinero_fixtures import VISMA_TOKEN_URL, token_answer
 

@@ -23,7 +23,7 @@ import requests
 from django.db import connection as db
 
 from accounts.models import Connection
-from integration.models import RackbeatWebhook
+from integration.core.models import RackbeatWebhook
 from tests.gunicorn_server import database_url, gunicorn
 
 pytestmark = [pytest.mark.e2e]

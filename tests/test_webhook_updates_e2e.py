@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from integration.models import Kind, SyncOperation, WebhookDelivery
+from integration.core.models import Kind, SyncOperation, WebhookDelivery
 from sandbox.rackbeat.models import Account
 from sandbox.rackbeat.models import WebhookDelivery as SentDelivery
 from tests.engine_fixtures import demo

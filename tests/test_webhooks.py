@@ -10,15 +10,15 @@ from django.db import connection as db_connection
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.models import (
+from integration.core import handlers
+from integration.core.handlers import Result
+from integration.core.models import (
     IntegrationSettings,
     Kind,
     RackbeatWebhook,
     SyncOperation,
     WebhookDelivery,
 )
-from integration.transfers import base
-from integration.transfers.base import Result
 
 TOKEN = "a" * 32
 
@@ -35,7 +35,7 @@ def handled(monkeypatch):
         return Result(outcome="transferred")
 
     for kind in (Kind.CUSTOMER, Kind.SUPPLIER, Kind.PRODUCT, Kind.BOM):
-        monkeypatch.setitem(base._REGISTRY, (kind.value, "to_dinero"), handler)
+        monkeypatch.setitem(handlers._REGISTRY, (kind.value, "to_dinero"), handler)
     return calls
 
 
@@ -258,7 +258,7 @@ def test_accepted_delivery_costs_a_handful_of_statements(client, active, handled
     timeline entry, the task, the delivery, inside BEGIN/COMMIT; the address lookup is cached."""
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     thin(client, active, key="1")  # warms the address cache, as every delivery after the first finds it
-    # PostgreSQL: all four rows in one statement (integration.intake_insert); elsewhere one transaction.
+    # PostgreSQL: all four rows in one statement (integration.triggers.intake_insert); elsewhere one transaction.
     with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 6):
         assert thin(client, active, key="2").status_code == 202
     with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 5):
@@ -276,7 +276,7 @@ def test_the_one_statement_path_writes_what_the_ordinary_path_writes(client, act
     from django_q.models import OrmQ
     from django_q.signing import SignedPackage
 
-    from integration.models import OperationEvent
+    from integration.core.models import OperationEvent
 
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     response = thin(client, active, key="4242")

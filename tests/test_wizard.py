@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from django.urls import reverse
 
 from accounts.models import Connection
-from integration.admin_settings import settings_for
-from integration.models import IntegrationSettings
-from integration.setup_wizard import STEPS, summary_lines
+from integration.console import mapping_pages, setup_wizard
+from integration.console.settings_admin import settings_for
+from integration.console.setup_wizard import STEPS, summary_lines
+from integration.core.models import IntegrationSettings
 from mappings.models import AccountMatrixCell
 from tests.mappings_fixtures import seed
 
@@ -38,11 +36,9 @@ def fake_engine(monkeypatch):
     def start(connection):
         calls["start"].append(connection.pk)
 
-    monkeypatch.setitem(sys.modules, "integration.activation", types.SimpleNamespace(activate=activate))
-    monkeypatch.setitem(sys.modules, "integration.start_sync", types.SimpleNamespace(start=start))
-    from mappings import views
-
-    monkeypatch.setattr(views, "refresh_reference_data", lambda c: seed(c))
+    monkeypatch.setattr(setup_wizard, "activate", activate)
+    monkeypatch.setattr(setup_wizard, "start", start)
+    monkeypatch.setattr(mapping_pages, "refresh_reference_data", lambda c: seed(c))
     return calls, problems
 
 

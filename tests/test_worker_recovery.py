@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from accounts.models import Connection
-from integration import engine, worker_health
-from integration.models import Direction, Kind, SyncOperation, WorkerHeartbeat
+from integration.core import engine, worker_health
+from integration.core.models import Direction, Kind, SyncOperation, WorkerHeartbeat
 
 State = SyncOperation.State
 
@@ -82,7 +82,7 @@ def test_the_recovery_schedule_also_gives_back_claims_older_than_the_stale_limit
     hung = claimed(active, "other-host:1", minutes_ago=16)
     WorkerHeartbeat.objects.create(name="other-host:1", beat_at=timezone.now())
     fresh = claimed(active, "other-host:1", key="1002", minutes_ago=1)
-    assert engine.recover_stale_claims() == 1
+    assert worker_health.recover_stale_claims() == 1
     assert dict(SyncOperation.objects.values_list("pk", "state")) == {hung.pk: State.PENDING, fresh.pk: State.RUNNING}
 
 

@@ -15,8 +15,9 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts.models import Connection
-from integration import engine, schedules, tasks
-from integration.models import Direction, Kind, SyncOperation, Trigger, WorkerHeartbeat
+from integration import tasks
+from integration.core import engine, schedules, worker_health
+from integration.core.models import Direction, Kind, SyncOperation, Trigger, WorkerHeartbeat
 from tests.engine_fixtures import demo, switch_on
 
 USES = (demo,)
@@ -35,14 +36,14 @@ def test_schedules_are_created_once_with_their_timetable(db):
     by_name = {s.name: s for s in Schedule.objects.all()}
     assert len(by_name) == Schedule.objects.count() == len(schedules.recurring())
     assert by_name["Fetch Dinero invoices"].cron == "13 * * * *"
-    assert by_name["Fetch Dinero invoices"].func == "integration.dinero_poll.poll_all_connections"
+    assert by_name["Fetch Dinero invoices"].func == "integration.tasks.fetch_dinero_invoices"
     assert by_name["Worker heartbeat"].minutes == 1
     assert by_name["Run due operations"].minutes == 1
     assert by_name["Recover stale claims"].minutes == 1
     assert by_name["Poll Rackbeat (safety net)"].minutes == django_settings.POLL_INTERVAL_MINUTES
     assert by_name["Daily digest e-mails"].cron == "0 7 * * *"
     assert by_name["Prune old HTTP exchanges"].cron == "30 3 * * *"
-    assert by_name["Prune old HTTP exchanges"].func == "integration.retention.prune_all"
+    assert by_name["Prune old HTTP exchanges"].func == "integration.tasks.prune_http_exchanges"
     assert by_name["Refresh reference data"].cron == "0 5 * * *"
 
 
@@ -144,7 +145,7 @@ def test_worker_killed_mid_operation_is_recovered_without_a_duplicate(customers_
     # The claim goes stale; the schedule gives it back and another worker finishes it.
     SyncOperation.objects.filter(pk=op.pk).update(
         claimed_at=timezone.now() - timedelta(minutes=settings.STALE_CLAIM_MINUTES + 1))
-    assert engine.recover_stale_claims() == 1
+    assert worker_health.recover_stale_claims() == 1
     engine.run_operation(op.pk)
     op.refresh_from_db()
     assert op.state == SyncOperation.State.DONE, op.last_error

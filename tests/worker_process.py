@@ -22,7 +22,7 @@ def _setup(database_url: str, overrides: dict[str, Any]) -> None:
 def run_operations(database_url: str, overrides: dict[str, Any], op_ids: list[int]) -> None:
     """A worker: tries to run every given operation (the claim decides who really does)."""
     _setup(database_url, overrides)
-    from integration import engine
+    from integration.core import engine
 
     for op_id in op_ids:
         engine.run_operation(op_id)
@@ -31,8 +31,8 @@ def run_operations(database_url: str, overrides: dict[str, Any], op_ids: list[in
 def die_after_creating_in_dinero(database_url: str, overrides: dict[str, Any], op_id: int) -> None:
     """A worker killed right after Dinero saved the contact, before anything was recorded."""
     _setup(database_url, overrides)
-    from integration import engine
-    from integration.clients.dinero import DineroClient
+    from integration.core import engine
+    from integration.core.clients.dinero import DineroClient
 
     real_create = DineroClient.create_contact
 

@@ -1,12 +1,5 @@
-"""One module per kind of document; importing this package registers every handler.
+"""One module per kind of document: the mapping (pure) and the steps that write.
 
-Each module appends its import below.
+Each handler module registers itself with ``integration.core.handlers``; ``TransfersConfig.ready``
+imports them all. A new kind of document adds its module to that list.
 """
-from integration.transfers import (  # noqa: F401
-    consumption,
-    contacts,
-    dinero_invoices,
-    products,
-    sales_invoices,
-    supplier_invoices,
-)

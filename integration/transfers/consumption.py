@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from integration import lifecycle
-from integration.clients.errors import NotFound
-from integration.models import Direction, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core import lifecycle
+from integration.core.clients.errors import NotFound
+from integration.core.clients.rackbeat_documents import party_name
+from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.models import Direction, Kind, SyncOperation
 from integration.transfers.invoice_mapping import map_consumption
-from integration.transfers.rackbeat_documents import party_name
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
@@ -34,8 +35,6 @@ def _timestamp(document: dict[str, Any] | None) -> str:
 
 
 def _settings_url(connection: Any) -> str:
-    from django.urls import NoReverseMatch, reverse
-
     try:
         return reverse("admin:integration_integrationsettings_change", args=[connection.settings.pk])
     except (NoReverseMatch, AttributeError):

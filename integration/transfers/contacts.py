@@ -22,11 +22,11 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration.clients.errors import NotFound
-from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.clients.errors import NotFound
+from integration.core.clients.rackbeat_documents import master_data_outcome, party_name
+from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.creation_claims import create_once
-from integration.transfers.rackbeat_documents import master_data_outcome, party_name
 
 PAYMENT_CONDITION_TYPES = {"net": "Netto", "current_month": "CurrentMonthOut", "cash": "NettoCash"}
 

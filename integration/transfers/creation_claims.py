@@ -2,7 +2,7 @@
 
 An invoice and a credit note for a new customer may run at the same moment in two workers; both
 need the customer's Dinero contact. Before the POST that creates a contact or product, a
-transfer takes the :class:`~integration.models.CreationClaim` row (unique per connection, kind and
+transfer takes the :class:`~integration.core.models.CreationClaim` row (unique per connection, kind and
 Rackbeat key). The winner looks the object up (after an earlier lost answer it may exist), creates
 it and writes the Binding; the claim is released in the same transaction. Whoever holds the claim
 reads the Binding first: a transfer that took the claim the moment a winner released it finds the
@@ -23,9 +23,9 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integration.clients.errors import ApiError, TransientError
-from integration.models import Binding, CreationClaim
-from integration.transfers.base import TransferContext
+from integration.core.clients.errors import ApiError, TransientError
+from integration.core.handlers import TransferContext
+from integration.core.models import Binding, CreationClaim
 
 # Longer than any single create request (Dinero's timeout is 60 s) with a wide margin.
 STALE_AFTER = timedelta(minutes=5)

@@ -23,9 +23,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from integration.clients.errors import NotFound
-from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import (
+from integration.core.clients.errors import NotFound
+from integration.core.handlers import (
     NeedsMapping,
     Result,
     SkipTransfer,
@@ -33,6 +32,7 @@ from integration.transfers.base import (
     TransferContext,
     register,
 )
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.invoice_mapping import dinero_marker, map_dinero_invoice, money, ore
 from integration.transfers.sales_invoices import consumption_follow_up
 

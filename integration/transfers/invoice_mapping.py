@@ -36,15 +36,15 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from integration.transfers.base import NeedsMapping
-from integration.transfers.rackbeat_documents import (
+from integration.core.clients.rackbeat_documents import (
     in_dinero_direction,
     line_cost_price,
     line_item_ref,
 )
-from integration.transfers.rackbeat_documents import (
+from integration.core.clients.rackbeat_documents import (
     is_credit_note as credit_note_flag,
 )
+from integration.core.handlers import NeedsMapping
 
 ORE = Decimal("0.01")
 ZERO = Decimal("0")

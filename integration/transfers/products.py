@@ -25,11 +25,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration.clients.errors import NotFound
-from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.clients.errors import NotFound
+from integration.core.clients.rackbeat_documents import master_data_outcome
+from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.creation_claims import create_once
-from integration.transfers.rackbeat_documents import master_data_outcome
+from mappings import lookup
 
 
 def external_reference(kind: str, number: Any) -> str:
@@ -59,7 +60,6 @@ def _price(item: dict[str, Any], kind: str, number: str) -> Decimal:
 
 def product_payload(connection: Any, item: dict[str, Any], *, kind: str, number: str) -> dict[str, Any]:
     """The Dinero product fields for a Rackbeat product or BOM (mappings read, nothing written)."""
-    from mappings import lookup
 
     group = _number_of(item.get("group")) or _number_of(item.get("group_id"))
     unit = _number_of(item.get("unit")) or _number_of(item.get("unit_id"))

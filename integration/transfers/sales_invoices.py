@@ -23,24 +23,32 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration.clients.errors import NotFound, TransientError
-from integration.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import Result, SkipTransfer, TotalsMismatch, TransferContext, register
-from integration.transfers.invoice_contacts import ensure_contact
-from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
-from integration.transfers.rackbeat_documents import (
+from integration.core.clients.errors import NotFound, TransientError
+from integration.core.clients.rackbeat_documents import (
     customer_number,
     is_credit_note,
     line_item_ref,
     party_name,
 )
+from integration.core.handlers import (
+    Result,
+    SkipTransfer,
+    TotalsMismatch,
+    TransferContext,
+    register,
+    register_link_follow_ups,
+)
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.contacts import ensure_contact
+from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
+from integration.transfers.products import ensure_product
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import remember_customer_invoice
+from mappings import lookup
 
 
 def sales_mappings(ctx: TransferContext) -> SalesMappings:
     """The connection's revenue matrix, unit and layout mappings and bound products."""
-    from mappings import lookup
 
     connection = ctx.connection
 
@@ -62,7 +70,6 @@ def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
 
     Items are read through ``ctx.related``, the document's own cache, so none is fetched twice.
     """
-    from integration.transfers.products import ensure_product
 
     bound_now = False
     for line in invoice.get("lines") or []:
@@ -169,6 +176,14 @@ def consumption_follow_up(settings: IntegrationSettings, number: Any) -> list[tu
     if not settings.item_consumption_enabled:
         return []
     return [(Kind.ITEM_CONSUMPTION.value, Direction.TO_DINERO.value, str(number))]
+
+
+@register_link_follow_ups(Kind.CREDIT_NOTE, Direction.TO_DINERO)
+@register_link_follow_ups(Kind.SALES_INVOICE, Direction.TO_DINERO)
+def follow_ups_after_link(op: SyncOperation) -> list[tuple[str, str, str]]:
+    """A sales invoice or credit note a person linked still gets its item consumption."""
+    settings = IntegrationSettings.objects.filter(connection=op.connection_id).first()
+    return consumption_follow_up(settings, op.document_number or op.source_key) if settings else []
 
 
 @register(Kind.CREDIT_NOTE, Direction.TO_DINERO)

@@ -2,7 +2,7 @@
 
 A transfer stores :func:`snapshot` of the Rackbeat document in the operation's intent (``sent``)
 when it writes the document to Dinero. When a webhook or poll later arrives for the done
-document, :mod:`integration.transfer_checks` takes the snapshot again and compares: the total to
+document, :mod:`integration.transfers.transfer_checks` takes the snapshot again and compares: the total to
 the øre, and each line's item, quantity, price and discount.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from integration.core.clients.rackbeat_documents import line_item_ref
 from integration.transfers.invoice_mapping import money, ore
-from integration.transfers.rackbeat_documents import line_item_ref
 
 
 def _number(value: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.shared_cache import shared_cache
+from integration.core.shared_cache import shared_cache
 
 # Long enough for a follow-up queued behind a budget wait; short enough to stay small.
 KEEP_SECONDS = 30 * 60

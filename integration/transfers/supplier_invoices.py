@@ -21,10 +21,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration import lifecycle
-from integration.clients.errors import ApiError, NotFound
-from integration.models import Direction, IntegrationSettings, Kind, SyncOperation
-from integration.transfers.base import (
+from integration.core import lifecycle
+from integration.core.clients.errors import ApiError, NotFound
+from integration.core.clients.rackbeat_documents import party_name, supplier_number
+from integration.core.handlers import (
     NeedsMapping,
     Result,
     SkipTransfer,
@@ -32,7 +32,8 @@ from integration.transfers.base import (
     TransferContext,
     register,
 )
-from integration.transfers.invoice_contacts import ensure_contact
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.contacts import ensure_contact
 from integration.transfers.invoice_mapping import (
     AccountVat,
     SupplierMappings,
@@ -41,8 +42,9 @@ from integration.transfers.invoice_mapping import (
     ore,
     purchase_amount_includes_vat,
 )
-from integration.transfers.rackbeat_documents import party_name, supplier_number
 from integration.transfers.sent_snapshot import snapshot
+from mappings import lookup
+from mappings.models import DineroAccount, DineroVatType
 
 # What a person can do when the outcome of a create is unknown (the operation page's two buttons).
 PERSON_CHOICES = ("If it is there, choose “It is in Dinero: link voucher number …” on this page; if not, "
@@ -69,7 +71,6 @@ class VoucherTotalsDiffer(TotalsMismatch):
 
 def account_vat(connection: Any, account_number: int) -> AccountVat:
     """The VAT code (and its rate) of a Dinero account, from the cached chart of accounts."""
-    from mappings.models import DineroAccount, DineroVatType
 
     account = DineroAccount.objects.filter(connection=connection, number=account_number).first()
     if account is None:
@@ -90,8 +91,6 @@ def account_vat(connection: Any, account_number: int) -> AccountVat:
 
 
 def supplier_mappings(ctx: TransferContext) -> SupplierMappings:
-    from mappings import lookup
-
     connection = ctx.connection
     return SupplierMappings(
         supplier_account=lambda group, zone: lookup.supplier_account(connection, group, zone),

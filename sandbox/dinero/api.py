@@ -18,7 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from integration.clients import openapi
+from integration.core.clients import openapi
 from sandbox.dinero import gate
 from sandbox.dinero.documents import BusinessError
 from sandbox.dinero.endpoints import ROUTES, Call, Missing

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -65,7 +65,6 @@ def _count_sliding(org: Organization) -> tuple[bool, int]:
     any point of the last 60–61 seconds. Fixed calendar minutes would let twice the budget through
     across a minute boundary; this is how a client's self-inflicted 429s are proven absent.
     """
-    from django.db.models import Sum
 
     now = timezone.now()
     second = now.replace(microsecond=0)

@@ -72,15 +72,6 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return f"{self.organization_id} {self.name}"
 
-    def save(self, *args, **kwargs) -> None:
-        created = self._state.adding
-        super().save(*args, **kwargs)
-        if created:
-            # Every new Dinero company starts with Dinero's standard chart of accounts.
-            from sandbox.dinero.seeding import install_standard_chart
-
-            install_standard_chart(self)
-
     def next_timestamp(self) -> str:
         Organization.objects.filter(pk=self.pk).update(timestamp_counter=F("timestamp_counter") + 1)
         value = Organization.objects.values_list("timestamp_counter", flat=True).get(pk=self.pk)

@@ -156,3 +156,9 @@ def create_product(org: Organization, name: str, *, price: Decimal | str, produc
             "Quantity": float(Decimal(str(quantity))), "AccountNumber": account_number, "Unit": unit,
             "ExternalReference": external_reference or None, **fields}
     return Product.objects.create(organization=org, data=data, external_reference=external_reference)
+
+
+def chart_for_new_organization(sender: type, instance: Organization, created: bool, **kwargs: Any) -> None:
+    """Every new Dinero company starts with Dinero's standard chart of accounts (``post_save``)."""
+    if created:
+        install_standard_chart(instance)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from sandbox.rackbeat import models as m
-from sandbox.rackbeat import webhooks
+from sandbox.rackbeat import webhook_sending
 
 
 @admin.register(m.Account)
@@ -97,7 +97,7 @@ class WebhookAdmin(OwnedAdmin):
 @admin.action(description=_("Send the selected deliveries again"))
 def resend(modeladmin, request, queryset) -> None:
     for delivery in queryset.exclude(state=m.WebhookDelivery.State.DELIVERED):
-        webhooks.redeliver(delivery)
+        webhook_sending.redeliver(delivery)
     modeladmin.message_user(request, _("The deliveries were sent again; see their state."))
 
 

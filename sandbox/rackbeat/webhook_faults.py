@@ -1,6 +1,6 @@
 """Webhook delivery faults of the emulated Rackbeat: sent twice, or held back so later ones overtake.
 
-(Dropping lives in :mod:`sandbox.rackbeat.webhooks`.) Each fault has a rate and a deterministic
+(Dropping lives in :mod:`sandbox.rackbeat.webhooks`, sending in :mod:`sandbox.rackbeat.webhook_sending`.) Each fault has a rate and a deterministic
 "next N" counter per account, taken with conditional UPDATEs so concurrent writers count exactly.
 
 * **Duplicate** — a second delivery of the same body is recorded. In the background it goes out
@@ -25,6 +25,7 @@ from django.db import connections
 from django.db.models import F
 
 from sandbox.rackbeat import models as m
+from sandbox.rackbeat.webhook_sending import deliver
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ def later(delivery_id: int, seconds: float) -> None:
 
 
 def _release_one(delivery_id: int) -> None:
-    from sandbox.rackbeat.webhooks import deliver
-
     try:
         claimed = m.WebhookDelivery.objects.filter(pk=delivery_id, state=m.WebhookDelivery.State.HELD).update(
             state=m.WebhookDelivery.State.PENDING)
@@ -84,8 +83,6 @@ def _release_one(delivery_id: int) -> None:
 
 def release_held(account: m.Account) -> list[m.WebhookDelivery]:
     """Send every held delivery of ``account`` now, newest first (the held ones arrive out of order)."""
-    from sandbox.rackbeat.webhooks import deliver
-
     sent = []
     for delivery_id in m.WebhookDelivery.objects.filter(account=account, state=m.WebhookDelivery.State.HELD) \
             .order_by("-id").values_list("pk", flat=True):

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Connection
+from sandbox.seed import ensure_demo_company
 
 DEMO_USERNAME = "admin"
 DEMO_CONNECTION = "Demo ApS (sandbox)"
@@ -29,8 +30,6 @@ class Command(BaseCommand):
 
         connection, created = Connection.objects.get_or_create(name=DEMO_CONNECTION)
         if settings.SANDBOX_ENABLED:
-            from sandbox.seed import ensure_demo_company
-
             demo = ensure_demo_company()
             if created or not connection.rackbeat_api_token:
                 connection.set_secret("rackbeat_api_token", demo.rackbeat_token)

@@ -1,0 +1,55 @@
+"""``manage.py rackbeat_check <connection>``: does this connection's Rackbeat send what the service reads?
+
+Runs the shape check (integration.books.rackbeat_check), stores the report (shown on the connection's
+"Rackbeat shape check" page) and prints it field by field. ``<connection>`` is the connection's id
+or its exact name. Exits with an error when a required field is missing or Rackbeat could not be
+read, so a setup script can stop on it.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Connection
+from integration.books.rackbeat_check import FOUND, MISSING, RENAMED, run_check
+from integration.core.models import RackbeatShapeCheck
+
+MARKS = {FOUND: "found", RENAMED: "found under another name", MISSING: "missing"}
+
+
+class Command(BaseCommand):
+    help = "Read one real example of each Rackbeat document the service uses and report field by field."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("connection", help="Connection id or name")
+
+    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+        key = str(options["connection"])
+        connection = (Connection.objects.filter(pk=int(key)).first() if key.isdigit() else None) or \
+            Connection.objects.filter(name=key).first()
+        if connection is None:
+            raise CommandError(f"No connection with the id or name {key!r}.")
+        check = run_check(connection, checked_by="manage.py rackbeat_check")
+        for section in check.sections:
+            title = section["title"] + (f" ({section['document']})" if section["document"] else "")
+            self.stdout.write(self.style.MIGRATE_HEADING(title))
+            if section["error"]:
+                self.stdout.write(self.style.ERROR(f"  could not be read: {section['error']}"))
+            for result in section["fields"]:
+                style = {FOUND: self.style.SUCCESS, RENAMED: self.style.WARNING}.get(
+                    result["status"], self.style.ERROR if result["required"] else self.style.WARNING)
+                where = f" as {result['found_as']}" if result["status"] == RENAMED else ""
+                optional = "" if result["required"] else " (optional)"
+                example = f" = {result['example']}" if result["example"] else ""
+                self.stdout.write(style(f"  {result['label']}: {MARKS[result['status']]}{where}{optional}{example}"))
+            for note in section["notes"]:
+                self.stdout.write(f"  {note}")
+        self.stdout.write(self.style.MIGRATE_HEADING("Webhook registrations"))
+        for row in check.webhooks:
+            style = self.style.SUCCESS if row["status"] == FOUND else self.style.WARNING
+            self.stdout.write(style(f"  {row['event'] or '-'}: {row['text']}"))
+        summary = (f"{check.get_outcome_display()}: {check.found} found, {check.renamed} under another name, "
+                   f"{check.missing} missing.")
+        if check.outcome in (RackbeatShapeCheck.Outcome.MISSING, RackbeatShapeCheck.Outcome.FAILED):
+            raise CommandError(summary)
+        self.stdout.write(self.style.SUCCESS(summary))

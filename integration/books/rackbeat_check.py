@@ -1,0 +1,444 @@
+"""The shape check: does this connection's Rackbeat send what the service reads?
+
+Rackbeat's documentation does not give the read shape of its documents; the service reads what
+public code calling the live API shows (reference/rackbeat-api.md, "Evidence update"), tolerating
+the older names. The check reads one real example of everything the service uses — a recent booked
+customer invoice, a credit note, a supplier invoice, a product, a customer, a supplier, product
+groups, units and layouts — and reports field by field:
+
+* **found** — under the name the service reads first (the evidenced one);
+* **found under another name** — under a name the service also accepts (e.g. ``is_credit_note``
+  instead of ``is_creditnote``), or only on a record it fetches (a supplier's VAT zone when the
+  supplier invoice does not carry one);
+* **missing** — the service will stop documents that need it (required) or do without (optional).
+
+It also lists the webhook registrations as Rackbeat has them next to what activation learnt. The
+consultant runs it during setup (``manage.py rackbeat_check <connection>`` or the "Check Rackbeat"
+button on the connection page); every run is stored (``RackbeatShapeCheck``) and shown in the admin,
+so a wrong assumption is seen on day one, not at month end. It only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from accounts.models import Connection
+from integration.core.clients import errors
+from integration.core.clients.factory import rackbeat_client
+from integration.core.clients.rackbeat_documents import (
+    customer_number,
+    flag,
+    is_credit_note,
+    line_item_ref,
+    stored_negative,
+    supplier_number,
+)
+from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
+from integration.triggers.activation import webhook_url
+from integration.triggers.webhooks import webhook_events
+
+FOUND = "found"
+RENAMED = "renamed"
+MISSING = "missing"
+RECENT = 100          # invoices looked through for a booked one and a credit note
+EXAMPLE_LENGTH = 60
+
+
+@dataclass(frozen=True)
+class Need:
+    """One thing the service reads: the names it accepts, the evidenced (preferred) one first."""
+
+    label: str
+    names: tuple[str, ...]
+    required: bool = True
+    note: str = ""
+
+
+@dataclass
+class FieldResult:
+    label: str
+    status: str
+    expected: str
+    found_as: str = ""
+    example: str = ""
+    required: bool = True
+    note: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    document: str = ""
+    error: str = ""
+    fields: list[FieldResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- what the service reads, per document --------------------------------------------------------
+
+INVOICE_HEADER = (
+    Need("invoice number", ("number",)),
+    Need("invoice date", ("invoice_date",)),
+    Need("due date", ("due_date",), required=False),
+    Need("currency", ("currency",), required=False, note="DKK is assumed without it."),
+    Need("booked flag", ("is_booked",)),
+    Need("subtotal excl. VAT", ("total_subtotal",), required=False),
+    Need("total incl. VAT", ("total_total",)),
+    Need("customer number", ("customer_id", "customer.number")),
+    Need("VAT zone", ("vat_zone", "customer.vat_zone", "fetched customer.vat_zone")),
+    Need("layout", ("layout_id", "customer.layout_id", "fetched customer.layout_id"), required=False,
+         note="Decides the invoice language in Dinero through the layout mapping."),
+    Need("payment terms", ("payment_terms", "customer.payment_terms", "fetched customer.payment_terms"),
+         required=False),
+)
+SALES_LINE = (
+    Need("line text", ("name", "item.name"), required=False),
+    Need("quantity", ("quantity",)),
+    Need("unit price", ("line_price",)),
+    Need("discount %", ("discount_percentage",), required=False),
+    Need("item number", ("child_id", "item.number", "item_id")),
+    Need("item type", ("child_type", "item.type"), required=False, note="product is assumed without it."),
+    Need("unit cost (item consumption)", ("item_cost_price", "cost_price")),
+    Need("VAT rate", ("vat_percentage",), required=False,
+         note="Without it Rackbeat's total is checked against Dinero's after the draft is made."),
+    Need("product group", ("fetched item.group", "item.group", "fetched item.group_id")),
+    Need("stock-tracked flag", ("fetched item.inventory_enabled", "item.inventory_enabled")),
+)
+CREDIT_NOTE = (
+    Need("credit-note flag", ("is_creditnote", "is_credit_note")),
+    Need("credited invoice number", ("credited_invoice_number",), required=False,
+         note="Links the Dinero credit note to the original invoice when present."),
+    Need("total incl. VAT", ("total_total",)),
+)
+SUPPLIER_INVOICE = (
+    Need("invoice number", ("number",)),
+    Need("invoice date", ("invoice_date",)),
+    Need("booked flag", ("is_booked",)),
+    Need("total incl. VAT", ("total_total",)),
+    Need("subtotal excl. VAT", ("total_subtotal",), required=False),
+    Need("supplier number", ("supplier_id", "supplier.number")),
+    Need("VAT zone", ("fetched supplier.vat_zone", "supplier.vat_zone", "vat_zone")),
+    Need("supplier's own invoice number", ("supplier_invoice_number",), required=False,
+         note="Shown in the voucher text; Rackbeat's number is used without it."),
+)
+SUPPLIER_LINE = (
+    Need("quantity", ("quantity",)),
+    Need("unit price", ("line_price",)),
+    Need("item number", ("child_id", "item.number", "item_id")),
+    Need("product group", ("fetched item.group", "item.group", "fetched item.group_id")),
+)
+PRODUCT = (
+    Need("number", ("number",)),
+    Need("name", ("name",)),
+    Need("product group", ("group", "group_id")),
+    Need("stock-tracked flag", ("inventory_enabled",)),
+    Need("unit", ("unit", "unit_id"), required=False),
+    Need("sales price", ("sales_price",), required=False),
+    Need("cost price", ("cost_price",), required=False),
+    Need("barred flag", ("is_barred",), required=False),
+    Need("changed at", ("updated_at",), required=False, note="The poll asks for changes since its last run."),
+)
+PARTY = (
+    Need("number", ("number",)),
+    Need("name", ("name", "company_name")),
+    Need("VAT zone", ("vat_zone",)),
+    Need("country", ("address_country",), required=False),
+    Need("e-mail", ("contact_email",), required=False),
+    Need("VAT number", ("company_vat",), required=False),
+    Need("currency", ("currency",), required=False),
+    Need("payment terms", ("payment_terms",), required=False),
+    Need("changed at", ("updated_at",), required=False),
+)
+PRODUCT_GROUP = (
+    Need("number", ("number",)),
+    Need("name", ("name",)),
+    Need("domestic VAT rate", ("vat_domestic",), required=False),
+)
+UNIT = (Need("number", ("number",)), Need("name", ("name",)))
+LAYOUT = (Need("number", ("number",)), Need("name", ("name",)),
+          Need("language", ("locale", "language"), required=False))
+
+
+# --- reading values by dotted names --------------------------------------------------------------
+
+def _value(doc: dict[str, Any], name: str, fetched: dict[str, Any]) -> Any:
+    """``name`` in ``doc``; ``item.group`` reads nested, ``fetched x.y`` reads a fetched record."""
+    source: Any = doc
+    if name.startswith("fetched "):
+        name = name.removeprefix("fetched ")
+        kind, _sep, name = name.partition(".")
+        source = fetched.get(kind) or {}
+    for part in name.split("."):
+        if not isinstance(source, dict):
+            return None
+        source = source.get(part)
+    return source
+
+
+def _present(value: Any) -> bool:
+    """A value Rackbeat sent; ``False`` and ``0`` count, ``None``, ``""`` and empty objects do not."""
+    if isinstance(value, dict | list):
+        return bool(value)
+    return value is not None and value != ""
+
+
+def _example(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("number", value.get("name", "{…}"))
+    text = str(value)
+    return text if len(text) <= EXAMPLE_LENGTH else text[:EXAMPLE_LENGTH - 1] + "…"
+
+
+def check_fields(doc: dict[str, Any], needs: tuple[Need, ...], fetched: dict[str, Any] | None = None
+                 ) -> list[FieldResult]:
+    """Each need as found / found under another name / missing in ``doc``."""
+    fetched = fetched or {}
+    results = []
+    for need in needs:
+        result = FieldResult(label=need.label, status=MISSING, expected=need.names[0], required=need.required,
+                             note=need.note)
+        for position, name in enumerate(need.names):
+            value = _value(doc, name, fetched)
+            if _present(value):
+                result.status = FOUND if position == 0 else RENAMED
+                result.found_as = name
+                result.example = _example(value)
+                break
+        results.append(result)
+    return results
+
+
+# --- the check -----------------------------------------------------------------------------------
+
+class ShapeCheck:
+    """Reads the examples through one client; each failure is reported in its section."""
+
+    def __init__(self, connection: Connection, client: Any) -> None:
+        self.connection = connection
+        self.client = client
+        self.sections: list[Section] = []
+
+    def _read(self, section: Section, what: Callable[[], Any]) -> Any:
+        try:
+            return what()
+        except errors.NotFound:
+            section.error = _("Rackbeat has no such record any more.")
+        except errors.ApiError as exc:
+            section.error = exc.describe()
+        return None
+
+    def _item_of(self, line: dict[str, Any]) -> dict[str, Any]:
+        ref = line_item_ref(line)
+        if ref is None:
+            return {}
+        kind, number = ref
+        reader = self.client.get_lot if kind == "lot" else self.client.get_product
+        try:
+            return reader(number) or {}
+        except errors.ApiError:
+            return {}
+
+    def run(self) -> list[Section]:
+        invoices = self._recent("customer-invoices", "customer_invoices", _("Booked customer invoice"))
+        invoice_row = next((row for row in invoices if not is_credit_note(row)), None)
+        credit_row = next((row for row in invoices if is_credit_note(row)), None)
+        invoice = self._customer_invoice(invoice_row, _("Booked customer invoice"))
+        self._credit_note(credit_row)
+        supplier_rows = self._recent("supplier-invoices", "supplier_invoices", _("Booked supplier invoice"))
+        supplier_invoice = self._supplier_invoice(supplier_rows[0] if supplier_rows else None)
+        self._product(invoice)
+        self._party(_("Customer"), "customer", customer_number(invoice or {}), self.client.get_customer,
+                    self.client.iter_customers)
+        self._party(_("Supplier"), "supplier", supplier_number(supplier_invoice or {}), self.client.get_supplier,
+                    self.client.iter_suppliers)
+        self._reference(_("Product groups"), self.client.iter_product_groups, PRODUCT_GROUP)
+        self._reference(_("Units"), self.client.iter_units, UNIT)
+        self._reference(_("Layouts"), self.client.iter_layouts, LAYOUT)
+        return self.sections
+
+    def _recent(self, path: str, key: str, title: str) -> list[dict[str, Any]]:
+        probe = Section(title)
+        rows = self._read(probe, lambda: self.client.recent_rows(path, key, count=RECENT, booked=True))
+        if probe.error:
+            self.sections.append(probe)
+        return [row for row in rows or [] if flag(row.get("is_booked", True))]
+
+    def _customer_invoice(self, row: dict[str, Any] | None, title: str) -> dict[str, Any] | None:
+        if any(s.title == title and s.error for s in self.sections):
+            return None
+        section = Section(title)
+        self.sections.append(section)
+        if row is None:
+            section.notes.append(_("No booked customer invoice among the newest %(n)s; book one and check again.")
+                                 % {"n": RECENT})
+            return None
+        invoice = self._read(section, lambda: self.client.get_customer_invoice(row["number"]))
+        if invoice is None:
+            return None
+        section.document = _("invoice %(n)s") % {"n": invoice.get("number")}
+        fetched: dict[str, Any] = {}
+        number = customer_number(invoice)
+        if number:
+            fetched["customer"] = self._read(Section(""), lambda: self.client.get_customer(number)) or {}
+        section.fields = check_fields(invoice, INVOICE_HEADER, fetched)
+        section.fields += self._line_fields(invoice, SALES_LINE, _("line"))
+        return invoice
+
+    def _line_fields(self, invoice: dict[str, Any], needs: tuple[Need, ...], prefix: str) -> list[FieldResult]:
+        lines = [line for line in invoice.get("lines") or [] if line_item_ref(line)]
+        if not lines:
+            return [FieldResult(label=f"{prefix}: " + _("a line with an item"), status=MISSING, expected="lines[]",
+                                note=_("The document has no line with an item to check."))]
+        line = lines[0]
+        results = check_fields(line, needs, {"item": self._item_of(line)})
+        for result in results:
+            result.label = f"{prefix}: {result.label}"
+        return results
+
+    def _credit_note(self, row: dict[str, Any] | None) -> None:
+        if any(s.error for s in self.sections if s.title == _("Booked customer invoice")):
+            return
+        section = Section(_("Credit note"))
+        self.sections.append(section)
+        if row is None:
+            section.notes.append(_("No booked credit note among the newest %(n)s invoices, so the credit-note flag "
+                                   "is not verified yet; check again after the first credit note.") % {"n": RECENT})
+            return
+        note = self._read(section, lambda: self.client.get_customer_invoice(row["number"]))
+        if note is None:
+            return
+        section.document = _("credit note %(n)s") % {"n": note.get("number")}
+        section.fields = check_fields(note, CREDIT_NOTE)
+        sign = _("negative") if stored_negative(note) else _("positive")
+        section.notes.append(_("Its amounts are %(sign)s in Rackbeat; the service books credit notes with positive "
+                               "lines in Dinero either way.") % {"sign": sign})
+
+    def _supplier_invoice(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        title = _("Booked supplier invoice")
+        if any(s.title == title and s.error for s in self.sections):
+            return None
+        section = Section(title)
+        self.sections.append(section)
+        if row is None:
+            section.notes.append(_("No booked supplier invoice among the newest %(n)s; book one and check again.")
+                                 % {"n": RECENT})
+            return None
+        invoice = self._read(section, lambda: self.client.get_supplier_invoice(row["number"]))
+        if invoice is None:
+            return None
+        section.document = _("supplier invoice %(n)s") % {"n": invoice.get("number")}
+        fetched: dict[str, Any] = {}
+        number = supplier_number(invoice)
+        if number:
+            fetched["supplier"] = self._read(Section(""), lambda: self.client.get_supplier(number)) or {}
+        section.fields = check_fields(invoice, SUPPLIER_INVOICE, fetched)
+        section.fields += self._line_fields(invoice, SUPPLIER_LINE, _("line"))
+        return invoice
+
+    def _product(self, invoice: dict[str, Any] | None) -> None:
+        section = Section(_("Product"))
+        self.sections.append(section)
+        refs = [line_item_ref(line) for line in (invoice or {}).get("lines") or []]
+        number = next((ref[1] for ref in refs if ref and ref[0] == "product"), None)
+        if number is None:
+            rows = self._read(section, lambda: self.client.recent_rows("products", "products", count=1))
+            if section.error:
+                return
+            number = (rows or [{}])[0].get("number")
+        if number in (None, ""):
+            section.notes.append(_("Rackbeat has no product to check."))
+            return
+        product = self._read(section, lambda: self.client.get_product(number))
+        if product is not None:
+            section.document = _("product %(n)s") % {"n": number}
+            section.fields = check_fields(product, PRODUCT)
+
+    def _party(self, title: str, kind: str, number: str, get: Callable[[Any], Any],
+               listing: Callable[[], Any]) -> None:
+        section = Section(title)
+        self.sections.append(section)
+        if not number:
+            first = self._read(section, lambda: next(iter(listing()), None))
+            number = str((first or {}).get("number") or "")
+        if not number:
+            if not section.error:
+                section.notes.append(_("Rackbeat has no %(kind)s to check.") % {"kind": kind})
+            return
+        party = self._read(section, lambda: get(number))
+        if party is not None:
+            section.document = f"{kind} {number}"
+            section.fields = check_fields(party, PARTY)
+
+    def _reference(self, title: str, listing: Callable[[], Any], needs: tuple[Need, ...]) -> None:
+        section = Section(title)
+        self.sections.append(section)
+        rows = self._read(section, lambda: list(listing()))
+        if rows is None:
+            return
+        if not rows:
+            section.notes.append(_("Rackbeat lists none."))
+            return
+        section.document = _("%(n)s listed") % {"n": len(rows)}
+        section.fields = check_fields(rows[0], needs)
+
+
+def webhook_status(connection: Connection, client: Any) -> list[dict[str, Any]]:
+    """Each event the connection wants, as Rackbeat lists its registration and as activation learnt it."""
+
+    url = webhook_url(connection)
+    try:
+        listed = {str(hook.get("id")): hook for hook in client.iter_webhooks() if hook.get("url") == url}
+    except errors.ApiError as exc:
+        return [{"event": "", "status": MISSING, "text": _("Rackbeat's webhooks could not be read: %(e)s")
+                 % {"e": exc.describe()}}]
+    ours = {hook.event: hook for hook in RackbeatWebhook.objects.filter(connection=connection)}
+    answers = {a.event: a for a in RackbeatEventAnswer.objects.filter(connection=connection)}
+    rows = []
+    for event in sorted(webhook_events(connection)):
+        hook, answer = ours.get(event), answers.get(event)
+        in_rackbeat = listed.get(hook.rackbeat_id) if hook else None
+        if in_rackbeat is None:
+            in_rackbeat = next((h for h in listed.values() if h.get("event") == event), None)
+        if answer is not None and not answer.accepted:
+            status, text = MISSING, _("Refused by Rackbeat at activation: %(a)s. The poll covers it.") % {
+                "a": answer.answer.rstrip(".")}
+        elif in_rackbeat is None:
+            status, text = MISSING, (_("Registered at activation, but Rackbeat no longer lists it. Activate the "
+                                       "connection again.") if hook else _("Not registered; activate the connection."))
+        elif not flag(in_rackbeat.get("is_active", True)):
+            status, text = MISSING, _("Registered but switched off in Rackbeat.")
+        else:
+            failures = int(in_rackbeat.get("failures_since_last_success") or 0)
+            status = FOUND if not failures else RENAMED
+            text = (_("Active.") if not failures else
+                    _("Active, but %(n)s deliveries failed since the last success.") % {"n": failures})
+        rows.append({"event": event, "status": status, "text": text})
+    return rows
+
+
+def run_check(connection: Connection, *, checked_by: str = "", client: Any = None) -> RackbeatShapeCheck:
+    """Run the shape check for ``connection`` and store its report."""
+
+    client = client or rackbeat_client(connection)
+    sections = ShapeCheck(connection, client).run()
+    webhooks = webhook_status(connection, client)
+    fields = [f for section in sections for f in section.fields]
+    found = sum(1 for f in fields if f.status == FOUND)
+    renamed = sum(1 for f in fields if f.status == RENAMED)
+    missing_required = [f for f in fields if f.status == MISSING and f.required]
+    missing = sum(1 for f in fields if f.status == MISSING)
+    if sections and all(section.error for section in sections):
+        outcome = RackbeatShapeCheck.Outcome.FAILED
+    elif missing_required or any(section.error for section in sections):
+        outcome = RackbeatShapeCheck.Outcome.MISSING
+    elif renamed:
+        outcome = RackbeatShapeCheck.Outcome.RENAMED
+    else:
+        outcome = RackbeatShapeCheck.Outcome.OK
+    report = {"sections": [asdict(section) for section in sections], "webhooks": webhooks}
+    return RackbeatShapeCheck.objects.create(connection=connection, checked_by=checked_by[:150], outcome=outcome,
+                                             found=found, renamed=renamed, missing=missing, report=report)

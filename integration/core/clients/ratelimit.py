@@ -1,0 +1,336 @@
+"""A request budget per key shared by every worker process and host, kept in the database.
+
+Dinero allows 100 requests per minute per organization and Rackbeat about 480 per token, counted
+over any sliding 60 seconds. Several django-q2 workers (possibly on several hosts) call the same
+API for the same customer, so the budget lives in one ``RateLimitWindow`` row per key:
+
+* **a sliding window log** — the row holds the requests of the last span (60 s plus a small
+  safety margin for hosts' clocks). A request is granted only when fewer than ``limit`` requests
+  fall inside the span ending now, so no 60-second span ever holds more than the budget — unlike
+  fixed calendar minutes, which allow twice the budget across a minute boundary;
+* **stamped when the answer arrives** — the vendor counts a request when it *arrives*, which is
+  somewhere between our grant and its answer. A request sent through :meth:`start` is logged as
+  *in flight* and counts as "now" until :meth:`finish` re-stamps it with the moment its answer
+  came (the latest moment the vendor can have counted it). So however long a request travels, or
+  how unevenly two requests do, the spacing the vendor sees is never tighter than the spacing
+  this log keeps. A request whose process died in flight counts as "now" until
+  ``MAX_FLIGHT_SECONDS`` after its grant, then as answered at that moment;
+* **one conditional UPDATE per grant, one per answer** — the new log is written with
+  ``UPDATE … WHERE key = %s AND version = <the version read>``; a process that lost the race to
+  another reads again. Both PostgreSQL and SQLite serialise the update, so two processes can never
+  both take the last slot;
+* ``blocked_until`` records the vendor's Retry-After after a 429: nobody sends for that key until
+  then.
+
+:meth:`SharedRateLimiter.acquire` waits at most ``max_block`` seconds (a pause shorter than
+putting the work back); a longer wait raises :class:`~integration.core.clients.errors.BudgetExhausted`
+carrying the moment the budget has room again, so the engine puts the operation back with that
+due time instead of holding a worker asleep.
+
+Call the limiter outside a long database transaction: the row is written in its own short
+statement so other processes see the grant at once (and a rolled-back transaction would forget
+a request that was really sent).
+
+Clocks: the grant times are the hosts' clocks, so hosts sharing a budget need NTP; the safety
+margin also absorbs small differences.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from integration.core.clients.errors import BudgetExhausted
+from integration.core.models import RateLimitWindow
+
+WINDOW_SECONDS = 60
+# Added to the window for hosts' clocks (NTP keeps them well within this) and the vendor's own
+# rounding. Travel time needs no margin: requests are stamped when their answer arrives.
+DEFAULT_SAFETY_SECONDS = 1.0
+# A request still logged as in flight this long after its grant belonged to a process that died;
+# it counts as answered at grant + this. Longer than any client timeout (Dinero's is 30 s).
+MAX_FLIGHT_SECONDS = 120.0
+# Waits up to this long happen inside the request (pacing); longer ones put the work back.
+DEFAULT_MAX_BLOCK_SECONDS = 1.0
+# Never sleep less than this between two attempts, so a full log does not turn into a busy loop.
+MIN_WAIT_SECONDS = 0.05
+# Attempts at the conditional update before giving the caller a short wait instead.
+MAX_RACES = 25
+
+
+def _aware(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC)
+
+
+class SharedRateLimiter:
+    """At most ``limit_per_minute`` requests per key in any sliding minute, across all processes.
+
+    ``clock`` returns epoch seconds and ``sleep`` waits; both are injectable so tests can run
+    without real time passing.
+    """
+
+    def __init__(
+        self,
+        limit_per_minute: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_block: float | None = None,
+        safety_seconds: float | None = None,
+    ) -> None:
+        if limit_per_minute < 1:
+            raise ValueError("limit_per_minute must be at least 1")
+        self.limit = limit_per_minute
+        self.clock = clock
+        self.sleep = sleep
+        self.max_block = _setting("RATE_LIMIT_MAX_BLOCK_SECONDS", DEFAULT_MAX_BLOCK_SECONDS) \
+            if max_block is None else max_block
+        safety = _setting("RATE_LIMIT_SAFETY_SECONDS", DEFAULT_SAFETY_SECONDS) \
+            if safety_seconds is None else safety_seconds
+        # The span within which at most ``limit`` grants may fall.
+        self.span = WINDOW_SECONDS + max(safety, 0.0)
+
+    # --- public API ---------------------------------------------------------------------------
+    def start(self, key: str) -> str:
+        """Count one request about to be sent; it stays *in flight* until :meth:`finish`.
+
+        Waits up to ``max_block`` seconds, else raises :class:`BudgetExhausted` with the moment
+        the budget has room. Returns the ticket to hand to :meth:`finish`.
+        """
+        ticket = uuid.uuid4().hex[:12]
+        self._acquire(key, ticket)
+        return ticket
+
+    def finish(self, key: str, ticket: str) -> None:
+        """The answer to the request with ``ticket`` arrived (or it failed): stamp it now."""
+        for _attempt in range(MAX_RACES):
+            row = self._row(key)
+            now = self.clock()
+            log = _Log.parse(row["grants"])
+            log.flying.pop(ticket, None)
+            log.add_done(now)
+            if self._write(key, row["version"], log.pruned(now, self.span)):
+                return
+
+    def acquire(self, key: str) -> None:
+        """Count one request for ``key`` answered at once; wait up to ``max_block`` seconds, else raise.
+
+        Raises :class:`BudgetExhausted` with the seconds until the budget has room.
+        """
+        self._acquire(key, None)
+
+    def _acquire(self, key: str, ticket: str | None) -> None:
+        while True:
+            wait = self.try_acquire(key, ticket=ticket)
+            if wait <= 0:
+                return
+            if wait > self.max_block:
+                due = self.promise(key)
+                raise BudgetExhausted(key=key, retry_after=due - self.clock(), due_at=due)
+            self.sleep(max(wait, MIN_WAIT_SECONDS))
+
+    def try_acquire(self, key: str, *, ticket: str | None = None) -> float:
+        """Count one request and return 0, or return the seconds to wait before trying again.
+
+        With a ``ticket`` the request is logged as in flight (see :meth:`start`).
+        """
+        for _attempt in range(MAX_RACES):
+            # The row is read before the clock: a grant written before this read was stamped no
+            # later than ``now`` (on one clock), so the log read holds every grant that can share
+            # a span with ours; a grant written after it makes our conditional update fail.
+            row = self._row(key)
+            now = self.clock()
+            blocked = _blocked_seconds(row["blocked_until"], now)
+            if blocked > 0:
+                return blocked
+            log = _Log.parse(row["grants"])
+            wait = self._wait(log.counted(now, self.span), now)
+            if wait > 0:
+                return wait
+            if ticket is None:
+                log.add_done(now)
+            else:
+                log.flying[ticket] = round(now, 3)
+            if self._write(key, row["version"], log.pruned(now, self.span)):
+                return 0.0
+            # Another process granted (or penalized) in between: read the log again.
+        return MIN_WAIT_SECONDS
+
+    def wait_for(self, key: str) -> float:
+        """Seconds until one request for ``key`` would be granted (0 now), without counting one."""
+        now = self.clock()
+        row = self._row(key)
+        return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._counted(row, now), now))
+
+    def promise(self, key: str) -> float:
+        """When a caller that found no room should come back (epoch seconds).
+
+        The first caller is told the moment the budget has room; each further caller one
+        request's share of the span (``span / limit``) after the previous one, so operations put
+        back wake one by one at the budget's pace instead of all at the same instant (where all
+        but one would find the budget full again).
+        """
+        spacing = self.span / self.limit
+        now = self.clock()
+        for _attempt in range(MAX_RACES):
+            row = self._row(key)
+            now = self.clock()
+            free_at = now + max(_blocked_seconds(row["blocked_until"], now),
+                                self._wait(self._counted(row, now), now))
+            last = row["promised_until"]
+            due = free_at if last is None else max(free_at, last + spacing)
+            if _model().objects.filter(key=key, version=row["version"]).update(
+                promised_until=due, version=row["version"] + 1
+            ):
+                return due
+        return now + spacing
+
+    def penalize(self, key: str, seconds: float) -> None:
+        """After a 429: nobody sends for ``key`` during the next ``seconds`` (Retry-After)."""
+        until = _aware(self.clock() + max(seconds, 0))
+        self._row(key)
+        # Never shorten a longer penalty another process already recorded; the version moves so
+        # a grant being written concurrently reads the penalty first.
+        _model().objects.filter(key=key).filter(Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)).update(
+            blocked_until=until, version=F("version") + 1
+        )
+
+    def blocked_for(self, key: str, *, now: float | None = None) -> float:
+        """Seconds left of a penalty on ``key`` (0 when requests may be sent)."""
+        now = self.clock() if now is None else now
+        row = _model().objects.filter(key=key).values("blocked_until").first()
+        return _blocked_seconds(row["blocked_until"], now) if row else 0.0
+
+    def used(self, key: str) -> int:
+        """Requests counted for ``key`` within the span ending now (in flight ones included)."""
+        row = _model().objects.filter(key=key).values("grants").first()
+        return len(self._counted(row, self.clock())) if row else 0
+
+    def in_flight(self, key: str) -> int:
+        """Requests started for ``key`` whose answer has not been recorded yet."""
+        row = _model().objects.filter(key=key).values("grants").first()
+        return len(_Log.parse(row["grants"]).flying) if row else 0
+
+    def granted_at(self, key: str) -> list[float]:
+        """The requests still in the log (epoch seconds, ascending): answer times of finished
+        requests, grant times of those in flight."""
+        row = _model().objects.filter(key=key).values("grants").first()
+        if not row:
+            return []
+        log = _Log.parse(row["grants"])
+        return sorted([*log.done, *log.flying.values()])
+
+    # --- the log ----------------------------------------------------------------------------
+    def _counted(self, row: dict[str, Any], now: float) -> list[float]:
+        return _Log.parse(row["grants"]).counted(now, self.span)
+
+    def _wait(self, grants: list[float], now: float) -> float:
+        if len(grants) < self.limit:
+            return 0.0
+        # The grant that must leave the span before one more fits; a little past its edge.
+        oldest_blocking = grants[len(grants) - self.limit]
+        return max(oldest_blocking + self.span - now + 0.001, MIN_WAIT_SECONDS)
+
+    # --- database steps ---------------------------------------------------------------------
+    @staticmethod
+    def _row(key: str) -> dict[str, Any]:
+        RateLimitWindow = _model()
+        fields = ("grants", "version", "blocked_until", "promised_until")
+        row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
+        if row is not None:
+            return row
+        try:
+            with transaction.atomic():
+                RateLimitWindow.objects.create(key=key, grants="[]", version=0)
+        except IntegrityError:
+            pass  # another process created it first
+        return RateLimitWindow.objects.filter(key=key).values(*fields).get()
+
+    @staticmethod
+    def _write(key: str, version: int, log: _Log) -> bool:
+        return bool(
+            _model().objects.filter(key=key, version=version).update(
+                grants=log.dumps(), version=version + 1
+            )
+        )
+
+
+class _Log:
+    """One key's request log: answered requests by answer time, in-flight ones by grant time.
+
+    Stored as JSON in ``RateLimitWindow.grants``: a plain list of answer times when nothing is in
+    flight (the format rows had before in-flight tracking), else ``{"done": […], "flying":
+    {ticket: granted_at}}``.
+    """
+
+    def __init__(self, done: list[float], flying: dict[str, float]) -> None:
+        self.done = done
+        self.flying = flying
+
+    @classmethod
+    def parse(cls, stored: str) -> _Log:
+        try:
+            value = json.loads(stored or "[]")
+        except ValueError:
+            return cls([], {})
+        if isinstance(value, dict):
+            done, flying = value.get("done", []), value.get("flying", {})
+        else:
+            done, flying = value, {}
+        if not isinstance(done, list) or not isinstance(flying, dict):
+            return cls([], {})
+        return cls(
+            sorted(float(v) for v in done if isinstance(v, int | float)),
+            {str(k): float(v) for k, v in flying.items() if isinstance(v, int | float)},
+        )
+
+    def add_done(self, at: float) -> None:
+        bisect.insort(self.done, round(at, 3))
+
+    def counted(self, now: float, span: float) -> list[float]:
+        """The moments the vendor may have counted, of the requests within the span ending now.
+
+        A finished request counts at its answer time; one in flight at "now" (it may be arriving
+        this instant), until it is ``MAX_FLIGHT_SECONDS`` old. A request exactly one span ago
+        still counts, so two grants are always more than a span apart.
+        """
+        times = [t for t in self.done if t >= now - span]
+        for granted in self.flying.values():
+            at = min(now, granted + MAX_FLIGHT_SECONDS)
+            if at >= now - span:
+                times.append(at)
+        return sorted(times)
+
+    def pruned(self, now: float, span: float) -> _Log:
+        """The log without what can no longer share a span with a request granted now or later."""
+        done = [t for t in self.done if t >= now - span]
+        flying = {k: v for k, v in self.flying.items() if v + MAX_FLIGHT_SECONDS >= now - span}
+        return _Log(done, flying)
+
+    def dumps(self) -> str:
+        if not self.flying:
+            return json.dumps(self.done)
+        return json.dumps({"done": self.done, "flying": self.flying})
+
+
+def _blocked_seconds(blocked_until: datetime | None, now: float) -> float:
+    return max(blocked_until.timestamp() - now, 0.0) if blocked_until else 0.0
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def _model():  # type: ignore[no-untyped-def]
+    # Imported lazily: the clients package is imported by settings-free code paths too.
+
+    return RateLimitWindow

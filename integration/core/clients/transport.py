@@ -1,0 +1,234 @@
+"""The one HTTP chokepoint of each client: requests, redaction, rate limit, exchange reporting.
+
+Every request either client makes goes through :meth:`Transport.send`. It
+
+1. waits for the shared per-key rate limit (all processes and hosts share it, see
+   :mod:`integration.core.clients.ratelimit`);
+2. sends the request with a timeout, and tells the limiter when the answer came (the request
+   counts as in flight until then);
+3. reports the exchange — method, URL, status, duration, request and response bodies — to the
+   ``on_exchange`` hook *after* redaction: Authorization headers, tokens, API keys and client
+   secrets never leave this module;
+4. returns the ``requests.Response`` or raises ``requests`` exceptions for the client to classify.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from django.utils import timezone
+
+REDACTED = "«redacted»"
+
+# Keys whose values are secrets wherever they appear (JSON bodies, form bodies, query strings).
+SECRET_KEYS = {
+    "authorization", "access_token", "refresh_token", "id_token", "token", "api_key", "apikey",
+    "client_secret", "password", "username", "code_verifier", "secret",
+}
+# Secret only as an OAuth form or query parameter (the authorization code); in JSON "code" is an
+# ordinary field — Rackbeat's VAT codes, unit codes … — and must stay readable in the log.
+FORM_ONLY_SECRET_KEYS = {"code"}
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Exchange:
+    service: str
+    method: str
+    url: str
+    status: int | None
+    duration_ms: int
+    request_body: str
+    response_body: str
+    error: str = ""
+
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+@dataclass
+class Redactor:
+    """Removes secrets from text: known key names plus every literal secret value given."""
+
+    secrets: list[str] = field(default_factory=list)
+
+    def add(self, *values: str | None) -> None:
+        for value in values:
+            if value and len(value) >= 4 and value not in self.secrets:
+                self.secrets.append(value)
+
+    def text(self, text: str) -> str:
+        if not text:
+            return text
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        # key=value pairs (query strings, form bodies)
+        text = re.sub(
+            r"(?i)\b(" + "|".join(SECRET_KEYS | FORM_ONLY_SECRET_KEYS) + r")=([^&\s\"']+)",
+            lambda m: f"{m.group(1)}={REDACTED}", text,
+        )
+        # "key": "value" pairs in JSON that was not parsed (e.g. truncated bodies)
+        text = re.sub(
+            r'(?i)"(' + "|".join(SECRET_KEYS) + r')"\s*:\s*"[^"]*"', lambda m: f'"{m.group(1)}": "{REDACTED}"', text
+        )
+        return re.sub(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", lambda m: f"{m.group(1)} {REDACTED}", text)
+
+    def body(self, body: Any) -> str:
+        if body is None or body == b"" or body == "":
+            return ""
+        if isinstance(body, bytes):
+            try:
+                body = body.decode()
+            except UnicodeDecodeError:
+                return f"«{len(body)} bytes of binary data»"
+        if isinstance(body, dict | list):
+            body = json.dumps(_redact_structure(body), ensure_ascii=False)
+        else:
+            try:
+                parsed = json.loads(body)
+            except (TypeError, ValueError):
+                pass
+            else:
+                if isinstance(parsed, dict | list):
+                    body = json.dumps(_redact_structure(parsed), ensure_ascii=False)
+        return self.text(str(body))
+
+
+def _redact_structure(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS and v else _redact_structure(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_structure(v) for v in value]
+    return value
+
+
+MAX_LOGGED_BODY = 200_000
+
+
+def retry_after_seconds(response: requests.Response, default: float) -> float:
+    """Seconds to wait after a 429: the Retry-After header (seconds or HTTP date), else ``default``."""
+
+
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return default
+    try:
+        return max(float(value), 1.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        return default
+    return max((when - timezone.now()).total_seconds(), 1.0)
+
+
+class Transport:
+    """A ``requests.Session`` with the chokepoint duties described in the module docstring."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        timeout: float,
+        on_exchange: ExchangeHook | None = None,
+        limiter: Any | None = None,
+        limiter_key: str = "",
+        secrets: Iterable[str | None] = (),
+        default_headers: dict[str, str] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.service = service
+        self.timeout = timeout
+        self.on_exchange = on_exchange
+        self.limiter = limiter
+        self.limiter_key = limiter_key
+        self.redactor = Redactor()
+        self.redactor.add(*secrets)
+        self.session = session or requests.Session()
+        if default_headers:
+            self.session.headers.update(default_headers)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: dict[str, str] | None = None,
+        rate_limited: bool = True,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        ticket = self.limiter.start(self.limiter_key) if rate_limited and self.limiter is not None else None
+        started = time.monotonic()
+        response: requests.Response | None = None
+        error = ""
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json_body, data=data, files=files, headers=headers,
+                timeout=timeout or self.timeout,
+            )
+            return response
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if ticket is not None:
+                self._answered(ticket)
+            self._report(method, url, params, json_body if json_body is not None else data, files,
+                         response, started, error)
+
+    def _answered(self, ticket: str) -> None:
+        # The budget learns when the answer came (the latest moment the vendor counted the
+        # request). A failure here must not hide the vendor's answer: the request then counts as
+        # in flight until the limiter's MAX_FLIGHT_SECONDS, which only slows later requests.
+        try:
+            self.limiter.finish(self.limiter_key, ticket)
+        except Exception:
+            logger.exception("Could not record the answer time of a %s request", self.service)
+
+    def _report(self, method, url, params, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
+        if self.on_exchange is None:
+            return
+        full_url = url
+        if params:
+            full_url = requests.Request(method, url, params=params).prepare().url or url
+        request_body = "«multipart upload»" if files else self.redactor.body(body)
+        response_body = ""
+        if response is not None:
+            ctype = response.headers.get("Content-Type", "")
+            if "pdf" in ctype or "octet-stream" in ctype:
+                response_body = f"«{len(response.content)} bytes of {ctype}»"
+            else:
+                response_body = self.redactor.body(response.text)
+        exchange = Exchange(
+            service=self.service,
+            method=method.upper(),
+            url=self.redactor.text(full_url),
+            status=response.status_code if response is not None else None,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            request_body=request_body[:MAX_LOGGED_BODY],
+            response_body=response_body[:MAX_LOGGED_BODY],
+            error=self.redactor.text(error),
+        )
+        try:
+            self.on_exchange(exchange)
+        except Exception:
+            logger.exception("Could not record an HTTP exchange")

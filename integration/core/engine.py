@@ -1,0 +1,763 @@
+"""The sync engine: queue → claim → run the transfer → record the outcome.
+
+Every transfer, whatever started it (webhook, poll, start sync, troubleshooting, retry), is a
+:class:`~integration.core.models.SyncOperation` row with a natural key. The row is the unit of truth;
+django-q2 only executes ``integration.tasks.run_operation(op_id)``.
+
+Guarantees:
+
+* **One row per document.** The natural key (connection, kind, direction, source key) is unique;
+  new work for a document that is already queued joins the existing row, new work for a row that
+  is running sets ``rerun_requested`` so the worker reads the source once more afterwards.
+* **Exactly once for money** (DESIGN.md rule 9, :mod:`integration.core.lifecycle`). A sales invoice,
+  credit note, supplier invoice or item consumption that has *touched* the other side (done,
+  handled, a stored Dinero id, a create without a clear answer) is moved on only by a person: a
+  later webhook, poll, follow-up or start sync leaves it where it is — for a done document it only
+  checks whether Rackbeat changed it after the transfer. Master data that is done is queued
+  again, because a change in Rackbeat must reach Dinero.
+* **One writer.** A worker claims a row with one conditional UPDATE (pending and due → running)
+  and goes on only if exactly one row changed; recording the outcome is conditional on the same
+  claim, so a worker that lost its claim (stale-claim recovery) cannot overwrite a newer result.
+* **Crashes lose nothing.** A claim older than ``STALE_CLAIM_MINUTES`` goes back to pending; the
+  handlers are idempotent (intent stored before side effects, look-ups before creates).
+* **Paused and broken connections wait.** Their rows stay pending and continue when the
+  connection is active again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.models import OrmQ
+from django_q.tasks import async_task
+
+from accounts.models import Connection
+from integration.core import alerts, dispatch, handlers, lifecycle
+from integration.core.clients import errors
+from integration.core.clients.dinero import limiter_key
+from integration.core.clients.factory import LazyClient, dinero_client, rackbeat_client
+from integration.core.clients.ratelimit import SharedRateLimiter
+from integration.core.handlers import (
+    Result,
+    SkipTransfer,
+    TransferContext,
+    TransferProblem,
+    handler_for,
+)
+from integration.core.insert_if_absent import insert_if_absent
+from integration.core.models import (
+    IntegrationSettings,
+    OperationEvent,
+    SyncOperation,
+    SyncRun,
+    Trigger,
+)
+
+logger = logging.getLogger(__name__)
+
+State = SyncOperation.State
+
+TASK = "integration.tasks.run_operation"
+
+# Kinds that move money: once done, never transferred again automatically.
+EXACTLY_ONCE_KINDS = lifecycle.MONEY_KINDS
+CHECK_TASK = "integration.tasks.check_transferred_document"
+
+# Connections in these states keep their work pending until they are active again.
+WAITING_CONNECTION_STATES = (Connection.State.PAUSED, Connection.State.BROKEN)
+
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 60 * 60
+# A due row whose task was queued this long ago and has not run is considered to have lost its
+# task (fetched by a worker process that died): run_due queues another. Tasks merely waiting in a
+# busy queue are not counted as lost (see run_due), and a second task is harmless: the claim
+# decides, and a task without work to claim ends at once.
+LOST_TASK_SECONDS = 60
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def record_event(op: SyncOperation, message: str, *, state: str | None = None) -> OperationEvent:
+    return OperationEvent.objects.create(
+        operation=op, attempt=op.attempts, state=state or op.state, message=message
+    )
+
+
+# --- queueing -------------------------------------------------------------------------------------
+
+def _sync_mode() -> bool:
+    return bool(settings.Q_CLUSTER.get("sync"))
+
+
+def _queue_task(op_pk: int, at: datetime | None = None) -> None:
+    """Queue the django-q2 task for ``op_pk`` (handed out from ``at`` when that is in the future).
+
+    With the ORM broker the task row is written in the caller's transaction, so it exists exactly
+    when the operation row does. In sync mode (development, tests) the task runs in this process
+    once the transaction commits, so it sees the committed row and its HTTP calls happen outside
+    the caller's transaction.
+
+    A task for a later moment (budget wait, backoff) is written to be handed out at that moment
+    (see :mod:`integration.core.dispatch`); ``enqueued_at`` then records that moment, so ``run_due``
+    knows the row has its task. In sync mode, or with a broker that cannot delay, ``run_due``
+    queues the row once it is due.
+    """
+    if at is not None and at > timezone.now():
+        if not _sync_mode() and dispatch.queue_at(TASK, op_pk, due=at, task_name=f"operation-{op_pk}"):
+            SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=at)
+        return
+    SyncOperation.objects.filter(pk=op_pk).update(enqueued_at=timezone.now())
+    _send_task(op_pk)
+
+
+def _send_task(op_pk: int) -> None:
+    """The django-q2 task alone, due now, for a row whose ``enqueued_at`` is already set."""
+
+    if not _sync_mode():
+        async_task(TASK, op_pk, task_name=f"operation-{op_pk}", sync=False)
+        return
+
+    def run_inline() -> None:
+        async_task(TASK, op_pk, task_name=f"operation-{op_pk}", sync=True)
+
+    _after_commit(run_inline)
+
+
+def _queue_change_check(op_pk: int) -> None:
+    """Compare a done document with its source again, after the caller's transaction commits."""
+
+    _after_commit(lambda: async_task(CHECK_TASK, op_pk, task_name=f"check-{op_pk}", sync=_sync_mode()))
+
+
+def _after_commit(func: Any) -> None:
+    conn = transaction.get_connection()
+    # Test cases wrap every test in transactions of their own; for them the work counts as
+    # committed once no transaction of the application is open.
+    if all(getattr(block, "_from_testcase", False) for block in conn.atomic_blocks):
+        func()
+    else:
+        transaction.on_commit(func)
+
+
+def enqueue(
+    connection: Connection,
+    kind: str,
+    direction: str,
+    source_key: Any,
+    *,
+    trigger: str,
+    run: SyncRun | None = None,
+    document_number: str = "",
+    document_name: str = "",
+) -> SyncOperation:
+    """Create or reuse the operation for one document and queue its task (see module docstring)."""
+    source_key = str(source_key)
+    queue = False
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                op, created = SyncOperation.objects.get_or_create(
+                    connection=connection, kind=kind, direction=direction, source_key=source_key,
+                    defaults={
+                        "trigger": trigger, "run": run, "document_number": str(document_number or ""),
+                        "document_name": str(document_name or "")[:255],
+                        "next_attempt_at": timezone.now(),
+                    },
+                )
+        except IntegrityError:
+            op, created = SyncOperation.objects.get(
+                connection=connection, kind=kind, direction=direction, source_key=source_key
+            ), False
+        label = Trigger(trigger).label if trigger in Trigger.values else trigger
+        if created:
+            record_event(op, _("Queued (%(trigger)s).") % {"trigger": label})
+            queue = True
+        else:
+            op = SyncOperation.objects.select_for_update().get(pk=op.pk)
+            queue = _join_existing(op, trigger=trigger, run=run, label=label,
+                                   document_number=document_number, document_name=document_name)
+        if queue and not _sync_mode():
+            _queue_task(op.pk)
+    if queue and _sync_mode():
+        _queue_task(op.pk)
+    op.refresh_from_db()
+    if not created and not queue and op.state == State.DONE and lifecycle.is_money(op):
+        # New work for a transferred document: it is never sent again, but a change is made loud.
+        _queue_change_check(op.pk)
+        op.refresh_from_db()
+    return op
+
+
+def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, *, trigger: str,
+                document_number: str = "") -> int | None:
+    """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
+
+    One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
+    entry and its task — in the caller's transaction, with no savepoint and no read-back. Returns
+    the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
+    the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
+    """
+
+    now = timezone.now()
+    op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
+                       trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
+                       enqueued_at=now, created_at=now)
+    op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
+    if op_pk is None:
+        return None
+    label = Trigger(trigger).label if trigger in Trigger.values else trigger
+    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
+                                  message=_("Queued (%(trigger)s).") % {"trigger": label})
+    _send_task(op_pk)
+    return op_pk
+
+
+def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: str,
+                   document_number: str, document_name: str) -> bool:
+    """New work arrived for an existing row; return True when a task must be queued."""
+    if op.state == State.RUNNING:
+        if not op.rerun_requested:
+            op.rerun_requested = True
+            op.save(update_fields=["rerun_requested", "updated_at"])
+            record_event(op, _("New work arrived (%(trigger)s) while running: it runs again afterwards.")
+                         % {"trigger": label})
+        return False
+    if op.state == State.PENDING:
+        return False
+    if not lifecycle.automatic_may_restart(op):
+        record_event(op, lifecycle.held_message(op, label))
+        return False
+    _reset_to_pending(op, trigger=trigger, run=run)
+    if document_number and not op.document_number:
+        op.document_number = str(document_number)
+    if document_name and not op.document_name:
+        op.document_name = str(document_name)[:255]
+    op.save()
+    record_event(op, _("Queued again (%(trigger)s).") % {"trigger": label})
+    return True
+
+
+def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -> None:
+    """Back to pending for a fresh try. The intent (our Dinero Guid, the step reached) is kept."""
+    op.state = State.PENDING
+    op.trigger = trigger
+    if run is not None:
+        op.run = run
+    op.next_attempt_at = timezone.now()
+    op.transient_failures = 0
+    op.budget_key = ""
+    op.rerun_requested = False
+    op.claimed_at = None
+    op.claimed_by = ""
+    op.last_error_class = ""
+    op.last_error = ""
+    op.hint = ""
+    op.fix_url = ""
+    op.finished_at = None
+
+
+# --- running --------------------------------------------------------------------------------------
+
+def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
+    now = timezone.now()
+    rows = SyncOperation.objects.filter(pk=op_id, state=State.PENDING, next_attempt_at__lte=now)
+    if require_active:
+        # A subquery on the connection, never a join: with a join Django writes ``id IN (SELECT …
+        # state = 'pending' …)``, and a claim that waited for another claim's row lock re-checks only
+        # the id, so both would win. Here the row's own state is re-checked after the wait.
+        rows = rows.filter(connection__in=Connection.objects.exclude(
+            state__in=WAITING_CONNECTION_STATES).values("pk"))
+    changed = rows.update(
+        state=State.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1,
+        rerun_requested=False, updated_at=now,
+    )
+    return changed == 1
+
+
+def run_operation(op_id: int) -> SyncOperation | None:
+    """Claim and run the operation — or a fairer due one; None when nothing could be claimed.
+
+    A task is a reason to look for work: when another connection has fewer operations running,
+    its due operation goes first (see :mod:`integration.core.dispatch`), so one connection's backlog
+    never holds up another's documents. In sync mode the task runs exactly its own operation.
+    """
+    if _sync_mode():
+        return _run(op_id, require_active=True)
+    for candidate in dispatch.candidates(op_id, waiting_connection_states=WAITING_CONNECTION_STATES):
+        result = _run(candidate, require_active=True)
+        if result is not None:
+            return result
+    return None
+
+
+def execute_now(op: SyncOperation) -> SyncOperation:
+    """Run one operation in this process now (troubleshooting), under the same claim rules.
+
+    A finished or waiting row is made due first; a row another worker is running is left alone,
+    and so is a money document that touched the other side (only the choices on its operation
+    page move it on, see :mod:`integration.core.lifecycle`).
+    """
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if locked.state not in (State.PENDING, State.RUNNING) and lifecycle.touched(locked):
+            if locked.state != State.DONE:
+                record_event(locked, lifecycle.held_message(locked, Trigger.TROUBLESHOOTING.label))
+            op.refresh_from_db()
+            return op
+        if locked.state != State.RUNNING:
+            if locked.state != State.PENDING:
+                _reset_to_pending(locked, trigger=Trigger.TROUBLESHOOTING, run=None)
+            locked.next_attempt_at = timezone.now()
+            locked.save()
+    result = _run(op.pk, require_active=False)
+    if result is None:
+        op.refresh_from_db()
+        return op
+    return result
+
+
+def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
+    worker = worker_name()
+    if not _claim(op_id, worker=worker, require_active=require_active):
+        return None
+    op = SyncOperation.objects.select_related("connection").get(pk=op_id)
+    claimed_at = op.claimed_at
+    exhausted = _dinero_budget_exhausted(op)
+    if exhausted is not None:
+        # Nothing would fit: put back at once, before any call (a Rackbeat read included).
+        return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
+                       connection_problem=None)
+    record_event(op, _("Attempt %(n)s started by %(worker)s.") % {"n": op.attempts, "worker": worker})
+    try:
+        updates, connection_problem = _execute(op)
+    except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
+        logger.exception("Operation %s failed unexpectedly", op_id)
+        updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
+    return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem)
+
+
+def _context(op: SyncOperation) -> TransferContext:
+    connection = op.connection
+    integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+    return TransferContext(
+        connection=connection,
+        settings=integration_settings,
+        rackbeat=LazyClient(lambda: rackbeat_client(connection, op)),  # type: ignore[arg-type]
+        dinero=LazyClient(lambda: dinero_client(connection, op)),  # type: ignore[arg-type]
+        operation=op,
+    )
+
+
+def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]:
+    handler = handler_for(op.kind, op.direction)
+    if handler is None:
+        return _failed(op, _("No transfer exists for %(kind)s in the direction %(direction)s.") % {
+            "kind": op.get_kind_display(), "direction": op.get_direction_display()}, "NoHandler"), None
+    try:
+        result = handler(op, _context(op))
+    except SkipTransfer as exc:
+        return {"state": State.SKIPPED, "outcome": str(exc), **_clear_error()}, None
+    except TransferProblem as exc:
+        return {
+            "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__,
+            "last_error": exc.message, "hint": exc.hint, "fix_url": exc.fix_url,
+        }, None
+    except errors.BudgetExhausted as exc:
+        return _budget_wait(op, exc), None
+    except errors.ApiError as exc:
+        return _api_error(op, exc)
+    if not isinstance(result, Result):
+        return _failed(op, _("The transfer returned no result."), "NoResult"), None
+    return _result(op, result), None
+
+
+def _clear_error() -> dict[str, Any]:
+    return {"last_error_class": "", "last_error": "", "hint": "", "fix_url": ""}
+
+
+def _result(op: SyncOperation, result: Result) -> dict[str, Any]:
+    updates: dict[str, Any] = {
+        "state": State.SKIPPED if result.skipped else State.DONE,
+        "outcome": result.outcome, **_clear_error(),
+    }
+    for field in ("target_id", "target_number", "document_number", "document_name"):
+        value = getattr(result, field)
+        if value:
+            updates[field] = str(value)[:255]
+    updates["_follow_ups"] = list(result.follow_ups)
+    return updates
+
+
+def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None:
+    """The organization's Dinero budget has no room now: every transfer calls Dinero."""
+    organization = str(op.connection.dinero_organization_id or "")
+    if not organization:
+        return None
+
+    limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
+    key = limiter_key(organization)
+    if limiter.wait_for(key) <= limiter.max_block:
+        return None
+    due = limiter.promise(key)
+    return errors.BudgetExhausted(key=key, retry_after=due - time.time(), due_at=due)
+
+
+def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, Any]:
+    """Back to pending until the budget has room: neither a failure nor a counted attempt.
+
+    The step reached is kept in the row's intent as for any interruption, so the operation goes
+    on from there; the claim is given back so the worker takes other work meanwhile.
+    """
+    return {
+        "state": State.PENDING, "next_attempt_at": datetime.fromtimestamp(exc.due_at, tz=UTC),
+        "attempts": F("attempts") - 1, "budget_key": exc.key[:120],
+        # One timeline entry per wait, not one per wake-up that found the budget still full.
+        "_budget_event": not op.budget_key,
+    }
+
+
+def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]:
+    return {
+        "state": State.FAILED, "last_error_class": error_class[:100], "last_error": message,
+        "hint": _("An unexpected error stopped the transfer. Press Retry; if it fails again, contact support "
+                  "with the operation's timeline."),
+        "fix_url": "",
+    }
+
+
+def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter; a server's Retry-After is honoured as the minimum."""
+    # Settings may compress the clock (the chaos suite does); the defaults are the product's.
+    base = float(getattr(settings, "BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
+    longest = float(getattr(settings, "BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS))
+    ceiling = min(longest, base * 2 ** max(0, failures - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(float(retry_after), 0.0) + random.uniform(0, 5)
+    return delay
+
+
+def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any], errors.ApiError | None]:
+    message = exc.describe()
+    connection_problem = exc if isinstance(exc, errors.AuthenticationFailed | errors.NoProSubscription) else None
+    if exc.permanent:
+        return {
+            "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__, "last_error": message,
+            "hint": exc.hint, "fix_url": "",
+        }, connection_problem
+    failures = op.transient_failures + 1
+    if failures >= settings.MAX_TRANSIENT_ATTEMPTS:
+        return {
+            "state": State.FAILED, "transient_failures": failures, "last_error_class": type(exc).__name__,
+            "last_error": _("Gave up after %(n)s attempts. Last answer: %(message)s") % {
+                "n": failures, "message": message},
+            "hint": _("The service kept failing. Check the HTTP exchanges below, then press Retry."),
+            "fix_url": "",
+        }, None
+    retry_after = getattr(exc, "retry_after", None) if isinstance(exc, errors.RateLimited) else None
+    delay = backoff_seconds(failures, retry_after)
+    return {
+        "state": State.PENDING, "transient_failures": failures,
+        "next_attempt_at": timezone.now() + timedelta(seconds=delay),
+        "last_error_class": type(exc).__name__, "last_error": message, "hint": exc.hint, "fix_url": "",
+    }, None
+
+
+def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
+            connection_problem: errors.ApiError | None) -> SyncOperation:
+    follow_ups = updates.pop("_follow_ups", [])
+    budget_event = updates.pop("_budget_event", None)
+    if budget_event is None:
+        updates["budget_key"] = ""
+    final = updates["state"]
+    now = timezone.now()
+    updates["updated_at"] = now
+    if final != State.PENDING:
+        updates["finished_at"] = now
+    updates["claimed_by"] = ""
+    # Conditional on our own claim: a claim recovered as stale and taken by another worker wins.
+    changed = SyncOperation.objects.filter(
+        pk=op.pk, state=State.RUNNING, claimed_by=worker, claimed_at=claimed_at,
+    ).update(**updates)
+    op.refresh_from_db()
+    if changed != 1:
+        record_event(op, _("The result of attempt by %(worker)s was discarded: its claim had been given up "
+                           "as stale.") % {"worker": worker})
+        return op
+    if budget_event is None:
+        record_event(op, _describe_outcome(op))
+    elif budget_event:
+        record_event(op, _("Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, "
+                           "not counted as an attempt).") % {
+            "budget": op.budget_key.split(":", 1)[0].capitalize(),
+            "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")})
+    if op.state == State.PENDING:
+        _queue_task(op.pk, at=op.next_attempt_at)
+    if connection_problem is not None:
+        _mark_connection_broken(op.connection, connection_problem)
+    for kind, direction, source_key in follow_ups:
+        enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
+    _rerun_if_requested(op)
+    op.refresh_from_db()
+    return op
+
+
+def _describe_outcome(op: SyncOperation) -> str:
+    if op.state == State.DONE:
+        return _("Done: %(outcome)s") % {"outcome": op.outcome}
+    if op.state == State.SKIPPED:
+        return _("Skipped: %(outcome)s") % {"outcome": op.outcome}
+    if op.state == State.PENDING:
+        return _("Temporary problem (%(error)s); next try at %(when)s.") % {
+            "error": op.last_error, "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")}
+    return _("%(state)s: %(error)s") % {"state": op.get_state_display(), "error": op.last_error}
+
+
+def _rerun_if_requested(op: SyncOperation) -> None:
+    if not op.rerun_requested:
+        return
+    check = False
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if not locked.rerun_requested or locked.state in (State.RUNNING, State.PENDING):
+            return
+        if lifecycle.touched(locked):
+            # Rule 9: the work that arrived meanwhile does not move a touched document on.
+            locked.rerun_requested = False
+            locked.save(update_fields=["rerun_requested", "updated_at"])
+            check = locked.state == State.DONE
+        else:
+            _reset_to_pending(locked, trigger=locked.trigger, run=None)
+            locked.save()
+            record_event(locked, _("Running again for the work that arrived meanwhile."))
+    if check:
+        _queue_change_check(op.pk)
+    else:
+        _queue_task(op.pk)
+
+
+def _mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
+    connection.refresh_from_db()
+    if connection.set_state(Connection.State.BROKEN, f"{exc.message} {exc.hint}".strip()):
+        connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+        try:
+            alerts.notify_connection_broken(connection)
+        except Exception:
+            logger.exception("Could not send the broken-connection alert for %s", connection.pk)
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+def _user_label(user: Any) -> str:
+    if user is None:
+        return _("the system")
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or getattr(user, "username", str(user))
+
+
+def retry(op: SyncOperation, *, user: Any) -> SyncOperation:
+    """Read the source again now: back to pending and queued (a done invoice stays done)."""
+    queue = False
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if locked.state == State.RUNNING:
+            record_event(locked, _("Retry requested by %(user)s while running: it runs again afterwards.")
+                         % {"user": _user_label(user)})
+            SyncOperation.objects.filter(pk=op.pk).update(rerun_requested=True)
+        elif locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
+            record_event(locked, _("Retry requested by %(user)s refused: the document was already transferred.")
+                         % {"user": _user_label(user)})
+        elif locked.handled_at and lifecycle.is_money(locked):
+            # Handled may mean "entered by hand": posting it again needs the explicit choice.
+            record_event(locked, _("Retry requested by %(user)s refused: the document was marked handled. If "
+                                   "it is not in %(side)s, choose “It is not there: post it now”.")
+                         % {"user": _user_label(user), "side": lifecycle.other_side(locked)})
+        else:
+            _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
+            locked.save()
+            record_event(locked, _("Retry requested by %(user)s.") % {"user": _user_label(user)})
+            queue = True
+    if queue:
+        _queue_task(op.pk)
+    op.refresh_from_db()
+    return op
+
+
+def mark_handled(op: SyncOperation, *, user: Any, note: str) -> SyncOperation:
+    """A person dealt with the problem outside the integration; the row leaves the problem lists."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        locked.handled_by = _user_label(user)[:150]
+        locked.handled_note = note
+        locked.handled_at = now
+        if locked.state in SyncOperation.PROBLEM_STATES or locked.state == State.PENDING:
+            locked.state = State.SKIPPED
+            locked.outcome = _("Marked as handled by %(user)s: %(note)s") % {"user": locked.handled_by, "note": note}
+            locked.finished_at = now
+        locked.save()
+        record_event(locked, _("Marked as handled by %(user)s: %(note)s") % {"user": locked.handled_by, "note": note})
+    op.refresh_from_db()
+    return op
+
+
+def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperation:
+    """A person found the document on the other side: "It is in Dinero: link voucher number …".
+
+    The operation becomes done with that number (or Guid) and nothing is sent; from then on it is
+    exactly once like any transferred document. Refused for a document that is done or running.
+    """
+    reference = reference.strip()
+    follow_ups: list[tuple[str, str, str]] = []
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if not reference or not lifecycle.is_money(locked) or locked.state in (State.DONE, State.RUNNING):
+            record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
+                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
+            op.refresh_from_db()
+            return op
+        who = _user_label(user)
+        target = lifecycle.link_target(locked, reference)
+        for field, value in target.items():
+            setattr(locked, field, value)
+        locked.intent = {**(locked.intent or {}), "in_flight": "", "touched": True, "linked_by": who,
+                         "linked_reference": reference}
+        locked.state = State.DONE
+        locked.outcome = _("Linked by %(user)s to %(side)s document %(reference)s; nothing was sent.") % {
+            "user": who, "side": lifecycle.other_side(locked), "reference": reference}
+        locked.last_error_class = locked.last_error = locked.hint = locked.fix_url = ""
+        locked.finished_at = timezone.now()
+        locked.next_attempt_at = timezone.now()
+        locked.save()
+        record_event(locked, locked.outcome)
+        follow_ups = handlers.follow_ups_after_link(locked)
+    for kind, direction, source_key in follow_ups:
+        enqueue(locked.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=locked.run)
+    op.refresh_from_db()
+    return op
+
+
+def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
+    """A person looked and the document is not there: "It is not there: post it now".
+
+    Forgets the unanswered create (and a stored id whose document is gone) and queues the
+    transfer, which creates the document once. Refused for a document that is done or running.
+    """
+    queue = False
+    with transaction.atomic():
+        locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
+        if not lifecycle.person_may_choose(locked):
+            record_event(locked, _("Posting by %(user)s refused: the document is %(state)s.")
+                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
+        else:
+            who = _user_label(user)
+            locked.intent = lifecycle.intent_for_post_now(locked.intent or {}, who)
+            locked.handled_at = None
+            locked.handled_by = ""
+            locked.handled_note = ""
+            _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
+            locked.save()
+            record_event(locked, _("%(user)s confirmed the document is not in %(side)s: posting it now.")
+                         % {"user": who, "side": lifecycle.other_side(locked)})
+            queue = True
+    if queue:
+        _queue_task(op.pk)
+    op.refresh_from_db()
+    return op
+
+
+# --- schedules ------------------------------------------------------------------------------------
+
+def run_due() -> int:
+    """Queue tasks for pending rows that are due and have no task waiting (backoff, lost tasks)."""
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=LOST_TASK_SECONDS)
+    due = (
+        SyncOperation.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
+        .exclude(connection__state__in=WAITING_CONNECTION_STATES)
+    )
+    without_task = list(due.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at")))
+                        .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    lost = list(due.filter(enqueued_at__gte=F("next_attempt_at"), enqueued_at__lt=lost_before)
+                .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    # Tasks still waiting in the broker will run these rows (a task runs the fairest due row):
+    # only the shortfall was lost with a dead worker.
+    lost = lost[:max(0, len(lost) - _tasks_waiting(now))]
+    for pk in without_task + lost:
+        _queue_task(pk)
+    return len(without_task) + len(lost) + _queue_missing_tasks()
+
+
+def _tasks_waiting(now: datetime) -> int:
+    """Operation tasks the broker would hand out now (0 for brokers that cannot tell)."""
+    if _sync_mode() or not isinstance(get_broker(), ORM):
+        return 0
+    return OrmQ.objects.filter(lock__lte=now).count()
+
+
+def _queue_missing_tasks() -> int:
+    """Top the broker up to one waiting task per due row (ORM broker; 0 with others).
+
+    A task is only a reason to look for work (:mod:`integration.core.dispatch`): it may run another
+    connection's operation, and then the row it was queued for waits without a task of its own
+    (found by the chaos suite: rows due for minutes, nothing in the queue, ``enqueued_at`` recent).
+    Counting instead of matching task to row keeps the fair choice; a surplus task finds nothing
+    to claim and ends.
+    """
+
+    broker = get_broker()
+    if _sync_mode() or not isinstance(broker, ORM):
+        return 0
+    due = dispatch.due_operations(waiting_connection_states=WAITING_CONNECTION_STATES)
+    # The tasks just queued above are in the broker already and counted here.
+    missing = due.count() - broker.queue_size()
+    if missing <= 0:
+        return 0
+    oldest = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:min(missing, 1000)])
+    for pk in oldest:
+        _queue_task(pk)
+    return len(oldest)
+
+
+def release_claims(running: Any, *, reason: str) -> int:
+    """Put the claimed rows of ``running`` back to pending and queue them; returns how many.
+
+    Each release is conditional on the claim read, so a worker that finished meanwhile keeps its
+    result, and two sweepers never release the same claim twice.
+    """
+    recovered = 0
+    for op in list(running):
+        with transaction.atomic():
+            changed = SyncOperation.objects.filter(
+                pk=op.pk, state=State.RUNNING, claimed_at=op.claimed_at, claimed_by=op.claimed_by,
+            ).update(state=State.PENDING, next_attempt_at=timezone.now(), claimed_at=None, claimed_by="",
+                     updated_at=timezone.now())
+            if changed != 1:
+                continue
+            lost_worker = op.claimed_by or "?"
+            op.refresh_from_db()
+            if reason == "dead":
+                message = _("The worker %(worker)s died during attempt %(n)s (its heartbeat stopped); the "
+                            "operation is queued again (it looks documents up before creating anything).")
+            else:
+                message = _("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
+                            "is queued again (it looks documents up before creating anything).")
+            record_event(op, message % {"worker": lost_worker, "n": op.attempts})
+        _queue_task(op.pk)
+        recovered += 1
+    return recovered

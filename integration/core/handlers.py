@@ -1,0 +1,176 @@
+"""The contract between the engine and the transfer modules.
+
+A transfer handler is a function ``handler(op, ctx) -> Result`` registered for one
+(kind, direction). The engine claims the operation row, builds the context, calls the handler and
+records the outcome; handlers never change ``op.state`` themselves. What a handler must persist
+between its steps (our chosen Dinero Guid, the Dinero id the moment it comes back, the step
+reached) it stores with :meth:`TransferContext.save_intent`, which commits immediately — so a
+crash between "POST draft" and "book" resumes at "book" instead of creating a second draft.
+
+Handlers signal outcomes by returning a :class:`Result` or raising:
+
+* :class:`NeedsMapping` — a mapping is missing (product group × VAT zone, unit, layout, setting);
+  the message names exactly what, ``fix_url`` links to where to fix it. → needs attention.
+* :class:`SkipTransfer` — nothing to do, with the reason shown in the log (e.g. the customer
+  integration is off, the invoice is not booked yet). → skipped.
+* :class:`TotalsMismatch` — Dinero's total differs from Rackbeat's. → needs attention, both figures.
+* ``integration.core.clients.errors.ApiError`` subclasses — classified by the engine (permanent →
+  needs attention, transient → retry with backoff, uncertain → retry, and the handler looks up
+  before it creates again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from integration.core.clients.errors import ApiError
+from integration.core.clients.rackbeat_documents import RelatedRecords
+from integration.core.models import IntegrationSettings, OperationEvent, SyncOperation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accounts.models import Connection
+    from integration.core.clients.dinero import DineroClient
+    from integration.core.clients.rackbeat import RackbeatClient
+
+
+@dataclass
+class Result:
+    """What a successful handler reports. ``outcome`` is one readable sentence for the log."""
+
+    outcome: str
+    target_id: str = ""
+    target_number: str = ""
+    document_number: str = ""
+    document_name: str = ""
+    skipped: bool = False
+    # Further operations to queue once this one is done, as (kind, direction, source_key).
+    follow_ups: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class TransferProblem(Exception):
+    """Base for outcomes that need a person. ``hint`` says what to do; ``fix_url`` where."""
+
+    def __init__(self, message: str, *, hint: str = "", fix_url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fix_url = fix_url
+
+
+class NeedsMapping(TransferProblem):
+    pass
+
+
+class TotalsMismatch(TransferProblem):
+    def __init__(self, rackbeat_total: Decimal, dinero_total: Decimal, currency: str, **kwargs: Any) -> None:
+        message = (
+            f"Dinero's total {dinero_total} {currency} differs from Rackbeat's total {rackbeat_total} "
+            f"{currency} (difference {dinero_total - rackbeat_total} {currency}). The invoice was left as a "
+            "draft in Dinero."
+        )
+        kwargs.setdefault("hint", "Compare the lines in both systems (rounding, discounts, VAT rates), "
+                                  "correct the cause, then press Retry.")
+        super().__init__(message, **kwargs)
+        self.rackbeat_total = rackbeat_total
+        self.dinero_total = dinero_total
+
+
+class SkipTransfer(Exception):
+    """Nothing to transfer; the reason is recorded on the operation."""
+
+
+@dataclass
+class TransferContext:
+    """Everything a handler needs, built by the engine per attempt."""
+
+    connection: Connection
+    settings: IntegrationSettings
+    rackbeat: RackbeatClient
+    dinero: DineroClient
+    operation: SyncOperation
+    _related: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def related(self) -> Any:
+        """The records the document refers to (items, customer, supplier), each fetched from
+        Rackbeat at most once per attempt (:class:`~integration.core.clients.rackbeat_documents.RelatedRecords`)."""
+        if self._related is None:
+            self._related = RelatedRecords(self.rackbeat)
+        return self._related
+
+    def save_intent(self, **values: Any) -> None:
+        """Merge ``values`` into ``operation.intent`` and commit it at once."""
+        self.operation.intent = {**(self.operation.intent or {}), **values}
+        SyncOperation.objects.filter(pk=self.operation.pk).update(intent=self.operation.intent)
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Wrap the request that creates the money document itself on the other side.
+
+        DESIGN.md rules 9 and 10: the intent says ``in_flight`` before the request leaves, so a
+        crash or a lost answer leaves a trace. A definite refusal (any 4xx, 429 included, or a
+        connection that was never made) wrote nothing and clears it; an answer that may have
+        been written (timeout, dropped connection, 5xx after sending, or anything unforeseen)
+        leaves it, and the document counts as touched until it is found again or a person
+        decides. A success marks the document ``touched`` for good.
+        """
+        self.save_intent(in_flight=what)
+        try:
+            yield
+        except ApiError as exc:
+            if not exc.uncertain:
+                self.save_intent(in_flight="")
+            raise
+        self.save_intent(in_flight="", touched=True)
+
+    def note(self, message: str) -> None:
+        """Add a line to the operation's timeline."""
+        OperationEvent.objects.create(
+            operation=self.operation, attempt=self.operation.attempts, state=self.operation.state, message=message
+        )
+
+
+Handler = Callable[[SyncOperation, TransferContext], Result]
+# What a document linked by a person would have queued had it been transferred (its item
+# consumption, for a sales invoice): (kind, direction, source_key) tuples.
+LinkFollowUps = Callable[[SyncOperation], list[tuple[str, str, str]]]
+
+_REGISTRY: dict[tuple[str, str], Handler] = {}
+_LINK_FOLLOW_UPS: dict[tuple[str, str], LinkFollowUps] = {}
+
+
+def register(kind: str, direction: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one (kind, direction); the transfer modules use it as a decorator.
+
+    ``integration.transfers`` imports every handler module when the app registry is ready, so the
+    engine finds each handler without importing the layer above it.
+    """
+
+    def decorator(func: Handler) -> Handler:
+        _REGISTRY[(str(kind), str(direction))] = func
+        return func
+
+    return decorator
+
+
+def handler_for(kind: str, direction: str) -> Handler | None:
+    return _REGISTRY.get((str(kind), str(direction)))
+
+
+def register_link_follow_ups(kind: str, direction: str) -> Callable[[LinkFollowUps], LinkFollowUps]:
+    """Register what a (kind, direction) queues after a person linked its document."""
+
+    def decorator(func: LinkFollowUps) -> LinkFollowUps:
+        _LINK_FOLLOW_UPS[(str(kind), str(direction))] = func
+        return func
+
+    return decorator
+
+
+def follow_ups_after_link(op: SyncOperation) -> list[tuple[str, str, str]]:
+    func = _LINK_FOLLOW_UPS.get((str(op.kind), str(op.direction)))
+    return func(op) if func is not None else []

@@ -1,0 +1,97 @@
+"""What the service learnt about one connection's Rackbeat instead of assuming it.
+
+Rackbeat's public documentation leaves open which webhook events exist, which list filters are
+accepted and what its documents look like (reference/rackbeat-api.md, "Evidence update"). Each
+connection therefore records what its Rackbeat actually answered:
+
+* :class:`RackbeatEventAnswer` — per event name, whether Rackbeat accepted the webhook
+  registration at activation, and its answer when it refused (the poll covers refused events);
+* :class:`RefusedListFilter` — a list filter Rackbeat refused with a 422; the client filters on
+  our side from then on for that connection and list;
+* :class:`RackbeatShapeCheck` — the report of the shape check (``manage.py rackbeat_check``, the
+  "Check Rackbeat" button): field by field, what the service needs and what it found.
+
+The models live in this module (imported by ``integration.core.models``) so they stay next to the code
+that fills them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Connection
+
+
+class RackbeatEventAnswer(models.Model):
+    """Rackbeat's answer to registering a webhook for one event, as learnt at activation."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rackbeat_event_answers")
+    event = models.CharField(_("event"), max_length=100)
+    accepted = models.BooleanField(_("accepted"))
+    answer = models.TextField(_("Rackbeat's answer"), blank=True)
+    asked_at = models.DateTimeField(_("asked at"), auto_now=True)
+
+    class Meta:
+        ordering = ["event"]
+        verbose_name = _("Rackbeat webhook event answer")
+        constraints = [models.UniqueConstraint(fields=["connection", "event"], name="unique_event_answer")]
+
+    def __str__(self) -> str:
+        return f"{self.event}: {'accepted' if self.accepted else 'refused'}"
+
+
+class RefusedListFilter(models.Model):
+    """A list filter Rackbeat answered with a 422 for this connection; applied on our side instead."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="refused_list_filters")
+    path = models.CharField(_("list"), max_length=60)
+    name = models.CharField(_("filter"), max_length=60)
+    answer = models.TextField(_("Rackbeat's answer"), blank=True)
+    refused_at = models.DateTimeField(_("refused at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["path", "name"]
+        verbose_name = _("list filter refused by Rackbeat")
+        verbose_name_plural = _("list filters refused by Rackbeat")
+        constraints = [models.UniqueConstraint(fields=["connection", "path", "name"], name="unique_refused_filter")]
+
+    def __str__(self) -> str:
+        return f"{self.path}?{self.name}"
+
+
+class RackbeatShapeCheck(models.Model):
+    """One run of the shape check: the documents read and, per field, what was found."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("Everything needed was found")
+        RENAMED = "renamed", _("Found, partly under other names")
+        MISSING = "missing", _("Fields are missing")
+        FAILED = "failed", _("Rackbeat could not be read")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rackbeat_shape_checks")
+    checked_at = models.DateTimeField(_("checked at"), auto_now_add=True)
+    checked_by = models.CharField(_("checked by"), max_length=150, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    found = models.PositiveIntegerField(_("found"), default=0)
+    renamed = models.PositiveIntegerField(_("found under another name"), default=0)
+    missing = models.PositiveIntegerField(_("missing"), default=0)
+    report = models.JSONField(_("report"), default=dict)
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        get_latest_by = "checked_at"
+        verbose_name = _("Rackbeat shape check")
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.checked_at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"
+
+    @property
+    def sections(self) -> list[dict[str, Any]]:
+        return list((self.report or {}).get("sections") or [])
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list((self.report or {}).get("webhooks") or [])

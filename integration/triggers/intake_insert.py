@@ -1,0 +1,206 @@
+"""A webhook delivery written in one SQL statement on PostgreSQL: new record, or one still queued.
+
+The intake's cost is its round trips to the database, so on PostgreSQL with the ORM broker the
+four rows an accepted delivery needs — the operation (already marked as queued), its timeline
+entry, its django-q2 task and the stored delivery — go in one statement of data-modifying CTEs:
+
+    WITH op AS (INSERT INTO operation … ON CONFLICT (natural key) DO NOTHING RETURNING id),
+         ev AS (INSERT INTO event … SELECT … FROM op),
+         task AS (INSERT INTO task queue … SELECT … FROM op),
+         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending')
+    INSERT INTO delivery … SELECT … FROM (op as accepted, else queued as duplicate) RETURNING …
+
+A single statement is its own transaction: all rows or none. A delivery for a record whose
+operation is still queued is stored as a duplicate of it in the same statement. When the
+operation exists in any other state, nothing is written and ``None`` comes back (the receiver then
+takes the ordinary path, where the engine's lifecycle rules decide).
+The task's payload names the operation, so operation ids are drawn from the table's sequence in
+advance, a few dozen per process at a time (a gap in the ids when a process stops is harmless).
+The statement is built once per process and prepared once per database connection; its values
+travel as named server-side parameters (the natural key once), so neither the client merges them
+into the query text nor PostgreSQL parses and plans it per delivery.
+Everywhere else — SQLite, another broker, synchronous tasks in development and tests — the
+receiver uses :func:`integration.core.engine.enqueue_new` in one ordinary transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+
+import psycopg
+from django.conf import settings
+from django.db import connections, router
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.models import OrmQ
+from django_q.tasks import async_task
+
+from integration.core import dispatch
+from integration.core.engine import TASK
+from integration.core.insert_if_absent import row_values
+from integration.core.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
+
+IDS_PER_DRAW = 50
+NEVER_AUTOMATICALLY = 2**31 - 1
+
+_ids: list[int] = []
+_ids_lock = threading.Lock()
+
+
+class _CapturedPackage:
+    """A stand-in broker for ``async_task``: keeps the signed package instead of writing it."""
+
+    def __init__(self, list_key: str) -> None:
+        self.list_key = list_key
+        self.package = ""
+
+    def enqueue(self, package: str) -> int:
+        self.package = package
+        return 0
+
+
+def available() -> bool:
+    """One statement is possible: PostgreSQL, the ORM broker, tasks not run in-process."""
+    connection = connections[router.db_for_write(SyncOperation)]
+    return (connection.vendor == "postgresql" and not settings.Q_CLUSTER.get("sync")
+            and dispatch.orm_queue() is not None and not connection.in_atomic_block)
+
+
+def _operation_id(cursor) -> int:  # type: ignore[no-untyped-def]
+    with _ids_lock:
+        if not _ids:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [SyncOperation._meta.db_table, IDS_PER_DRAW])
+            _ids.extend(sorted(row[0] for row in cursor.fetchall()))
+        return _ids.pop(0)
+
+
+def _task_package(op_id: int) -> tuple[str, str]:
+    """The django-q2 task row's key and payload, exactly as ``async_task`` would write them."""
+
+
+    captured = _CapturedPackage(dispatch.orm_queue() or "")
+    async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
+    return captured.list_key, captured.package
+
+
+def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: str) -> tuple[int, str] | None:
+    """The delivery stored with its operation id and outcome: ``accepted`` when the operation was
+    created (with its timeline entry and task), ``duplicate`` when it exists and is still queued.
+    None when it exists in another state: nothing was written, the ordinary path decides."""
+    connection = connections[router.db_for_write(SyncOperation)]
+    quote = connection.ops.quote_name
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        op_id = _operation_id(cursor)
+    op = SyncOperation(pk=op_id, connection_id=connection_id, kind=kind, direction=Direction.TO_DINERO,
+                       source_key=key, trigger=Trigger.WEBHOOK, document_number=key, next_attempt_at=now,
+                       enqueued_at=now, created_at=now)
+    event_row = OperationEvent(operation_id=op_id, at=now, attempt=0, state=SyncOperation.State.PENDING,
+                               message=_("Queued (%(trigger)s).") % {"trigger": Trigger.WEBHOOK.label})
+    delivery = WebhookDelivery(connection_id=connection_id, event=event, key=key, body=body_text,
+                               body_sha256=hashlib.sha256(body_text.encode()).hexdigest(),
+                               outcome=WebhookDelivery.Outcome.ACCEPTED, operation_id=op_id, received_at=now)
+    op_columns, op_values = row_values(op, connection, include_pk=True)
+    event_columns, event_values = row_values(event_row, connection)
+    # The delivery's operation and outcome come from the statement itself (created or joined).
+    kept = [(column, value) for column, value in zip(*row_values(delivery, connection), strict=True)
+            if column not in (quote("operation_id"), quote("outcome"))]
+    delivery_columns = [column for column, _ in kept]
+    delivery_values = [value for _, value in kept]
+    task_key, task_payload = _task_package(op_id)
+
+    sql = _statement(connection, op_columns, event_columns, delivery_columns)
+    # Named parameters: the record's natural key is the operation's own values, so each travels
+    # once (and the statement stays within psycopg's cache of converted queries).
+    params = {
+        **_named("op", op_columns, op_values), **_named("ev", event_columns, event_values),
+        **_named("dl", delivery_columns, delivery_values),
+        "task_key": task_key, "task_payload": task_payload, "task_lock": now, "pending": SyncOperation.State.PENDING,
+        "accepted": WebhookDelivery.Outcome.ACCEPTED, "duplicate": WebhookDelivery.Outcome.DUPLICATE,
+    }
+    row = _execute_prepared(connection, sql, params)
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _execute_prepared(connection, sql: str, params: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Run ``sql`` as a prepared statement with server-side parameters; return its one row or None.
+
+    The statement is the same for every delivery, so PostgreSQL parses and plans it once per
+    database connection (psycopg prepares it on the connection, kept for ``CONN_MAX_AGE``), and
+    the parameters travel separately instead of being merged into the query text by the client.
+    The cursor is wrapped as Django wraps its own, so execute wrappers and query logging see it.
+    """
+    connection.ensure_connection()
+    pg = connection.connection
+    if pg.prepare_threshold is None and getattr(settings, "INTAKE_PREPARED_STATEMENTS", True):
+        # Django switches preparing off on its connections (for poolers); psycopg then ignores
+        # ``prepare=True``. A threshold no query reaches lets only an explicit request prepare,
+        # and Django's own cursors (client-side binding) never prepare at all.
+        pg.prepare_threshold = NEVER_AUTOMATICALLY
+    raw = _prepared_cursor_class()(pg)
+    wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+@functools.cache
+def _prepared_cursor_class() -> type:
+    """A psycopg cursor with server-side parameters whose ``execute`` prepares the statement
+    (``INTAKE_PREPARED_STATEMENTS``; off behind a pooler that cannot keep prepared statements)."""
+
+    class PreparedCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
+            prepared = bool(getattr(settings, "INTAKE_PREPARED_STATEMENTS", True))
+            return super().execute(query, params, prepare=prepared, binary=binary)
+
+    return PreparedCursor
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_statement(columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], alias: str) -> str:
+    op_columns, event_columns, delivery_columns = columns
+    quote = connections[alias].ops.quote_name
+
+    def select(prefix: str, columns: tuple[str, ...]) -> str:
+        return ", ".join(f"%({_param(prefix, column)})s" for column in columns)
+
+    fields = [SyncOperation._meta.get_field(name).column for name in ("connection", "kind", "direction", "source_key")]
+    natural_key = ", ".join(quote(column) for column in fields)
+    natural_values = ", ".join(f"%({_param('op', quote(column))})s" for column in fields)
+    operations = quote(SyncOperation._meta.db_table)
+    # Only identifiers from the models' own metadata are interpolated (quoted); values are parameters.
+    return (
+        f"WITH op AS (INSERT INTO {operations} ({', '.join(op_columns)}) "  # noqa: S608
+        f"VALUES ({select('op', op_columns)}) ON CONFLICT ({natural_key}) DO NOTHING RETURNING {quote('id')}), "
+        f"ev AS (INSERT INTO {quote(OperationEvent._meta.db_table)} ({', '.join(event_columns)}) "
+        f"SELECT {select('ev', event_columns)} FROM op), "
+        f"task AS (INSERT INTO {quote(OrmQ._meta.db_table)} ({quote('key')}, {quote('payload')}, {quote('lock')}) "
+        f"SELECT %(task_key)s, %(task_payload)s, %(task_lock)s FROM op), "
+        # The record's operation, when it exists and is still queued: this delivery joins it. No
+        # lock is needed: a worker claiming it after this snapshot reads the record afterwards.
+        f"queued AS (SELECT {quote('id')} FROM {operations} WHERE ({natural_key}) = ({natural_values}) "
+        f"AND {quote('state')} = %(pending)s) "
+        f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} "
+        f"({', '.join(delivery_columns)}, {quote('operation_id')}, {quote('outcome')}) "
+        f"SELECT {select('dl', delivery_columns)}, found.id, found.outcome FROM "
+        f"(SELECT {quote('id')}, %(accepted)s AS outcome FROM op UNION ALL "
+        f"SELECT {quote('id')}, %(duplicate)s FROM queued WHERE NOT EXISTS (SELECT 1 FROM op)) AS found "
+        f"RETURNING {quote('operation_id')}, {quote('outcome')}"
+    )
+
+
+def _param(prefix: str, quoted_column: str) -> str:
+    return f"{prefix}_{quoted_column.strip(chr(34))}"
+
+
+def _named(prefix: str, columns: list[str], values: list[object]) -> dict[str, object]:
+    return {_param(prefix, column): value for column, value in zip(columns, values, strict=True)}
+
+
+def _statement(connection, op_columns: list[str], event_columns: list[str], delivery_columns: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """The intake statement for these columns, built once per process."""
+    return _cached_statement((tuple(op_columns), tuple(event_columns), tuple(delivery_columns)), connection.alias)

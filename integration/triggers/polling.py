@@ -1,0 +1,202 @@
+"""The polling safety net: what a lost webhook did not bring, the next poll does.
+
+Every ``POLL_INTERVAL_MINUTES`` each active connection asks Rackbeat for what changed since its
+last poll — customers, suppliers, products, BOMs (``updated_at_from``) and booked customer and
+supplier invoices (``is_booked`` + ``updated_at_from``) — and feeds the same operations webhooks
+create (trigger *poll*). Nothing is ever transferred twice: operations have natural keys, a done
+invoice stays done, and unchanged master data makes no Dinero call.
+
+Cursors: one per connection and stream, set to the time taken *before* the request, and each
+request reaches back ``POLL_OVERLAP_MINUTES`` further, so a change saved while a poll ran (or with
+a slightly different clock) is seen next time. A connection's first poll starts at its activation
+(its webhooks were registered just before): history from before the integration was switched on
+is not transferred. A stream whose
+integration is off is not fetched; its cursor moves on, so switching the integration on later
+does not transfer what was booked while it was off.
+
+Each poll is a :class:`~integration.core.models.SyncRun` with counts per stream. A poll still running
+(younger than ten minutes) for the same connection makes the next one skip instead of overlapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from accounts.models import Connection
+from integration.core import engine
+from integration.core.clients.errors import ApiError
+from integration.core.clients.factory import rackbeat_client
+from integration.core.models import (
+    Binding,
+    Direction,
+    IntegrationSettings,
+    Kind,
+    PollCursor,
+    SyncOperation,
+    SyncRun,
+    Trigger,
+)
+
+logger = logging.getLogger(__name__)
+
+OVERLAP_GUARD = timedelta(minutes=10)
+RACKBEAT_TIME_ZONE = ZoneInfo("Europe/Copenhagen")
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    kind: str
+    fetch: Callable[[Any, datetime], Iterable[dict[str, Any]]]
+    enabled: Callable[[IntegrationSettings], bool]
+
+
+def _products_on(s: IntegrationSettings) -> bool:
+    return s.customer_integration_enabled and s.product_integration_enabled
+
+
+STREAMS: tuple[Stream, ...] = (
+    Stream("customers", Kind.CUSTOMER, lambda c, since: c.iter_customers(updated_since=since),
+           lambda s: s.customer_integration_enabled),
+    Stream("suppliers", Kind.SUPPLIER, lambda c, since: c.iter_suppliers(updated_since=since),
+           lambda s: s.supplier_integration_enabled),
+    Stream("products", Kind.PRODUCT, lambda c, since: c.iter_products(updated_since=since), _products_on),
+    Stream("lots", Kind.BOM, lambda c, since: c.iter_lots(updated_since=since), _products_on),
+    Stream("customer_invoices", Kind.SALES_INVOICE,
+           lambda c, since: c.iter_customer_invoices(booked=True, updated_since=since),
+           lambda s: s.customer_integration_enabled and s.sales_from_rackbeat),
+    Stream("supplier_invoices", Kind.SUPPLIER_INVOICE,
+           lambda c, since: c.iter_supplier_invoices(booked=True, updated_since=since),
+           lambda s: s.supplier_integration_enabled),
+)
+
+
+def parse_rackbeat_time(value: Any) -> datetime | None:
+    """Rackbeat timestamps: ISO 8601 with an offset, or ``YYYY-MM-DD HH:MM:SS`` in Danish time."""
+    if not value:
+        return None
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=RACKBEAT_TIME_ZONE)
+    return parsed
+
+
+def _already_current(connection: Connection, kind: str, key: str, updated_at: datetime | None) -> bool:
+    """True when nothing changed since we last handled the record: a done operation finished well
+    after its last change, or the record is one this service wrote (the start sync) and Rackbeat
+    has not changed it since — sending it back to Dinero would only echo Dinero's own data."""
+    if updated_at is None:
+        return False
+    written_at = (Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=key)
+                  .values_list("rackbeat_written_at", flat=True).first())
+    if written_at is not None and updated_at <= written_at:
+        return True
+    finished = (
+        SyncOperation.objects.filter(connection=connection, kind=kind, direction=Direction.TO_DINERO,
+                                     source_key=key, state=SyncOperation.State.DONE)
+        .values_list("finished_at", flat=True).first()
+    )
+    return bool(finished) and finished >= updated_at + timedelta(minutes=1)
+
+
+def _key(row: dict[str, Any]) -> str:
+    value = row.get("number")
+    return "" if value in (None, "") else str(value)
+
+
+def _start_run(connection: Connection) -> SyncRun | None:
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the connection row so two polls starting together cannot both pass the check.
+        Connection.objects.select_for_update().get(pk=connection.pk)
+        running = SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
+                                         state=SyncRun.State.RUNNING)
+        if running.filter(started_at__gt=now - OVERLAP_GUARD).exists():
+            return None
+        running.update(state=SyncRun.State.FAILED, finished_at=now,
+                       error=_("Stopped without finishing (the worker was interrupted)."))
+        return SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
+                                      started_at=now, heartbeat_at=now)
+
+
+def poll_connection(connection_id: int) -> SyncRun | None:
+    """Poll one connection; None when it is not active or another poll of it is running."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None or not connection.is_active:
+        return None
+    run = _start_run(connection)
+    if run is None:
+        return None
+    integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+    client = rackbeat_client(connection)
+    overlap = timedelta(minutes=settings.POLL_OVERLAP_MINUTES)
+    report: dict[str, Any] = {"streams": {}}
+    errors: list[str] = []
+    for stream in STREAMS:
+        taken_at = timezone.now()
+        cursor = PollCursor.objects.filter(connection=connection, stream=stream.name).first()
+        entry: dict[str, Any] = {"seen": 0, "queued": 0}
+        report["streams"][stream.name] = entry
+        if not stream.enabled(integration_settings):
+            entry["off"] = True
+            _move_cursor(connection, stream.name, taken_at)
+            continue
+        # The first poll starts at the activation itself: the webhooks were registered before it.
+        since = cursor.value - overlap if cursor else (connection.state_changed_at or taken_at)
+        entry["since"] = since.isoformat()
+        try:
+            for row in stream.fetch(client, since):
+                key = _key(row)
+                if not key:
+                    continue
+                entry["seen"] += 1
+                if _already_current(connection, stream.kind, key, parse_rackbeat_time(row.get("updated_at"))):
+                    continue
+
+                engine.enqueue(connection, stream.kind, Direction.TO_DINERO, key, trigger=Trigger.POLL, run=run,
+                               document_number=key, document_name=str(row.get("name") or "")[:255])
+                entry["queued"] += 1
+        except ApiError as exc:
+            entry["error"] = exc.describe()
+            errors.append(f"{stream.name}: {exc.describe()}")
+            logger.warning("Poll of %s for connection %s failed: %s", stream.name, connection.pk, exc.describe())
+            continue
+        _move_cursor(connection, stream.name, taken_at)
+    streams = report["streams"].values()
+    SyncRun.objects.filter(pk=run.pk).update(
+        state=SyncRun.State.FAILED if errors else SyncRun.State.DONE,
+        finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        total=sum(e["seen"] for e in streams), processed=sum(e["seen"] for e in streams),
+        created=sum(e["queued"] for e in streams), report=report, error="\n".join(errors),
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _move_cursor(connection: Connection, stream: str, value: datetime) -> None:
+    PollCursor.objects.update_or_create(connection=connection, stream=stream, defaults={"value": value})
+
+
+def poll_all_connections() -> int:
+    """Queue one poll task per active connection (each runs on whichever worker is free)."""
+
+    count = 0
+    sync = bool(settings.Q_CLUSTER.get("sync"))
+    for pk in Connection.objects.filter(state=Connection.State.ACTIVE).values_list("pk", flat=True):
+        async_task("integration.tasks.poll_connection", pk, task_name=f"poll-{pk}", sync=sync)
+        count += 1
+    return count
