@@ -115,8 +115,9 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
         A connection's operations, HTTP log, mappings and settings belong to nobody else and go
         with it. Django's stock page would list every one of those rows — and refuse, since the
-        log's admins allow no deletion of evidence row by row. Only a superuser deletes a connection
-        (the roles have no such permission), and sees the counts instead.
+        log's admins allow no deletion of evidence row by row. That refusal stays for everyone else
+        (a support consultant may delete a connection only while it has no history); a superuser
+        sees the counts instead and may confirm.
         """
         if not request.user.is_superuser:
             return super().get_deleted_objects(objs, request)
