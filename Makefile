@@ -40,8 +40,11 @@ run: install
 	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops both)"
 	@# Worker and web server run in the background and the shell waits for the web server. Ctrl-C
 	@# (or SIGTERM) interrupts that wait and the trap stops both: the worker gracefully, bounded by
-	@# Q_STOP_SECONDS (10); the web server and its autoreload child at once.
-	@stop_all() { pkill -TERM -P $$web 2>/dev/null; kill -TERM $$web $$worker 2>/dev/null; wait; }; \
+	@# Q_STOP_SECONDS (10); the web server and its autoreload child at once. `set -m` gives each its
+	@# own process group, so the terminal's Ctrl-C reaches only this shell and the worker gets one
+	@# stop signal (two would make it kill its processes at once).
+	@set -m; \
+	stop_all() { pkill -TERM -P $$web 2>/dev/null; kill -TERM $$web $$worker 2>/dev/null; wait; }; \
 	trap 'stop_all; exit 0' INT TERM; \
 	$(RUN_ENV) $(PY) manage.py qcluster & worker=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT) & web=$$!; \

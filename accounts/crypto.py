@@ -20,7 +20,8 @@ class DecryptionError(Exception):
 
 
 @lru_cache(maxsize=4)
-def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    """The key list as a MultiFernet; ImproperlyConfigured (naming no key) when an entry is not a key."""
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty.")
     try:
@@ -34,7 +35,7 @@ def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
 
 
 def fernet() -> MultiFernet:
-    return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
+    return fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
 def encrypt(plaintext: str) -> str:

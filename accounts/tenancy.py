@@ -31,6 +31,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy
 
+from accounts.ids import optional_id
 from accounts.models import Connection
 
 
@@ -71,12 +72,10 @@ class ConnectionFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in connections_for(request.user).values_list("pk", "name")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
+        connection_id = optional_id(self.value(), "connection")
+        if connection_id is None:
             return queryset
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(**{f"{self.field_path}__pk": int(value)})
+        return queryset.filter(**{f"{self.field_path}__pk": connection_id})
 
 
 def connection_filter_for(field_path: str) -> type[ConnectionFilter]:

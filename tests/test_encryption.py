@@ -19,10 +19,10 @@ def _raw_column(pk: int, column: str) -> str:
 
 @pytest.fixture
 def fresh_keys(settings):
-    crypto._fernet_for.cache_clear()
+    crypto.fernet_for.cache_clear()
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     yield settings
-    crypto._fernet_for.cache_clear()
+    crypto.fernet_for.cache_clear()
 
 
 def test_round_trip_returns_plaintext(fresh_keys, db):
@@ -56,7 +56,7 @@ def test_rotation_re_encrypts_under_the_newest_key(fresh_keys, db):
 
     new_key = Fernet.generate_key().decode()
     fresh_keys.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
-    crypto._fernet_for.cache_clear()
+    crypto.fernet_for.cache_clear()
     call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))
 
     after = _raw_column(c.pk, "rackbeat_api_token")
@@ -65,7 +65,7 @@ def test_rotation_re_encrypts_under_the_newest_key(fresh_keys, db):
 
     # With the old key removed, the secret still decrypts.
     fresh_keys.FIELD_ENCRYPTION_KEYS = [new_key]
-    crypto._fernet_for.cache_clear()
+    crypto.fernet_for.cache_clear()
     assert Connection.objects.get(pk=c.pk).rackbeat_api_token == "token-before-rotation"
 
 
@@ -74,7 +74,7 @@ def test_wrong_key_gives_an_error_without_the_secret(fresh_keys, db):
     c.set_secret("rackbeat_api_token", "token-xyz")
     c.save()
     fresh_keys.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    crypto._fernet_for.cache_clear()
+    crypto.fernet_for.cache_clear()
     with pytest.raises(crypto.DecryptionError) as info:
         Connection.objects.get(pk=c.pk)
     assert "token-xyz" not in str(info.value)

@@ -13,14 +13,21 @@ change, add, action and page forms, values altered), and the test asserts:
 
 A pattern this file cannot classify fails the test, naming the pattern, so a new page is either
 covered automatically or consciously listed as public in tests/url_map.py.
+
+The same map drives the hostile-value test: every parameter a page of A reads (recorded from the
+view's own reads of request.GET/POST, plus each list's filters) and every bulk action, sent
+Unicode digits, "None", "1.5", negative, huge, NUL and "abc" as each role, must never answer 5xx.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 import responses
@@ -29,7 +36,8 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
 from django.db import models
-from django.test import Client
+from django.http import QueryDict
+from django.test import Client, RequestFactory
 
 from accounts.models import Connection
 from accounts.tenancy import TenantScopedAdminMixin, connection_path
@@ -386,3 +394,112 @@ def test_the_probes_see_a_leak_when_there_is_one(world, offline):
     before = snapshot(b.connection)
     own.post(revert.url, form)
     assert snapshot(b.connection) != before
+
+
+# --- hostile values in every query parameter and action --------------------------------------------
+
+# Each one once broke a page: Unicode digits pass str.isdigit() and fail int() (or pass both and
+# are not ASCII), "None" and "1.5" fail int(), a huge number overflows SQLite's INTEGER, NUL is
+# refused by PostgreSQL.
+HOSTILE_VALUES = ["²", "①", "٣", "None", "1.5", "-1", "99999999999999999999", "\x00", "abc"]
+# For query parameters, one of each kind (the whole list would take minutes over every list). NUL in
+# a query string is refused before any view runs (config/nul_guard.py, tests/test_bad_ids.py).
+HOSTILE_QUERY_VALUES = ["²", "٣", "-1", "99999999999999999999"]
+
+
+class _ReadKeys:
+    """Records every key a view asks a QueryDict for (``get``, ``[]``, ``getlist``, ``in``)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self._patches: list[Any] = []
+
+    def __enter__(self) -> set[str]:
+        for name in ("get", "__getitem__", "getlist", "__contains__"):
+            original = getattr(QueryDict, name)
+
+            def recording(qd: Any, key: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if isinstance(key, str):
+                    self.keys.add(key)
+                return _original(qd, key, *args, **kwargs)
+
+            patch = mock.patch.object(QueryDict, name, recording)
+            patch.start()
+            self._patches.append(patch)
+        return self.keys
+
+    def __exit__(self, *exc: Any) -> None:
+        for patch in self._patches:
+            patch.stop()
+
+
+def _list_parameters(url: str, model_admin: admin.ModelAdmin, root_user: Any) -> set[str]:
+    """The query parameters of an admin list: its filters' own, the page, the order, the search."""
+    request = RequestFactory().get(url)
+    request.user = root_user
+    changelist = model_admin.get_changelist_instance(request)
+    names = {"p", "o", "q", "e", "all"}
+    for spec in changelist.filter_specs:
+        names.update(spec.expected_parameters())
+    return names
+
+
+def hostile_requests(a: Tenant, b: Tenant, root_user: Any) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(method, url, data): every parameter a page of A reads and every bulk action, each hostile value."""
+    probes, _ = all_probes(a, b)
+    root = Client()
+    root.force_login(root_user)
+    requests: list[tuple[str, str, dict[str, Any] | None]] = []
+    seen: set[str] = set()
+    for probe in probes:
+        base = probe.url.split("?", 1)[0]
+        if probe.expect != LISTING or base in seen:
+            continue
+        seen.add(base)
+        with _ReadKeys() as keys:
+            page = root.get(base)
+        model_admin = probe.endpoint.model_admin
+        names = set(keys)
+        if model_admin is not None and probe.endpoint.name.endswith("_changelist"):
+            names |= _list_parameters(base, model_admin, root_user)
+            for action in [*(model_admin.actions or []), "delete_selected"]:
+                for value in HOSTILE_VALUES:
+                    requests.append(("POST", base, {"action": action, "_selected_action": [value, "1"],
+                                                    "index": "0", "post": "yes", "note": "x"}))
+        elif model_admin is None and page.status_code == 200:
+            # A per-connection page: each field of its POST forms, one at a time.
+            for form in post_forms(page.content.decode()):
+                if "language" in form:
+                    continue  # the language switcher, posted to set_language, not to this page
+                for name in form:
+                    for value in HOSTILE_VALUES:
+                        requests.append(("POST", base, {**form, name: [value]}))
+        for name in sorted(names - {"csrfmiddlewaretoken"}):
+            for value in HOSTILE_QUERY_VALUES:
+                requests.append(("GET", f"{base}?{urlencode({name: value})}", None))
+    return requests
+
+
+@pytest.mark.parametrize("role", ["accountant", "consultant", "superuser"])
+def test_hostile_values_in_any_parameter_or_action_never_answer_5xx(world, offline, role):
+    """Every query parameter a page reads and every bulk action, with each hostile value, as each role."""
+    a, b, root_user = world
+    planned = hostile_requests(a, b, root_user)
+    assert len(planned) > 1000
+    assert any("_selected_action" in (data or {}) for _m, _u, data in planned)
+    assert any(url.endswith("/syncoperation/?connection=%C2%B2") for _m, url, _d in planned)
+    assert any(url.endswith("/rackbeat-check/?check=%C2%B2") for _m, url, _d in planned)
+    client = Client(raise_request_exception=False)
+    client.force_login(root_user if role == "superuser" else a.users[role])
+    failures = []
+    previous = logging.getLogger("django.request").level
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)  # 400s and 404s by the thousand
+    try:
+        for method, url, data in planned:
+            response = client.get(url) if method == "GET" else client.post(url, data)
+            if response.status_code >= 500:
+                detail = f" {data.get('action') or sorted(data)[:3]} {data.get('_selected_action', '')}" if data else ""
+                failures.append(f"{method} {url}{detail} → {response.status_code}")
+    finally:
+        logging.getLogger("django.request").setLevel(previous)
+    assert not failures, f"{len(failures)} answers 5xx for {role}:\n" + "\n".join(failures[:80])

@@ -74,3 +74,25 @@ def test_development_defaults_apply_with_debug():
     parsed = json.loads(result.stdout)
     assert parsed["db"] == "django.db.backends.sqlite3"
     assert parsed["sandbox"] is True
+
+
+def _manage_check(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS",
+                                                           "SANDBOX_ENABLED", "DATABASE_URL",
+                                                           "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    return subprocess.run([sys.executable, "manage.py", "check", *args], cwd=ROOT,
+                          env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_refuses_malformed_encryption_keys():
+    # A key that is not a Fernet key used to pass, and broke only at the first secret saved or read.
+    good = "M0qjO6qJm8bzLvXqf5mGpD4UeIXbJ0Wm1qcvE3oXq1Y="
+    for keys in ("not-a-fernet-key", f"{good},not-a-fernet-key"):
+        result = _manage_check("--deploy", DEBUG="false", SECRET_KEY="s" * 60, FIELD_ENCRYPTION_KEYS=keys,
+                               ALLOWED_HOSTS="rd.example.com")
+        assert result.returncode != 0, result.stdout
+        assert "accounts.E003" in result.stderr
+        assert "not-a-fernet-key" not in result.stderr + result.stdout  # a key is never echoed
+    fine = _manage_check(DEBUG="true", FIELD_ENCRYPTION_KEYS=good)
+    assert fine.returncode == 0, fine.stderr

@@ -155,3 +155,44 @@ def test_check_refuses_an_admin_for_tenant_data_that_is_not_scoped():
     assert [e.id for e in errors] == ["accounts.E001"]
     assert errors[0].level == checks.ERROR
     assert tenant_admins_are_scoped() == []
+
+
+def test_accountant_cannot_reach_the_delete_confirmation_of_integration_settings(client, world):
+    a, _b, _ = world
+    _login(client, a.users["accountant"])
+    own = settings_for(a.connection)
+    changelist = reverse("admin:integration_integrationsettings_changelist")
+
+    bulk = client.post(changelist, {"action": "delete_selected", "_selected_action": [str(own.pk)]})
+    assert b"Are you sure" not in bulk.content and bulk.status_code in (200, 302, 403)
+    single = client.get(reverse("admin:integration_integrationsettings_delete", args=[own.pk]))
+    assert single.status_code == 403
+    assert type(own).objects.filter(pk=own.pk).exists()
+
+
+def test_superuser_deletes_a_connection_with_history_after_a_confirmation_that_says_what_goes(client, world):
+    _a, b, root = world
+    _login(client, root)
+    url = reverse("admin:accounts_connection_delete", args=[b.connection.pk])
+    operations = b.connection.operations.count()
+    assert operations and b.connection.history.count()
+
+    confirmation = client.get(url)
+    assert confirmation.status_code == 200
+    page = confirmation.content.decode()
+    assert "Are you sure" in page and "permission" not in page
+    assert f"{operations} sync log" in page and "1 product groups" in page  # what goes, counted
+
+    done = client.post(url, {"post": "yes"})
+    assert done.status_code == 302
+    assert not Connection.objects.filter(pk=b.connection.pk).exists()
+    assert Connection.objects.filter(pk=_a.connection.pk).exists()
+
+
+def test_the_delete_confirmation_of_a_connection_is_for_superusers_only(client, world):
+    a, _b, _ = world
+    for role in ("accountant", "consultant"):
+        _login(client, a.users[role])
+        assert client.post(reverse("admin:accounts_connection_delete", args=[a.connection.pk]),
+                           {"post": "yes"}).status_code == 403
+    assert Connection.objects.filter(pk=a.connection.pk).exists()

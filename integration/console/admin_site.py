@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.ids import checked_selection
 from integration.console.home import home_context
 
 SERVICE_NAME = _("Rackbeat ⇄ Dinero")
@@ -58,6 +59,13 @@ class ServiceAdminSite(AdminSite):
     # 1,366 px screen from the sync log's columns.
     enable_nav_sidebar = False
     site_url = None  # "View site" would only lead back here
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Every view of every ModelAdmin passes here: a bulk action's ticked ids are checked first."""
+        model_admin = getattr(view, "__self__", None)
+        if isinstance(model_admin, ModelAdmin):
+            view = checked_selection(model_admin.model, view)
+        return super().admin_view(view, cacheable)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = super().get_app_list(request, app_label)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import ForeignObjectRel, QuerySet
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -103,6 +109,40 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_inlines(self, request, obj):  # type: ignore[no-untyped-def]
         return self.inlines if request.user.has_perm("accounts.view_membership") else []
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        """What deleting connections takes with it, counted per kind of row, for an operator.
+
+        A connection's operations, HTTP log, mappings and settings belong to nobody else and go
+        with it. Django's stock page would list every one of those rows — and refuse, since the
+        log's admins allow no deletion of evidence row by row. That refusal stays for everyone else
+        (a support consultant may delete a connection only while it has no history); a superuser
+        sees the counts instead and may confirm.
+        """
+        if not request.user.is_superuser:
+            return super().get_deleted_objects(objs, request)
+        to_delete: list[Any] = []
+        total: Counter[str] = Counter({str(capfirst(Connection._meta.verbose_name_plural)): 0})
+        for connection in objs:
+            counts: Counter[str] = Counter()
+            _count_cascade(Connection.objects.filter(pk=connection.pk), counts)
+            to_delete += [f"{capfirst(Connection._meta.verbose_name)}: {connection}",
+                          [f"{count} {name}" for name, count in sorted(counts.items())]]
+            total[str(capfirst(Connection._meta.verbose_name_plural))] += 1
+            total.update({str(capfirst(name)): count for name, count in counts.items()})
+        return to_delete, dict(total), set(), []
+
+
+def _count_cascade(queryset: QuerySet, counts: Counter[str]) -> None:
+    """Adds the rows a delete of ``queryset`` cascades to, per verbose name, following every CASCADE."""
+    for relation in queryset.model._meta.get_fields(include_hidden=True):  # reference data hides its reverse name
+        if not isinstance(relation, ForeignObjectRel) or relation.many_to_many or relation.on_delete is not models.CASCADE:
+            continue
+        related = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": queryset})
+        count = related.count()
+        if count:
+            counts[str(relation.related_model._meta.verbose_name_plural)] += count
+            _count_cascade(related, counts)
 
 
 @admin.register(Membership)

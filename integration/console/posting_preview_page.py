@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.ids import bounded_number
 from accounts.models import Connection
 from integration.books.posting_preview import DEFAULT_COUNT, MAX_COUNT, preview
 from integration.console.connection_pages import connection_page
@@ -22,10 +23,7 @@ def preview_url(connection: Connection, *, show: bool = True) -> str:
 @connection_page("posting-preview", gettext_lazy("Posting preview"), permission="accounts.view_connection",
                  group="Setup", order=65)
 def posting_preview_page(request: HttpRequest, connection: Connection) -> HttpResponse:
-    try:
-        count = max(1, min(int(request.GET.get("n", DEFAULT_COUNT)), MAX_COUNT))
-    except ValueError:
-        count = DEFAULT_COUNT
+    count = bounded_number(request.GET.get("n"), default=DEFAULT_COUNT, low=1, high=MAX_COUNT, what="n")
     # Reading and the dry runs cost requests from the shared budget: only when asked for.
     result = preview(connection, count) if request.GET.get("show") else None
     context = {

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.ids import id_or_404
 from accounts.models import Connection
 from integration.books.rackbeat_check import run_check
 from integration.console.connection_pages import connection_page
@@ -42,8 +43,8 @@ def rackbeat_check_page(request: HttpRequest, connection: Connection) -> HttpRes
         return HttpResponseRedirect(here)
     checks = list(RackbeatShapeCheck.objects.filter(connection=connection)[:HISTORY])
     chosen = checks[0] if checks else None
-    if request.GET.get("check", "").isdigit():
-        chosen = RackbeatShapeCheck.objects.filter(connection=connection, pk=int(request.GET["check"])).first()
+    if request.GET.get("check"):
+        chosen = RackbeatShapeCheck.objects.filter(connection=connection, pk=id_or_404(request.GET["check"])).first()
     context = {
         **admin.site.each_context(request),
         "connection": connection,

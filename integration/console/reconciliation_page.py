@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.ids import id_or_404, parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period, period_shortcuts
@@ -76,10 +77,7 @@ def transfer_missing(connection: Connection, record: Reconciliation, *, only: st
 def _record_for(connection: Connection, run_id: Any) -> Reconciliation | None:
     runs = Reconciliation.objects.filter(connection=connection)
     if run_id:
-        try:
-            record = runs.filter(pk=int(run_id)).first()
-        except (TypeError, ValueError):
-            raise Http404 from None
+        record = runs.filter(pk=id_or_404(run_id)).first()
         if record is None:
             raise Http404
         return reconciliation.mark_stalled(record)
@@ -131,8 +129,8 @@ def _links(connection: Connection, record: Reconciliation | None) -> list[dict[s
 
 def _operation(connection: Connection, request: HttpRequest) -> SyncOperation:
     try:
-        return SyncOperation.objects.get(connection=connection, pk=int(request.POST.get("operation", "")))
-    except (SyncOperation.DoesNotExist, ValueError):
+        return SyncOperation.objects.get(connection=connection, pk=id_or_404(request.POST.get("operation")))
+    except SyncOperation.DoesNotExist:
         raise Http404 from None
 
 
@@ -220,4 +218,4 @@ def _post(request: HttpRequest, connection: Connection, here: str) -> HttpRespon
     else:
         messages.error(request, _("Unknown action."))
     run = request.POST.get("run", "")
-    return HttpResponseRedirect(f"{here}?run={run}" if run.isdigit() else here)
+    return HttpResponseRedirect(f"{here}?run={run}" if parse_id(run) else here)

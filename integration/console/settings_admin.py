@@ -161,6 +161,11 @@ class IntegrationSettingsAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
         # One row per connection, created from the connection's "Integration settings" link.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: IntegrationSettings | None = None) -> bool:
+        # The row lives and dies with its connection: deleting it alone (a bulk "Delete selected")
+        # would only reset every setting to its default behind everyone's back.
+        return False
+
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         super().save_model(request, obj, form, change)
         if not obj.sales_from_rackbeat and "sales_invoice_status" in form.changed_data:

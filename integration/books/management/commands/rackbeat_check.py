@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.ids import parse_id
 from accounts.models import Connection
 from integration.books.rackbeat_check import FOUND, MISSING, RENAMED, run_check
 from integration.core.models import RackbeatShapeCheck
@@ -25,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         key = str(options["connection"])
-        connection = (Connection.objects.filter(pk=int(key)).first() if key.isdigit() else None) or \
+        connection_id = parse_id(key)
+        connection = (Connection.objects.filter(pk=connection_id).first() if connection_id else None) or \
             Connection.objects.filter(name=key).first()
         if connection is None:
             raise CommandError(f"No connection with the id or name {key!r}.")

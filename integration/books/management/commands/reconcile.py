@@ -12,6 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from accounts.ids import parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
@@ -72,7 +73,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _connection(key: str) -> Connection:
-        query = Q(name=key) | (Q(pk=int(key)) if key.isdigit() else Q())
+        connection_id = parse_id(key)
+        query = Q(name=key) | (Q(pk=connection_id) if connection_id else Q())
         matches = list(Connection.objects.filter(query)[:2])
         if len(matches) != 1:
             raise CommandError(f"No single connection with the id or name {key!r}.")
