@@ -256,6 +256,11 @@ Q_CLUSTER = {
 # `qcluster` stops gracefully on SIGTERM/SIGINT, but never takes longer than this: what is still
 # running then is killed and recovered (integration.core.worker_health).
 Q_STOP_SECONDS = env.float("Q_STOP_SECONDS", default=10.0)
+# Long reports (reconciliations, start sync slices) running at once in the whole installation, one
+# per connection at most; 0 means a quarter of the workers (at least one). The others keep
+# transferring. A report that finds no free slot goes back to the queue for this long.
+REPORT_SLOTS = env.int("REPORT_SLOTS", default=0)
+REPORT_SLOT_WAIT_SECONDS = env.float("REPORT_SLOT_WAIT_SECONDS", default=5.0)
 
 # --- Security (production) --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
