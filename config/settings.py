@@ -261,6 +261,11 @@ Q_STOP_SECONDS = env.float("Q_STOP_SECONDS", default=10.0)
 # transferring. A report that finds no free slot goes back to the queue for this long.
 REPORT_SLOTS = env.int("REPORT_SLOTS", default=0)
 REPORT_SLOT_WAIT_SECONDS = env.float("REPORT_SLOT_WAIT_SECONDS", default=5.0)
+# The posting preview spends dozens of requests of the organization's budget: the same preview with
+# the same mappings is served from the shared cache this long, and a connection makes a fresh one
+# at most this often.
+POSTING_PREVIEW_CACHE_SECONDS = env.float("POSTING_PREVIEW_CACHE_SECONDS", default=600.0)
+POSTING_PREVIEW_INTERVAL_SECONDS = env.float("POSTING_PREVIEW_INTERVAL_SECONDS", default=60.0)
 
 # --- Security (production) --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
