@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from django.db import connection as db
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -32,6 +35,28 @@ def database_url(db_settings: dict[str, Any]) -> str:
     host = db_settings.get("HOST") or "127.0.0.1"
     port = db_settings.get("PORT") or 5432
     return f"postgres://{user}{password}@{host}:{port}/{db_settings['NAME']}"
+
+
+@contextmanager
+def shared_database() -> Iterator[tuple[str, Path | None]]:
+    """The test database as another process reaches it: its URL, and the SQLite file (else None).
+
+    PostgreSQL: the test database itself (what the test committed is there). SQLite: the test
+    database lives in this process's memory, so the other process gets a file copy of it.
+    """
+    if db.vendor == "postgresql":
+        yield database_url(db.settings_dict), None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="served-db-"))
+    try:
+        path = directory / "db.sqlite3"
+        target = sqlite3.connect(path)
+        db.ensure_connection()
+        db.connection.backup(target)
+        target.close()
+        yield f"sqlite:///{path}", path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextmanager

@@ -9,12 +9,10 @@ reported: the main process must end within the bound and leave no process of its
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 from django.db import connection as db
 
 from integration.core.worker_health import descendants
-from tests.gunicorn_server import ROOT, database_url
+from tests.gunicorn_server import ROOT, shared_database
 
 pytestmark = [pytest.mark.e2e]
 
@@ -36,19 +34,8 @@ STARTUP_SECONDS = 120
 
 @pytest.fixture
 def database(transactional_db) -> Iterator[tuple[str, Path | None]]:
-    if db.vendor == "postgresql":
-        yield database_url(db.settings_dict), None
-        return
-    directory = Path(tempfile.mkdtemp(prefix="cluster-stop-"))
-    try:
-        path = directory / "db.sqlite3"
-        target = sqlite3.connect(path)
-        db.ensure_connection()
-        db.connection.backup(target)
-        target.close()
-        yield f"sqlite:///{path}", path
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with shared_database() as served:
+        yield served
 
 
 def _heartbeats(path: Path | None) -> int:

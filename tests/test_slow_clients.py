@@ -12,22 +12,17 @@ Bounded in count (``SLOW_CLIENTS``) and time (``HOLD_SECONDS``), loopback only.
 
 from __future__ import annotations
 
-import shutil
 import socket
-import sqlite3
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.db import connection as db
 
-from tests.gunicorn_server import database_url, gunicorn
+from tests.gunicorn_server import gunicorn, shared_database
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,18 +35,8 @@ DEPLOYED = "config/gunicorn.py"
 
 @pytest.fixture
 def database(transactional_db) -> Iterator[str]:
-    if db.vendor == "postgresql":
-        yield database_url(db.settings_dict)
-        return
-    directory = Path(tempfile.mkdtemp(prefix="slow-clients-"))
-    try:
-        target = sqlite3.connect(directory / "db.sqlite3")
-        db.ensure_connection()
-        db.connection.backup(target)
-        target.close()
-        yield f"sqlite:///{directory / 'db.sqlite3'}"
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with shared_database() as (url, _path):
+        yield url
 
 
 class SlowClients:
