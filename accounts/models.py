@@ -6,7 +6,7 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -92,6 +92,18 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Delete the connection with everything of it, its row locked before anything is collected.
+
+        Work that arrives meanwhile (a webhook delivery) share-locks this row while it writes: the
+        lock makes it either finish before the rows to delete are collected, or wait and then find
+        the connection gone — never add a row that would stop the delete at its commit.
+        """
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            type(self).objects.using(using).select_for_update().filter(pk=self.pk).values_list("pk").first()
+            return super().delete(using=using, keep_parents=keep_parents)
 
     # --- secrets ---------------------------------------------------------------------------
     def set_secret(self, field: str, value: str) -> None:

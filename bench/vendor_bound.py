@@ -18,6 +18,11 @@ Scenarios (each bounded by ``--timeout``):
                  (``--invoices 0``: B alone, the baseline).
 * ``recovery`` — kill -9 one of two ``qcluster`` process groups while it runs operations: how long
                  until every operation it held is running again elsewhere, and until all are done.
+* ``reports``  — in one run, connection B books a steady trickle alone, then again while connection
+                 A starts ``--reports`` reconciliations of a 366-day period at once: B's webhook →
+                 done p50/p95 in both phases and their ratio. ``--report-slots`` sets
+                 ``REPORT_SLOTS`` (0: the default, a quarter of the workers; a large number lets
+                 every report run at once, as before the cap).
 
 Figures are written to stdout as JSON and one Markdown line for BENCHMARKS.md. Timings are never
 asserted; the machine is noted.
@@ -43,13 +48,15 @@ sys.path.insert(0, str(ROOT))
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", choices=["drain", "burst", "fair", "recovery"])
+    parser.add_argument("scenario", choices=["drain", "burst", "fair", "recovery", "reports"])
     parser.add_argument("--invoices", type=int, default=300)
     parser.add_argument("--organizations", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100, help="Dinero requests per minute and organization")
     parser.add_argument("--clusters", type=int, default=2, help="qcluster processes")
     parser.add_argument("--workers", type=int, default=4, help="Q_WORKERS per qcluster")
     parser.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
+    parser.add_argument("--reports", type=int, default=20, help="reconciliations connection A starts (reports)")
+    parser.add_argument("--report-slots", type=int, default=0, help="REPORT_SLOTS (reports; 0: the default)")
     parser.add_argument("--database", default="rd_vb_bench")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     return parser.parse_args(argv)
@@ -72,6 +79,7 @@ def environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         "RACKBEAT_RATE_LIMIT_PER_MINUTE": "480",
         # The safety net's poll is not what is measured.
         "POLL_INTERVAL_MINUTES": "60",
+        "REPORT_SLOTS": str(args.report_slots),
     })
     return env
 
@@ -342,6 +350,53 @@ def recovery(bench: Bench) -> dict[str, Any]:
             "duplicate_dinero_invoices": duplicates, "timeline": events}
 
 
+def reports(bench: Bench) -> dict[str, Any]:
+    """B's transfer latency alone, then beside A's reconciliations, in one run."""
+    from datetime import date, timedelta
+
+    from accounts.models import Connection
+    from integration.books import reconciliation
+    from integration.core.models import Reconciliation, SyncOperation
+
+    busy, steady = bench.companies[0], bench.companies[1]
+    steady_count = 15
+    # A has documents to reconcile: its invoices are transferred before anything is measured.
+    bench.book(busy, max(bench.args.invoices, 1), threads=6)
+    bench.wait_until_settled()
+
+    def b_phase() -> list[float]:
+        before = set(SyncOperation.objects.filter(connection_id=steady.connection_id).values_list("pk", flat=True))
+        bench.book(steady, steady_count, threads=1, spread_seconds=45)
+        bench.wait_until_settled()
+        ops = SyncOperation.objects.filter(connection_id=steady.connection_id, kind="sales_invoice") \
+            .exclude(pk__in=before).exclude(finished_at=None)
+        return [(op.finished_at - op.created_at).total_seconds() for op in ops.only("created_at", "finished_at")]
+
+    alone = b_phase()
+    connection = Connection.objects.get(pk=busy.connection_id)
+    today = date.today()
+    period = reconciliation.Period(today - timedelta(days=365), today)
+    started = time.monotonic()
+    ids = [reconciliation.start(connection, period).pk for _ in range(bench.args.reports)]
+    accepted_seconds = time.monotonic() - started
+    beside = b_phase()
+    deadline = time.monotonic() + bench.args.timeout
+    while Reconciliation.objects.filter(pk__in=ids, state=Reconciliation.State.RUNNING).exists() \
+            and time.monotonic() < deadline:
+        time.sleep(1)
+    done = Reconciliation.objects.filter(pk__in=ids)
+    p95_alone, p95_beside = percentile(alone, 0.95), percentile(beside, 0.95)
+    return {"b_alone_invoices": len(alone), "b_alone_p50_seconds": round(statistics.median(alone), 2),
+            "b_alone_p95_seconds": round(p95_alone, 2),
+            "b_beside_reports_invoices": len(beside), "b_beside_reports_p50_seconds": round(statistics.median(beside), 2),
+            "b_beside_reports_p95_seconds": round(p95_beside, 2), "p95_ratio": round(p95_beside / p95_alone, 2),
+            "reports": len(ids), "reports_accepted_in_seconds": round(accepted_seconds, 2),
+            "reports_done": done.filter(state=Reconciliation.State.DONE).count(),
+            "reports_failed": done.filter(state=Reconciliation.State.FAILED).count(),
+            "reports_all_finished_after_seconds": round(time.monotonic() - started, 1),
+            "report_slots": bench.args.report_slots or "default", "states": states()}
+
+
 def _descendant_pids(pid: int) -> set[int]:
     from integration.core.worker_health import descendants
 
@@ -364,7 +419,8 @@ def main(argv: list[str]) -> int:
         f"{args.clusters} qcluster × {args.workers} workers")
     bench = Bench(args)
     try:
-        result = {"drain": drain, "burst": burst, "fair": fair, "recovery": recovery}[args.scenario](bench)
+        result = {"drain": drain, "burst": burst, "fair": fair, "recovery": recovery,
+                  "reports": reports}[args.scenario](bench)
     finally:
         bench.stop()
     report = {"scenario": args.scenario, "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -256,6 +256,16 @@ Q_CLUSTER = {
 # `qcluster` stops gracefully on SIGTERM/SIGINT, but never takes longer than this: what is still
 # running then is killed and recovered (integration.core.worker_health).
 Q_STOP_SECONDS = env.float("Q_STOP_SECONDS", default=10.0)
+# Long reports (reconciliations, start sync slices) running at once in the whole installation, one
+# per connection at most; 0 means a quarter of the workers (at least one). The others keep
+# transferring. A report that finds no free slot goes back to the queue for this long.
+REPORT_SLOTS = env.int("REPORT_SLOTS", default=0)
+REPORT_SLOT_WAIT_SECONDS = env.float("REPORT_SLOT_WAIT_SECONDS", default=5.0)
+# The posting preview spends dozens of requests of the organization's budget: the same preview with
+# the same mappings is served from the shared cache this long, and a connection makes a fresh one
+# at most this often.
+POSTING_PREVIEW_CACHE_SECONDS = env.float("POSTING_PREVIEW_CACHE_SECONDS", default=600.0)
+POSTING_PREVIEW_INTERVAL_SECONDS = env.float("POSTING_PREVIEW_INTERVAL_SECONDS", default=60.0)
 
 # --- Security (production) --------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from django.db import connection as db
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -35,11 +38,34 @@ def database_url(db_settings: dict[str, Any]) -> str:
 
 
 @contextmanager
+def shared_database() -> Iterator[tuple[str, Path | None]]:
+    """The test database as another process reaches it: its URL, and the SQLite file (else None).
+
+    PostgreSQL: the test database itself (what the test committed is there). SQLite: the test
+    database lives in this process's memory, so the other process gets a file copy of it.
+    """
+    if db.vendor == "postgresql":
+        yield database_url(db.settings_dict), None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="served-db-"))
+    try:
+        path = directory / "db.sqlite3"
+        target = sqlite3.connect(path)
+        db.ensure_connection()
+        db.connection.backup(target)
+        target.close()
+        yield f"sqlite:///{path}", path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
 def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | None = None,
-             startup_seconds: float = 60.0, code: Path = ROOT) -> Iterator[str]:
+             startup_seconds: float = 60.0, code: Path = ROOT, settings_file: str | None = None) -> Iterator[str]:
     """Serve the service with ``workers`` processes on 127.0.0.1 (port chosen by the OS); yields its URL.
 
-    ``code`` serves another checkout of the service (a benchmark comparing two versions).
+    ``code`` serves another checkout of the service (a benchmark comparing two versions);
+    ``settings_file`` (say ``config/gunicorn.py``) serves it as deployed, with that file's workers.
     """
     env = {**os.environ, "DATABASE_URL": database, "DEBUG": "true", "SANDBOX_ENABLED": "true",
            "Q_SYNC": "false", "CONN_MAX_AGE": "60", **(extra_env or {})}
@@ -47,9 +73,11 @@ def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | Non
         log_path = Path(directory) / "gunicorn.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(GUNICORN), "config.wsgi:application", "--workers", str(workers), "--bind", "127.0.0.1:0",
-                 "--log-level", "info", "--access-logfile", "-" if os.environ.get("GUNICORN_ACCESS_LOG") else "/dev/null",
-                 "--graceful-timeout", "5", "--timeout", "60", "--control-socket", str(Path(directory) / "ctl")],
+                [str(GUNICORN), "config.wsgi:application",
+                 *(["--config", settings_file] if settings_file else ["--workers", str(workers)]),
+                 "--bind", "127.0.0.1:0", "--log-level", "info", "--access-logfile", "-" if os.environ.get("GUNICORN_ACCESS_LOG") else "/dev/null",
+                 *([] if settings_file else ["--graceful-timeout", "5", "--timeout", "60"]),
+                 "--control-socket", str(Path(directory) / "ctl")],
                 cwd=code, env=env, stdout=log, stderr=log,
             )
         try:

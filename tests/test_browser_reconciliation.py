@@ -87,6 +87,7 @@ def test_consultant_previews_the_posting_and_follows_the_fix_link(page, live_ser
 
     page.goto(live_server.url + reverse("admin:connection-matrix", args=[connection.pk, "revenue"]))
     page.click("#posting-preview-link")
+    page.click("#show-preview")  # the preview spends the budget only when a person asks (a POST)
     page.wait_for_selector("#preview-summary")
     assert page.get_attribute("#preview-summary", "data-ready") == "2"
     assert page.get_attribute("#preview-summary", "data-total") == "3"

@@ -66,13 +66,12 @@ def test_dashboard_page_shows_state_counts_and_chart(accountant_client, history,
     assert "2 documents need attention" in content
     assert "<svg" in content and "bar-transfers" in content
     assert "<script" not in content.split('id="content-main"')[1]
-    assert response.context["heartbeat"]["ok"] is True
     last = dict(response.context["last_success"])
     assert last["Customer"].pk in {op.pk for op in history["done_3d"]}
     assert last["Supplier invoice"] is None
 
 
-def test_dashboard_reports_a_silent_worker_and_the_next_poll(accountant_client, connection):
+def test_dashboard_reports_a_silent_worker_and_the_next_poll_to_an_operator(admin_client, connection):
     from django_q.models import Schedule
 
     WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(minutes=30))
@@ -82,7 +81,7 @@ def test_dashboard_reports_a_silent_worker_and_the_next_poll(accountant_client, 
     next_run = timezone.now() + timedelta(minutes=7)
     Schedule.objects.filter(func=RACKBEAT_POLL).update(next_run=next_run)
     Schedule.objects.filter(func=DINERO_POLL).update(next_run=next_run + timedelta(minutes=30))
-    response = accountant_client.get(_dashboard(connection))
+    response = admin_client.get(_dashboard(connection))
     content = response.content.decode()
     assert "No worker has reported for a while" in content
     assert response.context["polls"][0]["next_run"] == next_run
@@ -110,3 +109,45 @@ def test_admin_index_hides_other_tenants(accountant_client, connection, other_co
     content = accountant_client.get(reverse("admin:index")).content.decode()
     assert connection.name in content
     assert other_connection.name not in content
+
+
+def _queued_tasks(count: int) -> None:
+    from django_q.models import OrmQ
+
+    OrmQ.objects.bulk_create([OrmQ(key="integration", payload=f"task {n}", lock=timezone.now())
+                              for n in range(count)])
+
+
+def test_a_tenants_dashboard_shows_only_its_own_queue_not_the_installations(accountant_client, connection,
+                                                                           other_connection):
+    for _ in range(15):  # another tenant queues a lot of work
+        make_operation(other_connection, state=State.PENDING, next_attempt_at=timezone.now())
+    _queued_tasks(15)
+    WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(minutes=30))
+    make_operation(connection, state=State.PENDING, next_attempt_at=timezone.now() - timedelta(seconds=5))
+    make_operation(connection, state=State.PENDING, next_attempt_at=timezone.now() + timedelta(minutes=3))
+    make_operation(connection, state=State.RUNNING)
+
+    response = accountant_client.get(_dashboard(connection))
+    content = response.content.decode()
+    queue = response.context["queue"]
+    assert (queue["due"], queue["waiting"], queue["running"]) == (1, 2, 1)
+    assert response.context["installation"] is None
+    assert "Tasks waiting in the queue" not in content and "Worker heartbeat" not in content
+    assert "No worker has reported" not in content
+
+
+def test_an_operator_also_sees_the_installations_queue_and_workers(admin_client, connection, other_connection):
+    _queued_tasks(15)
+    WorkerHeartbeat.objects.create(name="worker-1", beat_at=timezone.now() - timedelta(seconds=20))
+    response = admin_client.get(_dashboard(connection))
+    installation = response.context["installation"]
+    assert installation["queue_depth"] == 15 and installation["heartbeat"]["ok"] is True
+    assert "Tasks waiting in the queue" in response.content.decode()
+
+
+def test_a_tenants_long_waiting_work_is_reported_without_installation_figures(accountant_client, connection):
+    make_operation(connection, state=State.PENDING, next_attempt_at=timezone.now() - timedelta(minutes=20))
+    response = accountant_client.get(_dashboard(connection))
+    assert response.context["queue"]["delayed"] is True
+    assert "Documents of this connection have waited" in response.content.decode()

@@ -88,7 +88,7 @@ def test_preview_shows_what_would_stop_with_the_link_to_fix_it(world, client, su
     assert problem.fix_url.startswith(reverse("admin:connection-matrix", args=[connection.pk, "revenue"]))
 
     client.force_login(superuser)
-    page = client.get(reverse("admin:connection-posting-preview", args=[connection.pk]) + "?show=1&n=5")
+    page = client.post(reverse("admin:connection-posting-preview", args=[connection.pk]), {"n": "5"})
     html = page.content.decode()
     assert page.status_code == 200 and "Would stop" in html and f"Sales invoice {invoice['number']}" in html
     assert problem.fix_url.replace("&", "&amp;") in html

@@ -1,4 +1,4 @@
-"""/healthz reports database, worker heartbeat and queue depth — the figures only to signed-in staff."""
+"""/healthz reports database, worker heartbeat and queue depth — the figures only to operators."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from integration.core.models import WorkerHeartbeat
 
 
 @pytest.fixture
-def staff_client(client, accountant):
-    client.force_login(accountant)
+def staff_client(client, superuser):
+    client.force_login(superuser)
     return client
 
 
@@ -52,3 +52,9 @@ def test_healthz_is_never_cached(staff_client):
     anonymous = Client()
     assert "no-store" in anonymous.get("/healthz")["Cache-Control"]
     assert "no-store" in staff_client.get("/healthz")["Cache-Control"]
+
+
+def test_a_tenants_staff_get_the_status_only_not_the_installations_figures(client, accountant):
+    WorkerHeartbeat.objects.create(name="w1", beat_at=timezone.now())
+    client.force_login(accountant)
+    assert client.get("/healthz").json() == {"status": "ok"}

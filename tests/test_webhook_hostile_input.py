@@ -9,9 +9,7 @@ delivery replayed, and one sent many times at once, each cause exactly one opera
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from django.db import connection as db
 
 from accounts.models import Connection
 from integration.core.models import RackbeatWebhook
-from tests.gunicorn_server import database_url, gunicorn
+from tests.gunicorn_server import gunicorn, shared_database
 
 pytestmark = [pytest.mark.e2e]
 
@@ -60,23 +58,9 @@ def world(transactional_db) -> Iterator[World]:
                                    token=OTHER_TENANT_TOKEN)
     RackbeatWebhook.objects.create(connection=paused, event="customer.created", rackbeat_id="p", url="x",
                                    token=TOKENS["customer.created"])
-    if db.vendor == "postgresql":
-        # The server uses the test database itself; what this test committed is there.
-        with gunicorn(database_url(db.settings_dict)) as url:
-            yield World(url, a, b, paused, count=_orm_count)
-        return
-    # SQLite: the test database lives in this process's memory; the server gets a file copy of it.
-    directory = Path(tempfile.mkdtemp(prefix="webhook-corpus-"))
-    try:
-        path = directory / "db.sqlite3"
-        target = sqlite3.connect(path)
-        db.ensure_connection()
-        db.connection.backup(target)
-        target.close()
-        with gunicorn(f"sqlite:///{path}") as url:
-            yield World(url, a, b, paused, count=lambda table: _file_count(path, table))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with shared_database() as (url, path), gunicorn(url) as served:
+        count = _orm_count if path is None else (lambda table: _file_count(path, table))
+        yield World(served, a, b, paused, count=count)
 
 
 def _orm_count(table: str) -> int:

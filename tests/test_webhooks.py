@@ -258,10 +258,11 @@ def test_accepted_delivery_costs_a_handful_of_statements(client, active, handled
     timeline entry, the task, the delivery, inside BEGIN/COMMIT; the address lookup is cached."""
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     thin(client, active, key="1")  # warms the address cache, as every delivery after the first finds it
-    # PostgreSQL: all four rows in one statement (integration.triggers.intake_insert); elsewhere one transaction.
-    with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 6):
+    # PostgreSQL: all four rows in one statement (integration.triggers.intake_insert); elsewhere one
+    # transaction, which also reads the connection's state again.
+    with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 7):
         assert thin(client, active, key="2").status_code == 202
-    with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 5):
+    with django_assert_max_num_queries(1 if db_connection.vendor == "postgresql" else 6):
         assert thin(client, active, key="2").json()["status"] == "duplicate"
     from django_q.models import OrmQ
 
@@ -320,6 +321,58 @@ def test_the_one_statement_is_prepared_once_per_database_connection_and_still_lo
     statements = [query["sql"] or "" for query in captured.captured_queries]
     assert len([sql for sql in statements if not sql.startswith("SELECT nextval")]) == 3
     with db_connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH op AS%%'")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH conn AS%%'")
         assert cursor.fetchone()[0] == 1
     assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4
+
+
+def _intake_path(settings, monkeypatch, one_statement: bool) -> None:
+    """Tasks queued as in production; the one-statement intake where the database has it, or not."""
+    from integration.triggers import intake_insert
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    if not one_statement:
+        monkeypatch.setattr(intake_insert, "available", lambda: False)
+
+
+def _as_if_another_process_changed_it(connection, change) -> None:
+    """Apply ``change`` as another process would: this process's address cache keeps its entry."""
+    from integration.triggers import webhook_addresses
+
+    kept = dict(webhook_addresses._cache)
+    change()
+    webhook_addresses._cache.update(kept)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_a_connection_paused_elsewhere_stops_accepting_at_the_next_delivery(client, active, handled, settings,
+                                                                           monkeypatch, one_statement):
+    _intake_path(settings, monkeypatch, one_statement)
+    assert thin(client, active, key="1").status_code == 202  # the address is now cached as active
+    stored = WebhookDelivery.objects.count()
+
+    def pause():
+        active.set_state(Connection.State.PAUSED)
+        active.save()
+
+    _as_if_another_process_changed_it(active, pause)
+    assert thin(client, active, key="2").status_code == 409
+    assert thin(client, active, key="1").status_code == 409  # the still-queued record, too
+    assert thin(client, active, event="made.up", key="3").status_code == 409  # an ignored event
+    assert WebhookDelivery.objects.count() == stored
+    assert not SyncOperation.objects.filter(source_key__in=["2", "3"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_a_connection_deleted_elsewhere_answers_404_not_500(client, active, handled, settings, monkeypatch,
+                                                            one_statement):
+    _intake_path(settings, monkeypatch, one_statement)
+    assert thin(client, active, key="1").status_code == 202
+    _as_if_another_process_changed_it(active, active.delete)
+    assert thin(client, active, key="2").status_code == 404
+    assert thin(client, active, key="1").status_code == 404
+    assert thin(client, active, event="made.up", key="3").status_code == 404
+    assert not WebhookDelivery.objects.exists()
+    assert not SyncOperation.objects.exists()

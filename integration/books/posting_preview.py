@@ -14,15 +14,26 @@ which compute a document without storing it — for Dinero's own lines and total
 
 Nothing is created anywhere: no operation, no binding, no contact and no document. A customer or
 supplier that is not in Dinero yet is left out of the dry run (the transfer creates it first).
+
+A preview costs dozens of requests from the organization's budget, so a person asks for it (a
+POST, see the page) and :func:`preview_for_person` spends them sparingly: the same preview with the
+same matrices, unit and layout mappings and settings is served from the shared cache for
+``POSTING_PREVIEW_CACHE_SECONDS``, and a connection makes a fresh one at most every
+``POSTING_PREVIEW_INTERVAL_SECONDS``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.core.cache import caches
+from django.db.models import Count, Max
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
@@ -49,7 +60,7 @@ from integration.transfers.invoice_mapping import (
 )
 from integration.transfers.sales_invoices import original_invoice_guid, sales_mappings
 from integration.transfers.supplier_invoices import supplier_mappings
-from mappings.models import DineroAccount
+from mappings.models import AccountMatrixCell, DineroAccount, LayoutMapping, UnitMapping
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 50
@@ -166,6 +177,36 @@ def preview(connection: Connection, count: int = DEFAULT_COUNT) -> Preview:
         result.error = _("The preview could not read what it needs: %(error)s %(hint)s") % {
             "error": exc.describe(), "hint": exc.hint}
     return result
+
+
+def mapping_version(connection: Connection) -> str:
+    """A fingerprint of everything of ``connection`` a preview depends on besides the documents:
+    its matrices, unit and layout mappings (how many, last change) and its settings."""
+    parts = []
+    for model in (AccountMatrixCell, UnitMapping, LayoutMapping):
+        figures = model.objects.filter(connection=connection).aggregate(n=Count("pk"), last=Max("updated_at"))
+        parts.append(f"{figures['n']}:{figures['last'].isoformat() if figures['last'] else ''}")
+    parts.append(repr(IntegrationSettings.objects.filter(connection=connection).values().first()))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+
+def preview_for_person(connection: Connection, count: int = DEFAULT_COUNT) -> tuple[Preview | None, int]:
+    """The preview a person asked for, and 0 — or None and the seconds until this connection may
+    make a fresh one (the same preview with the same mappings is served from the cache)."""
+    count = max(1, min(int(count), MAX_COUNT))
+    cache = caches["shared"]
+    key = f"posting-preview:{connection.pk}:{count}:{mapping_version(connection)}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, 0
+    interval = float(getattr(django_settings, "POSTING_PREVIEW_INTERVAL_SECONDS", 60))
+    gate = f"posting-preview-gate:{connection.pk}"
+    if interval > 0 and not cache.add(gate, time.time() + interval, timeout=interval):
+        return None, max(1, round(float(cache.get(gate) or 0) - time.time()))
+    result = preview(connection, count)
+    if not result.error:
+        cache.set(key, result, timeout=float(getattr(django_settings, "POSTING_PREVIEW_CACHE_SECONDS", 600)))
+    return result, 0
 
 
 def _latest_booked(read: Any, count: int) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from django_q.tasks import async_task, schedule
 
 from accounts.models import Connection
 from integration.books.reconciliation_report import email_differences
+from integration.core import dispatch, report_slots
 from integration.core.clients.errors import ApiError, BudgetExhausted, NotFound
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat_documents import RelatedRecords, is_credit_note, party_name
@@ -225,7 +226,27 @@ def start(connection: Connection, period: Period, *, trigger: str = Reconciliati
 
 
 def run_task(reconciliation_id: int) -> None:
-    run(reconciliation_id)
+    """The queued task: run the reconciliation in a report slot, or wait for one without a worker."""
+    record = Reconciliation.objects.filter(pk=reconciliation_id, state=Reconciliation.State.RUNNING).only(
+        "pk", "connection_id").first()
+    if record is None:
+        return
+    with report_slots.slot(record.connection_id, f"reconciliation-{reconciliation_id}",
+                           hold_seconds=TASK_TIMEOUT_SECONDS) as held:
+        if held:
+            run(reconciliation_id)
+            return
+    _wait_for_slot(record)
+
+
+def _wait_for_slot(record: Reconciliation) -> None:
+    due = timezone.now() + timedelta(seconds=report_slots.wait_seconds())
+    Reconciliation.objects.filter(pk=record.pk).update(
+        heartbeat_at=timezone.now(), stage=_("Waiting for another report to finish"))
+    name = f"reconciliation-{record.pk}"
+    if not dispatch.queue_at(TASK, record.pk, due=due, task_name=name):
+        schedule(TASK, record.pk, name=f"{name}-{int(due.timestamp())}", schedule_type=Schedule.ONCE,
+                 next_run=due, repeats=1)
 
 
 def run(reconciliation_id: int) -> Reconciliation:

@@ -119,6 +119,27 @@ def queue_depth() -> int:
     return OrmQ.objects.count()
 
 
+def connection_queue(connection: Connection) -> dict[str, Any]:
+    """This connection's own work: due now, waiting (due or later), running, and whether the
+    oldest due document has waited longer than a worker's heartbeat may be old."""
+    now = timezone.now()
+    pending = SyncOperation.objects.filter(connection=connection, state=State.PENDING)
+    oldest = pending.filter(next_attempt_at__lte=now).order_by("next_attempt_at").values_list(
+        "next_attempt_at", flat=True).first()
+    waited = int((now - oldest).total_seconds()) if oldest is not None else 0
+    return {"due": pending.filter(next_attempt_at__lte=now).count(), "waiting": pending.count(),
+            "running": SyncOperation.objects.filter(connection=connection, state=State.RUNNING).count(),
+            "oldest_due_minutes": waited // 60, "delayed": waited > HEARTBEAT_MAX_AGE_SECONDS}
+
+
+def installation_health(user: Any) -> dict[str, Any] | None:
+    """The whole installation's queue and workers: for operators (superusers) only, since it
+    reveals how busy the other tenants are."""
+    if not getattr(user, "is_superuser", False):
+        return None
+    return {"queue_depth": queue_depth(), "heartbeat": worker_heartbeat()}
+
+
 def next_polls() -> list[dict[str, Any]]:
     """The poll schedules (Rackbeat changes, Dinero invoices) and when each runs next."""
 
@@ -168,9 +189,8 @@ def dashboard(request: HttpRequest, connection: Connection) -> HttpResponse:
         "states": [(s.value, s.label, today[s.value], week[s.value]) for s in State],
         "last_success": last_success_per_kind(connection),
         "chart": chart_bars(chart_days(connection)),
-        "queue_depth": queue_depth(),
-        "pending": SyncOperation.objects.filter(connection=connection, state=State.PENDING).count(),
-        "heartbeat": worker_heartbeat(),
+        "queue": connection_queue(connection),
+        "installation": installation_health(request.user),
         "polls": next_polls(),
         "state_colour": _state_colour(connection),
     }

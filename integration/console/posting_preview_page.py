@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -11,21 +11,22 @@ from django.utils.translation import gettext_lazy
 
 from accounts.ids import bounded_number
 from accounts.models import Connection
-from integration.books.posting_preview import DEFAULT_COUNT, MAX_COUNT, preview
+from integration.books.posting_preview import DEFAULT_COUNT, MAX_COUNT, preview_for_person
 from integration.console.connection_pages import connection_page
-
-
-def preview_url(connection: Connection, *, show: bool = True) -> str:
-    url = reverse("admin:connection-posting-preview", args=[connection.pk])
-    return f"{url}?show=1&n={DEFAULT_COUNT}" if show else url
 
 
 @connection_page("posting-preview", gettext_lazy("Posting preview"), permission="accounts.view_connection",
                  group="Setup", order=65)
 def posting_preview_page(request: HttpRequest, connection: Connection) -> HttpResponse:
-    count = bounded_number(request.GET.get("n"), default=DEFAULT_COUNT, low=1, high=MAX_COUNT, what="n")
-    # Reading and the dry runs cost requests from the shared budget: only when asked for.
-    result = preview(connection, count) if request.GET.get("show") else None
+    count = bounded_number(request.POST.get("n"), default=DEFAULT_COUNT, low=1, high=MAX_COUNT, what="n")
+    # Reading and the dry runs cost requests from the organization's budget: only on a person's
+    # POST (CSRF-protected, so no link or image can start one), cached per mapping version.
+    result, wait_seconds = (None, 0)
+    if request.method == "POST":
+        result, wait_seconds = preview_for_person(connection, count)
+    if wait_seconds:
+        messages.warning(request, _("A preview of this connection was made moments ago; to spare its request budget, "
+                                    "the next one can be made in %(seconds)s seconds.") % {"seconds": wait_seconds})
     context = {
         **admin.site.each_context(request),
         "connection": connection,

@@ -1,8 +1,8 @@
 """/healthz: database reachability, worker heartbeat age and queue depth, as JSON.
 
 The load balancer needs only the status (200 or 503 and ``{"status": …}``); the counts — how many
-documents wait, how old the worker's heartbeat is — are business figures and are shown only to
-signed-in staff. No response is ever cached: a stale "ok" from a proxy would hide an outage.
+documents wait, how old the worker's heartbeat is — are the whole installation's figures, so they
+are shown only to operators (signed-in superusers), never to a tenant's staff. No response is ever cached: a stale "ok" from a proxy would hide an outage.
 """
 
 from __future__ import annotations
@@ -45,6 +45,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = body["worker_ok"]
     body["status"] = "ok" if healthy else "unhealthy"
     user = getattr(request, "user", None)
-    if not (user is not None and user.is_authenticated and user.is_active and user.is_staff):
+    if not (user is not None and user.is_authenticated and user.is_active and user.is_superuser):
         body = {"status": body["status"]}
     return JsonResponse(body, status=200 if healthy else 503)

@@ -552,5 +552,26 @@ class Reconciliation(models.Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+class ReportSlot(models.Model):
+    """One of the few places where a long report (a reconciliation, a start sync slice) may run.
+
+    There are ``REPORT_SLOTS`` of them for the whole installation, and a connection holds at most
+    one (the partial unique constraint): reports queue behind each other instead of taking every
+    worker from the transfers. See :mod:`integration.core.report_slots`.
+    """
+
+    number = models.PositiveSmallIntegerField(unique=True)
+    connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    holder = models.CharField(max_length=100, blank=True)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection"], condition=models.Q(connection__isnull=False),
+                                               name="one_report_slot_per_connection")]
+
+    def __str__(self) -> str:
+        return f"report slot {self.number}: {self.holder or '-'}"
+
+
 # What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
 from integration.core.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401

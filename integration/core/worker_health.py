@@ -12,9 +12,12 @@ its claim is recovered by the older rule (``STALE_CLAIM_MINUTES``).
 pusher and lets the workers finish every task already fetched — and its pusher can block forever
 putting a task into a full queue, so ``qcluster`` could hang for minutes. Here the first signal
 starts that graceful stop *and* a deadline of ``Q_STOP_SECONDS``; a process tree still alive then
-is killed (a second signal kills at once). Nothing is lost by that: a killed worker's claim is
-released through its heartbeat, and tasks fetched but never run are queued again by ``run_due``
-(see ``engine.LOST_TASK_SECONDS``); every transfer looks documents up before creating them.
+is killed (a second signal kills at once), the claims of the killed workers are given back, and the
+main process ends — it may itself be stuck when the signal went to the whole process group (the
+sentinel dies with it, possibly holding a lock the graceful stop waits for). Nothing is lost by
+that: a killed worker's claim is released, tasks fetched but never run are queued again by
+``run_due`` (see ``engine.LOST_TASK_SECONDS``); every transfer looks documents up before creating
+them.
 """
 
 from __future__ import annotations
@@ -215,3 +218,35 @@ def bound_cluster_stop() -> None:
 def _overdue(pid: int) -> None:
     logger.warning("The cluster did not stop within %s s: killing its processes", stop_seconds())
     kill_tree(pid)
+    _end_after_kill()
+
+
+def _end_after_kill() -> None:
+    """Give back what the killed workers held, then end this process whatever it is waiting for.
+
+    When the signal went to the whole process group, the sentinel died with it — possibly while
+    holding a lock of the stop event the graceful stop waits on — so the main thread may never
+    return. The claims of workers that are gone are released here, not left to the next sweep.
+    """
+    try:
+        _reap_children()
+        released = release_claims_of_dead_workers()
+        if released:
+            logger.warning("Gave back %s operations held by the killed worker processes", released)
+    except Exception:
+        logger.exception("Could not give back the claims of the killed worker processes")
+    finally:
+        connection.close()
+        logging.shutdown()
+        os._exit(1)
+
+
+def _reap_children() -> None:
+    """Collect this process's dead children, so none of them is taken for alive."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

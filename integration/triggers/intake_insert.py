@@ -4,16 +4,23 @@ The intake's cost is its round trips to the database, so on PostgreSQL with the 
 four rows an accepted delivery needs — the operation (already marked as queued), its timeline
 entry, its django-q2 task and the stored delivery — go in one statement of data-modifying CTEs:
 
-    WITH op AS (INSERT INTO operation … ON CONFLICT (natural key) DO NOTHING RETURNING id),
+    WITH conn AS (SELECT id FROM connection WHERE id = … AND state = 'active' FOR SHARE),
+         op AS (INSERT INTO operation … SELECT … FROM conn ON CONFLICT (natural key) DO NOTHING RETURNING id),
          ev AS (INSERT INTO event … SELECT … FROM op),
          task AS (INSERT INTO task queue … SELECT … FROM op),
-         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending')
+         queued AS (SELECT id FROM operation WHERE natural key AND state = 'pending' AND EXISTS conn)
     INSERT INTO delivery … SELECT … FROM (op as accepted, else queued as duplicate) RETURNING …
 
 A single statement is its own transaction: all rows or none. A delivery for a record whose
 operation is still queued is stored as a duplicate of it in the same statement. When the
 operation exists in any other state, nothing is written and ``None`` comes back (the receiver then
 takes the ordinary path, where the engine's lifecycle rules decide).
+
+The connection is checked in the same statement, whatever the receiver's address cache says: a
+connection paused or deleted a moment ago stores nothing (``None`` again; the ordinary path then
+answers 409 or 404). The share lock on the connection's row orders each delivery against a pause
+or a delete: a pause waits for the deliveries already writing, and every delivery after it sees
+the new state (:func:`lock_connection_state` does the same on the ordinary path).
 The task's payload names the operation, so operation ids are drawn from the table's sequence in
 advance, a few dozen per process at a time (a gap in the ids when a process stops is harmless).
 The statement is built once per process and prepared once per database connection; its values
@@ -37,6 +44,7 @@ from django.utils.translation import gettext as _
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
+from accounts.models import Connection
 from integration.core import dispatch
 from integration.core.engine import TASK
 from integration.core.insert_if_absent import row_values
@@ -66,6 +74,23 @@ def available() -> bool:
     connection = connections[router.db_for_write(SyncOperation)]
     return (connection.vendor == "postgresql" and not settings.Q_CLUSTER.get("sync")
             and dispatch.orm_queue() is not None and not connection.in_atomic_block)
+
+
+def lock_connection_state(connection_id: int) -> str | None:
+    """The connection's state (None when it is gone), read inside the caller's transaction.
+
+    On PostgreSQL the row is share-locked until that transaction ends, as the one statement does:
+    a pause or a delete then waits for this delivery, and a delivery after it sees the change.
+    """
+    connection = connections[router.db_for_write(Connection)]
+    if connection.vendor != "postgresql":
+        return Connection.objects.filter(pk=connection_id).values_list("state", flat=True).first()
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {quote('state')} FROM {quote(Connection._meta.db_table)} "  # noqa: S608
+                       f"WHERE {quote('id')} = %s FOR SHARE", [connection_id])
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
 def _operation_id(cursor) -> int:  # type: ignore[no-untyped-def]
@@ -120,6 +145,7 @@ def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: st
         **_named("dl", delivery_columns, delivery_values),
         "task_key": task_key, "task_payload": task_payload, "task_lock": now, "pending": SyncOperation.State.PENDING,
         "accepted": WebhookDelivery.Outcome.ACCEPTED, "duplicate": WebhookDelivery.Outcome.DUPLICATE,
+        "connection_id": connection_id, "active": Connection.State.ACTIVE,
     }
     row = _execute_prepared(connection, sql, params)
     return None if row is None else (int(row[0]), str(row[1]))
@@ -168,14 +194,19 @@ def _cached_statement(columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str
     def select(prefix: str, columns: tuple[str, ...]) -> str:
         return ", ".join(f"%({_param(prefix, column)})s" for column in columns)
 
+    connection_table = quote(Connection._meta.db_table)
     fields = [SyncOperation._meta.get_field(name).column for name in ("connection", "kind", "direction", "source_key")]
     natural_key = ", ".join(quote(column) for column in fields)
     natural_values = ", ".join(f"%({_param('op', quote(column))})s" for column in fields)
     operations = quote(SyncOperation._meta.db_table)
     # Only identifiers from the models' own metadata are interpolated (quoted); values are parameters.
     return (
-        f"WITH op AS (INSERT INTO {operations} ({', '.join(op_columns)}) "  # noqa: S608
-        f"VALUES ({select('op', op_columns)}) ON CONFLICT ({natural_key}) DO NOTHING RETURNING {quote('id')}), "
+        # The connection, only while it is active, share-locked against a pause or a delete.
+        f"WITH conn AS (SELECT {quote('id')} FROM {connection_table} "  # noqa: S608
+        f"WHERE {quote('id')} = %(connection_id)s AND {quote('state')} = %(active)s FOR SHARE), "
+        f"op AS (INSERT INTO {operations} ({', '.join(op_columns)}) "
+        f"SELECT {select('op', op_columns)} FROM conn ON CONFLICT ({natural_key}) DO NOTHING "
+        f"RETURNING {quote('id')}), "
         f"ev AS (INSERT INTO {quote(OperationEvent._meta.db_table)} ({', '.join(event_columns)}) "
         f"SELECT {select('ev', event_columns)} FROM op), "
         f"task AS (INSERT INTO {quote(OrmQ._meta.db_table)} ({quote('key')}, {quote('payload')}, {quote('lock')}) "
@@ -183,7 +214,7 @@ def _cached_statement(columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str
         # The record's operation, when it exists and is still queued: this delivery joins it. No
         # lock is needed: a worker claiming it after this snapshot reads the record afterwards.
         f"queued AS (SELECT {quote('id')} FROM {operations} WHERE ({natural_key}) = ({natural_values}) "
-        f"AND {quote('state')} = %(pending)s) "
+        f"AND {quote('state')} = %(pending)s AND EXISTS (SELECT 1 FROM conn)) "
         f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} "
         f"({', '.join(delivery_columns)}, {quote('operation_id')}, {quote('outcome')}) "
         f"SELECT {select('dl', delivery_columns)}, found.id, found.outcome FROM "

@@ -53,7 +53,7 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.models import Connection
-from integration.core import dispatch
+from integration.core import dispatch, report_slots
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.engine import _after_commit, _sync_mode
@@ -230,6 +230,18 @@ def run(run_id: int) -> SyncRun | None:
     sleeps on a budget), and transient failures (500s, timeouts) are retried after a pause,
     ``MAX_TRANSIENT_FAILURES`` times in a row at most.
     """
+    connection_id = SyncRun.objects.filter(pk=run_id).values_list("connection_id", flat=True).first()
+    if connection_id is None:
+        return None
+    with report_slots.slot(connection_id, f"start-sync-{run_id}", hold_seconds=settings.Q_CLUSTER["timeout"]) as held:
+        if held:
+            return _run_slice(run_id)
+    # Another report holds the slot: back in a moment, without a worker waiting for it.
+    _queue(run_id, after_seconds=report_slots.wait_seconds())
+    return None
+
+
+def _run_slice(run_id: int) -> SyncRun | None:
     claimed = _claim(run_id)
     if claimed is None:
         return None

@@ -12,8 +12,10 @@ Staleness is bounded both ways:
   resume in another process work at once;
 * saving or deleting a connection, a registered webhook or the integration settings empties the
   cache of the process that saved; other processes see the change within :data:`CACHE_SECONDS`.
-  A delivery accepted in that window for a connection just paused only queues its operation,
-  which waits (paused connections are never worked on) until the connection is resumed.
+  Nothing is stored on a cached entry alone, though: the write of a delivery checks that the
+  connection exists and is active in the same statement or transaction
+  (:mod:`integration.triggers.intake_insert`), so a pause or a delete in any process stops the
+  intake from the next delivery on, and the stale entry is then forgotten.
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ def _read(public_id: str) -> WebhookAddress | None:
     return WebhookAddress(connection_id=pk, is_active=state == Connection.State.ACTIVE,
                           rackbeat_account_id=account_id or "", token_digests=digests,
                           events=event_map(configured))
+
+
+def forget_connection(connection_id: int) -> None:
+    """Drop this process's entries for one connection (found paused or deleted when storing)."""
+    with _lock:
+        for public_id in [key for key, (_, address) in _cache.items() if address.connection_id == connection_id]:
+            _cache.pop(public_id, None)
 
 
 def forget_all(**_: Any) -> None:

@@ -9,7 +9,10 @@ refused gets a 4xx with a readable reason and causes no work (never a 500):
 1. a body larger than :data:`~integration.triggers.webhook_body.MAX_BODY_BYTES` → 413 (by its
    ``Content-Length`` before reading, and again while reading);
 2. unknown address → 404; a connection that is not active → 409, recorded nowhere (Rackbeat
-   retries for about a day, and the polling safety net picks changes up after a resume anyway);
+   retries for about a day, and the polling safety net picks changes up after a resume anyway).
+   The address cache only speeds up the checks: whatever stores a delivery checks the connection
+   again in the same transaction (share-locked), so a connection paused or deleted by any
+   process stores nothing from the next delivery on — 409 or 404, never a 500;
 3. ``Rackbeat-Account-Id`` differs from the connection's Rackbeat account → 403;
 4. ``Rackbeat-Webhook-Token`` is not the token Rackbeat gave for the ``Rackbeat-Webhook-Event``
    webhook (SHA-256 digests compared in constant time) → 401. Without the event header (older
@@ -32,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -125,10 +128,36 @@ def rackbeat_webhook(request: HttpRequest, public_id: object) -> HttpResponse:
     except UnreadableDelivery as exc:
         logger.info("Webhook for connection %s refused: %s", address.connection_id, exc)
         return _text(str(exc), 400)
-    if kind is None:
-        _store(address, event, body, Outcome.IGNORED, None)
-        return JsonResponse({"status": "ignored"}, status=200)
-    return _accept(address, event, kind, body)
+    try:
+        if kind is None:
+            with transaction.atomic():
+                gone = _connection_refusal(address)
+                if gone is not None:
+                    return gone
+                _store(address, event, body, Outcome.IGNORED, None)
+            return JsonResponse({"status": "ignored"}, status=200)
+        return _accept(address, event, kind, body)
+    except IntegrityError:
+        # The connection was deleted between the check and the write (a database without the
+        # share lock): nothing was stored, and there is nothing left to deliver to.
+        logger.info("Webhook for connection %s refused: the connection was deleted", address.connection_id)
+        webhook_addresses.forget_connection(address.connection_id)
+        return _text("Unknown webhook address.", 404)
+
+
+def _connection_refusal(address: WebhookAddress) -> HttpResponse | None:
+    """The answer when the connection was paused or deleted since its address was cached, else None.
+
+    Read in the caller's transaction, with the row share-locked on PostgreSQL, so a pause or a
+    delete committed before this delivery writes is seen here and nothing is stored for it.
+    """
+    state = intake_insert.lock_connection_state(address.connection_id)
+    if state == Connection.State.ACTIVE:
+        return None
+    webhook_addresses.forget_connection(address.connection_id)
+    if state is None:
+        return _text("Unknown webhook address.", 404)
+    return _text("The integration is not active for this account.", 409)
 
 
 def _store(address: WebhookAddress, event: str, body: DeliveryBody, outcome: str, op_id: int | None) -> None:
@@ -149,6 +178,9 @@ def _accept(address: WebhookAddress, event: str, kind: str, body: DeliveryBody) 
                                 status=202 if outcome == Outcome.ACCEPTED else 200)
     # One transaction, no savepoints: the delivery is stored exactly when its work is queued.
     with transaction.atomic():
+        gone = _connection_refusal(address)
+        if gone is not None:
+            return gone
         op_id = None if one_statement else engine.enqueue_new(
             address.connection_id, kind, Direction.TO_DINERO, body.key, trigger=Trigger.WEBHOOK,
             document_number=body.key)
