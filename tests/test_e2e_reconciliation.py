@@ -19,8 +19,9 @@ from django.urls import reverse
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
 from integration.console.reconciliation_page import transfer_missing
+from integration.core import engine
 from integration.core.clients.rackbeat_documents import RelatedRecords
-from integration.core.models import Kind, Reconciliation
+from integration.core.models import Direction, Kind, Reconciliation, SyncOperation
 from integration.transfers.invoice_mapping import map_consumption
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
@@ -176,6 +177,7 @@ def test_month_end_schedule_mails_the_differences_and_nothing_when_there_are_non
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     rackbeat = world["rackbeat"]
+    _settings(connection, sales_invoice_status="booked")
 
     invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-05")
     _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
@@ -216,3 +218,92 @@ def test_a_transferred_credit_note_reconciles_negative_on_both_sides(world, shap
     assert zone["rackbeat_incl"] == zone["dinero_incl"] == "1247.50" and not zone["differs"]
     (account,) = record.result["sums"]["sales_by_account"]
     assert (account["key"], account["rackbeat"], account["dinero"]) == ("1000", "998.00", "998.00")
+
+
+def _copy_purchase_voucher(dinero: Any, guid: str, **changes: Any) -> str:
+    """A second purchase voucher with the content of ``guid`` (as a person or a lost answer makes one)."""
+    first = dinero.get_purchase_voucher(guid)
+    body = {"PurchaseType": "credit", "ContactGuid": first["ContactGuid"], "VoucherDate": first["VoucherDate"],
+            "PaymentDate": first["PaymentDate"], "CurrencyKey": first["CurrencyKey"],
+            "ExternalReference": first["ExternalReference"], "FileGuid": first["FileGuid"],
+            "Lines": [{"Description": line["Description"], "AccountNumber": line["AccountNumber"],
+                       "Amount": line["AmountInclVatValue"], "VatCode": line["VatCode"]} for line in first["Lines"]],
+            **changes}
+    again = dinero.create_purchase_voucher({k: v for k, v in body.items() if v is not None})
+    return again["Guid"]
+
+
+def _waiting_for_a_person(connection: Any, kind: str, number: Any) -> SyncOperation:
+    return SyncOperation.objects.create(connection=connection, kind=kind, direction=Direction.TO_DINERO,
+                                        source_key=str(number), state=SyncOperation.State.NEEDS_ATTENTION)
+
+
+def test_doubles_and_drafts_are_differences_and_are_mailed(world, settings):
+    connection, rackbeat, dinero = world["connection"], world["rackbeat"], world["dinero"]
+    _settings(connection, item_consumption_enabled=True, sales_invoice_status="booked",
+              supplier_invoice_status="booked")
+    connection.alert_recipients = "bogholder@example.com"
+    connection.save()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Two booked vouchers of 1,250.00 for one supplier invoice: the second carries our reference.
+    by_reference = _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60011).number)
+    second = _copy_purchase_voucher(dinero, by_reference.target_id)
+    dinero.book_purchase_voucher(second, dinero.get_purchase_voucher(second)["Timestamp"])
+    # … and one whose second voucher carries only the first one's file.
+    by_file = _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60012).number)
+    assert dinero.get_purchase_voucher(by_file.target_id)["FileGuid"]
+    third = _copy_purchase_voucher(dinero, by_file.target_id, ExternalReference=None)
+    dinero.book_purchase_voucher(third, dinero.get_purchase_voucher(third)["Timestamp"])
+    # A person linked a supplier invoice to a purchase voucher that is only a draft.
+    linked = _supplier_invoice(world, 60013)
+    draft = dinero.create_purchase_voucher({
+        "PurchaseType": "credit", "ContactGuid": dinero.get_purchase_voucher(by_file.target_id)["ContactGuid"],
+        "VoucherDate": "2026-03-20", "PaymentDate": "2026-04-19", "CurrencyKey": "DKK",
+        "Lines": [{"Description": "Færdigvare", "AccountNumber": 2000, "Amount": 1250, "VatCode": "I25"}]})
+    op = _waiting_for_a_person(connection, Kind.SUPPLIER_INVOICE, linked.number)
+    engine.link_existing(op, user=None, reference=draft["Guid"])
+    # A sales invoice whose consumption voucher was linked while it was a draft.
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-11")
+    _settings(connection, item_consumption_enabled=False)
+    _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+    _settings(connection, item_consumption_enabled=True)
+    consumption = _waiting_for_a_person(connection, Kind.ITEM_CONSUMPTION, invoice["number"])
+    full = RelatedRecords(rackbeat).with_items(rackbeat.get_customer_invoice(invoice["number"]))
+    voucher = dinero.create_manual_voucher(map_consumption(full, stock_account=58100, consumption_account=1600).body)
+    engine.link_existing(consumption, user=None, reference=voucher["Guid"])
+    consumption.refresh_from_db()
+    assert (consumption.state, consumption.target_id) == (SyncOperation.State.DONE, voucher["Guid"])
+
+    record = reconciliation.start(connection, MARCH, trigger=Reconciliation.Trigger.SCHEDULE)
+    record.refresh_from_db()
+
+    assert record.state == Reconciliation.State.DONE, record.error
+    assert _differences(record) == {
+        (reconciliation.DOUBLED, "supplier_invoice", str(by_reference.source_key)),
+        (reconciliation.DOUBLED, "supplier_invoice", str(by_file.source_key)),
+        (reconciliation.DRAFT, "supplier_invoice", str(linked.number)),
+        (reconciliation.CONSUMPTION_DRAFT, "item_consumption", str(invoice["number"])),
+    }
+    doubled = {d["number"]: d for d in record.result["differences"] if d["kind"] == reconciliation.DOUBLED}
+    assert second in doubled[str(by_reference.source_key)]["message"]
+    assert third in doubled[str(by_file.source_key)]["message"]
+    assert "1250.00" in doubled[str(by_reference.source_key)]["message"]
+    documents = {d["number"]: d for d in record.result["documents"]}
+    assert documents[str(invoice["number"])]["consumption"] == "draft"
+    assert record.differences == 4
+    (message,) = mail.outbox
+    assert "4 differences" in message.subject
+
+
+def test_a_sales_invoice_left_as_a_draft_is_a_difference_that_says_why(world):
+    connection, rackbeat = world["connection"], world["rackbeat"]
+    _settings(connection, sales_invoice_status="draft")
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-05")
+    _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+
+    record = reconciliation.start(connection, MARCH)
+    record.refresh_from_db()
+
+    assert _differences(record) == {(reconciliation.DRAFT, "sales_invoice", str(invoice["number"]))}
+    (draft,) = record.result["differences"]
+    assert "settings leave new documents of this kind as drafts" in draft["message"]

@@ -77,22 +77,27 @@ STALLED_AFTER = timedelta(minutes=16)
 # The account-sum row of documents whose lines the matrices cannot place (the reason is in the notes).
 UNPLACED = "not placed"
 SALES_PREFIX = external_reference("customer-invoice", "")
+SUPPLIER_PREFIX = external_reference("supplier-invoice", "")
 CONSUMPTION_TEXT = re.compile(r"^Vareforbrug (?:faktura|kreditnota) (?P<number>\S+)$")
 
 # Kinds of difference, in the order the report shows them.
 MISSING = "missing_in_dinero"
 EXTRA = "extra_in_dinero"
 DOUBLED = "doubled_in_dinero"
+DRAFT = "draft_in_dinero"
 TOTAL = "total_differs"
 CONSUMPTION_MISSING = "consumption_missing"
 CONSUMPTION_DOUBLED = "consumption_doubled"
+CONSUMPTION_DRAFT = "consumption_draft"
 DIFFERENCE_LABELS = {
     MISSING: "Missing in Dinero",
     EXTRA: "In Dinero, not explained by Rackbeat",
     DOUBLED: "In Dinero more than once",
+    DRAFT: "A draft in Dinero, not booked",
     TOTAL: "Totals differ",
     CONSUMPTION_MISSING: "Item consumption missing",
     CONSUMPTION_DOUBLED: "Item consumption booked more than once",
+    CONSUMPTION_DRAFT: "Item consumption is a draft, not booked",
 }
 SALES_INVOICE = "sales_invoice"
 CREDIT_NOTE = "credit_note"
@@ -569,6 +574,10 @@ class Reconciler:
                 if abs(dn_incl) != abs(rb_incl):
                     self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, Dinero's is %(dn)s (difference %(diff)s).") % {
                         "rb": rb_incl, "dn": dn_incl, "diff": dn_incl - rb_incl})
+                if _is_draft(first):
+                    self._add(DRAFT, line, _draft_message(
+                        first["_kind"].replace("_", " "), line["dinero_guid"],
+                        left_by_settings=self.settings.sales_invoice_status == IntegrationSettings.SalesInvoiceStatus.DRAFT))
             elif expected:
                 self._add(MISSING, line, self._missing_reason(op), transferable=True)
             line["consumption"] = self._check_consumption(invoice, line, consumption.pop(number, set()),
@@ -658,8 +667,12 @@ class Reconciler:
                            op: SyncOperation | None) -> str:
         if not self.settings.item_consumption_enabled:
             return ""
+        draft = False
         if op is not None and op.target_id and op.target_id not in guids:
-            if self.read(f"dinero:manual_voucher:{op.target_id}", self.dinero.get_manual_voucher, op.target_id):
+            voucher = self.read(f"dinero:manual_voucher:{op.target_id}", self.dinero.get_manual_voucher, op.target_id)
+            # A linked voucher that is only a draft is not in the books: never count it as booked.
+            draft = bool(voucher) and _is_draft(voucher)
+            if voucher and not draft:
                 guids = guids | {op.target_id}
         context = {**line, "operation_id": op.pk if op else None, "operation_state": op.state if op else "",
                    "document": ITEM_CONSUMPTION, "dinero_guid": "", "dinero_kind": "manual_voucher",
@@ -675,6 +688,10 @@ class Reconciler:
                       _("%(n)s consumption vouchers are booked for invoice %(number)s.") % {
                           "n": len(guids), "number": line["number"]})
             return _("doubled")
+        if draft:
+            self._add(CONSUMPTION_DRAFT, {**context, "dinero_guid": op.target_id if op else ""},
+                      _draft_message(_("consumption voucher"), op.target_id if op else ""))
+            return _("draft")
         if guids:
             return _("booked")
         if expected == ZERO:
@@ -693,6 +710,7 @@ class Reconciler:
         if not expected:
             self.notes.append(_("The supplier integration is off, so supplier invoices are not expected in Dinero."))
         ops = self._operations([Kind.SUPPLIER_INVOICE])
+        by_reference, by_file = self._other_purchase_vouchers(entries, ops)
         numbers = set()
         for row in purchases:
             invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
@@ -704,29 +722,96 @@ class Reconciler:
             self.zone_sums["purchases"].add(zone, "rackbeat_incl", rb_incl)
             self._purchase_accounts(invoice)
             op = ops.get(number)
-            guid = (op.target_id or str((op.intent or {}).get("voucher_guid") or "")) if op else ""
+            guid = _stored_voucher_guid(op)
             voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid) if guid else None
+            vouchers = self._vouchers_of(number, voucher, op, by_reference, by_file)
             line = {"document": SUPPLIER_INVOICE, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
                     "party": party_name(invoice.get("supplier")), "zone": zone, "rackbeat_total": str(rb_incl),
                     "dinero_total": "", "dinero_number": "", "dinero_status": "", "dinero_guid": "",
                     "dinero_kind": "purchase_voucher", "consumption": "", "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
-            if voucher:
-                dn_excl, dn_incl = _voucher_totals(voucher)
-                line.update(dinero_total=str(dn_incl), dinero_number=str(voucher.get("VoucherNumber") or ""),
-                            dinero_status=str(voucher.get("Status") or ""), dinero_guid=guid)
-                self.voucher_side[guid] = "purchases"
-                self.zone_sums["purchases"].add(zone, "dinero_excl", dn_excl)
-                self.zone_sums["purchases"].add(zone, "dinero_incl", dn_incl)
+            if vouchers:
+                first = vouchers[0]
+                dn_incl = _voucher_totals(first)[1]
+                line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("VoucherNumber") or ""),
+                            dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""))
+                for found in vouchers:
+                    self.voucher_side[str(found.get("Guid") or "")] = "purchases"
+                    excl, incl = _voucher_totals(found)
+                    self.zone_sums["purchases"].add(zone, "dinero_excl", excl)
+                    self.zone_sums["purchases"].add(zone, "dinero_incl", incl)
+                if len(vouchers) > 1:
+                    self._add(DOUBLED, line, _("Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s "
+                                               "(by its reference or its file): %(which)s.") % {
+                        "n": len(vouchers), "number": number,
+                        "which": "; ".join(_voucher_label(v) for v in vouchers)})
                 if dn_incl != abs(rb_incl):
                     self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s "
                                              "(difference %(diff)s).") % {"rb": rb_incl, "dn": dn_incl,
                                                                           "diff": dn_incl - rb_incl})
+                for found in vouchers:
+                    if _is_draft(found):
+                        self._add(DRAFT, line, _draft_message(
+                            _("purchase voucher"), str(found.get("Guid") or ""), left_by_settings=(
+                                self.settings.supplier_invoice_status == IntegrationSettings.SupplierInvoiceStatus.DRAFT)))
             elif expected:
                 self._add(MISSING, line, self._missing_reason(op), transferable=True)
             self.documents.append(line)
             self.step()
         self._extra_purchases(entries, numbers)
+        for number, vouchers in by_reference.items():
+            for voucher in vouchers:
+                self.voucher_side[str(voucher.get("Guid") or "")] = "purchases"
+                self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": number, "dinero_kind": "purchase_voucher",
+                                  "dinero_guid": str(voucher.get("Guid") or ""),
+                                  "dinero_total": str(_voucher_totals(voucher)[1])},
+                          _("Purchase voucher %(which)s carries the reference of Rackbeat supplier invoice %(n)s, but "
+                            "Rackbeat has no booked supplier invoice %(n)s dated in the period.") % {
+                              "which": _voucher_label(voucher), "n": number})
+
+    def _other_purchase_vouchers(self, entries: list[dict[str, Any]], ops: dict[str, SyncOperation]
+                                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        """The period's booked purchase vouchers no operation of ours stored, by our reference and by file.
+
+        Each is read once (Dinero cannot list purchase vouchers by reference), so a second voucher
+        for one supplier invoice — made by hand, or by an attempt whose answer was lost — is found
+        by the ``ExternalReference`` it carries or by the file it shares with ours, and reported as
+        a double instead of only adding to the "other Dinero postings".
+        """
+        known = {_stored_voucher_guid(op) for op in ops.values()} - {""}
+        guids: list[str] = []
+        for entry in entries:
+            guid = str(entry.get("VoucherGuid") or "")
+            if guid and guid not in known and guid not in guids and "purchase" in str(entry.get("VoucherType") or "").lower():
+                guids.append(guid)
+        by_reference: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for guid in guids:
+            voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid)
+            if not voucher or voucher.get("DeletedAt"):
+                continue
+            voucher = {**voucher, "Guid": str(voucher.get("Guid") or guid)}
+            reference = str(voucher.get("ExternalReference") or "")
+            if reference.startswith(SUPPLIER_PREFIX):
+                by_reference[reference[len(SUPPLIER_PREFIX):]].append(voucher)
+            elif voucher.get("FileGuid"):
+                by_file[str(voucher["FileGuid"])].append(voucher)
+        return by_reference, by_file
+
+    @staticmethod
+    def _vouchers_of(number: str, voucher: dict[str, Any] | None, op: SyncOperation | None,
+                     by_reference: dict[str, list[dict[str, Any]]],
+                     by_file: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Every purchase voucher Dinero holds for one supplier invoice: ours first, then any other."""
+        vouchers = [voucher] if voucher else []
+        file_guid = str((voucher or {}).get("FileGuid") or ((op.intent or {}).get("file_guid") if op else "") or "")
+        others = by_reference.pop(number, []) + (by_file.pop(file_guid, []) if file_guid else [])
+        seen = {str(v.get("Guid") or "") for v in vouchers}
+        for other in others:
+            if other["Guid"] not in seen:
+                seen.add(other["Guid"])
+                vouchers.append(other)
+        return vouchers
 
     def _unplaced(self, side: str, invoice: dict[str, Any], problem: NeedsMapping, amount: Decimal) -> None:
         """A document the mapper refuses is summed apart, with the mapper's reason among the notes."""
@@ -796,6 +881,31 @@ class Reconciler:
 def _is_balance_account(account: str) -> bool:
     """VAT, debtors, creditors and stock accounts (Dinero's balance accounts are 5 digits from 50000)."""
     return account.isdigit() and int(account) >= 50000
+
+
+def _is_draft(document: dict[str, Any]) -> bool:
+    return str(document.get("Status") or "").lower() == "draft"
+
+
+def _draft_message(kind: str, guid: str, *, left_by_settings: bool = False) -> str:
+    message = _("Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
+                "booked. Compare it with Rackbeat and book it in Dinero.") % {"kind": kind, "guid": guid}
+    if left_by_settings:
+        message += " " + _("The connection's settings leave new documents of this kind as drafts for you to book.")
+    return message
+
+
+def _stored_voucher_guid(op: SyncOperation | None) -> str:
+    if op is None:
+        return ""
+    return str(op.target_id or (op.intent or {}).get("voucher_guid") or "")
+
+
+def _voucher_label(voucher: dict[str, Any]) -> str:
+    return _("%(number)s (%(guid)s, %(status)s, %(total)s %(currency)s)") % {
+        "number": voucher.get("VoucherNumber") or _("no number"), "guid": voucher.get("Guid") or "",
+        "status": voucher.get("Status") or "", "total": _voucher_totals(voucher)[1],
+        "currency": voucher.get("CurrencyKey") or "DKK"}
 
 
 def _voucher_totals(voucher: dict[str, Any]) -> tuple[Decimal, Decimal]:
