@@ -7,6 +7,11 @@ a consumption voucher booked twice — next to documents that are right and one 
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
+import re
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +23,7 @@ from django.urls import reverse
 
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes
 from integration.console.reconciliation_page import transfer_missing
 from integration.core import engine
 from integration.core.clients.rackbeat_documents import RelatedRecords
@@ -37,14 +43,15 @@ def world(invoice_world: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
 MARCH = Period.month(2026, 3)
 
 
-def _supplier_invoice(world: dict[str, Any], number: int, *, invoice_date: str = "2026-03-20") -> Any:
+def _supplier_invoice(world: dict[str, Any], number: int, *, invoice_date: str = "2026-03-20",
+                      currency: str = "DKK") -> Any:
     from sandbox.rackbeat import models as rb
 
     account = world["rackbeat_account"]
     invoice = rb.SupplierInvoice.objects.create(
         account=account, number=number, invoice_date=invoice_date, due_date="2026-04-19",
         supplier=rb.Supplier.objects.get(account=account, number=701), total_subtotal=Decimal("1000"),
-        total_vat=Decimal("250"), total_total=Decimal("1250"), is_booked=True, vat_zone="domestic")
+        total_vat=Decimal("250"), total_total=Decimal("1250"), is_booked=True, vat_zone="domestic", currency=currency)
     rb.InvoiceLine.objects.create(supplier_invoice=invoice, item=rb.Item.objects.get(account=account, number="FV-1"),
                                   name="Færdigvare", quantity=4, line_price=Decimal("250"),
                                   vat_percentage=Decimal("25"), line_total=Decimal("1000"), line_vat=Decimal("250"))
@@ -307,3 +314,54 @@ def test_a_sales_invoice_left_as_a_draft_is_a_difference_that_says_why(world):
     assert _differences(record) == {(reconciliation.DRAFT, "sales_invoice", str(invoice["number"]))}
     (draft,) = record.result["differences"]
     assert "settings leave new documents of this kind as drafts" in draft["message"]
+
+
+def test_sums_are_kept_per_currency_with_dineros_booked_dkk_beside_them(world, accountant_client):
+    connection, rackbeat = world["connection"], world["rackbeat"]
+    _settings(connection, sales_invoice_status="booked", supplier_invoice_status="booked")
+    for currency, price in (("DKK", "499.00"), ("EUR", "100.00")):
+        invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, price)], invoice_date="2026-03-05", currency=currency)
+        _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+    _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60021).number)
+    _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60022, currency="USD").number)
+
+    record = reconciliation.start(connection, MARCH)
+    record.refresh_from_db()
+
+    assert record.state == Reconciliation.State.DONE, record.error
+    assert record.result["differences"] == []
+    sales = {(r["key"], r["currency"]): r for r in record.result["sums"]["sales_by_zone"]}
+    assert set(sales) == {("domestic", "DKK"), ("domestic", "EUR")}
+    assert (sales["domestic", "DKK"]["rackbeat_excl"], sales["domestic", "DKK"]["dinero_excl"]) == ("499.00", "499.00")
+    assert (sales["domestic", "EUR"]["rackbeat_excl"], sales["domestic", "EUR"]["dinero_excl"]) == ("100.00", "100.00")
+    # What Dinero booked in its ledger (in DKK), beside the document currency's figures.
+    assert sales["domestic", "DKK"]["dinero_booked_dkk"] == "499.00"
+    assert sales["domestic", "EUR"]["dinero_booked_dkk"] not in ("", "0.00")
+    purchases = {(r["key"], r["currency"]): r for r in record.result["sums"]["purchases_by_zone"]}
+    assert purchases["domestic", "DKK"]["rackbeat_incl"] == purchases["domestic", "USD"]["rackbeat_incl"] == "1250.00"
+    by_account = {(r["key"], r["currency"]): r for r in record.result["sums"]["sales_by_account"]}
+    assert by_account["1000", "DKK"]["rackbeat"] == by_account["1000", "DKK"]["dinero"] == "499.00"
+    assert by_account["1000", "EUR"]["rackbeat"] == "100.00"
+    assert not any(r["differs"] for rows in record.result["sums"].values() for r in rows)
+
+    rows = list(csv.reader(io.StringIO(csv_bytes(record).decode("utf-8-sig"))))
+    zone_rows = [r for r in rows if r and r[0].startswith("Sales per VAT zone")]
+    assert {(r[1], r[2]) for r in zone_rows} == {("domestic", "DKK"), ("domestic", "EUR")}
+    assert b"EUR" in zlib_text(pdf_bytes(record))
+    page = accountant_client.get(reverse("admin:connection-reconciliation", args=[connection.pk])
+                                 + f"?run={record.pk}").content.decode()
+    assert 'data-key="domestic" data-currency="EUR"' in page
+
+
+def zlib_text(pdf: bytes) -> bytes:
+    """The PDF's text streams, decoded (ReportLab writes them ASCII85 and Flate encoded)."""
+    text = b""
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        data = stream.strip()
+        if data.endswith(b"~>"):
+            data = base64.a85decode(data.removeprefix(b"<~")[:-2])
+        try:
+            text += zlib.decompress(data)
+        except zlib.error:
+            text += data
+    return text

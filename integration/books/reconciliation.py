@@ -103,6 +103,8 @@ SALES_INVOICE = "sales_invoice"
 CREDIT_NOTE = "credit_note"
 SUPPLIER_INVOICE = "supplier_invoice"
 ITEM_CONSUMPTION = "item_consumption"
+# Per VAT zone and currency: the document currency's amounts on both sides, and the DKK Dinero booked.
+ZONE_COLUMNS = ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl", "dinero_booked_dkk"]
 DOCUMENT_LABELS = {SALES_INVOICE: "Sales invoice", CREDIT_NOTE: "Credit note",
                    SUPPLIER_INVOICE: "Supplier invoice", ITEM_CONSUMPTION: "Item consumption"}
 
@@ -333,21 +335,32 @@ class Difference:
 
 
 class Sums:
-    """Amounts per key (VAT zone or account), Rackbeat's and Dinero's side by side."""
+    """Amounts per key (VAT zone or account) and currency, Rackbeat's and Dinero's side by side.
 
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    Amounts of different currencies are never added together: each currency is its own row.
+    """
 
-    def add(self, key: Any, column: str, amount: Decimal) -> None:
-        self.rows[str(key)][column] += amount
+    def __init__(self, *, compare_dkk_only: Iterable[str] = ()) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        # Columns compared only in DKK rows (Dinero's ledger is in DKK whatever the document's currency).
+        self.compare_dkk_only = set(compare_dkk_only)
+
+    def add(self, key: Any, currency: str, column: str, amount: Decimal) -> None:
+        self.rows[(str(key), currency or "DKK")][column] += amount
+
+    def keys(self) -> set[str]:
+        return {key for key, _currency in self.rows}
 
     def as_list(self, columns: Iterable[str]) -> list[dict[str, str]]:
         columns = list(columns)
         out = []
-        for key in sorted(self.rows, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
-            row = {"key": key, **{c: str(ore(self.rows[key][c])) for c in columns}}
+        for key, currency in sorted(self.rows, key=lambda k: (not k[0].isdigit(), int(k[0]) if k[0].isdigit() else 0,
+                                                             k[0], k[1] != "DKK", k[1])):
+            amounts = self.rows[(key, currency)]
+            row: dict[str, Any] = {"key": key, "currency": currency, **{c: str(ore(amounts[c])) for c in columns}}
             pairs = [(c, c.replace("rackbeat", "dinero")) for c in columns if c.startswith("rackbeat")]
-            row["differs"] = any(self.rows[key][a] != self.rows[key][b] for a, b in pairs)
+            row["differs"] = any(amounts[a] != amounts[b] for a, b in pairs
+                                 if currency == "DKK" or b not in self.compare_dkk_only)
             out.append(row)
         return out
 
@@ -394,9 +407,11 @@ class Reconciler:
         self.notes: list[str] = []
         self.documents: list[dict[str, Any]] = []
         self.zone_sums = {"sales": Sums(), "purchases": Sums()}
-        self.account_sums = {"sales": Sums(), "purchases": Sums()}
+        self.account_sums = {"sales": Sums(compare_dkk_only=["dinero"]), "purchases": Sums(compare_dkk_only=["dinero"])}
         # Dinero voucher Guid → "sales"/"purchases": whose ledger entries count on Dinero's side.
         self.voucher_side: dict[str, str] = {}
+        # Dinero voucher Guid → (VAT zone, currency) of the Rackbeat document it stands for.
+        self.voucher_row: dict[str, tuple[str, str]] = {}
         # Every answer read so far (see read()); kept on the row while a run waits for the budget.
         self.answers: dict[str, Any] = dict((record.result or {}).get(RESUME_KEY) or {})
         # Items and suppliers not embedded in Rackbeat's documents: read once per run, through the
@@ -492,10 +507,8 @@ class Reconciler:
             "differences": [d.as_dict() for d in sorted(self.differences, key=_difference_order)],
             "documents": self.documents,
             "sums": {
-                "sales_by_zone": self.zone_sums["sales"].as_list(
-                    ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl"]),
-                "purchases_by_zone": self.zone_sums["purchases"].as_list(
-                    ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl"]),
+                "sales_by_zone": self.zone_sums["sales"].as_list(ZONE_COLUMNS),
+                "purchases_by_zone": self.zone_sums["purchases"].as_list(ZONE_COLUMNS),
                 "sales_by_account": self.account_sums["sales"].as_list(["rackbeat", "dinero", "dinero_other"]),
                 "purchases_by_account": self.account_sums["purchases"].as_list(["rackbeat", "dinero", "dinero_other"]),
             },
@@ -541,11 +554,12 @@ class Reconciler:
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
             zone = invoice_vat_zone(invoice) or "unknown"
+            currency = _currency(invoice, "customer")
             rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
             rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
-            self.zone_sums["sales"].add(zone, "rackbeat_excl", rb_excl)
-            self.zone_sums["sales"].add(zone, "rackbeat_incl", rb_incl)
-            self._sales_accounts(invoice, credit)
+            self.zone_sums["sales"].add(zone, currency, "rackbeat_excl", rb_excl)
+            self.zone_sums["sales"].add(zone, currency, "rackbeat_incl", rb_incl)
+            self._sales_accounts(invoice, credit, currency)
             op = ops.get(number)
             found = dinero_sales.pop(sales_external_reference(number), [])
             if not found and op is not None and op.target_id:
@@ -563,9 +577,13 @@ class Reconciler:
                 line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("Number") or ""),
                             dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""),
                             dinero_kind=first["_kind"])
+                dn_currency = str(first.get("Currency") or first.get("CurrencyKey") or "DKK").upper()
                 self.voucher_side[line["dinero_guid"]] = "sales"
-                self.zone_sums["sales"].add(zone, "dinero_excl", dn_excl)
-                self.zone_sums["sales"].add(zone, "dinero_incl", dn_incl)
+                self.voucher_row[line["dinero_guid"]] = (zone, dn_currency)
+                self.zone_sums["sales"].add(zone, dn_currency, "dinero_excl", dn_excl)
+                self.zone_sums["sales"].add(zone, dn_currency, "dinero_incl", dn_incl)
+                if dn_currency != currency:
+                    self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(found) > 1:
                     self._add(DOUBLED, line, _("Dinero holds %(n)s documents with the reference %(ref)s: %(which)s.") % {
                         "n": len(found), "ref": sales_external_reference(number),
@@ -638,20 +656,20 @@ class Reconciler:
         return _("Rackbeat invoice %(n)s is dated %(date)s, outside the period.") % {
             "n": number, "date": str(invoice.get("invoice_date") or "")[:10]}
 
-    def _sales_accounts(self, invoice: dict[str, Any], credit: bool) -> None:
+    def _sales_accounts(self, invoice: dict[str, Any], credit: bool, currency: str) -> None:
         """Rackbeat's side per revenue account: the lines as the revenue matrix places them."""
 
         try:
             payload = map_sales_invoice(invoice, sales_mappings(SimpleNamespace(connection=self.connection)),  # type: ignore[arg-type]
                                         contact_guid=None, dinero_guid=None)
         except NeedsMapping as problem:
-            self._unplaced("sales", invoice, problem, _signed(_amount(invoice.get("total_subtotal")), credit))
+            self._unplaced("sales", invoice, problem, _signed(_amount(invoice.get("total_subtotal")), credit), currency)
             return
         for line in payload.body["ProductLines"]:
             if line.get("LineType") == "Text":
                 continue
             net = line_total(money(line["Quantity"]), money(line["BaseAmountValue"]), money(line["Discount"]))
-            self.account_sums["sales"].add(line["AccountNumber"], "rackbeat", _signed(abs(net), credit))
+            self.account_sums["sales"].add(line["AccountNumber"], currency, "rackbeat", _signed(abs(net), credit))
 
     # item consumption
     def _consumption_vouchers(self, entries: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -717,10 +735,11 @@ class Reconciler:
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             zone = supplier_vat_zone(invoice) or "unknown"
+            currency = _currency(invoice, "supplier")
             rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
-            self.zone_sums["purchases"].add(zone, "rackbeat_excl", rb_excl)
-            self.zone_sums["purchases"].add(zone, "rackbeat_incl", rb_incl)
-            self._purchase_accounts(invoice)
+            self.zone_sums["purchases"].add(zone, currency, "rackbeat_excl", rb_excl)
+            self.zone_sums["purchases"].add(zone, currency, "rackbeat_incl", rb_incl)
+            self._purchase_accounts(invoice, currency)
             op = ops.get(number)
             guid = _stored_voucher_guid(op)
             voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid) if guid else None
@@ -736,10 +755,14 @@ class Reconciler:
                 line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("VoucherNumber") or ""),
                             dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""))
                 for found in vouchers:
+                    dn_currency = str(found.get("CurrencyKey") or found.get("Currency") or "DKK").upper()
                     self.voucher_side[str(found.get("Guid") or "")] = "purchases"
+                    self.voucher_row[str(found.get("Guid") or "")] = (zone, dn_currency)
                     excl, incl = _voucher_totals(found)
-                    self.zone_sums["purchases"].add(zone, "dinero_excl", excl)
-                    self.zone_sums["purchases"].add(zone, "dinero_incl", incl)
+                    self.zone_sums["purchases"].add(zone, dn_currency, "dinero_excl", excl)
+                    self.zone_sums["purchases"].add(zone, dn_currency, "dinero_incl", incl)
+                    if dn_currency != currency:
+                        self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(vouchers) > 1:
                     self._add(DOUBLED, line, _("Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s "
                                                "(by its reference or its file): %(which)s.") % {
@@ -813,21 +836,22 @@ class Reconciler:
                 vouchers.append(other)
         return vouchers
 
-    def _unplaced(self, side: str, invoice: dict[str, Any], problem: NeedsMapping, amount: Decimal) -> None:
+    def _unplaced(self, side: str, invoice: dict[str, Any], problem: NeedsMapping, amount: Decimal,
+                  currency: str) -> None:
         """A document the mapper refuses is summed apart, with the mapper's reason among the notes."""
-        self.account_sums[side].add(UNPLACED, "rackbeat", amount)
+        self.account_sums[side].add(UNPLACED, currency, "rackbeat", amount)
         self.notes.append(_("%(doc)s %(n)s is summed under “%(key)s”: %(why)s") % {
             "doc": _("Supplier invoice") if side == "purchases" else _("Invoice"), "n": invoice.get("number"),
             "key": UNPLACED, "why": problem.message})
 
-    def _purchase_accounts(self, invoice: dict[str, Any]) -> None:
+    def _purchase_accounts(self, invoice: dict[str, Any], currency: str) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""
 
         mappings = supplier_mappings(SimpleNamespace(connection=self.connection))  # type: ignore[arg-type]
         try:
             payload = map_supplier_invoice(invoice, mappings, contact_guid="")
         except NeedsMapping as problem:
-            self._unplaced("purchases", invoice, problem, _amount(invoice.get("total_subtotal")))
+            self._unplaced("purchases", invoice, problem, _amount(invoice.get("total_subtotal")), currency)
             return
         for line in payload.body["Lines"]:
             amount = money(line["Amount"])
@@ -835,7 +859,7 @@ class Reconciler:
                 rate = mappings.account_vat(line["AccountNumber"]).rate
                 fraction = rate / 100 if rate > 1 else rate
                 amount = ore(amount / (1 + fraction))
-            self.account_sums["purchases"].add(line["AccountNumber"], "rackbeat", amount)
+            self.account_sums["purchases"].add(line["AccountNumber"], currency, "rackbeat", amount)
 
     def _extra_purchases(self, entries: list[dict[str, Any]], numbers: set[str]) -> None:
         """Purchase vouchers we created that are booked in the period for a document not in it."""
@@ -852,20 +876,27 @@ class Reconciler:
     def _account_sums_from_ledger(self, entries: list[dict[str, Any]]) -> None:
         """Dinero's side per account: booked entries of the matched documents, and other postings.
 
-        The matched documents' VAT, debtor and creditor entries (balance accounts) are left out
-        unless Rackbeat's side names the account, so a line posted to a wrong account still shows.
+        Dinero's ledger is in DKK whatever a document's currency: a matched document's entries go to
+        the row of its currency (compared with Rackbeat only in DKK rows), and to the VAT-zone
+        table's *booked in DKK* column; other postings go to the account's DKK row. The matched
+        documents' VAT, debtor and creditor entries (balance accounts) are left out unless
+        Rackbeat's side names the account, so a line posted to a wrong account still shows.
         """
         for side in ("sales", "purchases"):
-            accounts = {k for k in self.account_sums[side].rows if k.isdigit()}
+            accounts = {k for k in self.account_sums[side].keys() if k.isdigit()}
             for entry in entries:
                 account = str(entry.get("AccountNumber") or "")
-                owner = self.voucher_side.get(str(entry.get("VoucherGuid") or ""))
+                guid = str(entry.get("VoucherGuid") or "")
+                owner = self.voucher_side.get(guid)
                 # Revenue is booked as a credit (negative) in Dinero's ledger.
                 amount = _amount(entry.get("Amount")) * (-1 if side == "sales" else 1)
                 if owner == side and (account in accounts or not _is_balance_account(account)):
-                    self.account_sums[side].add(account, "dinero", amount)
+                    zone, currency = self.voucher_row.get(guid, ("unknown", "DKK"))
+                    self.account_sums[side].add(account, currency, "dinero", amount)
+                    if not _is_balance_account(account):
+                        self.zone_sums[side].add(zone, currency, "dinero_booked_dkk", amount)
                 elif owner is None and account in accounts:
-                    self.account_sums[side].add(account, "dinero_other", amount)
+                    self.account_sums[side].add(account, "DKK", "dinero_other", amount)
         if any(d.get("dinero_status") == "Draft" for d in self.documents):
             self.notes.append(_("Drafts are not booked, so Dinero's sums per account leave them out."))
 
@@ -881,6 +912,15 @@ class Reconciler:
 def _is_balance_account(account: str) -> bool:
     """VAT, debtors, creditors and stock accounts (Dinero's balance accounts are 5 digits from 50000)."""
     return account.isdigit() and int(account) >= 50000
+
+
+def _currency(document: dict[str, Any], party: str) -> str:
+    """A Rackbeat document's currency: its own, else its customer's or supplier's, else DKK."""
+    return str(document.get("currency") or (document.get(party) or {}).get("currency") or "DKK").upper()
+
+
+def _currency_message(rackbeat: str, dinero: str) -> str:
+    return _("Rackbeat's document is in %(rb)s, Dinero's in %(dn)s.") % {"rb": rackbeat, "dn": dinero}
 
 
 def _is_draft(document: dict[str, Any]) -> bool:
