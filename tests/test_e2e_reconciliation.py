@@ -365,3 +365,48 @@ def zlib_text(pdf: bytes) -> bytes:
         except zlib.error:
             text += data
     return text
+
+
+def test_a_period_runs_in_slices_reading_everything_once_with_the_same_result(world, settings):
+    from integration.core.models import HttpExchange
+
+    numbers = _month_with_one_of_each(world)
+    connection = world["connection"]
+    before = HttpExchange.objects.count()
+    whole = reconciliation.start(connection, MARCH)
+    whole.refresh_from_db()
+    reads_whole = HttpExchange.objects.count() - before
+
+    settings.RECONCILIATION_SLICE_SECONDS = 0   # every request in a slice of its own
+    before = HttpExchange.objects.count()
+    sliced = reconciliation.start(connection, MARCH)
+    sliced.refresh_from_db()
+
+    assert sliced.state == Reconciliation.State.DONE, sliced.error
+    assert HttpExchange.objects.count() - before == reads_whole   # nothing is read twice across slices
+    assert 5 < sliced.result["slices"] <= reads_whole
+    assert whole.result["slices"] == 1
+    assert _differences(sliced) == _differences(whole) and len(_differences(sliced)) == 6
+    assert (reconciliation.MISSING, "sales_invoice", numbers["missing"]) in _differences(sliced)
+    assert sliced.result["sums"] == whole.result["sums"]
+    assert sliced.result["documents"] == whole.result["documents"]
+    assert reconciliation.RESUME_KEY not in sliced.result
+
+
+def test_between_slices_the_page_shows_how_far_the_run_has_come(world, settings, accountant_client, monkeypatch):
+    connection = world["connection"]
+    _book_sales_invoice(world["rackbeat"], [("FV-1", 1, "499.00")], invoice_date="2026-03-12")
+    settings.RECONCILIATION_SLICE_SECONDS = 0
+    queued = []
+    monkeypatch.setattr(reconciliation, "_queue_next_slice", queued.append)
+    record = reconciliation.Reconciliation.objects.create(connection=connection, period_start=MARCH.start,
+                                                          period_end=MARCH.end)
+
+    for _slice in range(3):
+        record = reconciliation.run(record.pk)
+
+    assert record.state == Reconciliation.State.RUNNING and queued == [record.pk] * 3
+    assert record.result["slices"] == 3 and record.result[reconciliation.RESUME_KEY]
+    page = accountant_client.get(reverse("admin:connection-reconciliation", args=[connection.pk])
+                                 + f"?run={record.pk}").content.decode()
+    assert 'data-state="running"' in page and "Slice 3 done" in page

@@ -15,9 +15,13 @@ and the sums per VAT zone and per revenue/supplier account on both sides.
 
 Every request goes through the normal clients, so the shared per-organization and per-token budgets
 (rule 8) are respected: a long period takes longer instead of crowding out transfers. Progress is
-written to the :class:`~integration.core.models.Reconciliation` row as the run goes. A run is one
-django-q2 task; at Dinero's 100 requests a minute it covers about 1,300 supplier invoices (one
-read each) within the task's time limit.
+written to the :class:`~integration.core.models.Reconciliation` row as the run goes.
+
+A period of any size runs in slices, like the start sync: a task reads for
+``RECONCILIATION_SLICE_SECONDS`` (well inside the task's time limit), keeps every answer it has
+read on the row and queues the next task, which replays the comparison from those answers without
+asking either system again and reads on from where the last one stopped. A spent request budget
+ends a slice the same way, only later.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -242,9 +247,12 @@ def run(reconciliation_id: int) -> Reconciliation:
     if record.state != Reconciliation.State.RUNNING:
         return record
     connection = record.connection
-    reconciler = Reconciler(record, rackbeat_client(connection), dinero_client(connection))
+    reconciler = Reconciler(record, rackbeat_client(connection), dinero_client(connection),
+                            slice_seconds=float(getattr(django_settings, "RECONCILIATION_SLICE_SECONDS", 600)))
     try:
         report = reconciler.run()
+    except SliceOver:
+        return _next_slice(record, reconciler)
     except Paused as pause:
         return _pause(record, reconciler, pause.due_at)
     except ApiError as exc:
@@ -264,7 +272,7 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     """Keep what was read and continue when the shared budget has room: no worker sleeps on it."""
 
     when = datetime.fromtimestamp(due_at, tz=UTC)
-    record.result = {RESUME_KEY: reconciler.answers}
+    record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
     record.stage = _("Waiting for the request budget until %(time)s (%(stage)s)") % {
         "time": timezone.localtime(when).strftime("%H:%M:%S"), "stage": record.stage}
@@ -272,6 +280,26 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     schedule(TASK, record.pk, name=f"reconciliation-{record.pk}-{int(due_at)}", schedule_type=Schedule.ONCE,
              next_run=when, repeats=1)
     return record
+
+
+def _next_slice(record: Reconciliation, reconciler: Reconciler) -> Reconciliation:
+    """The slice's time is over: keep what was read, say how far the run is, queue the next slice."""
+
+    record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
+    record.heartbeat_at = timezone.now()
+    record.stage = _("Slice %(n)s done, the next one continues: %(stage)s") % {
+        "n": reconciler.slices, "stage": record.stage}
+    record.save(update_fields=["result", "heartbeat_at", "stage", "processed", "total"])
+    _queue_next_slice(record.pk)
+    return record
+
+
+def _queue_next_slice(reconciliation_id: int) -> None:
+    if django_settings.Q_CLUSTER.get("sync"):
+        transaction.on_commit(lambda: async_task(TASK, reconciliation_id, sync=True))
+    else:
+        async_task(TASK, reconciliation_id, task_name=f"reconciliation-{reconciliation_id}",
+                   timeout=TASK_TIMEOUT_SECONDS)
 
 
 def _finish(record: Reconciliation, *, result: dict[str, Any] | None = None, error: str = "") -> Reconciliation:
@@ -365,6 +393,10 @@ class Sums:
         return out
 
 
+class SliceOver(Exception):
+    """The slice has read for its time; the run continues in the next task."""
+
+
 class Paused(Exception):
     """The request budget has no room now; the run continues at ``due_at`` (epoch seconds)."""
 
@@ -396,8 +428,12 @@ class _RememberedReads:
 class Reconciler:
     """Reads both systems for one stored reconciliation and builds its report."""
 
-    def __init__(self, record: Reconciliation, rackbeat: Any, dinero: Any) -> None:
+    def __init__(self, record: Reconciliation, rackbeat: Any, dinero: Any, *, slice_seconds: float = 600) -> None:
         self.record = record
+        # This task's slice: it ends at the first request after the deadline, having made at least one.
+        self.slice_deadline = time.monotonic() + slice_seconds
+        self.requests_in_slice = 0
+        self.slices = int((record.result or {}).get("slices") or 0) + 1
         self.connection = record.connection
         self.settings, _created = IntegrationSettings.objects.get_or_create(connection=self.connection)
         self.rackbeat = rackbeat
@@ -427,6 +463,9 @@ class Reconciler:
         """
         if key in self.answers:
             return self.answers[key]
+        if self.requests_in_slice and time.monotonic() >= self.slice_deadline:
+            raise SliceOver
+        self.requests_in_slice += 1
         try:
             value = func(*args, **kwargs)
             if value is not None and not isinstance(value, dict | list):
@@ -513,6 +552,7 @@ class Reconciler:
                 "purchases_by_account": self.account_sums["purchases"].as_list(["rackbeat", "dinero", "dinero_other"]),
             },
             "notes": self.notes,
+            "slices": self.slices,
             "seconds": round((finished - started).total_seconds(), 1),
         }
 
