@@ -44,7 +44,7 @@ from integration.transfers.invoice_mapping import (
 )
 from integration.transfers.sent_snapshot import snapshot
 from mappings import lookup
-from mappings.models import DineroAccount, DineroVatType
+from mappings.models import AccountMatrixCell, DineroAccount, DineroVatType
 
 # What a person can do when the outcome of a create is unknown (the operation page's two buttons).
 PERSON_CHOICES = ("If it is there, choose “It is in Dinero: link voucher number …” on this page; if not, "
@@ -95,6 +95,7 @@ def supplier_mappings(ctx: TransferContext) -> SupplierMappings:
     return SupplierMappings(
         supplier_account=lambda group, zone: lookup.supplier_account(connection, group, zone),
         account_vat=lambda number: account_vat(connection, number),
+        fix_url=lookup.matrix_url(connection, AccountMatrixCell.Matrix.SUPPLIER),
     )
 
 
