@@ -43,6 +43,7 @@ from integration.transfers.invoice_mapping import (
     purchase_amount_includes_vat,
 )
 from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.transfer_checks import refuse_before_go_live
 from mappings import lookup
 from mappings.models import AccountMatrixCell, DineroAccount, DineroVatType
 
@@ -115,6 +116,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
                              "when it is booked.") % {"number": number})
+    refuse_before_go_live(op, ctx.connection, invoice, _("Supplier invoice %(number)s") % {"number": number})
     # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
     # fetched once for this document.
     invoice = ctx.related.supplier_invoice(invoice)
