@@ -224,6 +224,9 @@ STALE_CLAIM_MINUTES = env.int("STALE_CLAIM_MINUTES", default=15)
 # The start sync works in slices of this many seconds (plus the time to read the lists), each its
 # own task, well inside Q_TIMEOUT.
 START_SYNC_SLICE_SECONDS = env.int("START_SYNC_SLICE_SECONDS", default=180)
+# A reconciliation reads for this many seconds per task, then keeps what it read and continues in
+# the next task, so a period of any size stays inside the reconciliation task's timeout (840 s).
+RECONCILIATION_SLICE_SECONDS = env.int("RECONCILIATION_SLICE_SECONDS", default=600)
 # Each worker process beats this often; a claim whose worker has not beaten for
 # WORKER_DEAD_AFTER_SECONDS (or whose process is gone, on the same host) is given back.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)

@@ -32,6 +32,7 @@ from mappings.models import (
     UnitMapping,
     VatZone,
     account_problem,
+    product_group_problem,
 )
 
 KINDS: dict[str, str] = {
@@ -195,8 +196,9 @@ def _preview_matrix(connection: Connection, matrix: str, text: str) -> list[Impo
         row = ImportRow(line=line, subject=f"{group_number} × {zone}", new=raw_account, key=(group_number, zone))
         rows.append(row)
         group = groups.get(group_number)
-        if group is None:
-            row.reason = _(
+        problem = product_group_problem(connection, group_number) if group_number else None
+        if group is None or problem:
+            row.reason = problem or _(
                 "Product group %(number)s is not among this connection's product groups. Refresh the "
                 "reference data or leave the row out."
             ) % {"number": group_number or "–"}

@@ -172,13 +172,19 @@ class AccountMatrixCell(models.Model):
         return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
 
     def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
-        """Every way in (raw admin form, editor, CSV) refuses an account the matrix cannot use."""
+        """Every way in (raw admin form, history revert, editor, CSV) refuses a cell the matrix cannot use:
+        an account of the wrong kind, or a product group this connection does not have."""
         super().clean_fields(exclude)
-        if (exclude and "account_number" in exclude) or not self.connection_id or self.account_number is None:
+        if not self.connection_id:
             return
-        problem = matrix_account_problem(self.connection, self.matrix, self.account_number)
-        if problem:
-            raise ValidationError({"account_number": problem})
+        problems = {}
+        if not (exclude and "product_group_number" in exclude) and self.product_group_number:
+            problems["product_group_number"] = product_group_problem(self.connection, self.product_group_number)
+        if not (exclude and "account_number" in exclude) and self.account_number is not None:
+            problems["account_number"] = matrix_account_problem(self.connection, self.matrix, self.account_number)
+        problems = {field: problem for field, problem in problems.items() if problem}
+        if problems:
+            raise ValidationError(problems)
 
 
 class UnitMapping(models.Model):
@@ -276,6 +282,23 @@ def check_account(connection: Connection, number: int, *, purchase: bool = False
     account = DineroAccount.objects.filter(connection=connection, number=number).first()
     loaded = account is not None or chart_loaded(connection)
     return account_problem(account, number, purchase=purchase, chart_loaded=loaded, use=use)
+
+
+def product_group_problem(connection: Connection, number: str) -> str | None:
+    """Why a matrix cannot have a row for product group ``number``; None when it can.
+
+    Before Rackbeat's product groups were ever fetched there is nothing to judge against.
+    """
+    groups = ProductGroup.objects.filter(connection=connection)
+    group = groups.filter(number=str(number).strip()).first()
+    if group is None and not groups.exists():
+        return None
+    if group is None:
+        return gettext("Product group %(number)s is not among this connection's product groups. Refresh the "
+                       "reference data or choose a product group that exists.") % {"number": number or "–"}
+    if group.missing_upstream:
+        return gettext("Product group %(number)s no longer exists in Rackbeat.") % {"number": number}
+    return None
 
 
 def matrix_account_problem(connection: Connection, matrix: str, number: int) -> str | None:

@@ -7,14 +7,17 @@ service's own Rackbeat client; Dinero documents are read back through the Dinero
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Connection
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation, Trigger
+from integration.triggers import troubleshooting
 from tests.invoice_fixtures import FINISHED_GOODS, SPARE_PARTS, build_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -234,4 +237,31 @@ def test_troubleshooting_page_transfers_and_then_links_instead_of_duplicating(e2
     second = client.post(url, {"kind": "sales_invoice", "number": str(invoice["number"])}).content.decode()
     assert "already transferred" in second
     reference = f"rackbeat:customer-invoice:{invoice['number']}"
+    assert len([i for i in dinero.iter_invoices() if i.get("ExternalReference") == reference]) == 1
+
+
+# --- the go-live boundary -------------------------------------------------------------------------
+
+def test_an_invoice_booked_before_go_live_is_not_transferred_by_a_webhook_only_on_request(e2e):
+    from sandbox.rackbeat import models as rb
+
+    connection, rackbeat, dinero = e2e["connection"], e2e["rackbeat"], e2e["dinero"]
+    _settings(connection, sales_invoice_status="booked")
+    went_live = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(state_changed_at=went_live)
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")])
+    # Booked in Rackbeat a minute before the integration went live (and entered in Dinero by hand).
+    rb.CustomerInvoice.objects.filter(account=e2e["rackbeat_account"], number=invoice["number"]).update(
+        booked_at=went_live - timedelta(minutes=1))
+
+    op = _transfer(connection, Kind.SALES_INVOICE, invoice["number"])   # a webhook arrives
+
+    assert op.state == SyncOperation.State.SKIPPED
+    assert "before the integration went live" in op.outcome and "Troubleshooting" in op.outcome
+    reference = f"rackbeat:customer-invoice:{invoice['number']}"
+    assert not [i for i in dinero.iter_invoices() if i.get("ExternalReference") == reference]
+
+    report = troubleshooting.transfer_now(connection, troubleshooting.SALES_TO_DINERO, str(invoice["number"]))
+
+    assert report.state == SyncOperation.State.DONE, report.message
     assert len([i for i in dinero.iter_invoices() if i.get("ExternalReference") == reference]) == 1

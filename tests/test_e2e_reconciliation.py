@@ -7,6 +7,11 @@ a consumption voucher booked twice — next to documents that are right and one 
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
+import re
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +23,11 @@ from django.urls import reverse
 
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes
 from integration.console.reconciliation_page import transfer_missing
+from integration.core import engine
 from integration.core.clients.rackbeat_documents import RelatedRecords
-from integration.core.models import Kind, Reconciliation
+from integration.core.models import Direction, Kind, Reconciliation, SyncOperation
 from integration.transfers.invoice_mapping import map_consumption
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
@@ -36,14 +43,15 @@ def world(invoice_world: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
 MARCH = Period.month(2026, 3)
 
 
-def _supplier_invoice(world: dict[str, Any], number: int, *, invoice_date: str = "2026-03-20") -> Any:
+def _supplier_invoice(world: dict[str, Any], number: int, *, invoice_date: str = "2026-03-20",
+                      currency: str = "DKK") -> Any:
     from sandbox.rackbeat import models as rb
 
     account = world["rackbeat_account"]
     invoice = rb.SupplierInvoice.objects.create(
         account=account, number=number, invoice_date=invoice_date, due_date="2026-04-19",
         supplier=rb.Supplier.objects.get(account=account, number=701), total_subtotal=Decimal("1000"),
-        total_vat=Decimal("250"), total_total=Decimal("1250"), is_booked=True, vat_zone="domestic")
+        total_vat=Decimal("250"), total_total=Decimal("1250"), is_booked=True, vat_zone="domestic", currency=currency)
     rb.InvoiceLine.objects.create(supplier_invoice=invoice, item=rb.Item.objects.get(account=account, number="FV-1"),
                                   name="Færdigvare", quantity=4, line_price=Decimal("250"),
                                   vat_percentage=Decimal("25"), line_total=Decimal("1000"), line_vat=Decimal("250"))
@@ -176,6 +184,7 @@ def test_month_end_schedule_mails_the_differences_and_nothing_when_there_are_non
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     rackbeat = world["rackbeat"]
+    _settings(connection, sales_invoice_status="booked")
 
     invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-05")
     _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
@@ -216,3 +225,188 @@ def test_a_transferred_credit_note_reconciles_negative_on_both_sides(world, shap
     assert zone["rackbeat_incl"] == zone["dinero_incl"] == "1247.50" and not zone["differs"]
     (account,) = record.result["sums"]["sales_by_account"]
     assert (account["key"], account["rackbeat"], account["dinero"]) == ("1000", "998.00", "998.00")
+
+
+def _copy_purchase_voucher(dinero: Any, guid: str, **changes: Any) -> str:
+    """A second purchase voucher with the content of ``guid`` (as a person or a lost answer makes one)."""
+    first = dinero.get_purchase_voucher(guid)
+    body = {"PurchaseType": "credit", "ContactGuid": first["ContactGuid"], "VoucherDate": first["VoucherDate"],
+            "PaymentDate": first["PaymentDate"], "CurrencyKey": first["CurrencyKey"],
+            "ExternalReference": first["ExternalReference"], "FileGuid": first["FileGuid"],
+            "Lines": [{"Description": line["Description"], "AccountNumber": line["AccountNumber"],
+                       "Amount": line["AmountInclVatValue"], "VatCode": line["VatCode"]} for line in first["Lines"]],
+            **changes}
+    again = dinero.create_purchase_voucher({k: v for k, v in body.items() if v is not None})
+    return again["Guid"]
+
+
+def _waiting_for_a_person(connection: Any, kind: str, number: Any) -> SyncOperation:
+    return SyncOperation.objects.create(connection=connection, kind=kind, direction=Direction.TO_DINERO,
+                                        source_key=str(number), state=SyncOperation.State.NEEDS_ATTENTION)
+
+
+def test_doubles_and_drafts_are_differences_and_are_mailed(world, settings):
+    connection, rackbeat, dinero = world["connection"], world["rackbeat"], world["dinero"]
+    _settings(connection, item_consumption_enabled=True, sales_invoice_status="booked",
+              supplier_invoice_status="booked")
+    connection.alert_recipients = "bogholder@example.com"
+    connection.save()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Two booked vouchers of 1,250.00 for one supplier invoice: the second carries our reference.
+    by_reference = _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60011).number)
+    second = _copy_purchase_voucher(dinero, by_reference.target_id)
+    dinero.book_purchase_voucher(second, dinero.get_purchase_voucher(second)["Timestamp"])
+    # … and one whose second voucher carries only the first one's file.
+    by_file = _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60012).number)
+    assert dinero.get_purchase_voucher(by_file.target_id)["FileGuid"]
+    third = _copy_purchase_voucher(dinero, by_file.target_id, ExternalReference=None)
+    dinero.book_purchase_voucher(third, dinero.get_purchase_voucher(third)["Timestamp"])
+    # A person linked a supplier invoice to a purchase voucher that is only a draft.
+    linked = _supplier_invoice(world, 60013)
+    draft = dinero.create_purchase_voucher({
+        "PurchaseType": "credit", "ContactGuid": dinero.get_purchase_voucher(by_file.target_id)["ContactGuid"],
+        "VoucherDate": "2026-03-20", "PaymentDate": "2026-04-19", "CurrencyKey": "DKK",
+        "Lines": [{"Description": "Færdigvare", "AccountNumber": 2000, "Amount": 1250, "VatCode": "I25"}]})
+    op = _waiting_for_a_person(connection, Kind.SUPPLIER_INVOICE, linked.number)
+    engine.link_existing(op, user=None, reference=draft["Guid"])
+    # A sales invoice whose consumption voucher was linked while it was a draft.
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-11")
+    _settings(connection, item_consumption_enabled=False)
+    _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+    _settings(connection, item_consumption_enabled=True)
+    consumption = _waiting_for_a_person(connection, Kind.ITEM_CONSUMPTION, invoice["number"])
+    full = RelatedRecords(rackbeat).with_items(rackbeat.get_customer_invoice(invoice["number"]))
+    voucher = dinero.create_manual_voucher(map_consumption(full, stock_account=58100, consumption_account=1600).body)
+    engine.link_existing(consumption, user=None, reference=voucher["Guid"])
+    consumption.refresh_from_db()
+    assert (consumption.state, consumption.target_id) == (SyncOperation.State.DONE, voucher["Guid"])
+
+    record = reconciliation.start(connection, MARCH, trigger=Reconciliation.Trigger.SCHEDULE)
+    record.refresh_from_db()
+
+    assert record.state == Reconciliation.State.DONE, record.error
+    assert _differences(record) == {
+        (reconciliation.DOUBLED, "supplier_invoice", str(by_reference.source_key)),
+        (reconciliation.DOUBLED, "supplier_invoice", str(by_file.source_key)),
+        (reconciliation.DRAFT, "supplier_invoice", str(linked.number)),
+        (reconciliation.CONSUMPTION_DRAFT, "item_consumption", str(invoice["number"])),
+    }
+    doubled = {d["number"]: d for d in record.result["differences"] if d["kind"] == reconciliation.DOUBLED}
+    assert second in doubled[str(by_reference.source_key)]["message"]
+    assert third in doubled[str(by_file.source_key)]["message"]
+    assert "1250.00" in doubled[str(by_reference.source_key)]["message"]
+    documents = {d["number"]: d for d in record.result["documents"]}
+    assert documents[str(invoice["number"])]["consumption"] == "draft"
+    assert record.differences == 4
+    (message,) = mail.outbox
+    assert "4 differences" in message.subject
+
+
+def test_a_sales_invoice_left_as_a_draft_is_a_difference_that_says_why(world):
+    connection, rackbeat = world["connection"], world["rackbeat"]
+    _settings(connection, sales_invoice_status="draft")
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, "499.00")], invoice_date="2026-03-05")
+    _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+
+    record = reconciliation.start(connection, MARCH)
+    record.refresh_from_db()
+
+    assert _differences(record) == {(reconciliation.DRAFT, "sales_invoice", str(invoice["number"]))}
+    (draft,) = record.result["differences"]
+    assert "settings leave new documents of this kind as drafts" in draft["message"]
+
+
+def test_sums_are_kept_per_currency_with_dineros_booked_dkk_beside_them(world, accountant_client):
+    connection, rackbeat = world["connection"], world["rackbeat"]
+    _settings(connection, sales_invoice_status="booked", supplier_invoice_status="booked")
+    for currency, price in (("DKK", "499.00"), ("EUR", "100.00")):
+        invoice = _book_sales_invoice(rackbeat, [("FV-1", 1, price)], invoice_date="2026-03-05", currency=currency)
+        _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+    _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60021).number)
+    _transfer(connection, Kind.SUPPLIER_INVOICE, _supplier_invoice(world, 60022, currency="USD").number)
+
+    record = reconciliation.start(connection, MARCH)
+    record.refresh_from_db()
+
+    assert record.state == Reconciliation.State.DONE, record.error
+    assert record.result["differences"] == []
+    sales = {(r["key"], r["currency"]): r for r in record.result["sums"]["sales_by_zone"]}
+    assert set(sales) == {("domestic", "DKK"), ("domestic", "EUR")}
+    assert (sales["domestic", "DKK"]["rackbeat_excl"], sales["domestic", "DKK"]["dinero_excl"]) == ("499.00", "499.00")
+    assert (sales["domestic", "EUR"]["rackbeat_excl"], sales["domestic", "EUR"]["dinero_excl"]) == ("100.00", "100.00")
+    # What Dinero booked in its ledger (in DKK), beside the document currency's figures.
+    assert sales["domestic", "DKK"]["dinero_booked_dkk"] == "499.00"
+    assert sales["domestic", "EUR"]["dinero_booked_dkk"] not in ("", "0.00")
+    purchases = {(r["key"], r["currency"]): r for r in record.result["sums"]["purchases_by_zone"]}
+    assert purchases["domestic", "DKK"]["rackbeat_incl"] == purchases["domestic", "USD"]["rackbeat_incl"] == "1250.00"
+    by_account = {(r["key"], r["currency"]): r for r in record.result["sums"]["sales_by_account"]}
+    assert by_account["1000", "DKK"]["rackbeat"] == by_account["1000", "DKK"]["dinero"] == "499.00"
+    assert by_account["1000", "EUR"]["rackbeat"] == "100.00"
+    assert not any(r["differs"] for rows in record.result["sums"].values() for r in rows)
+
+    rows = list(csv.reader(io.StringIO(csv_bytes(record).decode("utf-8-sig"))))
+    zone_rows = [r for r in rows if r and r[0].startswith("Sales per VAT zone")]
+    assert {(r[1], r[2]) for r in zone_rows} == {("domestic", "DKK"), ("domestic", "EUR")}
+    assert b"EUR" in zlib_text(pdf_bytes(record))
+    page = accountant_client.get(reverse("admin:connection-reconciliation", args=[connection.pk])
+                                 + f"?run={record.pk}").content.decode()
+    assert 'data-key="domestic" data-currency="EUR"' in page
+
+
+def zlib_text(pdf: bytes) -> bytes:
+    """The PDF's text streams, decoded (ReportLab writes them ASCII85 and Flate encoded)."""
+    text = b""
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        data = stream.strip()
+        if data.endswith(b"~>"):
+            data = base64.a85decode(data.removeprefix(b"<~")[:-2])
+        try:
+            text += zlib.decompress(data)
+        except zlib.error:
+            text += data
+    return text
+
+
+def test_a_period_runs_in_slices_reading_everything_once_with_the_same_result(world, settings):
+    from integration.core.models import HttpExchange
+
+    numbers = _month_with_one_of_each(world)
+    connection = world["connection"]
+    before = HttpExchange.objects.count()
+    whole = reconciliation.start(connection, MARCH)
+    whole.refresh_from_db()
+    reads_whole = HttpExchange.objects.count() - before
+
+    settings.RECONCILIATION_SLICE_SECONDS = 0   # every request in a slice of its own
+    before = HttpExchange.objects.count()
+    sliced = reconciliation.start(connection, MARCH)
+    sliced.refresh_from_db()
+
+    assert sliced.state == Reconciliation.State.DONE, sliced.error
+    assert HttpExchange.objects.count() - before == reads_whole   # nothing is read twice across slices
+    assert 5 < sliced.result["slices"] <= reads_whole
+    assert whole.result["slices"] == 1
+    assert _differences(sliced) == _differences(whole) and len(_differences(sliced)) == 6
+    assert (reconciliation.MISSING, "sales_invoice", numbers["missing"]) in _differences(sliced)
+    assert sliced.result["sums"] == whole.result["sums"]
+    assert sliced.result["documents"] == whole.result["documents"]
+    assert reconciliation.RESUME_KEY not in sliced.result
+
+
+def test_between_slices_the_page_shows_how_far_the_run_has_come(world, settings, accountant_client, monkeypatch):
+    connection = world["connection"]
+    _book_sales_invoice(world["rackbeat"], [("FV-1", 1, "499.00")], invoice_date="2026-03-12")
+    settings.RECONCILIATION_SLICE_SECONDS = 0
+    queued = []
+    monkeypatch.setattr(reconciliation, "_queue_next_slice", queued.append)
+    record = reconciliation.Reconciliation.objects.create(connection=connection, period_start=MARCH.start,
+                                                          period_end=MARCH.end)
+
+    for _slice in range(3):
+        record = reconciliation.run(record.pk)
+
+    assert record.state == Reconciliation.State.RUNNING and queued == [record.pk] * 3
+    assert record.result["slices"] == 3 and record.result[reconciliation.RESUME_KEY]
+    page = accountant_client.get(reverse("admin:connection-reconciliation", args=[connection.pk])
+                                 + f"?run={record.pk}").content.decode()
+    assert 'data-state="running"' in page and "Slice 3 done" in page

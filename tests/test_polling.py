@@ -68,6 +68,8 @@ def test_change_after_the_cursor_is_queued_with_its_run(active):
 
 
 def test_cursor_is_the_time_before_the_request_and_the_next_poll_overlaps(active, settings):
+    # Live for an hour: the overlap reaches back before the cursor, never before the go-live moment.
+    Connection.objects.filter(pk=active.pk).update(state_changed_at=timezone.now() - timedelta(hours=1))
     before = timezone.now()
     polling.poll_connection(active.pk)
     cursor = PollCursor.objects.get(connection=active, stream="customers").value
@@ -121,6 +123,7 @@ def test_booked_sales_invoice_is_queued_only_when_invoices_come_from_rackbeat(ac
     polling.poll_connection(active.pk)
     invoice = CustomerInvoice.objects.filter(is_booked=True).first()
     invoice.heading = "Rettet"
+    invoice.booked_at = timezone.now()   # booked after the integration went live
     invoice.save()
     IntegrationSettings.objects.filter(connection=active).update(customer_invoices_created_in="dinero")
     polling.poll_connection(active.pk)
@@ -148,3 +151,30 @@ def test_poll_all_connections_polls_only_active_ones(active, other_connection, s
     assert polling.poll_all_connections() == 1
     assert SyncRun.objects.filter(connection=active, kind=SyncRun.RunKind.POLL_RACKBEAT).count() == 1
     assert not SyncRun.objects.filter(connection=other_connection).exists()
+
+
+def test_nothing_booked_before_activation_is_polled_not_even_inside_the_overlap(active, settings):
+    from sandbox.rackbeat.models import CustomerInvoice, SupplierInvoice
+
+    went_live = timezone.now()
+    Connection.objects.filter(pk=active.pk).update(state_changed_at=went_live)
+    just_before = went_live - timedelta(minutes=2)   # typed in Dinero by hand while setting up
+    before = list(CustomerInvoice.objects.filter(is_booked=True)[:2])
+    for invoice in before:
+        CustomerInvoice.objects.filter(pk=invoice.pk).update(booked_at=just_before, updated_at=just_before)
+    supplier_invoice = SupplierInvoice.objects.filter(is_booked=True).first()
+    SupplierInvoice.objects.filter(pk=supplier_invoice.pk).update(booked_at=just_before, updated_at=just_before)
+
+    polling.poll_connection(active.pk)
+    second = polling.poll_connection(active.pk)   # reaches back POLL_OVERLAP_MINUTES, but not past go-live
+    assert queued(active, Kind.SALES_INVOICE) == set() and queued(active, Kind.SUPPLIER_INVOICE) == set()
+    assert second.report["streams"]["customer_invoices"]["since"] == went_live.isoformat()
+
+    # Booked before go-live, changed after: still not transferred automatically.
+    changed = before[0]
+    changed.heading = "Rettet efter go-live"
+    changed.save()
+    CustomerInvoice.objects.filter(pk=changed.pk).update(booked_at=just_before)
+    third = polling.poll_connection(active.pk)
+    assert queued(active, Kind.SALES_INVOICE) == set()
+    assert third.report["streams"]["customer_invoices"]["before_go_live"] == 1

@@ -405,3 +405,96 @@ def test_the_heartbeat_is_kept_while_the_lists_are_read(active, monkeypatch):
     assert run.state == SyncRun.State.DONE
     assert len(beats) == CONTACTS
     assert len(set(beats)) == CONTACTS  # a new heartbeat for every contact read
+
+
+def _dinero_contact(name: str, *, country: str, email: str, external_reference: str = "", debtor: bool = False,
+                    creditor: bool = False):
+    from sandbox.dinero import seeding
+    from sandbox.dinero.models import Contact, Organization, SalesDocument
+
+    org = Organization.objects.get(organization_id=int(Contact.objects.first().organization.organization_id))
+    contact = seeding.create_contact(org, name, country=country, email=email, external_reference=external_reference)
+    if debtor:
+        SalesDocument.objects.create(organization=org, kind=SalesDocument.Kind.INVOICE, timestamp="1",
+                                     contact_guid=contact.guid, data={"ContactGuid": str(contact.guid)})
+    if creditor:
+        make_creditor(name)
+    return contact
+
+
+def test_the_vat_zone_comes_from_the_dinero_contacts_country_and_the_report_says_so(active, client, superuser):
+    from sandbox.rackbeat import models as rb
+
+    _dinero_contact("Müller GmbH", country="DE", email="info@mueller.de", debtor=True)
+    _dinero_contact("Nordfjord AS", country="NO", email="post@nordfjord.no", debtor=True)
+    _dinero_contact("Svensk Stål AB", country="SE", email="order@svenskstal.se", creditor=True)
+    _dinero_contact("Fjord Import Ltd", country="US", email="sales@fjordimport.com", creditor=True)
+
+    run = start_sync.start(active)
+    run.refresh_from_db()
+
+    assert run.state == SyncRun.State.DONE, run.error
+    assert rb.Customer.objects.get(contact_email="info@mueller.de").vat_zone == "eu"
+    assert rb.Customer.objects.get(contact_email="post@nordfjord.no").vat_zone == "abroad"
+    assert rb.Supplier.objects.get(contact_email="order@svenskstal.se").vat_zone == "eu"
+    assert rb.Supplier.objects.get(contact_email="sales@fjordimport.com").vat_zone == "abroad"
+    assert {c.vat_zone for c in rb.Customer.objects.filter(address_country="DK", contact_email__in=[
+        r.contact_email for r in rb.Customer.objects.all()])} <= {"domestic"}
+    zones = {z["what"]: z["reason"] for z in start_sync.vat_zones_of(run)}
+    assert "EU" in zones["Customer “Müller GmbH”"] and "DE" in zones["Customer “Müller GmbH”"]
+    assert "outside the EU" in zones["Supplier “Fjord Import Ltd”"]
+    client.force_login(superuser)
+    page = client.get(reverse("admin:connection-start-sync", args=[active.pk])).content.decode()
+    assert "Müller GmbH" in page and "outside the EU" in page
+
+
+def test_a_contact_the_service_created_is_matched_never_copied_back_whatever_its_flags(active):
+    from sandbox.rackbeat import models as rb
+
+    account = rb.Account.objects.get(account_id=418001)
+    supplier = rb.Supplier.objects.filter(account=account).order_by("number").first()
+    # The Dinero contact the service created for Rackbeat supplier N: it carries our reference and
+    # is bound, yet Dinero calls it a debtor (it was invoiced once) and its e-mail matches nothing.
+    ours = _dinero_contact(f"{supplier.number} – {supplier.name}", country="DK", email="bogholderi@leverandor.example",
+                           external_reference=f"rackbeat:supplier:{supplier.number}", debtor=True)
+    Binding.objects.create(connection=active, kind=Kind.SUPPLIER, rackbeat_key=str(supplier.number),
+                           dinero_id=str(ours.guid))
+    # One that carries our reference but was never bound (a binding lost with a restore).
+    customer = rb.Customer.objects.filter(account=account).order_by("number").first()
+    referenced = _dinero_contact("Kunde med reference", country="DK", email="ingen@match.example",
+                                 external_reference=f"rackbeat:customer:{customer.number}", creditor=True)
+    customers, suppliers, _items = rackbeat_counts()
+
+    run = start_sync.start(active)
+    run.refresh_from_db()
+
+    assert run.state == SyncRun.State.DONE, run.error
+    assert not rb.Customer.objects.filter(contact_email="bogholderi@leverandor.example").exists()
+    assert not rb.Supplier.objects.filter(contact_email="ingen@match.example").exists()
+    assert Binding.objects.filter(connection=active, dinero_id=str(ours.guid)).count() == 1
+    assert list(Binding.objects.filter(connection=active, dinero_id=str(referenced.guid)).values_list(
+        "kind", "rackbeat_key")) == [(Kind.CUSTOMER, str(customer.number))]
+    # Only the demo company's own five contacts with e-mail were created, all as customers.
+    assert rackbeat_counts()[:2] == (customers + 5, suppliers)
+
+
+def test_a_product_the_service_created_is_matched_never_copied_back(active):
+    from sandbox.dinero import seeding
+    from sandbox.dinero.models import Contact, Organization
+    from sandbox.rackbeat import models as rb
+
+    org = Organization.objects.get(organization_id=int(Contact.objects.first().organization.organization_id))
+    account = rb.Account.objects.get(account_id=418001)
+    item = rb.Item.objects.filter(account=account).order_by("number").first()
+    # Dinero renumbered it: only our reference and the binding say which Rackbeat product it is.
+    product = seeding.create_product(org, item.name, price="10", product_number="OMDØBT-1",
+                                     external_reference=f"rackbeat:product:{item.number}")
+    _customers, _suppliers, items = rackbeat_counts()
+
+    run = start_sync.start(active)
+    run.refresh_from_db()
+
+    assert not rb.Item.objects.filter(number="OMDØBT-1").exists()
+    assert list(Binding.objects.filter(connection=active, dinero_id=str(product.guid)).values_list(
+        "kind", "rackbeat_key")) == [(Kind.PRODUCT, str(item.number))]
+    assert rackbeat_counts()[2] == items + PRODUCTS - PRODUCTS_WITHOUT_NUMBER

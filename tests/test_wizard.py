@@ -179,3 +179,16 @@ def test_summary_lists_missing_mappings_and_finish_marks_setup_done(consultant_c
 
 def test_other_tenants_wizard_is_not_found(accountant_client, other_connection):
     assert accountant_client.get(step(other_connection, "summary")).status_code == 404
+
+
+def test_the_activation_step_says_what_happens_to_invoices_booked_before_go_live(consultant_client, connection):
+    from django.utils import timezone
+
+    page = consultant_client.get(step(connection, "activate")).content.decode()
+    assert 'id="go-live-boundary"' in page and "never transferred automatically" in page
+    assert "went live at" not in page
+    connection.set_state(Connection.State.ACTIVE)
+    connection.save()
+    page = consultant_client.get(step(connection, "activate")).content.decode()
+    assert "This connection went live at" in page
+    assert timezone.localtime(connection.state_changed_at).strftime("%Y") in page

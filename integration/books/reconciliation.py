@@ -15,9 +15,13 @@ and the sums per VAT zone and per revenue/supplier account on both sides.
 
 Every request goes through the normal clients, so the shared per-organization and per-token budgets
 (rule 8) are respected: a long period takes longer instead of crowding out transfers. Progress is
-written to the :class:`~integration.core.models.Reconciliation` row as the run goes. A run is one
-django-q2 task; at Dinero's 100 requests a minute it covers about 1,300 supplier invoices (one
-read each) within the task's time limit.
+written to the :class:`~integration.core.models.Reconciliation` row as the run goes.
+
+A period of any size runs in slices, like the start sync: a task reads for
+``RECONCILIATION_SLICE_SECONDS`` (well inside the task's time limit), keeps every answer it has
+read on the row and queues the next task, which replays the comparison from those answers without
+asking either system again and reads on from where the last one stopped. A spent request budget
+ends a slice the same way, only later.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,27 +83,34 @@ STALLED_AFTER = timedelta(minutes=16)
 # The account-sum row of documents whose lines the matrices cannot place (the reason is in the notes).
 UNPLACED = "not placed"
 SALES_PREFIX = external_reference("customer-invoice", "")
+SUPPLIER_PREFIX = external_reference("supplier-invoice", "")
 CONSUMPTION_TEXT = re.compile(r"^Vareforbrug (?:faktura|kreditnota) (?P<number>\S+)$")
 
 # Kinds of difference, in the order the report shows them.
 MISSING = "missing_in_dinero"
 EXTRA = "extra_in_dinero"
 DOUBLED = "doubled_in_dinero"
+DRAFT = "draft_in_dinero"
 TOTAL = "total_differs"
 CONSUMPTION_MISSING = "consumption_missing"
 CONSUMPTION_DOUBLED = "consumption_doubled"
+CONSUMPTION_DRAFT = "consumption_draft"
 DIFFERENCE_LABELS = {
     MISSING: "Missing in Dinero",
     EXTRA: "In Dinero, not explained by Rackbeat",
     DOUBLED: "In Dinero more than once",
+    DRAFT: "A draft in Dinero, not booked",
     TOTAL: "Totals differ",
     CONSUMPTION_MISSING: "Item consumption missing",
     CONSUMPTION_DOUBLED: "Item consumption booked more than once",
+    CONSUMPTION_DRAFT: "Item consumption is a draft, not booked",
 }
 SALES_INVOICE = "sales_invoice"
 CREDIT_NOTE = "credit_note"
 SUPPLIER_INVOICE = "supplier_invoice"
 ITEM_CONSUMPTION = "item_consumption"
+# Per VAT zone and currency: the document currency's amounts on both sides, and the DKK Dinero booked.
+ZONE_COLUMNS = ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl", "dinero_booked_dkk"]
 DOCUMENT_LABELS = {SALES_INVOICE: "Sales invoice", CREDIT_NOTE: "Credit note",
                    SUPPLIER_INVOICE: "Supplier invoice", ITEM_CONSUMPTION: "Item consumption"}
 
@@ -256,9 +268,12 @@ def run(reconciliation_id: int) -> Reconciliation:
     if record.state != Reconciliation.State.RUNNING:
         return record
     connection = record.connection
-    reconciler = Reconciler(record, rackbeat_client(connection), dinero_client(connection))
+    reconciler = Reconciler(record, rackbeat_client(connection), dinero_client(connection),
+                            slice_seconds=float(getattr(django_settings, "RECONCILIATION_SLICE_SECONDS", 600)))
     try:
         report = reconciler.run()
+    except SliceOver:
+        return _next_slice(record, reconciler)
     except Paused as pause:
         return _pause(record, reconciler, pause.due_at)
     except ApiError as exc:
@@ -278,7 +293,7 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     """Keep what was read and continue when the shared budget has room: no worker sleeps on it."""
 
     when = datetime.fromtimestamp(due_at, tz=UTC)
-    record.result = {RESUME_KEY: reconciler.answers}
+    record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
     record.stage = _("Waiting for the request budget until %(time)s (%(stage)s)") % {
         "time": timezone.localtime(when).strftime("%H:%M:%S"), "stage": record.stage}
@@ -286,6 +301,26 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     schedule(TASK, record.pk, name=f"reconciliation-{record.pk}-{int(due_at)}", schedule_type=Schedule.ONCE,
              next_run=when, repeats=1)
     return record
+
+
+def _next_slice(record: Reconciliation, reconciler: Reconciler) -> Reconciliation:
+    """The slice's time is over: keep what was read, say how far the run is, queue the next slice."""
+
+    record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
+    record.heartbeat_at = timezone.now()
+    record.stage = _("Slice %(n)s done, the next one continues: %(stage)s") % {
+        "n": reconciler.slices, "stage": record.stage}
+    record.save(update_fields=["result", "heartbeat_at", "stage", "processed", "total"])
+    _queue_next_slice(record.pk)
+    return record
+
+
+def _queue_next_slice(reconciliation_id: int) -> None:
+    if django_settings.Q_CLUSTER.get("sync"):
+        transaction.on_commit(lambda: async_task(TASK, reconciliation_id, sync=True))
+    else:
+        async_task(TASK, reconciliation_id, task_name=f"reconciliation-{reconciliation_id}",
+                   timeout=TASK_TIMEOUT_SECONDS)
 
 
 def _finish(record: Reconciliation, *, result: dict[str, Any] | None = None, error: str = "") -> Reconciliation:
@@ -349,23 +384,38 @@ class Difference:
 
 
 class Sums:
-    """Amounts per key (VAT zone or account), Rackbeat's and Dinero's side by side."""
+    """Amounts per key (VAT zone or account) and currency, Rackbeat's and Dinero's side by side.
 
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    Amounts of different currencies are never added together: each currency is its own row.
+    """
 
-    def add(self, key: Any, column: str, amount: Decimal) -> None:
-        self.rows[str(key)][column] += amount
+    def __init__(self, *, compare_dkk_only: Iterable[str] = ()) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        # Columns compared only in DKK rows (Dinero's ledger is in DKK whatever the document's currency).
+        self.compare_dkk_only = set(compare_dkk_only)
+
+    def add(self, key: Any, currency: str, column: str, amount: Decimal) -> None:
+        self.rows[(str(key), currency or "DKK")][column] += amount
+
+    def keys(self) -> set[str]:
+        return {key for key, _currency in self.rows}
 
     def as_list(self, columns: Iterable[str]) -> list[dict[str, str]]:
         columns = list(columns)
         out = []
-        for key in sorted(self.rows, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
-            row = {"key": key, **{c: str(ore(self.rows[key][c])) for c in columns}}
+        for key, currency in sorted(self.rows, key=lambda k: (not k[0].isdigit(), int(k[0]) if k[0].isdigit() else 0,
+                                                             k[0], k[1] != "DKK", k[1])):
+            amounts = self.rows[(key, currency)]
+            row: dict[str, Any] = {"key": key, "currency": currency, **{c: str(ore(amounts[c])) for c in columns}}
             pairs = [(c, c.replace("rackbeat", "dinero")) for c in columns if c.startswith("rackbeat")]
-            row["differs"] = any(self.rows[key][a] != self.rows[key][b] for a, b in pairs)
+            row["differs"] = any(amounts[a] != amounts[b] for a, b in pairs
+                                 if currency == "DKK" or b not in self.compare_dkk_only)
             out.append(row)
         return out
+
+
+class SliceOver(Exception):
+    """The slice has read for its time; the run continues in the next task."""
 
 
 class Paused(Exception):
@@ -399,8 +449,12 @@ class _RememberedReads:
 class Reconciler:
     """Reads both systems for one stored reconciliation and builds its report."""
 
-    def __init__(self, record: Reconciliation, rackbeat: Any, dinero: Any) -> None:
+    def __init__(self, record: Reconciliation, rackbeat: Any, dinero: Any, *, slice_seconds: float = 600) -> None:
         self.record = record
+        # This task's slice: it ends at the first request after the deadline, having made at least one.
+        self.slice_deadline = time.monotonic() + slice_seconds
+        self.requests_in_slice = 0
+        self.slices = int((record.result or {}).get("slices") or 0) + 1
         self.connection = record.connection
         self.settings, _created = IntegrationSettings.objects.get_or_create(connection=self.connection)
         self.rackbeat = rackbeat
@@ -410,9 +464,11 @@ class Reconciler:
         self.notes: list[str] = []
         self.documents: list[dict[str, Any]] = []
         self.zone_sums = {"sales": Sums(), "purchases": Sums()}
-        self.account_sums = {"sales": Sums(), "purchases": Sums()}
+        self.account_sums = {"sales": Sums(compare_dkk_only=["dinero"]), "purchases": Sums(compare_dkk_only=["dinero"])}
         # Dinero voucher Guid → "sales"/"purchases": whose ledger entries count on Dinero's side.
         self.voucher_side: dict[str, str] = {}
+        # Dinero voucher Guid → (VAT zone, currency) of the Rackbeat document it stands for.
+        self.voucher_row: dict[str, tuple[str, str]] = {}
         # Every answer read so far (see read()); kept on the row while a run waits for the budget.
         self.answers: dict[str, Any] = dict((record.result or {}).get(RESUME_KEY) or {})
         # Items and suppliers not embedded in Rackbeat's documents: read once per run, through the
@@ -428,6 +484,9 @@ class Reconciler:
         """
         if key in self.answers:
             return self.answers[key]
+        if self.requests_in_slice and time.monotonic() >= self.slice_deadline:
+            raise SliceOver
+        self.requests_in_slice += 1
         try:
             value = func(*args, **kwargs)
             if value is not None and not isinstance(value, dict | list):
@@ -508,14 +567,13 @@ class Reconciler:
             "differences": [d.as_dict() for d in sorted(self.differences, key=_difference_order)],
             "documents": self.documents,
             "sums": {
-                "sales_by_zone": self.zone_sums["sales"].as_list(
-                    ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl"]),
-                "purchases_by_zone": self.zone_sums["purchases"].as_list(
-                    ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl"]),
+                "sales_by_zone": self.zone_sums["sales"].as_list(ZONE_COLUMNS),
+                "purchases_by_zone": self.zone_sums["purchases"].as_list(ZONE_COLUMNS),
                 "sales_by_account": self.account_sums["sales"].as_list(["rackbeat", "dinero", "dinero_other"]),
                 "purchases_by_account": self.account_sums["purchases"].as_list(["rackbeat", "dinero", "dinero_other"]),
             },
             "notes": self.notes,
+            "slices": self.slices,
             "seconds": round((finished - started).total_seconds(), 1),
         }
 
@@ -557,11 +615,12 @@ class Reconciler:
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
             zone = invoice_vat_zone(invoice) or "unknown"
+            currency = _currency(invoice, "customer")
             rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
             rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
-            self.zone_sums["sales"].add(zone, "rackbeat_excl", rb_excl)
-            self.zone_sums["sales"].add(zone, "rackbeat_incl", rb_incl)
-            self._sales_accounts(invoice, credit)
+            self.zone_sums["sales"].add(zone, currency, "rackbeat_excl", rb_excl)
+            self.zone_sums["sales"].add(zone, currency, "rackbeat_incl", rb_incl)
+            self._sales_accounts(invoice, credit, currency)
             op = ops.get(number)
             found = dinero_sales.pop(sales_external_reference(number), [])
             if not found and op is not None and op.target_id:
@@ -579,9 +638,13 @@ class Reconciler:
                 line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("Number") or ""),
                             dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""),
                             dinero_kind=first["_kind"])
+                dn_currency = str(first.get("Currency") or first.get("CurrencyKey") or "DKK").upper()
                 self.voucher_side[line["dinero_guid"]] = "sales"
-                self.zone_sums["sales"].add(zone, "dinero_excl", dn_excl)
-                self.zone_sums["sales"].add(zone, "dinero_incl", dn_incl)
+                self.voucher_row[line["dinero_guid"]] = (zone, dn_currency)
+                self.zone_sums["sales"].add(zone, dn_currency, "dinero_excl", dn_excl)
+                self.zone_sums["sales"].add(zone, dn_currency, "dinero_incl", dn_incl)
+                if dn_currency != currency:
+                    self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(found) > 1:
                     self._add(DOUBLED, line, _("Dinero holds %(n)s documents with the reference %(ref)s: %(which)s.") % {
                         "n": len(found), "ref": sales_external_reference(number),
@@ -590,6 +653,10 @@ class Reconciler:
                 if abs(dn_incl) != abs(rb_incl):
                     self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, Dinero's is %(dn)s (difference %(diff)s).") % {
                         "rb": rb_incl, "dn": dn_incl, "diff": dn_incl - rb_incl})
+                if _is_draft(first):
+                    self._add(DRAFT, line, _draft_message(
+                        first["_kind"].replace("_", " "), line["dinero_guid"],
+                        left_by_settings=self.settings.sales_invoice_status == IntegrationSettings.SalesInvoiceStatus.DRAFT))
             elif expected:
                 self._add(MISSING, line, self._missing_reason(op), transferable=True)
             line["consumption"] = self._check_consumption(invoice, line, consumption.pop(number, set()),
@@ -650,20 +717,20 @@ class Reconciler:
         return _("Rackbeat invoice %(n)s is dated %(date)s, outside the period.") % {
             "n": number, "date": str(invoice.get("invoice_date") or "")[:10]}
 
-    def _sales_accounts(self, invoice: dict[str, Any], credit: bool) -> None:
+    def _sales_accounts(self, invoice: dict[str, Any], credit: bool, currency: str) -> None:
         """Rackbeat's side per revenue account: the lines as the revenue matrix places them."""
 
         try:
             payload = map_sales_invoice(invoice, sales_mappings(SimpleNamespace(connection=self.connection)),  # type: ignore[arg-type]
                                         contact_guid=None, dinero_guid=None)
         except NeedsMapping as problem:
-            self._unplaced("sales", invoice, problem, _signed(_amount(invoice.get("total_subtotal")), credit))
+            self._unplaced("sales", invoice, problem, _signed(_amount(invoice.get("total_subtotal")), credit), currency)
             return
         for line in payload.body["ProductLines"]:
             if line.get("LineType") == "Text":
                 continue
             net = line_total(money(line["Quantity"]), money(line["BaseAmountValue"]), money(line["Discount"]))
-            self.account_sums["sales"].add(line["AccountNumber"], "rackbeat", _signed(abs(net), credit))
+            self.account_sums["sales"].add(line["AccountNumber"], currency, "rackbeat", _signed(abs(net), credit))
 
     # item consumption
     def _consumption_vouchers(self, entries: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -679,8 +746,12 @@ class Reconciler:
                            op: SyncOperation | None) -> str:
         if not self.settings.item_consumption_enabled:
             return ""
+        draft = False
         if op is not None and op.target_id and op.target_id not in guids:
-            if self.read(f"dinero:manual_voucher:{op.target_id}", self.dinero.get_manual_voucher, op.target_id):
+            voucher = self.read(f"dinero:manual_voucher:{op.target_id}", self.dinero.get_manual_voucher, op.target_id)
+            # A linked voucher that is only a draft is not in the books: never count it as booked.
+            draft = bool(voucher) and _is_draft(voucher)
+            if voucher and not draft:
                 guids = guids | {op.target_id}
         context = {**line, "operation_id": op.pk if op else None, "operation_state": op.state if op else "",
                    "document": ITEM_CONSUMPTION, "dinero_guid": "", "dinero_kind": "manual_voucher",
@@ -696,6 +767,10 @@ class Reconciler:
                       _("%(n)s consumption vouchers are booked for invoice %(number)s.") % {
                           "n": len(guids), "number": line["number"]})
             return _("doubled")
+        if draft:
+            self._add(CONSUMPTION_DRAFT, {**context, "dinero_guid": op.target_id if op else ""},
+                      _draft_message(_("consumption voucher"), op.target_id if op else ""))
+            return _("draft")
         if guids:
             return _("booked")
         if expected == ZERO:
@@ -714,56 +789,130 @@ class Reconciler:
         if not expected:
             self.notes.append(_("The supplier integration is off, so supplier invoices are not expected in Dinero."))
         ops = self._operations([Kind.SUPPLIER_INVOICE])
+        by_reference, by_file = self._other_purchase_vouchers(entries, ops)
         numbers = set()
         for row in purchases:
             invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
             zone = supplier_vat_zone(invoice) or "unknown"
+            currency = _currency(invoice, "supplier")
             rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
-            self.zone_sums["purchases"].add(zone, "rackbeat_excl", rb_excl)
-            self.zone_sums["purchases"].add(zone, "rackbeat_incl", rb_incl)
-            self._purchase_accounts(invoice)
+            self.zone_sums["purchases"].add(zone, currency, "rackbeat_excl", rb_excl)
+            self.zone_sums["purchases"].add(zone, currency, "rackbeat_incl", rb_incl)
+            self._purchase_accounts(invoice, currency)
             op = ops.get(number)
-            guid = (op.target_id or str((op.intent or {}).get("voucher_guid") or "")) if op else ""
+            guid = _stored_voucher_guid(op)
             voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid) if guid else None
+            vouchers = self._vouchers_of(number, voucher, op, by_reference, by_file)
             line = {"document": SUPPLIER_INVOICE, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
                     "party": party_name(invoice.get("supplier")), "zone": zone, "rackbeat_total": str(rb_incl),
                     "dinero_total": "", "dinero_number": "", "dinero_status": "", "dinero_guid": "",
                     "dinero_kind": "purchase_voucher", "consumption": "", "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
-            if voucher:
-                dn_excl, dn_incl = _voucher_totals(voucher)
-                line.update(dinero_total=str(dn_incl), dinero_number=str(voucher.get("VoucherNumber") or ""),
-                            dinero_status=str(voucher.get("Status") or ""), dinero_guid=guid)
-                self.voucher_side[guid] = "purchases"
-                self.zone_sums["purchases"].add(zone, "dinero_excl", dn_excl)
-                self.zone_sums["purchases"].add(zone, "dinero_incl", dn_incl)
+            if vouchers:
+                first = vouchers[0]
+                dn_incl = _voucher_totals(first)[1]
+                line.update(dinero_total=str(dn_incl), dinero_number=str(first.get("VoucherNumber") or ""),
+                            dinero_status=str(first.get("Status") or ""), dinero_guid=str(first.get("Guid") or ""))
+                for found in vouchers:
+                    dn_currency = str(found.get("CurrencyKey") or found.get("Currency") or "DKK").upper()
+                    self.voucher_side[str(found.get("Guid") or "")] = "purchases"
+                    self.voucher_row[str(found.get("Guid") or "")] = (zone, dn_currency)
+                    excl, incl = _voucher_totals(found)
+                    self.zone_sums["purchases"].add(zone, dn_currency, "dinero_excl", excl)
+                    self.zone_sums["purchases"].add(zone, dn_currency, "dinero_incl", incl)
+                    if dn_currency != currency:
+                        self._add(TOTAL, line, _currency_message(currency, dn_currency))
+                if len(vouchers) > 1:
+                    self._add(DOUBLED, line, _("Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s "
+                                               "(by its reference or its file): %(which)s.") % {
+                        "n": len(vouchers), "number": number,
+                        "which": "; ".join(_voucher_label(v) for v in vouchers)})
                 if dn_incl != abs(rb_incl):
                     self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s "
                                              "(difference %(diff)s).") % {"rb": rb_incl, "dn": dn_incl,
                                                                           "diff": dn_incl - rb_incl})
+                for found in vouchers:
+                    if _is_draft(found):
+                        self._add(DRAFT, line, _draft_message(
+                            _("purchase voucher"), str(found.get("Guid") or ""), left_by_settings=(
+                                self.settings.supplier_invoice_status == IntegrationSettings.SupplierInvoiceStatus.DRAFT)))
             elif expected:
                 self._add(MISSING, line, self._missing_reason(op), transferable=True)
             self.documents.append(line)
             self.step()
         self._extra_purchases(entries, numbers)
+        for number, vouchers in by_reference.items():
+            for voucher in vouchers:
+                self.voucher_side[str(voucher.get("Guid") or "")] = "purchases"
+                self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": number, "dinero_kind": "purchase_voucher",
+                                  "dinero_guid": str(voucher.get("Guid") or ""),
+                                  "dinero_total": str(_voucher_totals(voucher)[1])},
+                          _("Purchase voucher %(which)s carries the reference of Rackbeat supplier invoice %(n)s, but "
+                            "Rackbeat has no booked supplier invoice %(n)s dated in the period.") % {
+                              "which": _voucher_label(voucher), "n": number})
 
-    def _unplaced(self, side: str, invoice: dict[str, Any], problem: NeedsMapping, amount: Decimal) -> None:
+    def _other_purchase_vouchers(self, entries: list[dict[str, Any]], ops: dict[str, SyncOperation]
+                                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        """The period's booked purchase vouchers no operation of ours stored, by our reference and by file.
+
+        Each is read once (Dinero cannot list purchase vouchers by reference), so a second voucher
+        for one supplier invoice — made by hand, or by an attempt whose answer was lost — is found
+        by the ``ExternalReference`` it carries or by the file it shares with ours, and reported as
+        a double instead of only adding to the "other Dinero postings".
+        """
+        known = {_stored_voucher_guid(op) for op in ops.values()} - {""}
+        guids: list[str] = []
+        for entry in entries:
+            guid = str(entry.get("VoucherGuid") or "")
+            if guid and guid not in known and guid not in guids and "purchase" in str(entry.get("VoucherType") or "").lower():
+                guids.append(guid)
+        by_reference: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for guid in guids:
+            voucher = self.read(f"dinero:purchase_voucher:{guid}", self.dinero.get_purchase_voucher, guid)
+            if not voucher or voucher.get("DeletedAt"):
+                continue
+            voucher = {**voucher, "Guid": str(voucher.get("Guid") or guid)}
+            reference = str(voucher.get("ExternalReference") or "")
+            if reference.startswith(SUPPLIER_PREFIX):
+                by_reference[reference[len(SUPPLIER_PREFIX):]].append(voucher)
+            elif voucher.get("FileGuid"):
+                by_file[str(voucher["FileGuid"])].append(voucher)
+        return by_reference, by_file
+
+    @staticmethod
+    def _vouchers_of(number: str, voucher: dict[str, Any] | None, op: SyncOperation | None,
+                     by_reference: dict[str, list[dict[str, Any]]],
+                     by_file: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Every purchase voucher Dinero holds for one supplier invoice: ours first, then any other."""
+        vouchers = [voucher] if voucher else []
+        file_guid = str((voucher or {}).get("FileGuid") or ((op.intent or {}).get("file_guid") if op else "") or "")
+        others = by_reference.pop(number, []) + (by_file.pop(file_guid, []) if file_guid else [])
+        seen = {str(v.get("Guid") or "") for v in vouchers}
+        for other in others:
+            if other["Guid"] not in seen:
+                seen.add(other["Guid"])
+                vouchers.append(other)
+        return vouchers
+
+    def _unplaced(self, side: str, invoice: dict[str, Any], problem: NeedsMapping, amount: Decimal,
+                  currency: str) -> None:
         """A document the mapper refuses is summed apart, with the mapper's reason among the notes."""
-        self.account_sums[side].add(UNPLACED, "rackbeat", amount)
+        self.account_sums[side].add(UNPLACED, currency, "rackbeat", amount)
         self.notes.append(_("%(doc)s %(n)s is summed under “%(key)s”: %(why)s") % {
             "doc": _("Supplier invoice") if side == "purchases" else _("Invoice"), "n": invoice.get("number"),
             "key": UNPLACED, "why": problem.message})
 
-    def _purchase_accounts(self, invoice: dict[str, Any]) -> None:
+    def _purchase_accounts(self, invoice: dict[str, Any], currency: str) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""
 
         mappings = supplier_mappings(SimpleNamespace(connection=self.connection))  # type: ignore[arg-type]
         try:
             payload = map_supplier_invoice(invoice, mappings, contact_guid="")
         except NeedsMapping as problem:
-            self._unplaced("purchases", invoice, problem, _amount(invoice.get("total_subtotal")))
+            self._unplaced("purchases", invoice, problem, _amount(invoice.get("total_subtotal")), currency)
             return
         for line in payload.body["Lines"]:
             amount = money(line["Amount"])
@@ -771,7 +920,7 @@ class Reconciler:
                 rate = mappings.account_vat(line["AccountNumber"]).rate
                 fraction = rate / 100 if rate > 1 else rate
                 amount = ore(amount / (1 + fraction))
-            self.account_sums["purchases"].add(line["AccountNumber"], "rackbeat", amount)
+            self.account_sums["purchases"].add(line["AccountNumber"], currency, "rackbeat", amount)
 
     def _extra_purchases(self, entries: list[dict[str, Any]], numbers: set[str]) -> None:
         """Purchase vouchers we created that are booked in the period for a document not in it."""
@@ -788,20 +937,27 @@ class Reconciler:
     def _account_sums_from_ledger(self, entries: list[dict[str, Any]]) -> None:
         """Dinero's side per account: booked entries of the matched documents, and other postings.
 
-        The matched documents' VAT, debtor and creditor entries (balance accounts) are left out
-        unless Rackbeat's side names the account, so a line posted to a wrong account still shows.
+        Dinero's ledger is in DKK whatever a document's currency: a matched document's entries go to
+        the row of its currency (compared with Rackbeat only in DKK rows), and to the VAT-zone
+        table's *booked in DKK* column; other postings go to the account's DKK row. The matched
+        documents' VAT, debtor and creditor entries (balance accounts) are left out unless
+        Rackbeat's side names the account, so a line posted to a wrong account still shows.
         """
         for side in ("sales", "purchases"):
-            accounts = {k for k in self.account_sums[side].rows if k.isdigit()}
+            accounts = {k for k in self.account_sums[side].keys() if k.isdigit()}
             for entry in entries:
                 account = str(entry.get("AccountNumber") or "")
-                owner = self.voucher_side.get(str(entry.get("VoucherGuid") or ""))
+                guid = str(entry.get("VoucherGuid") or "")
+                owner = self.voucher_side.get(guid)
                 # Revenue is booked as a credit (negative) in Dinero's ledger.
                 amount = _amount(entry.get("Amount")) * (-1 if side == "sales" else 1)
                 if owner == side and (account in accounts or not _is_balance_account(account)):
-                    self.account_sums[side].add(account, "dinero", amount)
+                    zone, currency = self.voucher_row.get(guid, ("unknown", "DKK"))
+                    self.account_sums[side].add(account, currency, "dinero", amount)
+                    if not _is_balance_account(account):
+                        self.zone_sums[side].add(zone, currency, "dinero_booked_dkk", amount)
                 elif owner is None and account in accounts:
-                    self.account_sums[side].add(account, "dinero_other", amount)
+                    self.account_sums[side].add(account, "DKK", "dinero_other", amount)
         if any(d.get("dinero_status") == "Draft" for d in self.documents):
             self.notes.append(_("Drafts are not booked, so Dinero's sums per account leave them out."))
 
@@ -817,6 +973,40 @@ class Reconciler:
 def _is_balance_account(account: str) -> bool:
     """VAT, debtors, creditors and stock accounts (Dinero's balance accounts are 5 digits from 50000)."""
     return account.isdigit() and int(account) >= 50000
+
+
+def _currency(document: dict[str, Any], party: str) -> str:
+    """A Rackbeat document's currency: its own, else its customer's or supplier's, else DKK."""
+    return str(document.get("currency") or (document.get(party) or {}).get("currency") or "DKK").upper()
+
+
+def _currency_message(rackbeat: str, dinero: str) -> str:
+    return _("Rackbeat's document is in %(rb)s, Dinero's in %(dn)s.") % {"rb": rackbeat, "dn": dinero}
+
+
+def _is_draft(document: dict[str, Any]) -> bool:
+    return str(document.get("Status") or "").lower() == "draft"
+
+
+def _draft_message(kind: str, guid: str, *, left_by_settings: bool = False) -> str:
+    message = _("Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
+                "booked. Compare it with Rackbeat and book it in Dinero.") % {"kind": kind, "guid": guid}
+    if left_by_settings:
+        message += " " + _("The connection's settings leave new documents of this kind as drafts for you to book.")
+    return message
+
+
+def _stored_voucher_guid(op: SyncOperation | None) -> str:
+    if op is None:
+        return ""
+    return str(op.target_id or (op.intent or {}).get("voucher_guid") or "")
+
+
+def _voucher_label(voucher: dict[str, Any]) -> str:
+    return _("%(number)s (%(guid)s, %(status)s, %(total)s %(currency)s)") % {
+        "number": voucher.get("VoucherNumber") or _("no number"), "guid": voucher.get("Guid") or "",
+        "status": voucher.get("Status") or "", "total": _voucher_totals(voucher)[1],
+        "currency": voucher.get("CurrencyKey") or "DKK"}
 
 
 def _voucher_totals(voucher: dict[str, Any]) -> tuple[Decimal, Decimal]:

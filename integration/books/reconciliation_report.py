@@ -60,21 +60,23 @@ def csv_bytes(record: Reconciliation) -> bytes:
             d["rackbeat_total"], d["dinero_total"], d["dinero_number"], d["dinero_status"], d.get("consumption", ""))
     row()
     for name, title in sum_tables():
+        row(_("Section"), _("VAT zone") if name.endswith("zone") else _("Account"), _("Currency"),
+            *(_headers_zone() if name.endswith("zone") else _headers_account()))
         for s in (result.get("sums") or {}).get(name, []):
-            row(title, s["key"], *[s.get(c, "") for c in _sum_columns(name)])
+            row(title, s["key"], s.get("currency", "DKK"), *[s.get(c, "") for c in _sum_columns(name)])
     return out.getvalue().encode("utf-8-sig")
 
 
 def sum_tables() -> list[tuple[str, str]]:
-    return [("sales_by_zone", _("Sales per VAT zone (excl. VAT Rackbeat, Dinero; incl. VAT Rackbeat, Dinero)")),
-            ("purchases_by_zone", _("Purchases per VAT zone (excl. VAT Rackbeat, Dinero; incl. VAT Rackbeat, Dinero)")),
-            ("sales_by_account", _("Sales per revenue account (Rackbeat, Dinero, other postings in Dinero)")),
-            ("purchases_by_account", _("Purchases per supplier account (Rackbeat, Dinero, other postings in Dinero)"))]
+    return [("sales_by_zone", _("Sales per VAT zone and currency")),
+            ("purchases_by_zone", _("Purchases per VAT zone and currency")),
+            ("sales_by_account", _("Sales per revenue account and currency")),
+            ("purchases_by_account", _("Purchases per supplier account and currency"))]
 
 
 def _sum_columns(name: str) -> list[str]:
     if name.endswith("zone"):
-        return ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl"]
+        return ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl", "dinero_booked_dkk"]
     return ["rackbeat", "dinero", "dinero_other"]
 
 
@@ -115,9 +117,10 @@ def pdf_bytes(record: Reconciliation) -> bytes:
         if not rows:
             continue
         story += [Spacer(1, 2 * mm), Paragraph(title, small)]
-        header = [_("VAT zone") if name.endswith("zone") else _("Account"),
+        header = [_("VAT zone") if name.endswith("zone") else _("Account"), _("Currency"),
                   *(_headers_zone() if name.endswith("zone") else _headers_account())]
-        body = [[r["key"], *[r.get(c, "") for c in _sum_columns(name)]] for r in rows[:PDF_MAX_SUM_ROWS]]
+        body = [[r["key"], r.get("currency", "DKK"), *[r.get(c, "") for c in _sum_columns(name)]]
+                for r in rows[:PDF_MAX_SUM_ROWS]]
         if len(rows) > PDF_MAX_SUM_ROWS:
             body.append([_("… %(n)s more in the CSV") % {"n": len(rows) - PDF_MAX_SUM_ROWS}] + [""] * (len(header) - 1))
         story.append(table([header, *body]))
@@ -131,8 +134,8 @@ def pdf_bytes(record: Reconciliation) -> bytes:
         story.append(table([[_("Type"), _("Document"), _("Date"), _("Rackbeat"), _("Dinero"), _("Why")], *body],
                            widths=[28 * mm, 28 * mm, 17 * mm, 18 * mm, 18 * mm, None]))
     else:
-        story.append(Paragraph(_("None: every booked Rackbeat document of the period is in Dinero with the same "
-                                 "total."), small))
+        story.append(Paragraph(_("None: every booked Rackbeat document of the period is booked in Dinero once, "
+                                 "with the same total."), small))
     for note in result.get("notes", [])[:4]:
         story.append(Paragraph(escape(note), small))
     doc.build(story)
@@ -140,11 +143,12 @@ def pdf_bytes(record: Reconciliation) -> bytes:
 
 
 def _headers_zone() -> list[str]:
-    return [_("Rackbeat excl. VAT"), _("Dinero excl. VAT"), _("Rackbeat incl. VAT"), _("Dinero incl. VAT")]
+    return [_("Rackbeat excl. VAT"), _("Dinero excl. VAT"), _("Rackbeat incl. VAT"), _("Dinero incl. VAT"),
+            _("Dinero booked excl. VAT, DKK")]
 
 
 def _headers_account() -> list[str]:
-    return [_("Rackbeat"), _("Dinero (these documents)"), _("Dinero (other postings)")]
+    return [_("Rackbeat"), _("Dinero, these documents (booked, DKK)"), _("Dinero, other postings (DKK)")]
 
 
 def _period(record: Reconciliation) -> str:

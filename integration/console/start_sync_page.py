@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Connection
 from integration.console.connection_pages import connection_page
 from integration.core.models import SyncRun
-from integration.triggers.start_sync import skips_of, start
+from integration.triggers.start_sync import skips_of, start, vat_zones_of
 
 REFRESH_SECONDS = 2
 
@@ -42,6 +42,7 @@ def start_sync_page(request: HttpRequest, connection: Connection) -> HttpRespons
         "run": run,
         "running": bool(run and run.state == SyncRun.State.RUNNING),
         "skips": skips_of(run) if run else [],
+        "vat_zones": vat_zones_of(run) if run else [],
         "refresh_seconds": REFRESH_SECONDS,
         "can_start": request.user.has_perm("accounts.activate_connection") and connection.is_active,
     }

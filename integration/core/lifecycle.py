@@ -16,11 +16,13 @@ The functions here only read an operation; the engine applies them and
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from integration.core.models import Direction, Kind, SyncOperation
+from integration.core.clients.rackbeat import parse_rackbeat_time
+from integration.core.models import Direction, Kind, SyncOperation, Trigger
 
 State = SyncOperation.State
 
@@ -34,6 +36,25 @@ DOCUMENT_KEYS = ("voucher_guid", "rackbeat_number")
 UNWRITTEN_STEPS = ("", "guid_chosen")
 # Steps older versions wrote just before a create; on such rows the create may have happened.
 LEGACY_IN_FLIGHT_STEPS = ("posting", "creating")
+
+
+# Work that arrives by itself; a person (Troubleshooting, Retry) may transfer what these may not.
+AUTOMATIC_TRIGGERS = frozenset({Trigger.WEBHOOK, Trigger.POLL})
+
+
+def booked_before_go_live(connection: Any, document: dict[str, Any]) -> datetime | None:
+    """When a Rackbeat document was booked, if that was before ``connection`` went live; else None.
+
+    The go-live moment is the activation (``state_changed_at`` of an active connection). What was
+    booked before it belongs to the books the accountant kept by hand while setting up: no poll or
+    webhook transfers it, only a person asking for it on the troubleshooting page.
+    """
+    went_live = getattr(connection, "state_changed_at", None)
+    booked = parse_rackbeat_time(document.get("booked_at"))
+    # Rackbeat's times have whole seconds: a document booked in the activation's second is after it.
+    if went_live is None or booked is None or booked >= went_live.replace(microsecond=0):
+        return None
+    return booked
 
 
 def is_money(op: SyncOperation) -> bool:

@@ -464,6 +464,7 @@ class AccountVat:
 class SupplierMappings:
     supplier_account: Callable[[str, str], int]            # (product group number, VAT zone)
     account_vat: Callable[[int], AccountVat]                # the account's VAT code in the Dinero chart
+    fix_url: str = ""                                       # the supplier matrix, where its accounts are chosen
 
 
 @dataclass
@@ -568,7 +569,7 @@ def map_supplier_invoice(
 
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     _check_purchase_totals(invoice, subtotal=subtotal, voucher_total=voucher_total, inclusive=inclusive,
-                           currency=currency, accounts=list(groups))
+                           currency=currency, accounts=list(groups), fix_url=mappings.fix_url)
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -587,7 +588,7 @@ def map_supplier_invoice(
 
 
 def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, voucher_total: Decimal,
-                           inclusive: list[bool], currency: str, accounts: list[int]) -> None:
+                           inclusive: list[bool], currency: str, accounts: list[int], fix_url: str = "") -> None:
     """The voucher must book what the supplier charges, to the øre, whatever the mix of VAT codes.
 
     What Dinero books as owed to the supplier is the sum of the line amounts (including VAT on
@@ -613,18 +614,18 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
     if all(inclusive):
         raise TotalsNotReproducible(
             f"Supplier invoice {number}: the voucher lines including VAT add up to {voucher_total} {currency}, "
-            f"but Rackbeat's total is {rackbeat_total} {currency}.", hint=hint)
+            f"but Rackbeat's total is {rackbeat_total} {currency}.", hint=hint, fix_url=fix_url)
     if not any(inclusive):
         raise TotalsNotReproducible(
             f"Supplier invoice {number}: the accounts' VAT codes book no purchase VAT (amount "
             f"{voucher_total} {currency}), but Rackbeat's invoice carries VAT (total {rackbeat_total} "
-            f"{currency}).", hint=hint)
+            f"{currency}).", hint=hint, fix_url=fix_url)
     with_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if inc)
     without_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if not inc)
     raise TotalsNotReproducible(
         f"Supplier invoice {number}: the voucher would book {voucher_total} {currency}, but Rackbeat's total is "
         f"{rackbeat_total} {currency} (difference {voucher_total - rackbeat_total} {currency}): account(s) "
-        f"{with_vat} book purchase VAT, account(s) {without_vat} do not.", hint=hint)
+        f"{with_vat} book purchase VAT, account(s) {without_vat} do not.", hint=hint, fix_url=fix_url)
 
 
 # --- item consumption → manual voucher ---------------------------------------------------------

@@ -44,6 +44,7 @@ from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoi
 from integration.transfers.products import ensure_product
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import remember_customer_invoice
+from integration.transfers.transfer_checks import refuse_before_go_live
 from mappings import lookup
 
 
@@ -198,6 +199,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
                              "is booked.") % {"number": number})
+    refuse_before_go_live(op, ctx.connection, invoice, _("Invoice %(number)s") % {"number": number})
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
     if not settings.customer_integration_enabled:

@@ -43,8 +43,9 @@ from integration.transfers.invoice_mapping import (
     purchase_amount_includes_vat,
 )
 from integration.transfers.sent_snapshot import snapshot
+from integration.transfers.transfer_checks import refuse_before_go_live
 from mappings import lookup
-from mappings.models import DineroAccount, DineroVatType
+from mappings.models import AccountMatrixCell, DineroAccount, DineroVatType
 
 # What a person can do when the outcome of a create is unknown (the operation page's two buttons).
 PERSON_CHOICES = ("If it is there, choose “It is in Dinero: link voucher number …” on this page; if not, "
@@ -95,6 +96,7 @@ def supplier_mappings(ctx: TransferContext) -> SupplierMappings:
     return SupplierMappings(
         supplier_account=lambda group, zone: lookup.supplier_account(connection, group, zone),
         account_vat=lambda number: account_vat(connection, number),
+        fix_url=lookup.matrix_url(connection, AccountMatrixCell.Matrix.SUPPLIER),
     )
 
 
@@ -114,6 +116,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     if not invoice.get("is_booked"):
         raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
                              "when it is booked.") % {"number": number})
+    refuse_before_go_live(op, ctx.connection, invoice, _("Supplier invoice %(number)s") % {"number": number})
     # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
     # fetched once for this document.
     invoice = ctx.related.supplier_invoice(invoice)

@@ -15,14 +15,30 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integration.core import engine
+from integration.core import engine, lifecycle
 from integration.core.clients.errors import ApiError, NotFound
+from integration.core.handlers import SkipTransfer
 from integration.core.models import Direction, Kind, OperationEvent, SyncOperation
 from integration.transfers.sent_snapshot import describe_change, snapshot
 
 logger = logging.getLogger(__name__)
 
 State = SyncOperation.State
+
+
+def refuse_before_go_live(op: SyncOperation, connection: Any, document: dict[str, Any], label: str) -> None:
+    """An automatic trigger never transfers a document booked in Rackbeat before the go-live moment."""
+    if op.trigger not in lifecycle.AUTOMATIC_TRIGGERS:
+        return
+    booked = lifecycle.booked_before_go_live(connection, document)
+    if booked is None:
+        return
+    raise SkipTransfer(_(
+        "%(document)s was booked in Rackbeat at %(booked)s, before the integration went live at %(live)s, so it "
+        "is not transferred automatically (it belongs to the books kept by hand until then). If it should be in "
+        "Dinero, transfer it from Troubleshooting › Transfer now.") % {
+            "document": label, "booked": timezone.localtime(booked).strftime("%Y-%m-%d %H:%M"),
+            "live": timezone.localtime(connection.state_changed_at).strftime("%Y-%m-%d %H:%M")})
 
 
 def changed_hint() -> str:

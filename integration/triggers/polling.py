@@ -9,8 +9,10 @@ invoice stays done, and unchanged master data makes no Dinero call.
 Cursors: one per connection and stream, set to the time taken *before* the request, and each
 request reaches back ``POLL_OVERLAP_MINUTES`` further, so a change saved while a poll ran (or with
 a slightly different clock) is seen next time. A connection's first poll starts at its activation
-(its webhooks were registered just before): history from before the integration was switched on
-is not transferred. A stream whose
+(its webhooks were registered just before), and no poll ever reaches back past it — the overlap
+stops at the go-live moment — and an invoice booked in Rackbeat before it is not queued even when
+it changes later (see :func:`integration.core.lifecycle.booked_before_go_live`): history from
+before the integration was switched on is not transferred automatically. A stream whose
 integration is off is not fetched; its cursor moves on, so switching the integration on later
 does not transfer what was booked while it was off.
 
@@ -25,19 +27,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.models import Connection
-from integration.core import engine
+from integration.core import engine, lifecycle
 from integration.core.clients.errors import ApiError
 from integration.core.clients.factory import rackbeat_client
+from integration.core.clients.rackbeat import parse_rackbeat_time
 from integration.core.models import (
     Binding,
     Direction,
@@ -52,7 +53,6 @@ from integration.core.models import (
 logger = logging.getLogger(__name__)
 
 OVERLAP_GUARD = timedelta(minutes=10)
-RACKBEAT_TIME_ZONE = ZoneInfo("Europe/Copenhagen")
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,6 @@ STREAMS: tuple[Stream, ...] = (
            lambda c, since: c.iter_supplier_invoices(booked=True, updated_since=since),
            lambda s: s.supplier_integration_enabled),
 )
-
-
-def parse_rackbeat_time(value: Any) -> datetime | None:
-    """Rackbeat timestamps: ISO 8601 with an offset, or ``YYYY-MM-DD HH:MM:SS`` in Danish time."""
-    if not value:
-        return None
-    parsed = parse_datetime(str(value))
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=RACKBEAT_TIME_ZONE)
-    return parsed
 
 
 def _already_current(connection: Connection, kind: str, key: str, updated_at: datetime | None) -> bool:
@@ -155,8 +143,12 @@ def poll_connection(connection_id: int) -> SyncRun | None:
             entry["off"] = True
             _move_cursor(connection, stream.name, taken_at)
             continue
-        # The first poll starts at the activation itself: the webhooks were registered before it.
-        since = cursor.value - overlap if cursor else (connection.state_changed_at or taken_at)
+        # The first poll starts at the activation itself (the webhooks were registered before it),
+        # and the overlap never reaches back past it.
+        went_live = connection.state_changed_at
+        since = cursor.value - overlap if cursor else (went_live or taken_at)
+        if went_live is not None and since < went_live:
+            since = went_live
         entry["since"] = since.isoformat()
         try:
             for row in stream.fetch(client, since):
@@ -165,6 +157,9 @@ def poll_connection(connection_id: int) -> SyncRun | None:
                     continue
                 entry["seen"] += 1
                 if _already_current(connection, stream.kind, key, parse_rackbeat_time(row.get("updated_at"))):
+                    continue
+                if stream.kind in lifecycle.MONEY_KINDS and lifecycle.booked_before_go_live(connection, row):
+                    entry["before_go_live"] = entry.get("before_go_live", 0) + 1
                     continue
 
                 engine.enqueue(connection, stream.kind, Direction.TO_DINERO, key, trigger=Trigger.POLL, run=run,

@@ -7,7 +7,9 @@ Started from the setup wizard on an active connection. It reads Dinero and fills
   when there is none.
 * **Customers and suppliers** — Dinero contacts with an e-mail address (others are skipped, with
   the reason "no e-mail address in Dinero"). A contact marked as debtor becomes a customer, one
-  marked as creditor a supplier (both when both), one marked as neither a customer.
+  marked as creditor a supplier (both when both), one marked as neither a customer. Its Rackbeat
+  VAT zone comes from the contact's country (Denmark → domestic, another EU member state → EU,
+  anywhere else → outside the EU), and the report lists each zone it set.
 * **Products** — Dinero products with a product number (others are skipped: "no product
   number"). The product group is the one whose domestic revenue account is the product's account
   in the revenue matrix, else the first product group; the unit comes from the unit mapping
@@ -16,7 +18,9 @@ Started from the setup wizard on an active connection. It reads Dinero and fills
 Existing Rackbeat records are matched before anything is created — by number (a contact that
 came from Rackbeat carries ``rackbeat:customer:<number>``), then by e-mail; products by number —
 and every pair is written as a Binding, so later changes in Rackbeat update the same Dinero
-object. Writes to Rackbeat suppress its webhooks (the client sends ``suppress_webhooks``).
+object. A Dinero contact or product the service itself created from Rackbeat (it is bound, or it
+carries our ``rackbeat:…`` reference) is only ever matched to that Rackbeat record, never created
+in Rackbeat again, whatever Dinero's debtor and creditor flags say about it. Writes to Rackbeat suppress its webhooks (the client sends ``suppress_webhooks``).
 
 Resumable: the run appends one ``StartSyncRecord`` per Dinero record handled (its outcome, and the
 reason of a skip) every few records — the report grows by appending, never by rewriting — and
@@ -56,6 +60,7 @@ from accounts.models import Connection
 from integration.core import dispatch, report_slots
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
+from integration.core.countries import vat_zone_for_country, vat_zone_label
 from integration.core.engine import _after_commit, _sync_mode
 from integration.core.models import Binding, Kind, StartSyncRecord, SyncRun
 from integration.core.shared_cache import shared_cache
@@ -76,6 +81,7 @@ MAX_TRANSIENT_FAILURES = 5
 TRANSIENT_PAUSE_SECONDS = 60
 DEFAULT_SUPPLIER_GROUP = "Leverandører"
 NUMBER_REFERENCE = re.compile(r"^rackbeat:(customer|supplier):(\d+)$")
+PRODUCT_REFERENCE = re.compile(r"^rackbeat:(product|bom):(.+)$")
 
 
 # --- starting and resuming ------------------------------------------------------------------------
@@ -192,7 +198,11 @@ class Progress:
 
     def note_skip(self, key: str, label: str, reason: str) -> None:
         """A skip inside a record that is counted once under its own key (e.g. one role of a contact)."""
-        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome="skipped", what=label[:300],
+        self.note(key, "skipped", label, reason)
+
+    def note(self, key: str, outcome: str, label: str, reason: str) -> None:
+        """A line of the report that is not a record of its own (e.g. the VAT zone a record was given)."""
+        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome=outcome, what=label[:300],
                                             reason=reason))
 
     def save(self, **fields: Any) -> None:
@@ -208,6 +218,11 @@ class Progress:
             self.run.save()
         self.unsaved = 0
         self.saved_at = time.monotonic()
+
+
+def vat_zones_of(run: SyncRun) -> list[dict[str, str]]:
+    """The VAT zone each customer and supplier the run created was given, and from which country."""
+    return list(StartSyncRecord.objects.filter(run=run, outcome="vat_zone").order_by("pk").values("what", "reason"))
 
 
 def skips_of(run: SyncRun) -> list[dict[str, str]]:
@@ -430,6 +445,7 @@ def _party_body(contact: dict[str, Any]) -> dict[str, Any]:
         "company_vat": contact.get("VatNumber"),
         "ean": contact.get("EanNumber"),
         "is_person": bool(contact.get("IsPerson")),
+        "vat_zone": vat_zone_for_country(contact.get("CountryKey")),
     }
     return {key: value for key, value in body.items() if value not in (None, "")}
 
@@ -464,6 +480,10 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         progress.record(f"contact:{guid}", "skipped", label=_("Contact “%(name)s”") % {"name": name},
                         skip_reason=_("no e-mail address in Dinero"))
         return
+    known = _known_roles(connection, contact, guid)
+    if known:
+        _match_known(connection, index, progress, guid, name, known)
+        return
     outcomes = []
     for kind in _roles(dinero, contact):
         bound = Binding.objects.filter(connection=connection, kind=kind, dinero_id=guid).first()
@@ -493,9 +513,53 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         index.add(kind, created)
         _bind(connection, kind, number, guid, created=created)
         outcomes.append("created")
+        progress.note(f"contact:{guid}:{kind}:vat-zone", "vat_zone", _party_label(kind, name),
+                      _("VAT zone %(zone)s, from the Dinero contact's country %(country)s") % {
+                          "zone": vat_zone_label(body["vat_zone"]), "country": body["address_country"]})
     outcome = "created" if "created" in outcomes else "matched" if "matched" in outcomes else "skipped"
     # The reason of a skip is on the role's own line above.
     progress.record(f"contact:{guid}", outcome)
+
+
+def _party_label(kind: str, name: str) -> str:
+    return (_("Customer “%(name)s”") if kind == Kind.CUSTOMER else _("Supplier “%(name)s”")) % {"name": name}
+
+
+def _known_roles(connection: Connection, contact: dict[str, Any], guid: str) -> list[tuple[str, str]]:
+    """The Rackbeat records a contact the service created or bound stands for, as (kind, number).
+
+    Its bindings first, else the ``rackbeat:customer|supplier:<number>`` reference it carries;
+    empty for a contact the service has never seen.
+    """
+    bound = list(Binding.objects.filter(connection=connection, dinero_id=guid,
+                                        kind__in=[Kind.CUSTOMER, Kind.SUPPLIER]).values_list("kind", "rackbeat_key"))
+    if bound:
+        return [(str(kind), str(number)) for kind, number in bound]
+    reference = NUMBER_REFERENCE.match(str(contact.get("ExternalReference") or ""))
+    return [(reference.group(1), reference.group(2))] if reference else []
+
+
+def _match_known(connection: Connection, index: RackbeatIndex, progress: Progress, guid: str, name: str,
+                 known: list[tuple[str, str]]) -> None:
+    """Match a contact the service knows to its own Rackbeat records; never create one for it."""
+    outcomes = []
+    label = _("Contact “%(name)s”") % {"name": name}
+    for kind, number in known:
+        if Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number, dinero_id=guid).exists():
+            outcomes.append("matched")
+        elif number not in index.parties[kind]:
+            progress.note_skip(f"contact:{guid}:{kind}", label, _(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which Rackbeat does not have; it "
+                "was created from Rackbeat, so it is not copied back") % {"kind": kind, "number": number})
+            outcomes.append("skipped")
+        elif _bind(connection, kind, number, guid):
+            outcomes.append("matched")
+        else:
+            progress.note_skip(f"contact:{guid}:{kind}", label, _(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which is already linked to another "
+                "Dinero contact") % {"kind": kind, "number": number})
+            outcomes.append("skipped")
+    progress.record(f"contact:{guid}", "matched" if "matched" in outcomes else "skipped")
 
 
 def _product_group_for(connection: Connection, product: dict[str, Any], groups: list[str]) -> str | None:
@@ -524,6 +588,14 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
     if not guid or progress.done(key):
         return
     label = _("Product “%(name)s”") % {"name": name}
+    if Binding.objects.filter(connection=connection, dinero_id=guid, kind__in=[Kind.PRODUCT, Kind.BOM]).exists():
+        progress.record(key, "matched")
+        return
+    reference = PRODUCT_REFERENCE.match(str(product.get("ExternalReference") or ""))
+    if reference:
+        # Created from Rackbeat: matched to that product or BOM only, whatever its number in Dinero says.
+        _match_referenced_product(connection, index, progress, key, label, guid, reference.group(2))
+        return
     if not number:
         progress.record(key, "skipped", label=label, skip_reason=_("no product number"))
         return
@@ -557,3 +629,17 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
     index.items[number] = Kind.PRODUCT
     _bind(connection, Kind.PRODUCT, number, guid, created=created if isinstance(created, dict) else {})
     progress.record(key, "created")
+
+
+def _match_referenced_product(connection: Connection, index: RackbeatIndex, progress: Progress, key: str,
+                              label: str, guid: str, number: str) -> None:
+    kind = index.items.get(number)
+    if kind is None:
+        progress.record(key, "skipped", label=label, skip_reason=_(
+            "it carries the reference of Rackbeat product %(number)s, which Rackbeat does not have; it was created "
+            "from Rackbeat, so it is not copied back") % {"number": number})
+    elif _bind(connection, kind, number, guid):
+        progress.record(key, "matched")
+    else:
+        progress.record(key, "skipped", label=label, skip_reason=_(
+            "product number %(number)s is already linked to another Dinero product") % {"number": number})

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from integration.core.clients import list_filters
@@ -103,6 +104,18 @@ def rackbeat_datetime(moment: datetime) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment.astimezone(RACKBEAT_TIME_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_rackbeat_time(value: Any) -> datetime | None:
+    """Rackbeat timestamps: ISO 8601 with an offset, or ``YYYY-MM-DD HH:MM:SS`` in Danish time."""
+    if not value:
+        return None
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=RACKBEAT_TIME_ZONE)
+    return parsed
 
 
 def invoice_date_range(dated: tuple[date, date] | None) -> dict[str, str]:

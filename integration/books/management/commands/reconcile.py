@@ -55,8 +55,8 @@ class Command(BaseCommand):
                           f"invoices and credit notes; matched {counts['matched']}.")
         for name, rows in result["sums"].items():
             for row in rows:
-                figures = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("key", "differs"))
-                self.stdout.write(f"  {name} {row['key']}: {figures}{'  ← differs' if row['differs'] else ''}")
+                figures = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("key", "currency", "differs"))
+                self.stdout.write(f"  {name} {row['key']} {row.get('currency', 'DKK')}: {figures}{'  ← differs' if row['differs'] else ''}")
         for note in result.get("notes", []):
             self.stdout.write(f"Note: {note}")
         for path, render in ((options["csv"], csv_bytes), (options["pdf"], pdf_bytes)):
