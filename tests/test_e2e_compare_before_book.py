@@ -177,3 +177,91 @@ def test_a_change_noticed_once_the_book_is_retried_is_compared_like_any_other(e2
     op = _later(op)
     assert op.state == State.DONE, (op.last_error, op.hint)
     assert op.intent["sent"]["total"] == "250.00"
+
+
+# --- "It is in Dinero: link it" and "It is not there: post it now" --------------------------------
+
+def _lost_consumption_create(e2e):  # noqa: F811
+    from sandbox.rackbeat import models as rb
+
+    connection, rackbeat = e2e["connection"], e2e["rackbeat"]
+    IntegrationSettings.objects.filter(connection=connection).update(item_consumption_enabled=True)
+    rb.Item.objects.filter(number="FV-1").update(cost_price=Decimal("40"))
+    invoice = _book_sales_invoice(rackbeat, [("FV-1", 2, "100.00")])
+    rb.InvoiceLine.objects.filter(customer_invoice__number=invoice["number"]).update(cost_price=Decimal("40"))
+    type(e2e["dinero_org"]).objects.filter(pk=e2e["dinero_org"].pk).update(fail_next_500_after_write=1)
+    op = _later(_trigger(connection, Kind.ITEM_CONSUMPTION, invoice["number"]))
+    assert op.state == State.NEEDS_ATTENTION and "no clear answer" in op.last_error
+    (draft,) = _vouchers(f"rackbeat:consumption:{invoice['number']}")
+    return op, invoice, draft
+
+
+def test_linking_a_consumption_draft_shows_it_then_compares_and_books_it(e2e, client, superuser):  # noqa: F811
+    from django.urls import reverse
+
+    from sandbox.rackbeat import models as rb
+
+    op, invoice, draft = _lost_consumption_create(e2e)
+    assert draft.status == "Draft"
+    client.force_login(superuser)
+    link = reverse("admin:integration_syncoperation_link_existing", args=[op.pk])
+
+    page = client.post(link, {"reference": str(draft.guid)}).content.decode()
+    assert "80.00 DKK" in page and "Draft" in page and "2026-03-31" in page
+    op.refresh_from_db()
+    assert op.state == State.NEEDS_ATTENTION  # nothing linked before the person confirms
+
+    client.post(link, {"reference": str(draft.guid), "confirm": "yes"})
+    op.refresh_from_db()
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    draft.refresh_from_db()
+    assert draft.status == "Booked" and op.target_id == str(draft.guid)
+    assert "80.00 DKK booked" in op.outcome
+    assert len(_vouchers(f"rackbeat:consumption:{invoice['number']}")) == 1
+
+    # The linked document is compared again when Rackbeat changes, like any other.
+    rb.InvoiceLine.objects.filter(customer_invoice__number=invoice["number"]).update(quantity=6)
+    _trigger(e2e["connection"], Kind.ITEM_CONSUMPTION, invoice["number"], Trigger.POLL)
+    op.refresh_from_db()
+    assert op.state == State.NEEDS_ATTENTION and op.last_error_class == "ChangedAfterTransfer"
+
+
+def test_linking_a_number_dinero_does_not_have_is_refused_with_the_reason(e2e, client, superuser):  # noqa: F811
+    from django.urls import reverse
+
+    connection = e2e["connection"]
+    invoice = _supplier_invoice(e2e, 61005, quantity=1)
+    IntegrationSettings.objects.filter(connection=connection).update(supplier_integration_enabled=False)
+    op = _trigger(connection, Kind.SUPPLIER_INVOICE, invoice.number)
+    op = engine.mark_handled(op, user=superuser, note="Entered by hand?")
+    IntegrationSettings.objects.filter(connection=connection).update(supplier_integration_enabled=True)
+    client.force_login(superuser)
+    link = reverse("admin:integration_syncoperation_link_existing", args=[op.pk])
+
+    answer = client.post(link, {"reference": "999999"}, follow=True).content.decode()
+    assert "Dinero has no booked purchase voucher numbered 999999" in answer
+    answer = client.post(link, {"reference": "999999", "confirm": "yes"}, follow=True).content.decode()
+    op.refresh_from_db()
+    assert op.state == State.SKIPPED and op.handled_at is not None and not op.target_number
+    assert op.events.filter(message__contains="999999 refused").exists()
+
+
+def test_post_it_now_is_refused_while_dinero_has_the_document(e2e, client, superuser):  # noqa: F811
+    from django.urls import reverse
+
+    connection = e2e["connection"]
+    invoice = _supplier_invoice(e2e, 61006, quantity=1)
+    op = _trigger(connection, Kind.SUPPLIER_INVOICE, invoice.number)
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    _set_supplier_quantity(invoice, 3)
+    _trigger(connection, Kind.SUPPLIER_INVOICE, invoice.number)
+    op = engine.mark_handled(op, user=superuser, note="Corrected in Dinero by hand.")
+
+    client.force_login(superuser)
+    page = client.get(reverse("admin:integration_syncoperation_change", args=[op.pk])).content.decode()
+    assert "It is not there: post it now" not in page and op.target_id in page
+    client.post(reverse("admin:integration_syncoperation_post_now", args=[op.pk]))
+    op = engine.post_now(op, user=superuser)
+    assert op.state == State.SKIPPED
+    assert len(_vouchers(f"rackbeat:supplier-invoice:{invoice.number}")) == 1
+    assert op.events.filter(message__contains="already has this document").exists()
