@@ -174,6 +174,7 @@ def test_a_change_noticed_once_the_book_is_retried_is_compared_like_any_other(e2
     _set_supplier_quantity(invoice, 2)
     engine.enqueue(connection, Kind.SUPPLIER_INVOICE, Direction.TO_DINERO, str(invoice.number),
                    trigger=Trigger.POLL)
+    assert op.events.filter(message__contains="while a retry is waiting").exists()
     op = _later(op)
     assert op.state == State.DONE, (op.last_error, op.hint)
     assert op.intent["sent"]["total"] == "250.00"

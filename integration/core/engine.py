@@ -238,6 +238,11 @@ def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, labe
                          % {"trigger": label})
         return False
     if op.state == State.PENDING:
+        if lifecycle.touched(op):
+            # Rule 13: the retry reads the source again and compares before booking anything.
+            record_event(op, _("New work arrived (%(trigger)s) while a retry is waiting: the retry compares the "
+                               "document with its source as it is then, before anything is booked.")
+                         % {"trigger": label})
         return False
     if not lifecycle.automatic_may_restart(op):
         record_event(op, lifecycle.held_message(op, label))
