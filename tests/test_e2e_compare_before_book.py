@@ -266,3 +266,21 @@ def test_post_it_now_is_refused_while_dinero_has_the_document(e2e, client, super
     assert op.state == State.SKIPPED
     assert len(_vouchers(f"rackbeat:supplier-invoice:{invoice.number}")) == 1
     assert op.events.filter(message__contains="already has this document").exists()
+
+
+def test_a_voucher_booked_by_hand_is_linked_by_its_number(e2e, client, superuser):  # noqa: F811
+    from django.urls import reverse
+
+    op, invoice, draft = _lost_consumption_create(e2e)
+    booked = e2e["dinero"].book_manual_voucher(str(draft.guid), draft.timestamp)
+    number = str(booked["VoucherNumber"])
+    client.force_login(superuser)
+    link = reverse("admin:integration_syncoperation_link_existing", args=[op.pk])
+    page = client.post(link, {"reference": number}).content.decode()
+    assert str(draft.guid) in page and "Booked" in page
+
+    client.post(link, {"reference": str(draft.guid), "confirm": "yes"})
+    op.refresh_from_db()
+    assert op.state == State.DONE, (op.last_error, op.hint)
+    assert op.target_id == str(draft.guid) and op.target_number == number
+    assert len(_vouchers(f"rackbeat:consumption:{invoice['number']}")) == 1

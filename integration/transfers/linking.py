@@ -19,7 +19,13 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from integration.core.clients.errors import ApiError, NotFound
-from integration.core.handlers import FoundDocument, LinkRefused, TransferContext, register_link_lookup
+from integration.core.handlers import (
+    FoundDocument,
+    LinkRefused,
+    TransferContext,
+    TransferProblem,
+    register_link_lookup,
+)
 from integration.core.models import Direction, Kind, SyncOperation
 from integration.transfers.booking_check import Figures, manual_found, purchase_found
 from integration.transfers.invoice_mapping import document_date
@@ -75,6 +81,9 @@ def _find(op: SyncOperation, ctx: TransferContext, reference: str, read: Reader,
     except ApiError as exc:
         raise LinkRefused(_("Could not look %(reference)s up in Dinero: %(error)s") % {
             "reference": reference, "error": exc.describe()}) from exc
+    except TransferProblem as exc:  # the Rackbeat document's date is unreadable
+        raise LinkRefused(_("Could not look %(reference)s up in Dinero: %(error)s") % {
+            "reference": reference, "error": exc.message}, hint=exc.hint) from exc
     if document is None:
         if _is_guid(reference):
             message = _("Dinero has no %(what)s with the Guid %(reference)s.")
