@@ -43,13 +43,19 @@ class Figures:
     """What a money document books, as a person reads it: lines, VAT and total, to the øre."""
 
     lines: tuple[str, ...]
-    vat: Decimal
+    vat: Decimal | None      # None: the source states no VAT to compare with
     total: Decimal
     currency: str
 
     def describe(self) -> str:
         return _("%(total)s %(currency)s, VAT %(vat)s %(currency)s, lines: %(lines)s") % {
-            "total": self.total, "vat": self.vat, "currency": self.currency, "lines": "; ".join(self.lines) or "-"}
+            "total": self.total, "vat": "?" if self.vat is None else self.vat, "currency": self.currency,
+            "lines": "; ".join(self.lines) or "-"}
+
+    def matches(self, found: Figures) -> bool:
+        """Whether Dinero's ``found`` figures equal these expected ones (VAT only where known)."""
+        return (self.lines, self.total, self.currency) == (found.lines, found.total, found.currency) \
+            and (self.vat is None or self.vat == found.vat)
 
     def accounts(self) -> str:
         """The accounts the lines book on, in order of appearance, for the log."""
@@ -70,8 +76,9 @@ def _code(value: Any) -> str:
     return "none" if not code or code.lower() == "none" else code.upper()
 
 
-def _figures(lines: list[str], vat: Decimal, total: Decimal, currency: str) -> Figures:
-    return Figures(lines=tuple(sorted(lines)), vat=ore(vat), total=ore(total), currency=currency or "DKK")
+def _figures(lines: list[str], vat: Decimal | None, total: Decimal, currency: str) -> Figures:
+    return Figures(lines=tuple(sorted(lines)), vat=None if vat is None else ore(vat), total=ore(total),
+                   currency=currency or "DKK")
 
 
 # --- sales invoices and credit notes -------------------------------------------------------------
@@ -107,13 +114,15 @@ def _purchase_line(account: Any, code: str, amount: Decimal) -> str:
 def purchase_expected(payload: Any, invoice: dict[str, Any]) -> Figures:
     """What Rackbeat's supplier invoice gives: the voucher lines as sent, Rackbeat's VAT and total.
 
-    The VAT is Rackbeat's own ``total_vat`` when it states one; else the VAT the lines carry.
+    The VAT is Rackbeat's ``total_vat``, else its total less its subtotal; with neither, only the
+    lines and the total are compared.
     """
     lines = [_purchase_line(line.get("AccountNumber"), _code(line.get("VatCode")), money(line.get("Amount")))
              for line in payload.body.get("Lines") or []]
+    vat: Decimal | None = None
     if invoice.get("total_vat") not in (None, ""):
         vat = money(invoice.get("total_vat"), "invoice VAT")
-    else:
+    elif invoice.get("total_subtotal") not in (None, ""):
         vat = payload.rackbeat_total - money(invoice.get("total_subtotal"), "invoice subtotal")
     return _figures(lines, vat, payload.rackbeat_total, payload.currency)
 
@@ -210,7 +219,7 @@ def check_before_booking(ctx: TransferContext, document: DineroDocument, expecte
     """
     read = current if current is not None else document.read()
     found = document.found(read)
-    if found == expected:
+    if expected.matches(found):
         return read, found
     if not is_draft(read) or document.update is None:
         raise DocumentDiffers(document.label, expected, found, booked=not is_draft(read))
@@ -222,6 +231,6 @@ def check_before_booking(ctx: TransferContext, document: DineroDocument, expecte
         "label": document.label, "found": found.describe(), "expected": expected.describe()})
     read = document.read()
     found = document.found(read)
-    if found != expected:
+    if not expected.matches(found):
         raise DocumentDiffers(document.label, expected, found, booked=not is_draft(read))
     return read, found
