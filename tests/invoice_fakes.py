@@ -130,6 +130,7 @@ class FakeDinero(_Faults):
             if line.get("LineType") == "Text":
                 continue
             total = _ore(_d(line["Quantity"]) * _d(line["BaseAmountValue"]) * (100 - _d(line["Discount"])) / 100)
+            line["TotalAmount"] = float(total)  # Dinero's read model of the line
             subtotal += total
             rate = self.vat_rates.get(int(line["AccountNumber"]), self.default_rate)
             vat += _ore(total * rate / 100)
@@ -145,7 +146,8 @@ class FakeDinero(_Faults):
         if guid in store:
             raise ValidationFailed("A document with this guid already exists", status=400, service="dinero")
         stamp = self._stamp()
-        store[guid] = {**copy.deepcopy(body), **self._totals(body), "Guid": guid, "TimeStamp": stamp,
+        content = copy.deepcopy(body)
+        store[guid] = {**content, **self._totals(content), "Guid": guid, "TimeStamp": stamp,
                        "Status": "Draft", "Number": None, "MailOutStatus": "NotSent"}
         self._after_write(method)
         return {"Guid": guid, "TimeStamp": stamp}
@@ -181,7 +183,8 @@ class FakeDinero(_Faults):
         if body.get("Timestamp") != doc["TimeStamp"]:
             raise StaleTimestamp("Timestamp is outdated", status=400, code=58, service="dinero")
         content = {k: v for k, v in body.items() if k != "Timestamp"}
-        doc.update({**copy.deepcopy(content), **self._totals(content), "Guid": guid, "TimeStamp": self._stamp()})
+        content = copy.deepcopy(content)
+        doc.update({**content, **self._totals(content), "Guid": guid, "TimeStamp": self._stamp()})
         return {"Guid": guid, "TimeStamp": doc["TimeStamp"]}
 
     def create_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -241,14 +244,47 @@ class FakeDinero(_Faults):
         return self._email(self.credit_notes, guid, "email_credit_note")
 
     # --- vouchers ---------------------------------------------------------------------------
+    @staticmethod
+    def _voucher_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Dinero's read model of voucher lines: amounts excluding and including VAT, and the VAT."""
+        lines = []
+        for line in body.get("Lines") or []:
+            amount = _d(line.get("Amount"))
+            code = str(line.get("VatCode") or line.get("AccountVatCode") or "none")
+            if code.startswith("I") and code not in ("IEUV", "IEUY", "IVV", "IVY"):
+                incl, excl = _ore(amount), _ore(amount / Decimal("1.25"))
+            else:
+                incl = excl = _ore(amount)
+            lines.append({**copy.deepcopy(line), "AmountExclVatValue": float(excl), "AmountInclVatValue": float(incl),
+                          "VatAmountValue": float(incl - excl)})
+        return lines
+
     def _create_voucher(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
         self.calls.append((method, body))
         self._before_write(method)
         guid = str(uuid.uuid4())
-        store[guid] = {**copy.deepcopy(body), "Guid": guid, "Timestamp": self._stamp(), "Status": "Draft",
-                       "VoucherNumber": None}
+        store[guid] = {**copy.deepcopy(body), "Lines": self._voucher_lines(body), "Guid": guid,
+                       "Timestamp": self._stamp(), "Status": "Draft", "VoucherNumber": None}
         self._after_write(method)
         return copy.deepcopy(store[guid])
+
+    def _update_voucher(self, store: dict[str, Any], guid: str, body: dict[str, Any], method: str) -> dict[str, Any]:
+        self.calls.append((method, body))
+        doc = store[guid]
+        if doc["Status"] != "Draft":
+            raise ValidationFailed("Only drafts can be updated", status=400, service="dinero")
+        if body.get("Timestamp") != doc["Timestamp"]:
+            raise StaleTimestamp("Timestamp is outdated", status=400, code=58, service="dinero")
+        content = {k: v for k, v in body.items() if k != "Timestamp"}
+        doc.update({**copy.deepcopy(content), "Lines": self._voucher_lines(content), "Timestamp": self._stamp()})
+        self._after_write(method)
+        return copy.deepcopy(doc)
+
+    def update_purchase_voucher(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update_voucher(self.purchase_vouchers, guid, body, "update_purchase_voucher")
+
+    def update_manual_voucher(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._update_voucher(self.manual_vouchers, guid, body, "update_manual_voucher")
 
     def _book_voucher(self, store: dict[str, Any], guid: str, timestamp: str, method: str) -> dict[str, Any]:
         self.calls.append((method, guid))

@@ -46,10 +46,12 @@ def test_consumption_voucher_debits_consumption_and_credits_stock(connection, ra
     assert voucher["Status"] == "Booked"
     assert voucher["VoucherDate"] == "2026-03-31"
     assert voucher["ExternalReference"] == "rackbeat:consumption:1001"
-    assert voucher["Lines"] == [{
+    sent_lines = [{k: v for k, v in line.items() if not k.endswith("Value")} for line in voucher["Lines"]]
+    assert sent_lines == [{
         "Description": "Vareforbrug faktura 1001", "AccountNumber": 1600, "BalancingAccountNumber": 58100,
         "Amount": 139.01, "AccountVatCode": "none", "BalancingAccountVatCode": "none",
     }]
+    assert voucher["Lines"][0]["AmountInclVatValue"] == 139.01 and "139.01 DKK" in result.outcome
 
 
 def test_credit_note_reverses_the_consumption(connection, rackbeat, dinero):

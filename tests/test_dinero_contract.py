@@ -194,10 +194,12 @@ def test_every_request_the_client_sends_is_a_documented_operation_with_a_valid_b
     dinero.get_purchase_voucher(VOUCHER)
     dinero.purchase_voucher_totals(purchase_voucher_body())
     dinero.find_purchase_voucher_by_file(FILE_GUID)
+    dinero.update_purchase_voucher(VOUCHER, {**purchase_voucher_body(), "Timestamp": "00000000020A5EA8"})
     dinero.book_purchase_voucher(VOUCHER, "00000000020A5EA8")
 
     dinero.create_manual_voucher(manual_voucher_body())
     dinero.get_manual_voucher(VOUCHER)
+    dinero.update_manual_voucher(VOUCHER, {**manual_voucher_body(), "Timestamp": "00000000020A5EA8"})
     dinero.book_manual_voucher(VOUCHER, "00000000020A5EA8")
 
     dinero.upload_file("leverandørfaktura-2001.pdf", b"%PDF-1.4 test")

@@ -74,9 +74,11 @@ def test_lost_voucher_answer_then_later_poll_and_webhook_never_post_a_second_vou
     page = client.get(reverse("admin:integration_syncoperation_change", args=[op.pk])).content.decode()
     assert "It is in Dinero: link voucher number" in page
     client.post(reverse("admin:integration_syncoperation_link_existing", args=[op.pk]),
-                {"reference": str(voucher.guid)})
+                {"reference": str(voucher.guid), "confirm": "yes"})
     op.refresh_from_db()
     assert op.state == State.DONE and op.target_id == str(voucher.guid)
+    voucher.refresh_from_db()
+    assert voucher.status == "Booked"  # the linked draft was compared, then booked
     _trigger(connection, Kind.ITEM_CONSUMPTION, invoice["number"], Trigger.POLL)
     assert len(_vouchers(reference)) == 1
 

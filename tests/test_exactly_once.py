@@ -104,11 +104,19 @@ def test_lost_consumption_answer_then_later_webhook_never_posts_a_second_voucher
 
 def test_person_links_the_found_voucher_and_nothing_is_posted(live, rackbeat, dinero, accountant):
     op = _supplier_invoice_with_lost_answer(live, rackbeat, dinero)
-    op = engine.link_existing(op, user=accountant, reference="17")
-    assert op.state == State.DONE and op.target_number == "17"
-    assert "Linked by accountant" in op.outcome
+    (guid,) = dinero.purchase_vouchers
+    op = engine.link_existing(op, user=accountant, reference=guid)
+    assert op.state == State.DONE and op.target_id == guid, (op.last_error, op.hint)
+    assert op.events.filter(message__contains="Linked by accountant").exists()
     trigger(live, Kind.SUPPLIER_INVOICE, 5001, Trigger.POLL)
     assert dinero.count("create_purchase_voucher") == 1
+
+
+def test_a_number_dinero_does_not_have_is_never_linked(live, rackbeat, dinero, accountant):
+    op = _supplier_invoice_with_lost_answer(live, rackbeat, dinero)
+    op = engine.link_existing(op, user=accountant, reference="6f1c2a4e-0000-4000-8000-000000000999")
+    assert op.state == State.NEEDS_ATTENTION and not op.target_id
+    assert op.events.filter(message__contains="Dinero has no purchase voucher with the Guid").exists()
 
 
 def test_person_says_it_is_not_there_and_it_is_posted_once(live, rackbeat, dinero, accountant):
@@ -220,9 +228,12 @@ def test_operation_page_offers_the_two_choices_and_they_are_post_only(live, rack
 
     link = reverse("admin:integration_syncoperation_link_existing", args=[op.pk])
     assert accountant_client.get(link).status_code == 405
-    assert accountant_client.post(link, {"reference": "17"}).status_code == 302
+    (guid,) = dinero.purchase_vouchers
+    shown = accountant_client.post(link, {"reference": guid})
+    assert shown.status_code == 200 and "125.00" in shown.content.decode()
+    assert accountant_client.post(link, {"reference": guid, "confirm": "yes"}).status_code == 302
     op.refresh_from_db()
-    assert op.state == State.DONE and op.target_number == "17"
+    assert op.state == State.DONE and op.target_id == guid
 
 
 def test_choices_are_refused_for_another_tenant_and_without_permission(live, rackbeat, dinero, other_connection,

@@ -48,14 +48,19 @@ KIND = {"sales_invoice": Kind.SALES_INVOICE, "supplier_invoice": Kind.SUPPLIER_I
 NUMBERS = itertools.count(7001)
 
 
-def _copies(dinero: FakeDinero, document: str, number: int) -> int:
+def _found(dinero: FakeDinero, document: str, number: int) -> list[str]:
+    """The Guids of the Dinero copies of the document."""
     if document == "sales_invoice":
         store, reference = dinero.invoices, f"rackbeat:customer-invoice:{number}"
     elif document == "item_consumption":
         store, reference = dinero.manual_vouchers, f"rackbeat:consumption:{number}"
     else:
         store, reference = dinero.purchase_vouchers, f"rackbeat:supplier-invoice:{number}"
-    return sum(1 for doc in store.values() if doc.get("ExternalReference") == reference)
+    return [guid for guid, doc in store.items() if doc.get("ExternalReference") == reference]
+
+
+def _copies(dinero: FakeDinero, document: str, number: int) -> int:
+    return len(_found(dinero, document, number))
 
 
 def _inject(dinero: FakeDinero, fault: str | None, method: str) -> None:
@@ -91,8 +96,9 @@ def _step(connection, action: str, dinero: FakeDinero, document: str, number: in
         engine.execute_now(op)
     elif action == "person_resolves" and lifecycle.person_may_choose(op):
         # A careful person: "it is there" only when Dinero has it, "post it now" only when not.
-        if _copies(dinero, document, number):
-            engine.link_existing(op, user=person, reference="found-in-dinero")
+        found = _found(dinero, document, number)
+        if found:
+            engine.link_existing(op, user=person, reference=found[0])
         else:
             engine.post_now(op, user=person)
 

@@ -8,6 +8,7 @@ import pytest
 
 from integration.core.handlers import NeedsMapping, TotalsMismatch
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind
+from integration.transfers.booking_check import DocumentDiffers
 from integration.transfers.dinero_invoices import RackbeatTotalsMismatch, transfer_dinero_invoice
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from integration.transfers.supplier_invoices import VoucherTotalsDiffer, transfer_supplier_invoice
@@ -69,9 +70,14 @@ def test_purchase_vat_is_rounded_per_line_as_rackbeat_does(connection, world, ra
     lines = [line(f"A-{n}", FINISHED_GOODS, 1, "0.10") for n in (1, 2, 3)]
     rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, lines)
     assert rackbeat.supplier_invoices["5001"]["total_total"] == "0.39"
-    result = _supplier(connection, rackbeat, dinero)
-    (voucher_line,) = dinero.purchase_vouchers[result.target_id]["Lines"]
+    with pytest.raises(DocumentDiffers) as problem:
+        _supplier(connection, rackbeat, dinero)
+    (voucher,) = dinero.purchase_vouchers.values()
+    (voucher_line,) = voucher["Lines"]
     assert voucher_line["Amount"] == 0.39
+    # Dinero works 0.08 VAT out of the grouped line; Rackbeat's is 0.09: not booked, both named.
+    assert voucher["Status"] == "Draft"
+    assert "VAT 0.08 DKK" in problem.value.message and "VAT 0.09 DKK" in problem.value.message
 
 
 # --- defect 4 ------------------------------------------------------------------------------------

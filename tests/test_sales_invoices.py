@@ -53,7 +53,7 @@ def test_booked_invoice_becomes_draft_with_our_guid_and_reference(connection, wo
     assert invoice["Status"] == "Draft"
     assert invoice["ProductLines"] == [{
         "LineType": "Product", "Quantity": 2, "BaseAmountValue": 100, "Discount": 0, "Unit": "parts",
-        "AccountNumber": 1000, "Description": "Vare A-1",
+        "AccountNumber": 1000, "Description": "Vare A-1", "TotalAmount": 200.0,
     }]
     assert "draft" in result.outcome
     assert Binding.objects.filter(connection=connection, kind=Kind.CUSTOMER, rackbeat_key="501").exists()

@@ -42,8 +42,16 @@ from integration.core import lifecycle
 from integration.core.clients.dinero import DineroClient
 from integration.core.clients.rackbeat import RackbeatClient
 from integration.core.clients.transport import Redactor
-from integration.core.engine import EXACTLY_ONCE_KINDS, link_existing, mark_handled, post_now, retry
-from integration.core.lifecycle import person_may_choose
+from integration.core.engine import (
+    EXACTLY_ONCE_KINDS,
+    find_for_link,
+    link_existing,
+    mark_handled,
+    post_now,
+    retry,
+)
+from integration.core.handlers import LinkRefused
+from integration.core.lifecycle import person_may_post
 from integration.core.models import (
     Direction,
     HttpExchange,
@@ -498,7 +506,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
         return require_POST(self._link_existing_view)(request, object_id)
 
     def _link_existing_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """"It is there: link it": the document becomes done with the number a person found."""
+        """"It is there: link it": the document is looked up and shown, and linked once confirmed."""
         if not self.has_handle_permission(request):
             raise PermissionDenied
         op = self._operation_or_404(request, object_id)
@@ -507,9 +515,21 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             self.message_user(request, gettext("Enter the number or Guid of the document you found."),
                               messages.ERROR)
             return HttpResponseRedirect(self._detail_url(op))
+        reference = form.cleaned_data["reference"]
+        if request.POST.get("confirm") != "yes":
+            try:
+                found = find_for_link(op, reference)
+            except LinkRefused as exc:
+                self.message_user(request, f"{exc.message} {exc.hint}".strip(), messages.ERROR)
+                return HttpResponseRedirect(self._detail_url(op))
+            return TemplateResponse(request, "admin/integration/syncoperation/link_confirm.html", {
+                **self.admin_site.each_context(request), "opts": self.opts, "operation": op, "found": found,
+                "side": lifecycle.other_side(op), "action_url": request.path, "detail_url": self._detail_url(op),
+                "title": gettext("Link the document found"),
+            })
 
-        op = link_existing(op, user=request.user, reference=form.cleaned_data["reference"])
-        linked = op.state == State.DONE and (op.intent or {}).get("linked_reference")
+        op = link_existing(op, user=request.user, reference=reference)
+        linked = bool((op.intent or {}).get("linked_reference")) and op.state in (State.DONE, State.PENDING)
         level = messages.SUCCESS if linked else messages.WARNING
         self.message_user(request, gettext("%(document)s: %(state)s.") % {
             "document": op, "state": op.get_state_display()}, level)
@@ -524,7 +544,7 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             raise PermissionDenied
         op = self._operation_or_404(request, object_id)
 
-        allowed = person_may_choose(op)
+        allowed = person_may_post(op)
         op = post_now(op, user=request.user)
         self.message_user(request, gettext("%(document)s: %(state)s.") % {
             "document": op, "state": op.get_state_display()}, messages.SUCCESS if allowed else messages.WARNING)
@@ -548,6 +568,8 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
             "retry_url": reverse(f"admin:{self._url_name('retry')}", args=[op.pk]),
             "handle_url": reverse(f"admin:{self._url_name('handle')}", args=[op.pk]),
             "person_choice": lifecycle.person_may_choose(op),
+            "may_post": lifecycle.person_may_post(op),
+            "known_document": lifecycle.known_document(op),
             "other_side": lifecycle.other_side(op),
             "in_flight": lifecycle.in_flight(op),
             "link_url": reverse(f"admin:{self._url_name('link_existing')}", args=[op.pk]),

@@ -238,6 +238,11 @@ def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, labe
                          % {"trigger": label})
         return False
     if op.state == State.PENDING:
+        if lifecycle.touched(op):
+            # Rule 13: the retry reads the source again and compares before booking anything.
+            record_event(op, _("New work arrived (%(trigger)s) while a retry is waiting: the retry compares the "
+                               "document with its source as it is then, before anything is booked.")
+                         % {"trigger": label})
         return False
     if not lifecycle.automatic_may_restart(op):
         record_event(op, lifecycle.held_message(op, label))
@@ -616,38 +621,66 @@ def mark_handled(op: SyncOperation, *, user: Any, note: str) -> SyncOperation:
     return op
 
 
+def find_for_link(op: SyncOperation, reference: str) -> handlers.FoundDocument:
+    """The document a person named for "It is there: link it", read from the other side.
+
+    Raises :class:`~integration.core.handlers.LinkRefused` with a readable message when it is
+    not there (or cannot be read now); nothing is changed either way.
+    """
+    reference = reference.strip()
+    lookup = handlers.link_lookup_for(op)
+    if not reference or lookup is None:
+        raise handlers.LinkRefused(_("Enter the number or Guid of the document you found."))
+    return lookup(op, _context(op), reference)
+
+
 def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperation:
     """A person found the document on the other side: "It is in Dinero: link voucher number …".
 
-    The operation becomes done with that number (or Guid) and nothing is sent; from then on it is
-    exactly once like any transferred document. Refused for a document that is done or running.
+    The document is looked up first (:func:`find_for_link`): what is not there is refused with
+    the reason in the timeline. What is found becomes the operation's document, and the transfer
+    runs with it at once — it is compared with Rackbeat's current document before anything is
+    booked (a draft is updated and booked, a booked document that differs stops with both
+    figures), exactly as a document the service created itself. Refused for a document that is
+    done or running.
     """
     reference = reference.strip()
-    follow_ups: list[tuple[str, str, str]] = []
+    who = _user_label(user)
+    locked = SyncOperation.objects.get(pk=op.pk)
+    if not reference or not lifecycle.is_money(locked) or locked.state in (State.DONE, State.RUNNING):
+        record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
+                     % {"user": who, "state": locked.get_state_display().lower()})
+        op.refresh_from_db()
+        return op
+    try:
+        found = find_for_link(locked, reference)
+    except handlers.LinkRefused as exc:
+        record_event(locked, _("Linking by %(user)s to %(reference)s refused: %(reason)s") % {
+            "user": who, "reference": reference, "reason": exc.message})
+        op.refresh_from_db()
+        return op
+    queue = False
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
-        if not reference or not lifecycle.is_money(locked) or locked.state in (State.DONE, State.RUNNING):
+        if locked.state in (State.DONE, State.RUNNING):
             record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
-                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
-            op.refresh_from_db()
-            return op
-        who = _user_label(user)
-        target = lifecycle.link_target(locked, reference)
-        for field, value in target.items():
-            setattr(locked, field, value)
-        locked.intent = {**(locked.intent or {}), "in_flight": "", "touched": True, "linked_by": who,
-                         "linked_reference": reference}
-        locked.state = State.DONE
-        locked.outcome = _("Linked by %(user)s to %(side)s document %(reference)s; nothing was sent.") % {
-            "user": who, "side": lifecycle.other_side(locked), "reference": reference}
-        locked.last_error_class = locked.last_error = locked.hint = locked.fix_url = ""
-        locked.finished_at = timezone.now()
-        locked.next_attempt_at = timezone.now()
-        locked.save()
-        record_event(locked, locked.outcome)
-        follow_ups = handlers.follow_ups_after_link(locked)
-    for kind, direction, source_key in follow_ups:
-        enqueue(locked.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=locked.run)
+                         % {"user": who, "state": locked.get_state_display().lower()})
+        else:
+            kept = {key: value for key, value in (locked.intent or {}).items() if key != "document_gone"}
+            locked.intent = {**kept, **found.intent, "in_flight": "", "touched": True, "linked_by": who,
+                             "linked_reference": reference}
+            locked.target_id = found.guid
+            locked.target_number = found.number[:64]
+            locked.handled_at = None
+            locked.handled_by = locked.handled_note = ""
+            _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
+            locked.save()
+            record_event(locked, _("Linked by %(user)s to %(side)s document %(found)s; it is compared with "
+                                   "Rackbeat's document before anything is booked.") % {
+                "user": who, "side": lifecycle.other_side(locked), "found": found.describe()})
+            queue = True
+    if queue:
+        _queue_task(op.pk)
     op.refresh_from_db()
     return op
 
@@ -661,7 +694,13 @@ def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
     queue = False
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
-        if not lifecycle.person_may_choose(locked):
+        known = lifecycle.known_document(locked)
+        if known:
+            # Posting now would make a second document beside the one the service knows.
+            record_event(locked, _("Posting by %(user)s refused: %(side)s already has this document (%(known)s). "
+                                   "Correct it there, or mark this operation handled.")
+                         % {"user": _user_label(user), "side": lifecycle.other_side(locked), "known": known})
+        elif not lifecycle.person_may_choose(locked):
             record_event(locked, _("Posting by %(user)s refused: the document is %(state)s.")
                          % {"user": _user_label(user), "state": locked.get_state_display().lower()})
         else:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+
 from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.models import IntegrationSettings, OperationEvent, SyncOperation
@@ -174,3 +176,45 @@ def register_link_follow_ups(kind: str, direction: str) -> Callable[[LinkFollowU
 def follow_ups_after_link(op: SyncOperation) -> list[tuple[str, str, str]]:
     func = _LINK_FOLLOW_UPS.get((str(op.kind), str(op.direction)))
     return func(op) if func is not None else []
+
+
+@dataclass
+class FoundDocument:
+    """A document a person named for "It is there: link it", as the other side holds it."""
+
+    guid: str
+    number: str
+    total: str
+    currency: str
+    date: str
+    status: str
+    # The intent keys that name the document for its transfer (our Guid of it, its timestamp).
+    intent: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return _("%(number)s dated %(date)s, %(total)s %(currency)s, status %(status)s (Guid %(guid)s)") % {
+            "number": self.number or _("without a number"), "date": self.date or "?", "total": self.total or "?",
+            "currency": self.currency, "status": self.status or "?", "guid": self.guid}
+
+
+class LinkRefused(TransferProblem):
+    """The document a person named cannot be linked; the message says why."""
+
+
+# Looks up the document a person named (a number or a Guid) on the other side; raises LinkRefused.
+LinkLookup = Callable[[SyncOperation, TransferContext, str], FoundDocument]
+_LINK_LOOKUPS: dict[tuple[str, str], LinkLookup] = {}
+
+
+def register_link_lookup(kind: str, direction: str) -> Callable[[LinkLookup], LinkLookup]:
+    """Register how a (kind, direction) finds the document a person links."""
+
+    def decorator(func: LinkLookup) -> LinkLookup:
+        _LINK_LOOKUPS[(str(kind), str(direction))] = func
+        return func
+
+    return decorator
+
+
+def link_lookup_for(op: SyncOperation) -> LinkLookup | None:
+    return _LINK_LOOKUPS.get((str(op.kind), str(op.direction)))

@@ -108,6 +108,30 @@ def person_may_choose(op: SyncOperation) -> bool:
     return bool(in_flight(op) or op.handled_at or op.last_error_class in UNKNOWN_OUTCOME_ERRORS)
 
 
+def known_document(op: SyncOperation) -> str:
+    """The document the service knows on the other side for this operation ('' when none).
+
+    A stored voucher Guid, a written invoice Guid or the id of a transferred document, unless
+    the transfer found that document gone (``document_gone``). While one is known, "post it now"
+    would make a second document: the page shows this one instead.
+    """
+    intent = op.intent or {}
+    gone = str(intent.get("document_gone") or "")
+    candidates = [str(intent.get("voucher_guid") or ""), str(op.target_id or "")]
+    if intent.get("dinero_guid") and str(intent.get("step") or "") not in UNWRITTEN_STEPS \
+            and not in_flight(op):
+        candidates.append(str(intent["dinero_guid"]))
+    for guid in candidates:
+        if guid and guid != gone:
+            return guid
+    return ""
+
+
+def person_may_post(op: SyncOperation) -> bool:
+    """Whether "It is not there: post it now" is offered: a person's choice, and no known document."""
+    return person_may_choose(op) and not known_document(op)
+
+
 def other_side(op: SyncOperation) -> str:
     return "Rackbeat" if op.direction == Direction.TO_RACKBEAT else "Dinero"
 

@@ -15,6 +15,7 @@ class TransfersConfig(AppConfig):
             consumption,
             contacts,
             dinero_invoices,
+            linking,
             products,
             sales_invoices,
             supplier_invoices,

@@ -23,6 +23,14 @@ from integration.core.clients.errors import NotFound
 from integration.core.clients.rackbeat_documents import party_name
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.core.models import Direction, Kind, SyncOperation
+from integration.transfers.booking_check import (
+    DRAFT_STATES,
+    DineroDocument,
+    check_before_booking,
+    manual_accounts,
+    manual_expected,
+    manual_found,
+)
 from integration.transfers.invoice_mapping import map_consumption
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
@@ -75,6 +83,7 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         except NotFound:
             voucher = None
         if voucher is None:
+            ctx.save_intent(document_gone=guid)
             raise VoucherOutcomeUnknown(
                 f"The consumption voucher {guid} of invoice {number} no longer exists in Dinero.",
                 hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
@@ -91,26 +100,38 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
             hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a voucher dated "
                   f"{payload.body['VoucherDate']} “Vareforbrug … {number}” of {payload.amount} DKK. "
                   + PERSON_CHOICES))
+    written_now = False
     if voucher is None:
         with ctx.writing("manual_voucher"):
             voucher = ctx.dinero.create_manual_voucher(payload.body)
             guid = str(voucher.get("Guid") or "")
-            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created",
-                            sent=snapshot(invoice))
+            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+        written_now = True
 
-    if str(voucher.get("Status") or "Draft") in ("Draft", "Editing"):
+    # Rule 13: booked (and logged) is the voucher as Dinero holds it, equal to Rackbeat's current
+    # invoice — a draft of an earlier attempt is updated first.
+    voucher, figures = check_before_booking(ctx, DineroDocument(
+        label=_("consumption voucher of invoice %(number)s") % {"number": number},
+        read=lambda: ctx.dinero.get_manual_voucher(guid),
+        found=manual_found,
+        update=lambda current: ctx.dinero.update_manual_voucher(guid, {
+            **payload.body, "FileGuid": current.get("FileGuid"), "Timestamp": _timestamp(current)}),
+    ), manual_expected(payload), current=voucher if "Lines" in voucher else None, written_now=written_now)
+    ctx.save_intent(sent=snapshot(invoice), voucher_timestamp=_timestamp(voucher))
+
+    if str(voucher.get("Status") or "Draft") in DRAFT_STATES:
         voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
     voucher_number = str(voucher.get("VoucherNumber") or "")
     ctx.save_intent(step="booked", voucher_number=voucher_number)
-    if payload.amount < 0:
+    if figures.total < 0:
         text = _("Item consumption of %(amount)s DKK reversed in Dinero for the credit note (voucher %(number)s): "
                  "stock account %(stock)s debited, account %(consumption)s credited.")
     else:
         text = _("Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
                  "%(consumption)s debited, stock account %(stock)s credited.")
+    accounts = manual_accounts(voucher)
     outcome = text % {
-        "amount": abs(payload.amount), "number": voucher_number, "consumption": settings.consumption_account,
-        "stock": settings.stock_account}
+        "amount": abs(figures.total), "number": voucher_number, "consumption": accounts[0], "stock": accounts[1]}
     forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)

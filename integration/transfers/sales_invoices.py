@@ -33,14 +33,20 @@ from integration.core.clients.rackbeat_documents import (
 from integration.core.handlers import (
     Result,
     SkipTransfer,
-    TotalsMismatch,
     TransferContext,
     register,
     register_link_follow_ups,
 )
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.booking_check import (
+    DineroDocument,
+    DocumentDiffers,
+    check_before_booking,
+    sales_expected,
+    sales_found,
+)
 from integration.transfers.contacts import ensure_contact
-from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice, money, ore
+from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice
 from integration.transfers.products import ensure_product
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import remember_customer_invoice
@@ -269,12 +275,17 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         raise NotFound(f"Dinero does not return the {label} {guid} it has just created.", service="dinero")
     ctx.save_intent(dinero_timestamp=_timestamp(document))
 
-    if not _is_booked(document):
-        dinero_total = ore(money(document.get("TotalInclVat"), "Dinero total"))
-        if dinero_total != payload.rackbeat_total:
-            ctx.save_intent(step="totals_mismatch", dinero_total=str(dinero_total),
-                            rackbeat_total=str(payload.rackbeat_total))
-            raise TotalsMismatch(payload.rackbeat_total, dinero_total, payload.currency)
+    # Rule 13: a draft was just written with the current content (created or updated); a booked
+    # document found by an earlier attempt cannot be: either must equal Rackbeat's invoice.
+    try:
+        document, _figures = check_before_booking(ctx, DineroDocument(
+            label=f"{label} {number}", read=lambda: docs.get(guid) or {}, found=sales_found, update=None,
+        ), sales_expected(payload), current=document, written_now=True)
+    except DocumentDiffers as exc:
+        ctx.save_intent(step="totals_mismatch", dinero_total=str(exc.dinero_total),
+                        rackbeat_total=str(exc.rackbeat_total))
+        raise
+    ctx.save_intent(sent=snapshot(invoice))
 
     if credit_note_for:
         notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})

@@ -33,6 +33,13 @@ from integration.core.handlers import (
     register,
 )
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.booking_check import (
+    DRAFT_STATES,
+    DineroDocument,
+    check_before_booking,
+    purchase_expected,
+    purchase_found,
+)
 from integration.transfers.contacts import ensure_contact
 from integration.transfers.invoice_mapping import (
     AccountVat,
@@ -132,6 +139,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
         except NotFound:
             voucher = None
         if voucher is None:
+            ctx.save_intent(document_gone=guid)
             raise VoucherOutcomeUnknown(
                 f"The purchase voucher {guid} created for supplier invoice {number} no longer exists in Dinero.",
                 hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
@@ -152,23 +160,32 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
                   f"{payload.body['VoucherDate']} for {supplier_name or 'the supplier'} of "
                   f"{payload.voucher_total} {payload.currency} (reference {payload.external_reference}). "
                   + PERSON_CHOICES))
+    written_now = False
     if voucher is None:
         _compare_with_dinero(ctx, payload, number)
-        contact_guid = ensure_contact(ctx, Kind.SUPPLIER, supplier_number(invoice), supplier or None)
-        file_guid = str(intent.get("file_guid") or "") or _upload_pdf(ctx, number)
-        payload = map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
-                                       file_guid=file_guid or None)
+        payload = _payload_to_write(ctx, invoice, supplier)
         with ctx.writing("purchase_voucher"):
             voucher = ctx.dinero.create_purchase_voucher(payload.body)
             guid = str(voucher.get("Guid") or "")
-            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created",
-                            sent=snapshot(invoice))
+            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+        written_now = True
 
-    accounts = ", ".join(str(a) for a in payload.accounts)
+    # Rule 13: what is booked (and what the log says) is the voucher as Dinero holds it, equal to
+    # Rackbeat's current invoice — a draft of an earlier attempt is updated first.
+    voucher, figures = check_before_booking(ctx, DineroDocument(
+        label=_("purchase voucher of supplier invoice %(number)s") % {"number": number},
+        read=lambda: ctx.dinero.get_purchase_voucher(guid),
+        found=purchase_found,
+        update=lambda current: ctx.dinero.update_purchase_voucher(guid, {
+            **_payload_to_write(ctx, invoice, supplier, file_guid=str(current.get("FileGuid") or "")).body,
+            "Timestamp": _timestamp(current)}),
+    ), purchase_expected(payload, invoice), current=voucher if "Lines" in voucher else None, written_now=written_now)
+    ctx.save_intent(sent=snapshot(invoice), voucher_timestamp=_timestamp(voucher))
+
     status = str(voucher.get("Status") or "Draft")
     voucher_number = str(voucher.get("VoucherNumber") or "")
     if settings.supplier_invoice_status == IntegrationSettings.SupplierInvoiceStatus.BOOKED:
-        if status in ("Draft", "Editing"):
+        if status in DRAFT_STATES:
             voucher = ctx.dinero.book_purchase_voucher(guid, _timestamp(voucher)) or voucher
             voucher_number = str(voucher.get("VoucherNumber") or voucher_number)
         ctx.save_intent(step="booked", voucher_number=voucher_number)
@@ -177,12 +194,22 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     else:
         outcome = _("Created as a draft purchase voucher in Dinero on account(s) %(accounts)s "
                     "(%(total)s %(currency)s).")
-    outcome = outcome % {"number": voucher_number, "accounts": accounts, "total": payload.voucher_total,
-                         "currency": payload.currency}
+    outcome = outcome % {"number": voucher_number, "accounts": figures.accounts(), "total": figures.total,
+                         "currency": figures.currency}
     if not (op.intent or {}).get("file_guid"):
         outcome += " " + _("No PDF was available in Rackbeat to attach.")
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=supplier_name)
+
+
+def _payload_to_write(ctx: TransferContext, invoice: dict[str, Any], supplier: dict[str, Any], *,
+                      file_guid: str = "") -> Any:
+    """The voucher body to create or update: the supplier's contact ensured, the PDF attached."""
+    contact_guid = ensure_contact(ctx, Kind.SUPPLIER, supplier_number(invoice), supplier or None)
+    file_guid = file_guid or str((ctx.operation.intent or {}).get("file_guid") or "") \
+        or _upload_pdf(ctx, invoice.get("number"))
+    return map_supplier_invoice(invoice, supplier_mappings(ctx), contact_guid=contact_guid,
+                                file_guid=file_guid or None)
 
 
 def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: Any) -> dict[str, Any] | None:

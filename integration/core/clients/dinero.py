@@ -112,9 +112,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "get_purchase_voucher": Endpoint("GET", "/v1/{org}/vouchers/purchase/{guid}"),
     "purchase_voucher_totals": Endpoint("POST", "/v1/{org}/vouchers/purchase/fetch", dry_run=True),
     "find_purchase_voucher_by_file": Endpoint("GET", "/v1/{org}/vouchers/purchase/fileguid/{fileGuid}"),
+    "update_purchase_voucher": Endpoint("PUT", "/v1.1/{org}/vouchers/purchase/{guid}"),
     "book_purchase_voucher": Endpoint("POST", "/v1/{org}/vouchers/purchase/{guid}/book"),
     "create_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel"),
     "get_manual_voucher": Endpoint("GET", "/v1/{org}/vouchers/manuel/{guid}"),
+    "update_manual_voucher": Endpoint("PUT", "/v1/{org}/vouchers/manuel/{guid}"),
     "book_manual_voucher": Endpoint("POST", "/v1/{org}/vouchers/manuel/{guid}/book"),
     "upload_file": Endpoint("POST", "/v1/{org}/files"),
     "list_files": Endpoint("GET", "/v1/{org}/files"),
@@ -521,6 +523,10 @@ class DineroClient:
             return str(answer.get("Guid") or "") or None
         return None
 
+    def update_purchase_voucher(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replaces a draft's content; ``body`` carries the draft's current ``Timestamp``."""
+        return self._json("update_purchase_voucher", guid=guid, body=body)
+
     def book_purchase_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_purchase_voucher", "get_purchase_voucher", guid, timestamp)
 
@@ -529,6 +535,10 @@ class DineroClient:
 
     def get_manual_voucher(self, guid: str) -> dict[str, Any]:
         return self._json("get_manual_voucher", guid=guid)
+
+    def update_manual_voucher(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replaces a draft's content; ``body`` carries the draft's current ``Timestamp``."""
+        return self._json("update_manual_voucher", guid=guid, body=body)
 
     def book_manual_voucher(self, guid: str, timestamp: str) -> dict[str, Any]:
         return self._book("book_manual_voucher", "get_manual_voucher", guid, timestamp)
