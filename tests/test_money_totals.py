@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from integration.core.handlers import NeedsMapping, TotalsMismatch
+from integration.core.handlers import NeedsMapping, TotalsMismatch, VatMismatch
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind
 from integration.transfers.dinero_invoices import RackbeatTotalsMismatch, transfer_dinero_invoice
 from integration.transfers.sales_invoices import transfer_sales_invoice
@@ -63,6 +63,16 @@ def test_dinero_dry_run_total_differing_from_rackbeat_stops_before_anything_is_w
     assert dinero.purchase_vouchers == {} and dinero.files == {} and dinero.contacts == {}
 
 
+
+def test_dinero_dry_run_vat_differing_from_rackbeat_stops_although_the_totals_agree(connection, world,
+                                                                                     rackbeat, dinero):
+    rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, [line("A-1", FINISHED_GOODS, 1, "0.10")] * 3)
+    dinero.purchase_vat_override = Decimal("0.08")  # what one line of 0.39 would have booked
+    with pytest.raises(VatMismatch) as problem:
+        _supplier(connection, rackbeat, dinero)
+    assert problem.value.message.startswith("Dinero's VAT 0.08 DKK differs from Rackbeat's VAT 0.09 DKK")
+    assert dinero.purchase_vouchers == {} and dinero.contacts == {}
+
 # --- defect 6 ------------------------------------------------------------------------------------
 
 def test_purchase_vat_is_rounded_per_line_as_rackbeat_does(connection, world, rackbeat, dinero):
@@ -70,8 +80,8 @@ def test_purchase_vat_is_rounded_per_line_as_rackbeat_does(connection, world, ra
     rackbeat.supplier_invoices["5001"] = supplier_invoice(5001, lines)
     assert rackbeat.supplier_invoices["5001"]["total_total"] == "0.39"
     result = _supplier(connection, rackbeat, dinero)
-    (voucher_line,) = dinero.purchase_vouchers[result.target_id]["Lines"]
-    assert voucher_line["Amount"] == 0.39
+    # One line of 0.39 would give Dinero's VAT 0.08; three of 0.13 give Rackbeat's 0.09.
+    assert [vl["Amount"] for vl in dinero.purchase_vouchers[result.target_id]["Lines"]] == [0.13, 0.13, 0.13]
 
 
 # --- defect 4 ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from integration.core.clients.errors import UncertainOutcome
-from integration.core.handlers import NeedsMapping, SkipTransfer, TotalsMismatch
+from integration.core.handlers import NeedsMapping, SkipTransfer, TotalsMismatch, VatMismatch
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from mappings.models import AccountMatrixCell
@@ -176,6 +176,18 @@ def test_totals_difference_leaves_draft_and_shows_both_figures(connection, world
     assert result.target_id == draft["Guid"]
     assert len(dinero.invoices) == 1 and dinero.invoices[draft["Guid"]]["Status"] == "Booked"
 
+
+
+def test_vat_difference_with_equal_totals_leaves_draft_and_shows_both_vat_figures(connection, world, rackbeat,
+                                                                                  dinero):
+    _set_status(connection, IntegrationSettings.SalesInvoiceStatus.BOOKED)
+    dinero.sales_vat_shift = Decimal("0.01")
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "0.10")])
+    with pytest.raises(VatMismatch) as problem:
+        _run(connection, rackbeat, dinero)
+    assert (problem.value.rackbeat_vat, problem.value.dinero_vat) == (Decimal("0.08"), Decimal("0.09"))
+    (draft,) = dinero.invoices.values()
+    assert draft["Status"] == "Draft" and draft["TotalInclVat"] == 0.38
 
 def test_uncertain_create_is_looked_up_not_posted_again(connection, world, rackbeat, dinero):
     _set_status(connection, IntegrationSettings.SalesInvoiceStatus.BOOKED)

@@ -214,6 +214,7 @@ class SalesPayload:
     expected_subtotal: Decimal
     vat_zone: str
     external_reference: str
+    rackbeat_vat: Decimal | None = None   # Rackbeat's VAT, compared with Dinero's TotalVat; None: not given
 
 
 def external_reference(kind: str, number: Any) -> str:
@@ -389,7 +390,7 @@ def map_sales_invoice(
     return SalesPayload(
         body=body, is_credit_note=is_credit_note, currency=currency, rackbeat_total=rackbeat_total,
         expected_total=expected_total, expected_subtotal=subtotal, vat_zone=zone,
-        external_reference=reference,
+        external_reference=reference, rackbeat_vat=rackbeat_vat(invoice),
     )
 
 
@@ -443,6 +444,33 @@ def purchase_amount_includes_vat(vat_code: str | None) -> bool:
     return code.startswith("I")
 
 
+def is_reverse_charge(vat_code: str | None) -> bool:
+    """EU/abroad purchase codes: Dinero books the VAT both ways and the amount excludes it."""
+    return (vat_code or "").strip().upper().startswith(FOREIGN_PURCHASE_PREFIXES)
+
+
+def rackbeat_vat(invoice: dict[str, Any]) -> Decimal | None:
+    """Rackbeat's VAT of a document (``total_vat``, else total − subtotal); None when it gives neither."""
+    if invoice.get("total_vat") not in (None, ""):
+        return money(invoice.get("total_vat"), what="invoice VAT")
+    if invoice.get("total_total") in (None, "") or invoice.get("total_subtotal") in (None, ""):
+        return None
+    return money(invoice.get("total_total"), what="invoice total") - money(invoice.get("total_subtotal"),
+                                                                             what="invoice subtotal")
+
+
+def purchase_line_vat(amount: Decimal, vat_code: str | None, rate: Decimal) -> Decimal:
+    """The purchase VAT Dinero books for a voucher line of ``amount`` (as sent, :func:`purchase_line_amount`).
+
+    Dinero takes the amount including VAT and works the net out of it, rounded to øre; the VAT is
+    the rest. Reverse-charge and VAT-free lines book no deductible VAT of their own here.
+    """
+    if not purchase_amount_includes_vat(vat_code):
+        return ZERO
+    fraction = rate / HUNDRED if rate > 1 else rate
+    return amount - ore(amount / (1 + fraction))
+
+
 def purchase_line_amount(net: Decimal, vat_code: str | None, rate: Decimal) -> Decimal:
     """The ``Amount`` Dinero expects for a purchase line whose amount excluding VAT is ``net``.
 
@@ -475,6 +503,8 @@ class PurchasePayload:
     vat_zone: str
     external_reference: str
     accounts: list[int]
+    rackbeat_vat: Decimal | None = None   # None: not comparable (reverse charge, or Rackbeat gives no VAT)
+    dinero_vat: Decimal = ZERO            # the purchase VAT Dinero works out of the lines
 
 
 def supplier_vat_zone(invoice: dict[str, Any]) -> str:
@@ -491,8 +521,13 @@ def map_supplier_invoice(
 ) -> PurchasePayload:
     """Map a booked Rackbeat supplier invoice to a Dinero credit purchase voucher body.
 
-    Lines are grouped per Dinero account (product group → supplier matrix for the supplier's VAT
-    zone); each group's ``Amount`` follows :func:`purchase_line_amount`.
+    Each Rackbeat line with an amount becomes one voucher line on its Dinero account (product
+    group → supplier matrix for the supplier's VAT zone) with the ``Amount`` of
+    :func:`purchase_line_amount`. Dinero works a line's VAT out of its amount including VAT
+    (:func:`purchase_line_vat`); per Rackbeat line that gives back Rackbeat's VAT of the line
+    exactly, whereas one line per account would give the right total with another VAT (three lines
+    of 0.10: Rackbeat 0.09 VAT, Dinero 0.08 on one line of 0.39). The VAT Dinero would book is
+    compared with Rackbeat's ``total_vat`` before anything is sent.
     """
     problems = _Problems()
     number = invoice.get("number")
@@ -510,7 +545,10 @@ def map_supplier_invoice(
     due = invoice.get("due_date")
     payment_date = problems.call(document_date, due, "due date") if due else voucher_date
 
-    groups: OrderedDict[int, dict[str, Any]] = OrderedDict()
+    own_number = str(invoice.get("supplier_invoice_number") or "").strip()
+    # One voucher line per Rackbeat line: Dinero works each line's VAT out of its amount, so a
+    # line per Rackbeat line gives back Rackbeat's VAT of that line exactly (see module docstring).
+    priced: list[tuple[int, Decimal, str]] = []
     subtotal = ZERO
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line) or {}
@@ -536,39 +574,41 @@ def map_supplier_invoice(
         account = problems.call(mappings.supplier_account, group, zone) if zone else None
         if account is None:
             continue
-        entry = groups.setdefault(account, {"net": ZERO, "nets": [], "names": []})
-        entry["net"] += total
-        entry["nets"].append(total)
         group_name = (item.get("group") or {}).get("name") if isinstance(item.get("group"), dict) else None
-        label_name = str(group_name or group)
-        if label_name not in entry["names"]:
-            entry["names"].append(label_name)
+        priced.append((account, total, name or str(group_name or group)))
         subtotal += total
 
-    vats = {account: problems.call(mappings.account_vat, account) for account in groups}
-    if not groups and not problems.items:
+    accounts = list(OrderedDict.fromkeys(account for account, _net, _name in priced))
+    vats = {account: problems.call(mappings.account_vat, account) for account in accounts}
+    if not priced and not problems.items:
         problems.add(f"Supplier invoice {number} has no lines with an amount, so there is nothing to book.",
                      hint="Add the lines in Rackbeat, then press Retry.")
     problems.raise_if_any()
 
-    own_number = str(invoice.get("supplier_invoice_number") or "").strip()
     lines = []
-    voucher_total = ZERO
-    inclusive = []
-    for account, entry in groups.items():
+    voucher_total = dinero_vat = ZERO
+    for account, net, name in priced:
         vat = vats[account]
-        # Rackbeat rounds the VAT of each line; the group's amount including VAT adds those up,
-        # so three lines of 0.10 give 0.39 as on Rackbeat's invoice, not 0.30 × 1.25 = 0.38.
-        amount = sum((purchase_line_amount(net, vat.vat_code, vat.rate) for net in entry["nets"]), ZERO)
-        inclusive.append(purchase_amount_includes_vat(vat.vat_code))
+        amount = purchase_line_amount(net, vat.vat_code, vat.rate)
         voucher_total += amount
-        description = f"{', '.join(entry['names'])} – faktura {own_number or number}"
+        dinero_vat += purchase_line_vat(amount, vat.vat_code, vat.rate)
+        description = f"{name} – faktura {own_number or number}"
         lines.append({"Description": description[:250], "AccountNumber": account,
                       "Amount": json_number(amount), "VatCode": vat.vat_code or None})
+    inclusive = [purchase_amount_includes_vat(vats[account].vat_code) for account in accounts]
 
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     _check_purchase_totals(invoice, subtotal=subtotal, voucher_total=voucher_total, inclusive=inclusive,
-                           currency=currency, accounts=list(groups))
+                           currency=currency, accounts=accounts)
+    reverse_charge = any(is_reverse_charge(vats[account].vat_code) for account in accounts)
+    vat = None if reverse_charge else rackbeat_vat(invoice)
+    if vat is not None and vat != dinero_vat:
+        raise TotalsNotReproducible(
+            f"Supplier invoice {number}: Dinero would book {dinero_vat} {currency} purchase VAT, but Rackbeat's VAT "
+            f"is {vat} {currency} (difference {dinero_vat - vat} {currency}); the totals are "
+            f"{voucher_total} {currency} and {rackbeat_total} {currency}.",
+            hint="Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier matrix accounts "
+                 "in Dinero, correct the cause, then press Retry.")
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -583,7 +623,7 @@ def map_supplier_invoice(
         body["FileGuid"] = file_guid
     return PurchasePayload(body=body, currency=currency, rackbeat_total=rackbeat_total,
                            voucher_total=voucher_total, vat_zone=zone, external_reference=reference,
-                           accounts=list(groups))
+                           accounts=accounts, rackbeat_vat=vat, dinero_vat=dinero_vat)
 
 
 def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, voucher_total: Decimal,

@@ -9,7 +9,8 @@ Steps, each persisted in the operation's intent the moment it happens (``ctx.sav
    Guid and by its ``ExternalReference`` instead of creating it again; a draft left by an earlier
    attempt is updated with the freshly mapped content (so a fixed mapping takes effect);
 5. create the draft and store Dinero's Guid and TimeStamp at once;
-6. compare Dinero's ``TotalInclVat`` with Rackbeat's ``total_total`` to the øre: a difference
+6. compare Dinero's ``TotalInclVat`` and ``TotalVat`` with Rackbeat's ``total_total`` and
+   ``total_vat`` to the øre: a difference
    leaves the draft and stops the operation as needs attention with both figures;
 7. per the connection's setting leave it as a draft, book it, or book and e-mail it;
 8. queue the item consumption voucher when that is enabled.
@@ -35,6 +36,7 @@ from integration.core.handlers import (
     SkipTransfer,
     TotalsMismatch,
     TransferContext,
+    VatMismatch,
     register,
     register_link_follow_ups,
 )
@@ -273,6 +275,14 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             ctx.save_intent(step="totals_mismatch", dinero_total=str(dinero_total),
                             rackbeat_total=str(payload.rackbeat_total))
             raise TotalsMismatch(payload.rackbeat_total, dinero_total, payload.currency)
+        dinero_vat = document.get("TotalVat")
+        if payload.rackbeat_vat is not None and dinero_vat not in (None, ""):
+            dinero_vat = ore(money(dinero_vat, "Dinero VAT"))
+            if dinero_vat != payload.rackbeat_vat:
+                ctx.save_intent(step="vat_mismatch", dinero_vat=str(dinero_vat),
+                                rackbeat_vat=str(payload.rackbeat_vat))
+                raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency,
+                                  _("The invoice was left as a draft in Dinero."))
 
     if credit_note_for:
         notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})

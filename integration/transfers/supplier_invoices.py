@@ -30,6 +30,7 @@ from integration.core.handlers import (
     SkipTransfer,
     TotalsMismatch,
     TransferContext,
+    VatMismatch,
     register,
 )
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
@@ -207,10 +208,11 @@ def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: 
 
 
 def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> None:
-    """Dinero's own totals of the voucher (dry run, nothing written) must equal Rackbeat's, to the øre.
+    """Dinero's own totals and VAT of the voucher (dry run, nothing written) must equal Rackbeat's, to the øre.
 
     Dinero reports the dry run's totals in DKK, so the comparison is made for DKK vouchers; the
-    mapper has already compared every voucher in its own currency.
+    mapper has already compared every voucher in its own currency. The VAT is compared where it is
+    comparable (no reverse-charge line, :attr:`PurchasePayload.rackbeat_vat`).
     """
     if payload.currency != "DKK":
         return
@@ -222,6 +224,12 @@ def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> Non
     dinero_total = ore(money(totals["Total"], "Dinero total"))
     if dinero_total != payload.rackbeat_total:
         raise VoucherTotalsDiffer(payload.rackbeat_total, dinero_total, payload.currency, number)
+    if payload.rackbeat_vat is None or totals.get("Vat") in (None, ""):
+        return
+    dinero_vat = ore(money(totals["Vat"], "Dinero VAT"))
+    if dinero_vat != payload.rackbeat_vat:
+        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, _(
+            "Supplier invoice %(number)s: nothing was created in Dinero.") % {"number": number})
 
 
 def _pdf_name(number: Any) -> str:
