@@ -82,3 +82,32 @@ def test_posting_preview_shows_rackbeats_purchase_vat_and_never_a_vat_difference
     differing = PreviewDocument(kind="supplier_invoice", number="1", rackbeat_total=Decimal("0.39"),
                                 rackbeat_vat=Decimal("0.09"), dinero_total=Decimal("0.39"), dinero_vat=Decimal("0.08"))
     assert differing.would_stop and not differing.totals_match
+
+
+# --- credit notes in every sign convention ---------------------------------------------------------
+
+@pytest.mark.parametrize("signs", ["quantity", "price", "line_total"])
+def test_credit_note_in_each_sign_convention_becomes_one_positive_dinero_credit_note(e2e, signs):
+    from integration.core.models import IntegrationSettings
+
+    type(e2e["rackbeat_account"]).objects.filter(pk=e2e["rackbeat_account"].pk).update(credit_note_signs=signs)
+    IntegrationSettings.objects.filter(connection=e2e["connection"]).update(item_consumption_enabled=True)
+    credit = _book_sales_invoice(e2e["rackbeat"], [("FV-1", 2, "499.00"), ("RD-9", 1, "29.95")], is_creditnote=True)
+    read = e2e["rackbeat"].get_customer_invoice(credit["number"])
+    assert Decimal(str(read["total_total"])) == Decimal("-1284.94")
+    assert all(Decimal(str(line["line_total"])) < 0 for line in read["lines"])
+    assert [Decimal(str(line["quantity"])) < 0 for line in read["lines"]] == [signs == "quantity"] * 2
+    assert [Decimal(str(line["line_price"])) < 0 for line in read["lines"]] == [signs == "price"] * 2
+
+    op = _transfer(e2e["connection"], Kind.SALES_INVOICE, credit["number"])
+    assert op.state == SyncOperation.State.DONE, (op.last_error, op.hint)
+    note = e2e["dinero"].get_credit_note(op.target_id)
+    assert (Decimal(str(note["TotalInclVat"])), Decimal(str(note["TotalVat"]))) == (Decimal("1284.94"),
+                                                                                   Decimal("256.99"))
+    assert [(pl["Quantity"], pl["BaseAmountValue"]) for pl in note["ProductLines"]] == [(2, 499), (1, 29.95)]
+    assert len(list(e2e["dinero"].iter_credit_notes())) == 1
+
+    consumption = _transfer(e2e["connection"], Kind.ITEM_CONSUMPTION, credit["number"])
+    assert consumption.state == SyncOperation.State.DONE, (consumption.last_error, consumption.hint)
+    (voucher_line,) = e2e["dinero"].get_manual_voucher(consumption.target_id)["Lines"]
+    assert Decimal(str(voucher_line["AmountExclVatValue"])) == Decimal("-432.00")

@@ -246,6 +246,7 @@ def map_sales_invoice(
     """
     problems = _Problems()
     # A credit note's direction comes from its flag; its amounts are read positive (Dinero's form).
+    as_written = invoice
     invoice = in_dinero_direction(invoice)
     number = invoice.get("number")
     is_credit_note = credit_note_flag(invoice)
@@ -357,8 +358,21 @@ def map_sales_invoice(
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     expected_total = subtotal + vat_per_line(line_vats) if vat_known else rackbeat_total
     alternative_total = subtotal + vat_per_rate(line_vats) if vat_known else rackbeat_total
-    _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
-                        currency=currency, vat_known=vat_known)
+    if is_credit_note and invoice.get("total_subtotal") not in (None, "") \
+            and money(invoice.get("total_subtotal"), what="invoice subtotal") != subtotal:
+        # Named in the credit note's figures as Rackbeat shows them, not as read in Dinero's direction.
+        raise TotalsNotReproducible(_credit_note_figures(as_written, currency), hint=(
+            "Check the signs of the credit note's lines in Rackbeat (a credit note's lines all carry the minus in "
+            "the same place), correct it or transfer it by hand, then mark the operation handled."))
+    try:
+        _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
+                            currency=currency, vat_known=vat_known)
+    except TotalsNotReproducible as problem:
+        if not is_credit_note or as_written is invoice:
+            raise
+        problem.message += " " + _credit_note_header(as_written, currency)
+        problem.args = (problem.message,)
+        raise
 
     reference = sales_external_reference(number)
     english = language == "en-GB"
@@ -392,6 +406,35 @@ def map_sales_invoice(
         expected_total=expected_total, expected_subtotal=subtotal, vat_zone=zone,
         external_reference=reference, rackbeat_vat=rackbeat_vat(invoice),
     )
+
+
+def _credit_note_figures(written: dict[str, Any], currency: str) -> str:
+    """Why a credit note cannot be read, in Rackbeat's own figures (signs as Rackbeat writes them)."""
+    number = written.get("number")
+    lines = []
+    for position, line in enumerate(written.get("lines") or [], start=1):
+        if line_item(line) is None and not line.get("line_price"):
+            continue
+        total = line.get("line_total", line.get("total_subtotal"))
+        figures = f"quantity {line.get('quantity')} × price {line.get('line_price')}"
+        if total not in (None, ""):
+            figures += f" (line total {total})"
+        name = str(line.get("name") or "").strip()
+        lines.append(f"line {position}{f' ({name})' if name else ''}: {figures}")
+    return (f"Credit note {number}: Rackbeat's figures fit none of the sign conventions the service reads "
+            f"(negative quantities, negative unit prices, or negative line totals with positive quantities and "
+            f"prices), so its lines cannot be matched with its totals. In Rackbeat: {'; '.join(lines)}; "
+            f"{_header_figures(written, currency)}.")
+
+
+def _header_figures(written: dict[str, Any], currency: str) -> str:
+    return ", ".join(f"{label} {written.get(field)} {currency}" for label, field in (
+        ("subtotal", "total_subtotal"), ("VAT", "total_vat"), ("total", "total_total"))
+        if written.get(field) not in (None, "")) or "no totals"
+
+
+def _credit_note_header(written: dict[str, Any], currency: str) -> str:
+    return f"Rackbeat shows the credit note with {_header_figures(written, currency)}."
 
 
 def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_totals: tuple[Decimal, Decimal],
