@@ -286,9 +286,14 @@ class FakeDinero(_Faults):
         self.calls.append(("find_purchase_voucher_by_file", file_guid))
         return next((guid for guid, v in self.purchase_vouchers.items() if v.get("FileGuid") == file_guid), None)
 
+    def voucher_with_file(self, file_guid: str) -> str | None:
+        self.calls.append(("voucher_with_file", file_guid))
+        vouchers = {**self.purchase_vouchers, **self.manual_vouchers}
+        return next((guid for guid, v in vouchers.items() if v.get("FileGuid") == file_guid), None)
+
     def find_unused_file(self, file_name: str) -> str | None:
         self.calls.append(("find_unused_file", file_name))
-        used = {v.get("FileGuid") for v in self.purchase_vouchers.values()}
+        used = {v.get("FileGuid") for v in [*self.purchase_vouchers.values(), *self.manual_vouchers.values()]}
         return next((guid for guid, (name, _content) in self.files.items()
                      if name == file_name and guid not in used), None)
 

@@ -7,7 +7,7 @@ import pytest
 from integration.core.clients.errors import UncertainOutcome
 from integration.core.handlers import NeedsMapping, SkipTransfer
 from integration.core.models import IntegrationSettings, Kind
-from integration.transfers.consumption import book_item_consumption
+from integration.transfers.consumption import VoucherDiffers, book_item_consumption
 from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
@@ -113,14 +113,62 @@ def test_booking_is_resumed_not_reposted(connection, rackbeat, dinero):
     assert dinero.count("create_manual_voucher") == 1 and dinero.count("book_manual_voucher") == 1
 
 
-def test_lost_create_answer_is_never_posted_twice_automatically(connection, rackbeat, dinero):
+def test_lost_create_answer_is_resolved_by_the_file_never_posted_twice(connection, rackbeat, dinero):
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
     dinero.fail_after_write.add("create_manual_voucher")
     with pytest.raises(UncertainOutcome):
         _run(connection, rackbeat, dinero)
+    result = _run(connection, rackbeat, dinero)
+    (voucher,) = dinero.manual_vouchers.values()
+    assert result.target_id == voucher["Guid"] and voucher["Status"] == "Booked"
+    assert dinero.count("create_manual_voucher") == 1 and dinero.count("voucher_with_file") == 1
+
+
+def test_lost_create_answer_that_wrote_nothing_is_posted_once_after_dinero_says_so(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
+    dinero.refuse_once["create_manual_voucher"] = UncertainOutcome("timeout", service="dinero")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    _run(connection, rackbeat, dinero)
+    (voucher,) = dinero.manual_vouchers.values()
+    assert voucher["FileGuid"] in dinero.files and len(dinero.files) == 1
+
+
+def test_draft_found_by_its_file_is_compared_before_it_is_booked(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 6, "100", cost="40")])
+    with pytest.raises(VoucherDiffers) as stopped:
+        _run(connection, rackbeat, dinero)
+    assert "80.00 DKK" in stopped.value.message and "240.00 DKK" in stopped.value.message
+    (voucher,) = dinero.manual_vouchers.values()
+    assert voucher["Status"] == "Draft"
+
+
+def test_lost_create_without_a_file_still_goes_to_a_person(connection, rackbeat, dinero):
+    from integration.core.models import SyncOperation
+
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    op = SyncOperation.objects.get(kind=Kind.ITEM_CONSUMPTION)
+    SyncOperation.objects.filter(pk=op.pk).update(intent={**op.intent, "file_guid": ""})  # Dinero cannot answer
     with pytest.raises(VoucherOutcomeUnknown, match="no clear answer"):
         _run(connection, rackbeat, dinero)
     assert dinero.count("create_manual_voucher") == 1
+
+
+def test_consumption_voucher_carries_its_specification(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="41.335")])
+    result = _run(connection, rackbeat, dinero)
+    voucher = dinero.manual_vouchers[result.target_id]
+    name, content = dinero.files[voucher["FileGuid"]]
+    assert name == "rackbeat-consumption-1001.pdf" and content.startswith(b"%PDF")
+    for text in (b"A-1", b"41.335", b"124.01", b"Vareforbrug"):
+        assert text in content, text
 
 
 def test_consumption_reuses_the_invoice_its_transfer_read_one_rackbeat_read_per_invoice(connection, rackbeat, dinero):

@@ -712,22 +712,38 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
 
 # --- item consumption → manual voucher ---------------------------------------------------------
 
+@dataclass(frozen=True)
+class ConsumptionLine:
+    """One stock line of the consumption, as its specification shows it."""
+
+    item: str
+    name: str
+    quantity: Decimal
+    cost_price: Decimal
+    amount: Decimal        # quantity × cost price, rounded to øre for the specification
+
+
 @dataclass
 class ConsumptionPayload:
     body: dict[str, Any]
     amount: Decimal
     external_reference: str
+    number: str = ""
+    voucher_date: str = ""
+    lines: list[ConsumptionLine] = field(default_factory=list)
 
 
-def consumption_amount(invoice: dict[str, Any]) -> Decimal:
-    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes.
+def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[ConsumptionLine]]:
+    """The consumption (rounded to øre, negative on credit notes) and the stock lines it is made of.
 
-    The direction comes from the credit-note flag, never from the sign of Rackbeat's amounts: the
-    credit note is first read in Dinero's (positive) direction, and a unit cost is a magnitude.
+    Σ cost price × quantity over the stock-tracked lines. The direction comes from the credit-note
+    flag, never from the sign of Rackbeat's amounts: the credit note is first read in Dinero's
+    (positive) direction, and a unit cost is a magnitude.
     """
     problems = _Problems()
     invoice = in_dinero_direction(invoice)
     total = ZERO
+    lines: list[ConsumptionLine] = []
     # Stock lines whose cost is missing or 0: a zero consumption would be booked (or the voucher
     # skipped) with nobody told, so they stop the voucher together, each item named.
     without_cost: list[str] = []
@@ -753,6 +769,8 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
             continue
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
         total += abs(cost) * quantity
+        lines.append(ConsumptionLine(item=str(item.get("number") or ""), name=name, quantity=quantity,
+                                     cost_price=abs(cost), amount=ore(abs(cost) * quantity)))
     if without_cost:
         problems.add(f"Invoice {invoice.get('number')}: stock items without a cost price (missing or 0): "
                      f"{', '.join(without_cost)}. Their consumption cannot be computed, so no consumption "
@@ -761,20 +779,27 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
                           "then press Retry.")
     problems.raise_if_any()
     amount = ore(total)
-    return -amount if credit_note_flag(invoice) else amount
+    return (-amount if credit_note_flag(invoice) else amount), lines
 
 
-def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int) -> ConsumptionPayload:
+def consumption_amount(invoice: dict[str, Any]) -> Decimal:
+    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes."""
+    return consumption_lines(invoice)[0]
+
+
+def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int,
+                    file_guid: str | None = None) -> ConsumptionPayload:
     """One manual voucher: consumption account debited, stock account credited, VAT suppressed.
 
-    A credit note reverses the consumption (negative amount: the goods came back into stock).
+    A credit note reverses the consumption (negative amount: the goods came back into stock). The
+    voucher's specification (a PDF of :attr:`ConsumptionPayload.lines`) is attached as ``FileGuid``.
     """
     number = invoice.get("number")
-    amount = consumption_amount(invoice)
+    amount, lines = consumption_lines(invoice)
     voucher_date = document_date(invoice.get("invoice_date"), what="invoice date")
     reference = external_reference("consumption", number)
     kind = "kreditnota" if credit_note_flag(invoice) else "faktura"
-    body = {
+    body: dict[str, Any] = {
         "VoucherDate": voucher_date.isoformat(),
         "ExternalReference": reference,
         "Lines": [{
@@ -786,7 +811,10 @@ def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_
             "BalancingAccountVatCode": "none",
         }],
     }
-    return ConsumptionPayload(body=body, amount=amount, external_reference=reference)
+    if file_guid:
+        body["FileGuid"] = file_guid
+    return ConsumptionPayload(body=body, amount=amount, external_reference=reference, number=str(number),
+                              voucher_date=voucher_date.isoformat(), lines=lines)
 
 
 # --- Dinero invoice → Rackbeat customer invoice ------------------------------------------------
