@@ -190,3 +190,18 @@ def test_consumption_reads_the_invoice_when_nothing_was_handed_over(connection, 
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
     _run(connection, rackbeat, dinero)
     assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+
+
+def test_a_found_draft_that_differs_is_compared_again_on_retry(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 6, "100", cost="40")])
+    for _attempt in range(2):
+        with pytest.raises(VoucherDiffers):
+            _run(connection, rackbeat, dinero)
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")])
+    result = _run(connection, rackbeat, dinero)
+    assert dinero.manual_vouchers[result.target_id]["Status"] == "Booked"
+    assert dinero.count("create_manual_voucher") == 1

@@ -116,6 +116,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                             sent=snapshot(invoice))
 
     if str(voucher.get("Status") or "Draft") in ("Draft", "Editing"):
+        if (op.intent or {}).get("step") == "found_existing":
+            # Found by its file, now or by an earlier attempt: compared before it is booked.
+            _compare_found_draft(voucher, payload, number)
         voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
     voucher_number = str(voucher.get("VoucherNumber") or "")
     ctx.save_intent(step="booked", voucher_number=voucher_number)
@@ -141,7 +144,7 @@ def specification_of(payload: ConsumptionPayload, invoice: dict[str, Any], setti
 def _look_up_unanswered_create(ctx: TransferContext, payload: ConsumptionPayload, number: Any) -> dict[str, Any] | None:
     """After a create without a clear answer, ask Dinero's file archive for the voucher carrying our file.
 
-    Found → that voucher, compared with Rackbeat's figures before it is booked; not found → Dinero
+    Found → that voucher (compared with Rackbeat's figures before it is booked); not found → Dinero
     says it was not written, and the create may be sent (once). Without a file: None, in flight stays.
     """
     voucher = voucher_carrying_file(
@@ -150,10 +153,6 @@ def _look_up_unanswered_create(ctx: TransferContext, payload: ConsumptionPayload
                 "not created again."),
         missing=_("The consumption voucher create of an earlier attempt got no clear answer; no voucher in Dinero "
                   "carries its file %(file)s, so it is created now."))
-    if voucher is None:
-        return None
-    if str(voucher.get("Status") or "Draft") in ("Draft", "Editing"):
-        _compare_found_draft(voucher, payload, number)
     return voucher
 
 
