@@ -12,6 +12,11 @@ A run passes only if, per connection:
 * every item consumption exists once (or not at all when the invoice has no stock line);
 * every total equals Rackbeat's to the øre (sales: TotalInclVat; supplier: the voucher's total;
   consumption: Σ cost price × quantity of the stock lines, negative on credit notes);
+* every VAT equals Rackbeat's to the øre, per document (sales: TotalVat = total_vat; supplier: the
+  voucher's VAT total = total_vat; consumption: no VAT) — an equal total with another VAT is not
+  the books Rackbeat has;
+* nothing is left as an unbooked draft in Dinero (the run books every document): each draft is
+  counted, and is a violation unless its operation is one whose outcome Dinero cannot tell;
 * every Dinero contact and product exists once per Rackbeat customer, supplier and item (and every
   customer and supplier of a booked document, and every item sold, has one);
 * no uploaded file is left without a voucher that refers to it;
@@ -52,6 +57,8 @@ class Counts:
     missing: int = 0
     undecided: int = 0
     total_mismatches: int = 0
+    vat_mismatches: int = 0
+    drafts_unbooked: int = 0
     contacts: int = 0
     contact_duplicates: int = 0
     products: int = 0
@@ -157,6 +164,22 @@ class _Checker:
             self.c.total_mismatches += 1
             self.violation(f"{what}: Dinero has {ore(actual)}, Rackbeat {ore(expected)}")
 
+    def _vat(self, what: str, expected: Decimal, actual: Decimal, totals: tuple[Decimal, Decimal]) -> None:
+        if ore(expected) != ore(actual):
+            self.c.vat_mismatches += 1
+            self.violation(f"{what}: Dinero's VAT is {ore(actual)}, Rackbeat's {ore(expected)} "
+                           f"(totals {ore(totals[0])} and {ore(totals[1])})")
+
+    def _booked(self, what: str, status: str, op: SyncOperation | None) -> None:
+        """A draft left in Dinero is counted; it is a violation unless a person must decide its operation."""
+        if status not in ("Draft", "Editing"):
+            return
+        self.c.drafts_unbooked += 1
+        if op is not None and _undecidable(op):
+            return
+        self.violation(f"{what}: left as an unbooked draft in Dinero "
+                       f"({f'operation is {op.state}' if op is not None else 'no operation'})")
+
     def sales(self) -> None:
         from sandbox.dinero.documents import sales_read
         from sandbox.dinero.models import SalesDocument, Voucher
@@ -187,6 +210,9 @@ class _Checker:
             if doc is not None:
                 read = sales_read(doc, self.chart)
                 self._total(what, invoice.total_total, _dec(read["TotalInclVat"]))
+                self._vat(what, invoice.total_vat, _dec(read["TotalVat"]),
+                          (_dec(read["TotalInclVat"]), invoice.total_total))
+                self._booked(what, doc.status, op)
                 expected_kind = SalesDocument.Kind.CREDIT_NOTE if credit else SalesDocument.Kind.INVOICE
                 if doc.kind != expected_kind:
                     self.violation(f"{what}: stored in Dinero as a {doc.kind}")
@@ -208,10 +234,16 @@ class _Checker:
             return
         self.c.consumptions_expected += 1
         self.c.documents += 1
-        voucher = self._exactly_once(what, found, self._op((Kind.ITEM_CONSUMPTION,), invoice.number), vouchers)
+        op = self._op((Kind.ITEM_CONSUMPTION,), invoice.number)
+        voucher = self._exactly_once(what, found, op, vouchers)
         if voucher is not None:
             read = manual_read(voucher, self.chart)
             self._total(what, expected, _dec(read["TotalExclVat"]))
+            self._vat(what, Decimal("0"), _dec(read["TotalInclVat"]) - _dec(read["TotalExclVat"]),
+                      (_dec(read["TotalExclVat"]), expected))
+            self._booked(what, voucher.status, op)
+            if not voucher.data.get("FileGuid"):
+                self.violation(f"{what}: the consumption voucher has no specification (FileGuid)")
 
     def supplier(self) -> None:
         from sandbox.dinero.documents import purchase_read
@@ -226,12 +258,15 @@ class _Checker:
             self.c.documents += 1
             self.c.supplier_invoices += 1
             what = f"supplier invoice {invoice.number}"
+            op = self._op((Kind.SUPPLIER_INVOICE,), invoice.number)
             voucher = self._exactly_once(what, by_reference.get(f"rackbeat:supplier-invoice:{invoice.number}", []),
-                                         self._op((Kind.SUPPLIER_INVOICE,), invoice.number), vouchers)
+                                         op, vouchers)
             if voucher is not None:
                 read = purchase_read(voucher, self.chart)
-                total = next(t["Total"] for t in read["VoucherTotals"] if t["Type"] == "Total")
-                self._total(what, invoice.total_total, _dec(total))
+                totals = {t["Type"]: _dec(t["Total"]) for t in read["VoucherTotals"]}
+                self._total(what, invoice.total_total, totals["Total"])
+                self._vat(what, invoice.total_vat, totals["Vat"], (totals["Total"], invoice.total_total))
+                self._booked(what, voucher.status, op)
                 if not voucher.data.get("FileGuid"):
                     self.violation(f"{what}: the purchase voucher has no PDF (FileGuid)")
         referenced = {str(v.data.get("FileGuid")) for v in Voucher.objects.filter(organization=self.org)

@@ -70,6 +70,9 @@ class FakeDinero(_Faults):
         self.files: dict[str, tuple[str, bytes]] = {}
         self.emails: list[str] = []
         self.purchase_total_override: Decimal | None = None
+        self.purchase_vat_override: Decimal | None = None
+        # Øre Dinero moves from the net amount to the VAT of a sales document (same total, other VAT).
+        self.sales_vat_shift = Decimal("0")
         self._stamps = itertools.count(0x20A5EA8)
         self._numbers = itertools.count(1)
         self._voucher_numbers = itertools.count(1)
@@ -134,6 +137,7 @@ class FakeDinero(_Faults):
             subtotal += total
             rate = self.vat_rates.get(int(line["AccountNumber"]), self.default_rate)
             vat += _ore(total * rate / 100)
+        subtotal, vat = subtotal - self.sales_vat_shift, vat + self.sales_vat_shift
         return {"TotalExclVat": float(subtotal), "TotalVat": float(vat), "TotalInclVat": float(subtotal + vat)}
 
     def _store(self, store: dict[str, Any], body: dict[str, Any], method: str) -> dict[str, Any]:
@@ -309,15 +313,23 @@ class FakeDinero(_Faults):
         total = self.purchase_total_override
         if total is None:
             total = sum((_d(line.get("Amount")) for line in body.get("Lines") or []), Decimal("0"))
-        return {"VoucherTotals": [{"Type": "Total", "Total": float(total), "Position": 2}]}
+        totals = [{"Type": "Total", "Total": float(total), "Position": 2}]
+        if self.purchase_vat_override is not None:
+            totals.append({"Type": "Vat", "Total": float(self.purchase_vat_override), "Position": 1})
+        return {"VoucherTotals": totals}
 
     def find_purchase_voucher_by_file(self, file_guid: str) -> str | None:
         self.calls.append(("find_purchase_voucher_by_file", file_guid))
         return next((guid for guid, v in self.purchase_vouchers.items() if v.get("FileGuid") == file_guid), None)
 
+    def voucher_with_file(self, file_guid: str) -> str | None:
+        self.calls.append(("voucher_with_file", file_guid))
+        vouchers = {**self.purchase_vouchers, **self.manual_vouchers}
+        return next((guid for guid, v in vouchers.items() if v.get("FileGuid") == file_guid), None)
+
     def find_unused_file(self, file_name: str) -> str | None:
         self.calls.append(("find_unused_file", file_name))
-        used = {v.get("FileGuid") for v in self.purchase_vouchers.values()}
+        used = {v.get("FileGuid") for v in [*self.purchase_vouchers.values(), *self.manual_vouchers.values()]}
         return next((guid for guid, (name, _content) in self.files.items()
                      if name == file_name and guid not in used), None)
 

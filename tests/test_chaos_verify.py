@@ -53,11 +53,14 @@ def _dinero_invoice(company: world.Company, invoice: rb.CustomerInvoice, *, pric
               "ExternalReference": f"rackbeat:customer-invoice:{invoice.number}"})
 
 
-def _consumption(company: world.Company, invoice: rb.CustomerInvoice, amount: str) -> Voucher:
+def _consumption(company: world.Company, invoice: rb.CustomerInvoice, amount: str, *, specified: bool = True
+                 ) -> Voucher:
+    file_guid = File.objects.create(organization=_org(company), name=f"rackbeat-consumption-{invoice.number}.pdf",
+                                    content=b"%PDF").file_guid if specified else None
     return Voucher.objects.create(
         organization=_org(company), kind=Voucher.Kind.MANUAL, status="Booked", timestamp="1",
         external_reference=f"rackbeat:consumption:{invoice.number}",
-        data={"VoucherDate": str(invoice.invoice_date), "Lines": [
+        data={"VoucherDate": str(invoice.invoice_date), "FileGuid": file_guid, "Lines": [
             {"Description": "Vareforbrug", "AccountNumber": 1600, "BalancingAccountNumber": 58100,
              "Amount": float(amount), "AccountVatCode": "none", "BalancingAccountVatCode": "none"}]})
 
@@ -201,3 +204,67 @@ def test_an_undecided_operation_whose_create_was_refused_is_a_violation(company,
     report = verify.check()
     assert (len(report.undecided) == 1) is undecided
     assert any("answer was definite" in v for v in report.violations) is not undecided
+
+
+# --- content, not only counts: VAT per document and drafts left unbooked -------------------------------
+
+def _book_purchase(company: world.Company, lines: list[dict]) -> rb.SupplierInvoice:
+    account = _rackbeat_account(company)
+    invoice = invoicing.save_invoice(account, {"supplier_id": company.suppliers[0], "lines": lines},
+                                     purchase=True, notify=False)
+    return invoicing.book_invoice(invoice, notify=False)
+
+
+def _purchase_voucher(company: world.Company, invoice: rb.SupplierInvoice, amounts: list[str],
+                      status: str = "Booked") -> Voucher:
+    stored = File.objects.create(organization=_org(company), name=f"{invoice.number}.pdf", content=b"%PDF")
+    reference = f"rackbeat:supplier-invoice:{invoice.number}"
+    return Voucher.objects.create(
+        organization=_org(company), kind=Voucher.Kind.PURCHASE, status=status, timestamp="1",
+        external_reference=reference,
+        data={"PurchaseType": "credit", "VoucherDate": str(invoice.invoice_date), "ExternalReference": reference,
+              "FileGuid": stored.file_guid, "Lines": [
+                  {"Description": "Varekøb", "AccountNumber": 2000, "Amount": float(a), "VatCode": "I25"}
+                  for a in amounts]})
+
+
+def test_purchase_vat_differing_from_rackbeats_with_equal_totals_is_a_vat_mismatch(company):
+    invoice = _book_purchase(company, [{"item_id": "FV-100", "quantity": 1, "line_price": "0.10"}] * 3)
+    assert (invoice.total_vat, invoice.total_total) == (Decimal("0.09"), Decimal("0.39"))
+    _done(company, Kind.SUPPLIER_INVOICE, invoice.number, _purchase_voucher(company, invoice, ["0.39"]))
+    Contact.objects.create(organization=_org(company), external_reference=f"rackbeat:supplier:{company.suppliers[0]}",
+                           data={"Name": "Leverandør"})
+    report = verify.check()
+    assert report.counts.total_mismatches == 0 and report.counts.vat_mismatches == 1
+    assert report.violations == [
+        f"Chaos Lager 0: supplier invoice {invoice.number}: Dinero's VAT is 0.08, Rackbeat's 0.09 (totals 0.39 and 0.39)"]
+
+    Voucher.objects.filter(external_reference=f"rackbeat:supplier-invoice:{invoice.number}").update(
+        data={**Voucher.objects.get(external_reference=f"rackbeat:supplier-invoice:{invoice.number}").data,
+              "Lines": [{"Description": "Varekøb", "AccountNumber": 2000, "Amount": 0.13, "VatCode": "I25"}] * 3})
+    assert verify.check().passed
+
+
+def test_a_document_left_as_a_draft_is_counted_and_a_violation(company):
+    invoice = _book_sale(company, STOCK_LINE)
+    _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))
+    draft = _consumption(company, invoice, "631.50")
+    Voucher.objects.filter(pk=draft.pk).update(status="Draft")
+    _done(company, Kind.ITEM_CONSUMPTION, invoice.number, draft)
+    _contact(company, company.customers[0])
+    _product(company, "FV-100")
+    report = verify.check()
+    assert report.counts.drafts_unbooked == 1
+    assert report.violations == [f"Chaos Lager 0: item consumption of {invoice.number}: left as an unbooked draft "
+                                 "in Dinero (operation is done)"]
+
+
+
+def test_a_consumption_voucher_without_its_specification_is_a_violation(company):
+    invoice = _book_sale(company, STOCK_LINE)
+    _done(company, Kind.SALES_INVOICE, invoice.number, _dinero_invoice(company, invoice))
+    _done(company, Kind.ITEM_CONSUMPTION, invoice.number, _consumption(company, invoice, "631.50", specified=False))
+    _contact(company, company.customers[0])
+    _product(company, "FV-100")
+    assert verify.check().violations == [
+        f"Chaos Lager 0: item consumption of {invoice.number}: the consumption voucher has no specification (FileGuid)"]

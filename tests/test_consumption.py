@@ -8,7 +8,6 @@ from integration.core.clients.errors import UncertainOutcome
 from integration.core.handlers import NeedsMapping, SkipTransfer
 from integration.core.models import IntegrationSettings, Kind
 from integration.transfers.consumption import book_item_consumption
-from integration.transfers.supplier_invoices import VoucherOutcomeUnknown
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
     FIXTURES,
@@ -115,25 +114,40 @@ def test_booking_is_resumed_not_reposted(connection, rackbeat, dinero):
     assert dinero.count("create_manual_voucher") == 1 and dinero.count("book_manual_voucher") == 1
 
 
-def test_lost_create_answer_is_never_posted_twice_automatically(connection, rackbeat, dinero):
+def test_lost_create_answer_is_resolved_by_the_file_never_posted_twice(connection, rackbeat, dinero):
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
     dinero.fail_after_write.add("create_manual_voucher")
     with pytest.raises(UncertainOutcome):
         _run(connection, rackbeat, dinero)
-    with pytest.raises(VoucherOutcomeUnknown, match="no clear answer"):
-        _run(connection, rackbeat, dinero)
-    assert dinero.count("create_manual_voucher") == 1
-
-
-def test_consumption_reuses_the_invoice_its_transfer_read_one_rackbeat_read_per_invoice(connection, rackbeat, dinero):
-    from integration.transfers.sales_invoices import transfer_sales_invoice
-
-    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
-    invoice = run(transfer_sales_invoice, connection, Kind.SALES_INVOICE, 1001, rackbeat, dinero)
-    assert invoice.follow_ups == [(Kind.ITEM_CONSUMPTION.value, "to_dinero", "1001")]
     result = _run(connection, rackbeat, dinero)
-    assert dinero.manual_vouchers[result.target_id]["Status"] == "Booked"
-    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+    (voucher,) = dinero.manual_vouchers.values()
+    assert result.target_id == voucher["Guid"] and voucher["Status"] == "Booked"
+    assert dinero.count("create_manual_voucher") == 1 and dinero.count("voucher_with_file") == 1
+
+
+def test_lost_create_answer_that_wrote_nothing_is_posted_once_after_dinero_says_so(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 1, "10")])
+    dinero.refuse_once["create_manual_voucher"] = UncertainOutcome("timeout", service="dinero")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    _run(connection, rackbeat, dinero)
+    (voucher,) = dinero.manual_vouchers.values()
+    assert voucher["FileGuid"] in dinero.files and len(dinero.files) == 1
+
+
+def test_draft_found_by_its_file_is_brought_to_rackbeats_figures_before_it_is_booked(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 6, "100", cost="40")])
+    result = _run(connection, rackbeat, dinero)
+    (voucher,) = dinero.manual_vouchers.values()
+    # Found by its file, compared with Rackbeat's invoice as it is now (6 × 40, not 2 × 40), updated, then booked.
+    assert voucher["Status"] == "Booked" and "240.00 DKK" in result.outcome
+    assert dinero.count("update_manual_voucher") == 1 and dinero.count("create_manual_voucher") == 1
+    assert voucher["FileGuid"] in dinero.files
+
     # Done with it: a later consumption run (a person's retry) reads Rackbeat afresh.
     from integration.transfers.shared_reads import recall_customer_invoice
 

@@ -124,13 +124,26 @@ def _missing(what):
     return lookup
 
 
-def test_supplier_lines_are_grouped_per_account():
+def test_supplier_lines_stay_one_voucher_line_per_rackbeat_line():
     invoice = supplier_invoice(7, [line("A", "10", 1, "10"), line("B", "11", 2, "5"), line("C", "20", 1, "1")])
     payload = map_supplier_invoice(invoice, SupplierMappings(
         supplier_account=lambda group, zone: 2010 if group == "20" else 2000,
         account_vat=lambda account: AccountVat("I25", Decimal("0.25"))), contact_guid="c")
-    assert [(vl["AccountNumber"], vl["Amount"]) for vl in payload.body["Lines"]] == [(2000, 25), (2010, 1.25)]
+    assert [(vl["AccountNumber"], vl["Amount"]) for vl in payload.body["Lines"]] == [
+        (2000, 12.5), (2000, 12.5), (2010, 1.25)]
     assert payload.voucher_total == Decimal("26.25")
+    assert payload.accounts == [2000, 2010]
+    assert (payload.rackbeat_vat, payload.dinero_vat) == (Decimal("5.25"), Decimal("5.25"))
+
+
+def test_supplier_vat_that_dinero_cannot_book_stops_with_both_figures():
+    # The totals agree (0.39), but Rackbeat reports 0.08 VAT where Dinero books 0.03 per line.
+    invoice = supplier_invoice(7, [line("A", "10", 1, "0.10")] * 3, total_vat="0.08")
+    with pytest.raises(TotalsNotReproducible) as stopped:
+        map_supplier_invoice(invoice, SupplierMappings(
+            supplier_account=lambda group, zone: 2000,
+            account_vat=lambda account: AccountVat("I25", Decimal("0.25"))), contact_guid="c")
+    assert "0.09 DKK purchase VAT" in stopped.value.message and "VAT is 0.08 DKK" in stopped.value.message
 
 
 def test_supplier_without_vat_zone_is_named():

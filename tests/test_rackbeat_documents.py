@@ -17,7 +17,12 @@ from integration.core.clients.rackbeat_documents import (
 from integration.core.handlers import NeedsMapping
 from integration.core.models import Kind
 from integration.transfers.consumption import book_item_consumption
-from integration.transfers.invoice_mapping import consumption_amount
+from integration.transfers.invoice_mapping import (
+    SalesMappings,
+    TotalsNotReproducible,
+    consumption_amount,
+    map_sales_invoice,
+)
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from integration.transfers.supplier_invoices import transfer_supplier_invoice
 from tests.invoice_fixtures import (
@@ -198,3 +203,28 @@ def test_supplier_invoice_reads_its_supplier_once_for_zone_and_contact(connectio
     run(transfer_supplier_invoice, connection, Kind.SUPPLIER_INVOICE, 5003, rackbeat, dinero)
 
     assert rackbeat.count("get_supplier") == 1 and rackbeat.count("get_product") == 1
+
+
+def test_negative_line_totals_with_positive_quantity_and_price_are_read_as_they_stand():
+    negative = {"is_creditnote": True, "total_subtotal": -200, "total_total": -250,
+                "lines": [{"quantity": 2, "line_price": 100, "line_total": -200},
+                          {"quantity": 1, "line_price": 10, "line_total": 10}]}
+    positive = in_dinero_direction(negative)
+    assert [(ln["quantity"], ln["line_price"], ln["line_total"]) for ln in positive["lines"]] == [
+        (2, 100, 200), (-1, 10, -10)]
+
+
+def test_credit_note_in_an_unknown_sign_combination_stops_with_rackbeats_own_figures():
+    credit = sales_invoice(1003, [line("A-1", FINISHED_GOODS, 2, "100")], credit_note=True)
+    credit = {**credit, "total_subtotal": "-200.00", "total_vat": "-50.00", "total_total": "-250.00",
+              "lines": [{**credit["lines"][0], "quantity": "-2", "line_price": "-100", "line_total": "-200.00"}]}
+    with pytest.raises(TotalsNotReproducible) as stopped:
+        map_sales_invoice(credit, SalesMappings(revenue_account=lambda group, zone: 1000,
+                                                dinero_unit=lambda unit: "parts", dinero_language=lambda n: "da-DK",
+                                                product_guid=lambda kind, number: None),
+                          contact_guid="c", dinero_guid="g")
+    message = stopped.value.message
+    # Rackbeat's figures as Rackbeat shows them, never the service's sign-flipped reading of them.
+    assert "quantity -2 × price -100 (line total -200.00)" in message
+    assert "subtotal -200.00 DKK" in message and "total -250.00 DKK" in message
+    assert "-1027.95" not in message and " 200.00 DKK" not in message

@@ -9,6 +9,7 @@ import pytest
 from integration.core.clients.errors import UncertainOutcome
 from integration.core.handlers import NeedsMapping, SkipTransfer, TotalsMismatch
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.transfers.booking_check import DocumentDiffers
 from integration.transfers.sales_invoices import transfer_sales_invoice
 from mappings.models import AccountMatrixCell
 from tests.invoice_fixtures import (
@@ -176,6 +177,20 @@ def test_totals_difference_leaves_draft_and_shows_both_figures(connection, world
     assert result.target_id == draft["Guid"]
     assert len(dinero.invoices) == 1 and dinero.invoices[draft["Guid"]]["Status"] == "Booked"
 
+
+
+def test_vat_difference_with_equal_totals_leaves_draft_and_shows_both_vat_figures(connection, world, rackbeat,
+                                                                                  dinero):
+    _set_status(connection, IntegrationSettings.SalesInvoiceStatus.BOOKED)
+    dinero.sales_vat_shift = Decimal("0.01")
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "0.10")])
+    with pytest.raises(DocumentDiffers) as problem:
+        _run(connection, rackbeat, dinero)
+    # The totals agree; the VAT does not, and the stop names both.
+    assert problem.value.rackbeat_total == problem.value.dinero_total
+    assert "VAT 0.08 DKK" in problem.value.message and "VAT 0.09 DKK" in problem.value.message
+    (draft,) = dinero.invoices.values()
+    assert draft["Status"] == "Draft" and draft["TotalInclVat"] == 0.38
 
 def test_uncertain_create_is_looked_up_not_posted_again(connection, world, rackbeat, dinero):
     _set_status(connection, IntegrationSettings.SalesInvoiceStatus.BOOKED)

@@ -44,9 +44,10 @@ def test_domestic_supplier_invoice_becomes_credit_voucher_with_vat_inclusive_amo
     assert voucher["CurrencyKey"] == "DKK"
     assert voucher["ExternalReference"] == "rackbeat:supplier-invoice:5001"
     assert voucher["FileGuid"] in dinero.files
+    # One voucher line per Rackbeat line, so Dinero's VAT of each is Rackbeat's.
     assert [(vl["AccountNumber"], vl["Amount"], vl["VatCode"]) for vl in voucher["Lines"]] == [
-        (2000, 125, "I25"), (2010, 12.5, "I25")]
-    assert voucher["Lines"][0]["Description"] == "Färdiga varor – faktura L-5001"
+        (2000, 100, "I25"), (2000, 25, "I25"), (2010, 12.5, "I25")]
+    assert voucher["Lines"][0]["Description"] == "Vare A-1 – faktura L-5001"
     assert voucher["Status"] == "Draft"
     assert SyncOperation.objects.get(kind=Kind.SUPPLIER_INVOICE).intent["voucher_guid"] == result.target_id
 

@@ -7,7 +7,8 @@ and asks Dinero's dry runs — ``POST …/invoices/fetch`` and ``POST …/vouche
 which compute a document without storing it — for Dinero's own lines and totals. It shows:
 
 * each line with its account, the account's VAT code and the amounts as Dinero computes them;
-* Dinero's total beside Rackbeat's (they must be equal to the øre before a document is booked);
+* Dinero's total and VAT beside Rackbeat's (both must be equal to the øre before a document is
+  booked);
 * the item-consumption voucher a sales invoice would get;
 * what would stop the document (a missing matrix cell, unit or layout, totals that cannot be
   reproduced), with the link to where it is fixed.
@@ -97,6 +98,7 @@ class PreviewDocument:
     zone: str = ""
     currency: str = "DKK"
     rackbeat_total: Decimal | None = None
+    rackbeat_vat: Decimal | None = None      # None where VAT is not comparable (reverse charge, not given)
     dinero_total: Decimal | None = None
     dinero_excl_vat: Decimal | None = None
     dinero_vat: Decimal | None = None
@@ -118,9 +120,20 @@ class PreviewDocument:
 
     @property
     def totals_match(self) -> bool:
+        """Dinero's total and VAT equal Rackbeat's to the øre (the transfer compares both)."""
+        return self.total_matches and self.vat_matches
+
+    @property
+    def total_matches(self) -> bool:
         if self.dinero_total is None or self.rackbeat_total is None:
             return False
         return ore(self.dinero_total) == ore(abs(self.rackbeat_total))
+
+    @property
+    def vat_matches(self) -> bool:
+        if self.rackbeat_vat is None or self.dinero_vat is None:
+            return True
+        return ore(self.dinero_vat) == ore(abs(self.rackbeat_vat))
 
 
 @dataclass
@@ -254,6 +267,7 @@ class _Builder:
             doc.rackbeat_total = _total(invoice)
         else:
             doc.currency, doc.rackbeat_total = payload.currency, ore(payload.rackbeat_total)
+            doc.rackbeat_vat = payload.rackbeat_vat
             self._sales_dry_run(doc, payload.body)
         self._consumption(doc, invoice)
         return doc
@@ -316,6 +330,7 @@ class _Builder:
             doc.rackbeat_total = _total(invoice)
             return doc
         doc.currency, doc.rackbeat_total = payload.currency, ore(payload.rackbeat_total)
+        doc.rackbeat_vat = payload.rackbeat_vat
         fetch_body = {k: v for k, v in payload.body.items() if v not in (None, "")}
         try:
             answer = self.dinero.purchase_voucher_totals(fetch_body)

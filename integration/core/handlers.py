@@ -14,6 +14,8 @@ Handlers signal outcomes by returning a :class:`Result` or raising:
 * :class:`SkipTransfer` — nothing to do, with the reason shown in the log (e.g. the customer
   integration is off, the invoice is not booked yet). → skipped.
 * :class:`TotalsMismatch` — Dinero's total differs from Rackbeat's. → needs attention, both figures.
+* :class:`VatMismatch` — Dinero's VAT differs from Rackbeat's (even with equal totals). → needs attention,
+  both figures.
 * ``integration.core.clients.errors.ApiError`` subclasses — classified by the engine (permanent →
   needs attention, transient → retry with backoff, uncertain → retry, and the handler looks up
   before it creates again).
@@ -79,6 +81,22 @@ class TotalsMismatch(TransferProblem):
         super().__init__(message, **kwargs)
         self.rackbeat_total = rackbeat_total
         self.dinero_total = dinero_total
+
+
+class VatMismatch(TransferProblem):
+    """Dinero's VAT of a document differs from Rackbeat's while the totals may agree (VAT is what is reported)."""
+
+    def __init__(self, rackbeat_vat: Decimal, dinero_vat: Decimal, currency: str, where: str = "", **kwargs: Any
+                 ) -> None:
+        message = _("Dinero's VAT %(dinero)s %(currency)s differs from Rackbeat's VAT %(rackbeat)s %(currency)s "
+                    "(difference %(difference)s %(currency)s).") % {
+            "dinero": dinero_vat, "rackbeat": rackbeat_vat, "currency": currency,
+            "difference": dinero_vat - rackbeat_vat}
+        kwargs.setdefault("hint", _("Compare the VAT rates of the lines in Rackbeat with the VAT codes of the "
+                                    "matrix accounts in Dinero, correct the cause, then press Retry."))
+        super().__init__(" ".join(filter(None, [message, where])), **kwargs)
+        self.rackbeat_vat = rackbeat_vat
+        self.dinero_vat = dinero_vat
 
 
 class SkipTransfer(Exception):

@@ -88,13 +88,17 @@ def _sales_line(account: Any, total: Decimal) -> str:
 
 
 def sales_expected(payload: Any) -> Figures:
-    """What Rackbeat's invoice gives: each priced line's account and total, Rackbeat's VAT and total."""
+    """What Rackbeat's invoice gives: each priced line's account and total, Rackbeat's VAT and total.
+
+    The VAT is the one Rackbeat states (``total_vat``) where it gives one, else its total less its
+    subtotal: VAT is what the company reports, so it is compared to the øre, not only the total."""
     lines = [_sales_line(line.get("AccountNumber"), line_total(money(line.get("Quantity")),
                                                                money(line.get("BaseAmountValue")),
                                                                money(line.get("Discount"))))
              for line in payload.body.get("ProductLines") or [] if line.get("LineType") != "Text"]
-    return _figures(lines, payload.rackbeat_total - payload.expected_subtotal, payload.rackbeat_total,
-                    payload.currency)
+    vat = payload.rackbeat_vat if payload.rackbeat_vat is not None \
+        else payload.rackbeat_total - payload.expected_subtotal
+    return _figures(lines, vat, payload.rackbeat_total, payload.currency)
 
 
 def sales_found(document: dict[str, Any]) -> Figures:

@@ -6,9 +6,13 @@ note reverses it. The operation's natural key is the Rackbeat invoice number, an
 a finished invoice operation exactly once; inside the operation the voucher's Guid is stored the
 moment Dinero returns it, so a retry books that voucher instead of creating another.
 
-Manual vouchers have no client Guid and no list endpoint in Dinero; a create whose answer was lost
-is never repeated on its own: only a person moves it on (see
-:mod:`integration.transfers.supplier_invoices` for the same rule).
+Every voucher carries its specification: a one-page PDF (:mod:`integration.transfers.consumption_pdf`)
+uploaded to Dinero's file archive first and attached as the voucher's ``FileGuid``. Manual vouchers
+have no client Guid and cannot be listed by reference in Dinero, but the file list says which
+voucher a file is linked to, so a create whose answer was lost is resolved by looking: the voucher
+carrying the file is compared with Rackbeat's figures and booked; no voucher carries it → Dinero
+did not write it, and it is created (once). A person is needed only when there is no file to ask
+about (see :mod:`integration.transfers.supplier_invoices` for the same rule).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from integration.core import lifecycle
 from integration.core.clients.errors import NotFound
-from integration.core.clients.rackbeat_documents import party_name
+from integration.core.clients.rackbeat_documents import is_credit_note, party_name
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.core.models import Direction, Kind, SyncOperation
 from integration.transfers.booking_check import (
@@ -31,10 +35,12 @@ from integration.transfers.booking_check import (
     manual_expected,
     manual_found,
 )
-from integration.transfers.invoice_mapping import map_consumption
+from integration.transfers.consumption_pdf import file_name, specification
+from integration.transfers.invoice_mapping import ConsumptionPayload, map_consumption
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
+from integration.transfers.voucher_files import upload_once, voucher_carrying_file
 
 
 def _timestamp(document: dict[str, Any] | None) -> str:
@@ -93,15 +99,22 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                              "to book.") % {"number": number})
 
     if voucher is None and lifecycle.in_flight(op):
+        voucher = _look_up_unanswered_create(ctx, payload, number)
+        guid = str((voucher or {}).get("Guid") or "")
+    if voucher is None and lifecycle.in_flight(op):
         # Never posted again on its own (rule 9): only a person moves an unanswered create on.
         raise VoucherOutcomeUnknown(
             f"Creating the consumption voucher for invoice {number} got no clear answer from Dinero, and "
-            "Dinero offers no way to look a manual voucher up by its reference.",
+            "without a file attached Dinero offers no way to look a manual voucher up.",
             hint=(f"Look in Dinero (Bogføring › Bilagsoversigt) for a voucher dated "
                   f"{payload.body['VoucherDate']} “Vareforbrug … {number}” of {payload.amount} DKK. "
                   + PERSON_CHOICES))
     written_now = False
     if voucher is None:
+        pdf = specification_of(payload, invoice, settings)
+        file_guid = upload_once(ctx, Kind.ITEM_CONSUMPTION, str(number), file_name(str(number)), lambda: pdf)
+        payload = map_consumption(invoice, stock_account=settings.stock_account,
+                                  consumption_account=settings.consumption_account, file_guid=file_guid)
         with ctx.writing("manual_voucher"):
             voucher = ctx.dinero.create_manual_voucher(payload.body)
             guid = str(voucher.get("Guid") or "")
@@ -135,3 +148,23 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)
+
+
+def specification_of(payload: ConsumptionPayload, invoice: dict[str, Any], settings: Any) -> bytes:
+    return specification(payload, credit_note=is_credit_note(invoice), consumption_account=settings.consumption_account,
+                         stock_account=settings.stock_account)
+
+
+def _look_up_unanswered_create(ctx: TransferContext, payload: ConsumptionPayload, number: Any) -> dict[str, Any] | None:
+    """After a create without a clear answer, ask Dinero's file archive for the voucher carrying our file.
+
+    Found → that voucher (compared with Rackbeat's figures before it is booked); not found → Dinero
+    says it was not written, and the create may be sent (once). Without a file: None, in flight stays.
+    """
+    voucher = voucher_carrying_file(
+        ctx, find=ctx.dinero.voucher_with_file, read=ctx.dinero.get_manual_voucher,
+        found=_("Found the consumption voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
+                "not created again."),
+        missing=_("The consumption voucher create of an earlier attempt got no clear answer; no voucher in Dinero "
+                  "carries its file %(file)s, so it is created now."))
+    return voucher

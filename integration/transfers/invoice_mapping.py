@@ -214,6 +214,7 @@ class SalesPayload:
     expected_subtotal: Decimal
     vat_zone: str
     external_reference: str
+    rackbeat_vat: Decimal | None = None   # Rackbeat's VAT, compared with Dinero's TotalVat; None: not given
 
 
 def external_reference(kind: str, number: Any) -> str:
@@ -245,6 +246,7 @@ def map_sales_invoice(
     """
     problems = _Problems()
     # A credit note's direction comes from its flag; its amounts are read positive (Dinero's form).
+    as_written = invoice
     invoice = in_dinero_direction(invoice)
     number = invoice.get("number")
     is_credit_note = credit_note_flag(invoice)
@@ -356,8 +358,21 @@ def map_sales_invoice(
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     expected_total = subtotal + vat_per_line(line_vats) if vat_known else rackbeat_total
     alternative_total = subtotal + vat_per_rate(line_vats) if vat_known else rackbeat_total
-    _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
-                        currency=currency, vat_known=vat_known)
+    if is_credit_note and invoice.get("total_subtotal") not in (None, "") \
+            and money(invoice.get("total_subtotal"), what="invoice subtotal") != subtotal:
+        # Named in the credit note's figures as Rackbeat shows them, not as read in Dinero's direction.
+        raise TotalsNotReproducible(_credit_note_figures(as_written, currency), hint=(
+            "Check the signs of the credit note's lines in Rackbeat (a credit note's lines all carry the minus in "
+            "the same place), correct it or transfer it by hand, then mark the operation handled."))
+    try:
+        _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
+                            currency=currency, vat_known=vat_known)
+    except TotalsNotReproducible as problem:
+        if not is_credit_note or as_written is invoice:
+            raise
+        problem.message += " " + _credit_note_header(as_written, currency)
+        problem.args = (problem.message,)
+        raise
 
     reference = sales_external_reference(number)
     english = language == "en-GB"
@@ -389,8 +404,37 @@ def map_sales_invoice(
     return SalesPayload(
         body=body, is_credit_note=is_credit_note, currency=currency, rackbeat_total=rackbeat_total,
         expected_total=expected_total, expected_subtotal=subtotal, vat_zone=zone,
-        external_reference=reference,
+        external_reference=reference, rackbeat_vat=rackbeat_vat(invoice),
     )
+
+
+def _credit_note_figures(written: dict[str, Any], currency: str) -> str:
+    """Why a credit note cannot be read, in Rackbeat's own figures (signs as Rackbeat writes them)."""
+    number = written.get("number")
+    lines = []
+    for position, line in enumerate(written.get("lines") or [], start=1):
+        if line_item(line) is None and not line.get("line_price"):
+            continue
+        total = line.get("line_total", line.get("total_subtotal"))
+        figures = f"quantity {line.get('quantity')} × price {line.get('line_price')}"
+        if total not in (None, ""):
+            figures += f" (line total {total})"
+        name = str(line.get("name") or "").strip()
+        lines.append(f"line {position}{f' ({name})' if name else ''}: {figures}")
+    return (f"Credit note {number}: Rackbeat's figures fit none of the sign conventions the service reads "
+            f"(negative quantities, negative unit prices, or negative line totals with positive quantities and "
+            f"prices), so its lines cannot be matched with its totals. In Rackbeat: {'; '.join(lines)}; "
+            f"{_header_figures(written, currency)}.")
+
+
+def _header_figures(written: dict[str, Any], currency: str) -> str:
+    return ", ".join(f"{label} {written.get(field)} {currency}" for label, field in (
+        ("subtotal", "total_subtotal"), ("VAT", "total_vat"), ("total", "total_total"))
+        if written.get(field) not in (None, "")) or "no totals"
+
+
+def _credit_note_header(written: dict[str, Any], currency: str) -> str:
+    return f"Rackbeat shows the credit note with {_header_figures(written, currency)}."
 
 
 def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_totals: tuple[Decimal, Decimal],
@@ -443,6 +487,33 @@ def purchase_amount_includes_vat(vat_code: str | None) -> bool:
     return code.startswith("I")
 
 
+def is_reverse_charge(vat_code: str | None) -> bool:
+    """EU/abroad purchase codes: Dinero books the VAT both ways and the amount excludes it."""
+    return (vat_code or "").strip().upper().startswith(FOREIGN_PURCHASE_PREFIXES)
+
+
+def rackbeat_vat(invoice: dict[str, Any]) -> Decimal | None:
+    """Rackbeat's VAT of a document (``total_vat``, else total − subtotal); None when it gives neither."""
+    if invoice.get("total_vat") not in (None, ""):
+        return money(invoice.get("total_vat"), what="invoice VAT")
+    if invoice.get("total_total") in (None, "") or invoice.get("total_subtotal") in (None, ""):
+        return None
+    return money(invoice.get("total_total"), what="invoice total") - money(invoice.get("total_subtotal"),
+                                                                             what="invoice subtotal")
+
+
+def purchase_line_vat(amount: Decimal, vat_code: str | None, rate: Decimal) -> Decimal:
+    """The purchase VAT Dinero books for a voucher line of ``amount`` (as sent, :func:`purchase_line_amount`).
+
+    Dinero takes the amount including VAT and works the net out of it, rounded to øre; the VAT is
+    the rest. Reverse-charge and VAT-free lines book no deductible VAT of their own here.
+    """
+    if not purchase_amount_includes_vat(vat_code):
+        return ZERO
+    fraction = rate / HUNDRED if rate > 1 else rate
+    return amount - ore(amount / (1 + fraction))
+
+
 def purchase_line_amount(net: Decimal, vat_code: str | None, rate: Decimal) -> Decimal:
     """The ``Amount`` Dinero expects for a purchase line whose amount excluding VAT is ``net``.
 
@@ -476,6 +547,8 @@ class PurchasePayload:
     vat_zone: str
     external_reference: str
     accounts: list[int]
+    rackbeat_vat: Decimal | None = None   # None: not comparable (reverse charge, or Rackbeat gives no VAT)
+    dinero_vat: Decimal = ZERO            # the purchase VAT Dinero works out of the lines
 
 
 def supplier_vat_zone(invoice: dict[str, Any]) -> str:
@@ -492,8 +565,13 @@ def map_supplier_invoice(
 ) -> PurchasePayload:
     """Map a booked Rackbeat supplier invoice to a Dinero credit purchase voucher body.
 
-    Lines are grouped per Dinero account (product group → supplier matrix for the supplier's VAT
-    zone); each group's ``Amount`` follows :func:`purchase_line_amount`.
+    Each Rackbeat line with an amount becomes one voucher line on its Dinero account (product
+    group → supplier matrix for the supplier's VAT zone) with the ``Amount`` of
+    :func:`purchase_line_amount`. Dinero works a line's VAT out of its amount including VAT
+    (:func:`purchase_line_vat`); per Rackbeat line that gives back Rackbeat's VAT of the line
+    exactly, whereas one line per account would give the right total with another VAT (three lines
+    of 0.10: Rackbeat 0.09 VAT, Dinero 0.08 on one line of 0.39). The VAT Dinero would book is
+    compared with Rackbeat's ``total_vat`` before anything is sent.
     """
     problems = _Problems()
     number = invoice.get("number")
@@ -511,7 +589,10 @@ def map_supplier_invoice(
     due = invoice.get("due_date")
     payment_date = problems.call(document_date, due, "due date") if due else voucher_date
 
-    groups: OrderedDict[int, dict[str, Any]] = OrderedDict()
+    own_number = str(invoice.get("supplier_invoice_number") or "").strip()
+    # One voucher line per Rackbeat line: Dinero works each line's VAT out of its amount, so a
+    # line per Rackbeat line gives back Rackbeat's VAT of that line exactly (see module docstring).
+    priced: list[tuple[int, Decimal, str]] = []
     subtotal = ZERO
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line) or {}
@@ -537,39 +618,41 @@ def map_supplier_invoice(
         account = problems.call(mappings.supplier_account, group, zone) if zone else None
         if account is None:
             continue
-        entry = groups.setdefault(account, {"net": ZERO, "nets": [], "names": []})
-        entry["net"] += total
-        entry["nets"].append(total)
         group_name = (item.get("group") or {}).get("name") if isinstance(item.get("group"), dict) else None
-        label_name = str(group_name or group)
-        if label_name not in entry["names"]:
-            entry["names"].append(label_name)
+        priced.append((account, total, name or str(group_name or group)))
         subtotal += total
 
-    vats = {account: problems.call(mappings.account_vat, account) for account in groups}
-    if not groups and not problems.items:
+    accounts = list(OrderedDict.fromkeys(account for account, _net, _name in priced))
+    vats = {account: problems.call(mappings.account_vat, account) for account in accounts}
+    if not priced and not problems.items:
         problems.add(f"Supplier invoice {number} has no lines with an amount, so there is nothing to book.",
                      hint="Add the lines in Rackbeat, then press Retry.")
     problems.raise_if_any()
 
-    own_number = str(invoice.get("supplier_invoice_number") or "").strip()
     lines = []
-    voucher_total = ZERO
-    inclusive = []
-    for account, entry in groups.items():
+    voucher_total = dinero_vat = ZERO
+    for account, net, name in priced:
         vat = vats[account]
-        # Rackbeat rounds the VAT of each line; the group's amount including VAT adds those up,
-        # so three lines of 0.10 give 0.39 as on Rackbeat's invoice, not 0.30 × 1.25 = 0.38.
-        amount = sum((purchase_line_amount(net, vat.vat_code, vat.rate) for net in entry["nets"]), ZERO)
-        inclusive.append(purchase_amount_includes_vat(vat.vat_code))
+        amount = purchase_line_amount(net, vat.vat_code, vat.rate)
         voucher_total += amount
-        description = f"{', '.join(entry['names'])} – faktura {own_number or number}"
+        dinero_vat += purchase_line_vat(amount, vat.vat_code, vat.rate)
+        description = f"{name} – faktura {own_number or number}"
         lines.append({"Description": description[:250], "AccountNumber": account,
                       "Amount": json_number(amount), "VatCode": vat.vat_code or None})
+    inclusive = [purchase_amount_includes_vat(vats[account].vat_code) for account in accounts]
 
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     _check_purchase_totals(invoice, subtotal=subtotal, voucher_total=voucher_total, inclusive=inclusive,
-                           currency=currency, accounts=list(groups), fix_url=mappings.fix_url)
+                           currency=currency, accounts=accounts, fix_url=mappings.fix_url)
+    reverse_charge = any(is_reverse_charge(vats[account].vat_code) for account in accounts)
+    vat = None if reverse_charge else rackbeat_vat(invoice)
+    if vat is not None and vat != dinero_vat:
+        raise TotalsNotReproducible(
+            f"Supplier invoice {number}: Dinero would book {dinero_vat} {currency} purchase VAT, but Rackbeat's VAT "
+            f"is {vat} {currency} (difference {dinero_vat - vat} {currency}); the totals are "
+            f"{voucher_total} {currency} and {rackbeat_total} {currency}.",
+            hint="Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier matrix accounts "
+                 "in Dinero, correct the cause, then press Retry.")
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -584,7 +667,7 @@ def map_supplier_invoice(
         body["FileGuid"] = file_guid
     return PurchasePayload(body=body, currency=currency, rackbeat_total=rackbeat_total,
                            voucher_total=voucher_total, vat_zone=zone, external_reference=reference,
-                           accounts=list(groups))
+                           accounts=accounts, rackbeat_vat=vat, dinero_vat=dinero_vat)
 
 
 def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, voucher_total: Decimal,
@@ -630,22 +713,38 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
 
 # --- item consumption → manual voucher ---------------------------------------------------------
 
+@dataclass(frozen=True)
+class ConsumptionLine:
+    """One stock line of the consumption, as its specification shows it."""
+
+    item: str
+    name: str
+    quantity: Decimal
+    cost_price: Decimal
+    amount: Decimal        # quantity × cost price, rounded to øre for the specification
+
+
 @dataclass
 class ConsumptionPayload:
     body: dict[str, Any]
     amount: Decimal
     external_reference: str
+    number: str = ""
+    voucher_date: str = ""
+    lines: list[ConsumptionLine] = field(default_factory=list)
 
 
-def consumption_amount(invoice: dict[str, Any]) -> Decimal:
-    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes.
+def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[ConsumptionLine]]:
+    """The consumption (rounded to øre, negative on credit notes) and the stock lines it is made of.
 
-    The direction comes from the credit-note flag, never from the sign of Rackbeat's amounts: the
-    credit note is first read in Dinero's (positive) direction, and a unit cost is a magnitude.
+    Σ cost price × quantity over the stock-tracked lines. The direction comes from the credit-note
+    flag, never from the sign of Rackbeat's amounts: the credit note is first read in Dinero's
+    (positive) direction, and a unit cost is a magnitude.
     """
     problems = _Problems()
     invoice = in_dinero_direction(invoice)
     total = ZERO
+    lines: list[ConsumptionLine] = []
     # Stock lines whose cost is missing or 0: a zero consumption would be booked (or the voucher
     # skipped) with nobody told, so they stop the voucher together, each item named.
     without_cost: list[str] = []
@@ -671,6 +770,8 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
             continue
         quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
         total += abs(cost) * quantity
+        lines.append(ConsumptionLine(item=str(item.get("number") or ""), name=name, quantity=quantity,
+                                     cost_price=abs(cost), amount=ore(abs(cost) * quantity)))
     if without_cost:
         problems.add(f"Invoice {invoice.get('number')}: stock items without a cost price (missing or 0): "
                      f"{', '.join(without_cost)}. Their consumption cannot be computed, so no consumption "
@@ -679,20 +780,27 @@ def consumption_amount(invoice: dict[str, Any]) -> Decimal:
                           "then press Retry.")
     problems.raise_if_any()
     amount = ore(total)
-    return -amount if credit_note_flag(invoice) else amount
+    return (-amount if credit_note_flag(invoice) else amount), lines
 
 
-def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int) -> ConsumptionPayload:
+def consumption_amount(invoice: dict[str, Any]) -> Decimal:
+    """Σ cost price × quantity over the stock-tracked lines, rounded to øre; negative on credit notes."""
+    return consumption_lines(invoice)[0]
+
+
+def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_account: int,
+                    file_guid: str | None = None) -> ConsumptionPayload:
     """One manual voucher: consumption account debited, stock account credited, VAT suppressed.
 
-    A credit note reverses the consumption (negative amount: the goods came back into stock).
+    A credit note reverses the consumption (negative amount: the goods came back into stock). The
+    voucher's specification (a PDF of :attr:`ConsumptionPayload.lines`) is attached as ``FileGuid``.
     """
     number = invoice.get("number")
-    amount = consumption_amount(invoice)
+    amount, lines = consumption_lines(invoice)
     voucher_date = document_date(invoice.get("invoice_date"), what="invoice date")
     reference = external_reference("consumption", number)
     kind = "kreditnota" if credit_note_flag(invoice) else "faktura"
-    body = {
+    body: dict[str, Any] = {
         "VoucherDate": voucher_date.isoformat(),
         "ExternalReference": reference,
         "Lines": [{
@@ -704,7 +812,10 @@ def map_consumption(invoice: dict[str, Any], *, stock_account: int, consumption_
             "BalancingAccountVatCode": "none",
         }],
     }
-    return ConsumptionPayload(body=body, amount=amount, external_reference=reference)
+    if file_guid:
+        body["FileGuid"] = file_guid
+    return ConsumptionPayload(body=body, amount=amount, external_reference=reference, number=str(number),
+                              voucher_date=voucher_date.isoformat(), lines=lines)
 
 
 # --- Dinero invoice → Rackbeat customer invoice ------------------------------------------------

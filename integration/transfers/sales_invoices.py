@@ -9,7 +9,8 @@ Steps, each persisted in the operation's intent the moment it happens (``ctx.sav
    Guid and by its ``ExternalReference`` instead of creating it again; a draft left by an earlier
    attempt is updated with the freshly mapped content (so a fixed mapping takes effect);
 5. create the draft and store Dinero's Guid and TimeStamp at once;
-6. compare Dinero's ``TotalInclVat`` with Rackbeat's ``total_total`` to the øre: a difference
+6. compare Dinero's ``TotalInclVat`` and ``TotalVat`` with Rackbeat's ``total_total`` and
+   ``total_vat`` to the øre: a difference
    leaves the draft and stops the operation as needs attention with both figures;
 7. per the connection's setting leave it as a draft, book it, or book and e-mail it;
 8. queue the item consumption voucher when that is enabled.

@@ -22,7 +22,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from integration.core import lifecycle
-from integration.core.clients.errors import ApiError, NotFound
+from integration.core.clients.errors import NotFound
 from integration.core.clients.rackbeat_documents import party_name, supplier_number
 from integration.core.handlers import (
     NeedsMapping,
@@ -30,6 +30,7 @@ from integration.core.handlers import (
     SkipTransfer,
     TotalsMismatch,
     TransferContext,
+    VatMismatch,
     register,
 )
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
@@ -51,6 +52,7 @@ from integration.transfers.invoice_mapping import (
 )
 from integration.transfers.sent_snapshot import snapshot
 from integration.transfers.transfer_checks import refuse_before_go_live
+from integration.transfers.voucher_files import upload_once, voucher_carrying_file
 from mappings import lookup
 from mappings.models import AccountMatrixCell, DineroAccount, DineroVatType
 
@@ -213,34 +215,21 @@ def _payload_to_write(ctx: TransferContext, invoice: dict[str, Any], supplier: d
 
 
 def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: Any) -> dict[str, Any] | None:
-    """After a create without a clear answer, ask Dinero for the voucher carrying our file.
-
-    The PDF is uploaded before the voucher and its FileGuid kept in the intent, so Dinero can
-    answer: found → continue with that voucher; not found → Dinero says it was not written, and
-    the create may be sent (once). Without a file there is nothing to ask: None, in flight stays.
-    """
-    file_guid = str((op.intent or {}).get("file_guid") or "")
-    if not file_guid:
-        return None
-    found = ctx.dinero.find_purchase_voucher_by_file(file_guid)
-    if not found:
-        ctx.save_intent(in_flight="")
-        ctx.note(_("The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
-                   "with its file %(file)s, so it is created now.") % {"file": file_guid})
-        return None
-    voucher = ctx.dinero.get_purchase_voucher(found)
-    ctx.save_intent(voucher_guid=found, voucher_timestamp=_timestamp(voucher), step="found_existing",
-                    in_flight="", touched=True)
-    ctx.note(_("Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
-               "not created again.") % {"guid": found, "file": file_guid})
-    return voucher
+    """After a create without a clear answer, ask Dinero for the purchase voucher carrying our PDF."""
+    return voucher_carrying_file(
+        ctx, find=ctx.dinero.find_purchase_voucher_by_file, read=ctx.dinero.get_purchase_voucher,
+        found=_("Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
+                "not created again."),
+        missing=_("The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
+                  "with its file %(file)s, so it is created now."))
 
 
 def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> None:
-    """Dinero's own totals of the voucher (dry run, nothing written) must equal Rackbeat's, to the øre.
+    """Dinero's own totals and VAT of the voucher (dry run, nothing written) must equal Rackbeat's, to the øre.
 
     Dinero reports the dry run's totals in DKK, so the comparison is made for DKK vouchers; the
-    mapper has already compared every voucher in its own currency.
+    mapper has already compared every voucher in its own currency. The VAT is compared where it is
+    comparable (no reverse-charge line, :attr:`PurchasePayload.rackbeat_vat`).
     """
     if payload.currency != "DKK":
         return
@@ -252,6 +241,12 @@ def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> Non
     dinero_total = ore(money(totals["Total"], "Dinero total"))
     if dinero_total != payload.rackbeat_total:
         raise VoucherTotalsDiffer(payload.rackbeat_total, dinero_total, payload.currency, number)
+    if payload.rackbeat_vat is None or totals.get("Vat") in (None, ""):
+        return
+    dinero_vat = ore(money(totals["Vat"], "Dinero VAT"))
+    if dinero_vat != payload.rackbeat_vat:
+        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, _(
+            "Supplier invoice %(number)s: nothing was created in Dinero.") % {"number": number})
 
 
 def _pdf_name(number: Any) -> str:
@@ -259,30 +254,12 @@ def _pdf_name(number: Any) -> str:
 
 
 def _upload_pdf(ctx: TransferContext, number: Any) -> str:
-    """Upload Rackbeat's PDF of the supplier invoice to Dinero's file archive; '' when there is none.
+    """Upload Rackbeat's PDF of the supplier invoice to Dinero's file archive once; '' when there is none."""
 
-    Rule 11: one file per voucher. The upload is marked in flight first; after an upload whose
-    answer was lost, the unused file of that name in Dinero's archive is reused instead of
-    uploading another copy.
-    """
-    if (ctx.operation.intent or {}).get("file_upload_in_flight"):
-        found = ctx.dinero.find_unused_file(_pdf_name(number))
-        if found:
-            ctx.save_intent(file_guid=found, file_upload_in_flight=False)
-            ctx.note(_("Reused the PDF %(file)s an earlier attempt uploaded.") % {"file": found})
-            return found
-    try:
-        content = ctx.rackbeat.supplier_invoice_pdf(number)
-    except NotFound:
-        content = None
-    if not content:
-        return ""
-    ctx.save_intent(file_upload_in_flight=True)
-    try:
-        file_guid = str(ctx.dinero.upload_file(_pdf_name(number), content) or "")
-    except ApiError as exc:
-        if not exc.uncertain:
-            ctx.save_intent(file_upload_in_flight=False)
-        raise
-    ctx.save_intent(file_guid=file_guid, file_upload_in_flight=False)
-    return file_guid
+    def content() -> bytes | None:
+        try:
+            return ctx.rackbeat.supplier_invoice_pdf(number)
+        except NotFound:
+            return None
+
+    return upload_once(ctx, Kind.SUPPLIER_INVOICE, str(number), _pdf_name(number), content)

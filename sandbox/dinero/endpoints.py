@@ -560,11 +560,15 @@ def _voucher(call: Call, kind: str) -> Voucher:
     return voucher
 
 
+def _check_file(call: Call, data: dict[str, Any]) -> None:
+    if data.get("FileGuid") and not File.objects.filter(organization=call.org, file_guid=data["FileGuid"]).exists():
+        raise BusinessError(f"File {data['FileGuid']} does not exist.", field="FileGuid")
+
+
 def _check_purchase(call: Call, data: dict[str, Any]) -> None:
     if data.get("PurchaseType") not in ("cash", "credit"):
         raise BusinessError("PurchaseType must be cash or credit.", field="PurchaseType")
-    if data.get("FileGuid") and not File.objects.filter(organization=call.org, file_guid=data["FileGuid"]).exists():
-        raise BusinessError(f"File {data['FileGuid']} does not exist.", field="FileGuid")
+    _check_file(call, data)
     docs.check_contact(call.org, data.get("ContactGuid"))
     docs.purchase_lines(call.chart, data)
 
@@ -641,6 +645,7 @@ def book_purchase_voucher(call: Call) -> Answer:
 @route("POST", "/v1/{organizationId}/vouchers/manuel")
 def create_manual_voucher(call: Call) -> Answer:
     data = dict(call.body)
+    _check_file(call, data)
     docs.manual_lines(call.chart, data)
     voucher = Voucher.objects.create(organization=call.org, kind=Voucher.Kind.MANUAL, data=data,
                                      timestamp=call.org.next_timestamp(),
@@ -734,9 +739,31 @@ def upload_file(call: Call) -> Answer:
 
 @route("GET", "/v1/{organizationId}/files")
 def list_files(call: Call) -> Answer:
-    return 200, [{"FileGuid": f.file_guid, "Name": f.name, "Extension": f.name.rsplit(".", 1)[-1].lower(),
-                  "Size": len(f.content), "UploadedAt": docs.iso(f.uploaded_at), "Linked": []}
-                 for f in File.objects.filter(organization=call.org).order_by("uploaded_at")]
+    """``FilteredFileReadModel`` rows: each file with the (not deleted) vouchers it is linked to.
+
+    ``fileStatus`` (All, Used, Unused), ``extensions`` (comma separated) and ``page``/``pageSize``
+    (a plain array per page, default page size 1000) as the OpenAPI document gives them.
+    """
+    links: dict[str, list[dict[str, Any]]] = {}
+    for voucher in Voucher.objects.filter(organization=call.org, deleted_at__isnull=True).order_by("created_at", "id"):
+        file_guid = (voucher.data or {}).get("FileGuid")
+        if file_guid:
+            links.setdefault(str(file_guid), []).append({"VoucherId": voucher.pk, "VoucherGuid": str(voucher.guid),
+                                                         "LinkedAt": docs.iso(voucher.created_at)})
+    status = str(call.query.get("fileStatus") or "All")
+    extensions = {e.strip().lower() for e in str(call.query.get("extensions") or "").split(",") if e.strip()}
+    rows = []
+    for f in File.objects.filter(organization=call.org).order_by("uploaded_at", "id"):
+        extension = f.name.rsplit(".", 1)[-1].lower()
+        linked = links.get(f.file_guid, [])
+        if (status == "Used" and not linked) or (status == "Unused" and linked):
+            continue
+        if extensions and extension not in extensions:
+            continue
+        rows.append({"FileGuid": f.file_guid, "Name": f.name, "Extension": extension, "Size": len(f.content),
+                     "UploadedAt": docs.iso(f.uploaded_at), "Linked": linked})
+    page, size = int(call.query.get("page") or 0), int(call.query.get("pageSize") or 1000)
+    return 200, rows[page * size:(page + 1) * size]
 
 
 @route("GET", "/v1/{organizationId}/files/{fileGuid}")

@@ -178,20 +178,21 @@ def _line(line: m.InvoiceLine) -> dict[str, Any]:
     }
 
 
-def _real_line(line: m.InvoiceLine, *, sign: int, purchase: bool) -> dict[str, Any]:
+def _real_line(line: m.InvoiceLine, *, sign: int, purchase: bool, signs: str = "quantity") -> dict[str, Any]:
     """A line as live Rackbeat answers it (rackbeat-api.md, "Evidence update").
 
     The item is named by ``child_id``/``child_type``; a customer-invoice line may embed a small
     ``item{number, name, group}`` (no stock flag, no unit), a supplier-invoice line embeds nothing.
-    The unit cost is ``item_cost_price``. On a credit note quantities and line totals are negative.
+    The unit cost is ``item_cost_price``. On a credit note the line totals are negative, and so are
+    the quantities or the unit prices or neither, as the account's ``credit_note_signs`` says.
     """
     data: dict[str, Any] = {
         "id": line.pk,
         "child_id": line.item.number if line.item else None,
         "child_type": line.item.type if line.item else None,
         "name": line.name,
-        "quantity": money(sign * line.quantity),
-        "line_price": money(line.line_price),
+        "quantity": money((sign if signs == m.CreditNoteSigns.QUANTITY else 1) * line.quantity),
+        "line_price": money((sign if signs == m.CreditNoteSigns.PRICE else 1) * line.line_price),
         "line_total": money(sign * line.line_total),
         "discount_percentage": money(line.discount_percentage),
     }
@@ -226,7 +227,8 @@ def _invoice(obj: m.CustomerInvoice | m.SupplierInvoice, *, sign: int = 1) -> di
         "payment_terms": payment_term(obj.payment_terms),
         "created_at": timestamp(obj.created_at),
         "updated_at": timestamp(obj.updated_at),
-        "lines": [_real_line(line, sign=sign, purchase=purchase) if real else _line(line) for line in lines],
+        "lines": [_real_line(line, sign=sign, purchase=purchase, signs=obj.account.credit_note_signs) if real
+                  else _line(line) for line in lines],
     }
     if real and purchase:
         # The only supplier-invoice schema seen carries no VAT zone: it is the supplier's.

@@ -46,6 +46,14 @@ class DocumentShape(models.TextChoices):
     EARLY = "early", _("Early reading of the documentation")
 
 
+class CreditNoteSigns(models.TextChoices):
+    """Where the minus of a credit note stands in the real shape (the evidence allows each)."""
+
+    QUANTITY = "quantity", _("Negative quantities and line totals")
+    PRICE = "price", _("Negative unit prices and line totals")
+    LINE_TOTAL = "line_total", _("Negative line totals with positive quantities and prices")
+
+
 class Account(models.Model):
     """One Rackbeat company (user account) with its API token and fault injection switches."""
 
@@ -84,6 +92,11 @@ class Account(models.Model):
         help_text=_("Real: as public code calling the live API shows (is_creditnote with negative amounts, "
                     "item_cost_price, child_id lines without item, supplier invoices with only supplier_id). "
                     "Early: the service's first reading of the documentation."),
+    )
+    credit_note_signs = models.CharField(
+        _("credit-note signs"), max_length=12, choices=CreditNoteSigns.choices, default=CreditNoteSigns.QUANTITY,
+        help_text=_("Real shape only: which line figures of a credit note carry the minus (the totals always "
+                    "do)."),
     )
     refuse_is_booked_filter = models.BooleanField(
         _("refuse the is_booked list filter"), default=True,

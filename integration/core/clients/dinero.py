@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import count
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -564,6 +565,26 @@ class DineroClient:
             if str(row.get("Name") or "") == file_name and not row.get("Linked") and row.get("FileGuid"):
                 return str(row["FileGuid"])
         return None
+
+    def voucher_with_file(self, file_guid: str) -> str | None:
+        """The Guid of the voucher (of any kind) that Dinero's file archive says carries ``file_guid``.
+
+        Dinero cannot list manual vouchers by reference, but each file in ``GET /v1/{org}/files``
+        names the vouchers it is linked to (``FilteredFileReadModel.Linked`` → ``VoucherGuid``).
+        None when the file is linked to no voucher: the voucher was not written.
+        """
+        for page in count():
+            answer = self._json("list_files", params={"fileStatus": "All", "extensions": "pdf", "page": page,
+                                                      "pageSize": PAGE_SIZE})
+            rows, _pagination = _rows(answer)
+            for row in rows:
+                if str(row.get("FileGuid") or "") != file_guid:
+                    continue
+                links = [link for link in row.get("Linked") or [] if isinstance(link, dict) and link.get("VoucherGuid")]
+                return str(links[0]["VoucherGuid"]) if links else None
+            if len(rows) < PAGE_SIZE:
+                return None
+        return None  # pragma: no cover  (count() never ends)
 
     # --- the ledger -----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ spellings — the evidenced one first:
 * a supplier invoice may carry only ``supplier_id``, no embedded ``supplier``.
 
 Credit notes very likely carry **negative** totals and line amounts in Rackbeat, while Dinero's
-credit notes take positive lines. Whether a document is a credit note is decided by the flag
+credit notes take positive lines; the minus of a line may stand on its quantity, its unit price or
+only its line total. Whether a document is a credit note is decided by the flag
 alone, never by the sign; :func:`in_dinero_direction` then turns a credit note stored with negative
 amounts into the positive form the mappers work with, and leaves one stored positive unchanged.
 
@@ -171,14 +172,34 @@ def stored_negative(doc: dict[str, Any]) -> bool:
     return total < 0
 
 
+def line_amount_as_written(line: dict[str, Any]) -> Decimal | None:
+    """A line's amount excluding VAT with Rackbeat's own sign: its line total, else quantity × price."""
+    for name in ("line_total", "total_subtotal"):
+        number = _number(line.get(name))
+        if number is not None:
+            return number
+    quantity, price = _number(line.get("quantity")), _number(line.get("line_price"))
+    if quantity is None or price is None:
+        return None
+    return quantity * price
+
+
 def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
     """The document with a credit note's amounts positive, as Dinero's credit notes take them.
 
     An invoice, and a credit note already stored with positive amounts, are returned unchanged.
-    A credit note stored negative gets every amount's sign flipped: on each line the negative
-    factor (quantity, else unit price) turns positive, so quantities stay quantities and prices
-    prices; a line that was positive on such a credit note (a correction) becomes a negative line.
-    Unit costs are not touched: a cost is a magnitude, its direction comes from the quantity.
+    A credit note stored negative gets every amount's sign flipped, whichever of a line's figures
+    carries its minus (the sign conventions Rackbeat may use):
+
+    * a negative quantity turns positive, so quantities stay quantities and prices prices;
+    * else a negative unit price turns positive;
+    * else a line whose total is negative although its quantity and price are positive is already
+      in Dinero's direction: only its total's sign is flipped;
+    * a line that was positive on such a credit note (a correction) becomes a negative line.
+
+    Figures that fit none of these (e.g. a negative quantity *and* price) are left as they are, so
+    the mapper's totals check stops the document, naming Rackbeat's own figures. Unit costs are not
+    touched: a cost is a magnitude, its direction comes from the quantity.
     """
     if not is_credit_note(doc) or not stored_negative(doc):
         return doc
@@ -190,10 +211,13 @@ def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
     for line in doc.get("lines") or []:
         line = dict(line)
         quantity, price = _number(line.get("quantity")), _number(line.get("line_price"))
+        written = line_amount_as_written(line)
         if quantity is not None and quantity < 0:
             line["quantity"] = -quantity
         elif price is not None and price < 0:
             line["line_price"] = -price
+        elif written is not None and written < 0:
+            pass
         elif quantity is not None:
             line["quantity"] = -quantity
         for name in LINE_AMOUNTS:
