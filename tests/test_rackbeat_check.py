@@ -166,3 +166,20 @@ def test_the_page_runs_the_check_for_consultants_and_shows_it_to_accountants(wor
 
     client.force_login(accountant)
     assert "is_creditnote" in client.get(url).content.decode()
+
+
+def test_the_check_lists_the_events_seen_from_rackbeat_with_the_account_id_they_carried(world):
+    from integration.core.models import RackbeatDeliveryShape
+
+    connection = world["connection"]
+    RackbeatDeliveryShape.objects.create(connection=connection, event="debtor.created", taken_as="customer.created",
+                                         account_id="9", expected_account_id=connection.rackbeat_account_id,
+                                         headers="content-type,rackbeat-account-id,rackbeat-webhook-event")
+    (row,) = run_check(connection).deliveries
+    assert row["event"] == "debtor.created" and row["taken_as"] == "customer.created" and row["account_differs"]
+
+    out = StringIO()
+    call_command("rackbeat_check", str(connection.pk), stdout=out)
+    text = out.getvalue()
+    assert "Events seen from Rackbeat" in text
+    assert "debtor.created (token of customer.created): Rackbeat-Account-Id 9, but the connection's account is" in text

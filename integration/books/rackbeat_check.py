@@ -12,7 +12,9 @@ groups, units and layouts — and reports field by field:
   supplier invoice does not carry one);
 * **missing** — the service will stop documents that need it (required) or do without (optional).
 
-It also lists the webhook registrations as Rackbeat has them next to what activation learnt. The
+It also lists the webhook registrations as Rackbeat has them next to what activation learnt, and
+the events seen from Rackbeat: each event name, account id and header set genuine deliveries
+carried (``RackbeatDeliveryShape``), an account id other than the connection's marked. The
 consultant runs it during setup (``manage.py rackbeat_check <connection>`` or the "Check Rackbeat"
 button on the connection page); every run is stored (``RackbeatShapeCheck``) and shown in the admin,
 so a wrong assumption is seen on day one, not at month end. It only reads.
@@ -37,7 +39,12 @@ from integration.core.clients.rackbeat_documents import (
     stored_negative,
     supplier_number,
 )
-from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
+from integration.core.models import (
+    RackbeatDeliveryShape,
+    RackbeatEventAnswer,
+    RackbeatShapeCheck,
+    RackbeatWebhook,
+)
 from integration.triggers.activation import webhook_url
 from integration.triggers.webhooks import webhook_events
 
@@ -420,6 +427,13 @@ def webhook_status(connection: Connection, client: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def deliveries_seen(connection: Connection) -> list[dict[str, Any]]:
+    """What genuine deliveries carried, one entry per shape, for the stored report."""
+    return [{"event": shape.event, "taken_as": shape.taken_as, "account_text": shape.account_text,
+             "account_differs": shape.account_differs, "header_names": shape.header_names}
+            for shape in RackbeatDeliveryShape.objects.filter(connection=connection)]
+
+
 def run_check(connection: Connection, *, checked_by: str = "", client: Any = None) -> RackbeatShapeCheck:
     """Run the shape check for ``connection`` and store its report."""
 
@@ -439,6 +453,7 @@ def run_check(connection: Connection, *, checked_by: str = "", client: Any = Non
         outcome = RackbeatShapeCheck.Outcome.RENAMED
     else:
         outcome = RackbeatShapeCheck.Outcome.OK
-    report = {"sections": [asdict(section) for section in sections], "webhooks": webhooks}
+    report = {"sections": [asdict(section) for section in sections], "webhooks": webhooks,
+              "deliveries": deliveries_seen(connection)}
     return RackbeatShapeCheck.objects.create(connection=connection, checked_by=checked_by[:150], outcome=outcome,
                                              found=found, renamed=renamed, missing=missing, report=report)

@@ -19,7 +19,8 @@ class AccountAdmin(admin.ModelAdmin):
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
         (_("How this Rackbeat speaks"), {"fields": ("document_shape", "refuse_is_booked_filter")}),
-        (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events")}),
+        (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events", "webhook_account_header",
+                                     "sent_webhook_event_names")}),
         (_("Fault injection"), {"fields": (
             "latency_ms", "error_429_rate", "fail_next_429", "error_500_rate", "fail_next_500",
             "error_500_after_write_rate", "fail_next_500_after_write", "webhook_drop_rate", "drop_next_webhooks",

@@ -48,6 +48,14 @@ class Command(BaseCommand):
         for row in check.webhooks:
             style = self.style.SUCCESS if row["status"] == FOUND else self.style.WARNING
             self.stdout.write(style(f"  {row['event'] or '-'}: {row['text']}"))
+        self.stdout.write(self.style.MIGRATE_HEADING("Events seen from Rackbeat"))
+        for row in check.deliveries:
+            style = self.style.WARNING if row["account_differs"] else self.style.SUCCESS
+            taken = f" (token of {row['taken_as']})" if row["taken_as"] else ""
+            self.stdout.write(style(f"  {row['event']}{taken}: {row['account_text']}; "
+                                    f"headers: {', '.join(row['header_names'])}"))
+        if not check.deliveries:
+            self.stdout.write("  No webhook delivery from Rackbeat seen yet.")
         summary = (f"{check.get_outcome_display()}: {check.found} found, {check.renamed} under another name, "
                    f"{check.missing} missing.")
         if check.outcome in (RackbeatShapeCheck.Outcome.MISSING, RackbeatShapeCheck.Outcome.FAILED):
