@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
+from integration.core import engine
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat import RackbeatClient
@@ -181,6 +182,8 @@ def activate(connection: Connection) -> list[str]:
     connection.refresh_from_db()
     connection.set_state(Connection.State.ACTIVE)
     connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    # What waited while the connection was paused or its login rejected goes on at once.
+    engine.queue_waiting(connection)
     return []
 
 
