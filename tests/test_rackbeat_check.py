@@ -183,3 +183,14 @@ def test_the_check_lists_the_events_seen_from_rackbeat_with_the_account_id_they_
     text = out.getvalue()
     assert "Events seen from Rackbeat" in text
     assert "debtor.created (token of customer.created): Rackbeat-Account-Id 9, but the connection's account is" in text
+
+
+def test_supplier_invoices_without_dates_are_reported_missing(world):
+    from sandbox.rackbeat import models as rb
+
+    rb.Account.objects.update(supplier_invoices_without_dates=True)
+    check = run_check(world["connection"])
+    supplier = _fields(check, "Booked supplier invoice")
+    assert supplier["invoice date"]["status"] == MISSING and supplier["invoice date"]["required"]
+    assert "2018" in supplier["invoice date"]["note"]
+    assert check.outcome == RackbeatShapeCheck.Outcome.MISSING

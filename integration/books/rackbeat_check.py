@@ -1,7 +1,7 @@
 """The shape check: does this connection's Rackbeat send what the service reads?
 
 Rackbeat's documentation does not give the read shape of its documents; the service reads what
-public code calling the live API shows (reference/rackbeat-api.md, "Evidence update"), tolerating
+public code calling the live API shows (docs/rackbeat-documents.md, "Sources"), tolerating
 the older names. The check reads one real example of everything the service uses — a recent booked
 customer invoice, a credit note, a supplier invoice, a product, a customer, a supplier, product
 groups, units and layouts — and reports field by field:
@@ -123,7 +123,9 @@ CREDIT_NOTE = (
 )
 SUPPLIER_INVOICE = (
     Need("invoice number", ("number",)),
-    Need("invoice date", ("invoice_date",)),
+    Need("invoice date", ("invoice_date",),
+         note="The only public schema of supplier invoices (2018) has no dates; without it a supplier "
+              "invoice stops, naming the field."),
     Need("booked flag", ("is_booked",)),
     Need("total incl. VAT", ("total_total",)),
     Need("subtotal excl. VAT", ("total_subtotal",), required=False),

@@ -1,7 +1,7 @@
 """What the service learnt about one connection's Rackbeat instead of assuming it.
 
 Rackbeat's public documentation leaves open which webhook events exist, which list filters are
-accepted and what its documents look like (reference/rackbeat-api.md, "Evidence update"). Each
+accepted and what its documents look like (docs/rackbeat-documents.md, "Sources"). Each
 connection therefore records what its Rackbeat actually answered:
 
 * :class:`RackbeatEventAnswer` — per event name, whether Rackbeat accepted the webhook

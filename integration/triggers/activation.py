@@ -7,7 +7,7 @@ company id and Dinero Pro — then registers one webhook per event and stores ea
 do; an empty list means the connection is active.
 
 Which events Rackbeat offers is learnt, not assumed: only a handful of event names are seen in
-public code (reference/rackbeat-api.md, "Evidence update"). Each registration's answer is recorded
+public code (docs/rackbeat-documents.md, "Sources"). Each registration's answer is recorded
 per connection (``RackbeatEventAnswer``); an event Rackbeat refuses (400/422) does not stop the
 activation — the connection page shows it with Rackbeat's answer, and the poll covers its documents.
 Every activation asks again, so an event Rackbeat starts offering later is picked up.

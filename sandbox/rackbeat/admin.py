@@ -18,7 +18,8 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": ("account_id", "company_name", "api_token", "user_name", "user_email", "company_vat",
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
-        (_("How this Rackbeat speaks"), {"fields": ("document_shape", "refuse_is_booked_filter")}),
+        (_("How this Rackbeat speaks"), {"fields": ("document_shape", "refuse_is_booked_filter",
+                                                     "supplier_invoices_without_dates")}),
         (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events", "webhook_account_header",
                                      "sent_webhook_event_names")}),
         (_("Fault injection"), {"fields": (

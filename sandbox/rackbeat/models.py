@@ -90,6 +90,11 @@ class Account(models.Model):
         help_text=_("Answer a list request filtered on is_booked with 422 “Property 'is_booked' is not "
                     "filterable”, as live Rackbeat was seen doing."),
     )
+    supplier_invoices_without_dates = models.BooleanField(
+        _("supplier invoices without dates"), default=False,
+        help_text=_("Send supplier invoices without invoice_date and due_date, as the only public schema of "
+                    "supplier invoices (2018) shows them."),
+    )
     refused_webhook_events = models.TextField(
         _("refused webhook events"), blank=True,
         help_text=_("Event names (one per line) whose registration is answered with 422 “The selected event "
@@ -113,7 +118,7 @@ class Account(models.Model):
         help_text=_("A held-back webhook goes out after a random 0.5 s up to this many seconds."))
 
     class WebhookBodyShape(models.TextChoices):
-        # What real deliveries look like (reference/rackbeat-api.md, "Evidence update"): the event
+        # What real deliveries look like (docs/rackbeat-documents.md, "Sources"): the event
         # is only in the `Rackbeat-Webhook-Event` header and successive updates have identical bodies.
         THIN = "thin", _("Thin: only key_name and key (as Rackbeat sends them)")
         FULL = "full", _("Full: key, key_name, event, data, old/new key, changed (older documentation)")
