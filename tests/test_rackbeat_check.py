@@ -194,3 +194,16 @@ def test_supplier_invoices_without_dates_are_reported_missing(world):
     assert supplier["invoice date"]["status"] == MISSING and supplier["invoice date"]["required"]
     assert "2018" in supplier["invoice date"]["note"]
     assert check.outcome == RackbeatShapeCheck.Outcome.MISSING
+
+
+def test_an_account_without_documents_is_not_verifiable_yet_never_all_clear(invoice_world):  # noqa: F811
+    connection = invoice_world["connection"]
+    out = StringIO()
+    with pytest.raises(CommandError) as stopped:
+        call_command("rackbeat_check", str(connection.pk), stdout=out)
+    assert stopped.value.returncode == 2
+    assert "Not verifiable yet: Booked customer invoice, Credit note, Booked supplier invoice." in str(stopped.value)
+    assert "Run the check again after the first one." in out.getvalue()
+    check = RackbeatShapeCheck.objects.get(connection=connection)
+    assert check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED
+    assert check.get_outcome_display() != "Everything needed was found"

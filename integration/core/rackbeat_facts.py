@@ -120,6 +120,7 @@ class RackbeatShapeCheck(models.Model):
 
     class Outcome(models.TextChoices):
         OK = "ok", _("Everything needed was found")
+        UNVERIFIED = "unverified", _("Nothing wrong found, but not everything is verifiable yet")
         RENAMED = "renamed", _("Found, partly under other names")
         MISSING = "missing", _("Fields are missing")
         FAILED = "failed", _("Rackbeat could not be read")
