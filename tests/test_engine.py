@@ -209,13 +209,24 @@ def test_unexpected_exception_fails_with_class_and_message_only(active, handler)
     assert "Traceback" not in op.last_error
 
 
-def test_rejected_credentials_mark_the_connection_broken(active, handler):
-    handler.script = [errors.AuthenticationFailed("401 from Dinero")]
+def test_rejected_credentials_mark_the_connection_broken_and_the_document_waits_for_the_repair(active, handler):
+    handler.script = [errors.AuthenticationFailed("401 from Dinero", hint="Enter a new API key."),
+                      Result(outcome="transferred")]
     op = queue(active)
     active.refresh_from_db()
-    assert op.state == State.NEEDS_ATTENTION
+    assert op.state == State.PENDING and op.transient_failures == 0
     assert active.state == Connection.State.BROKEN
-    assert "401 from Dinero" in active.state_reason
+    assert active.state_reason == "Login rejected: 401 from Dinero Enter a new API key."
+    assert "Waiting for the connection to be repaired" in op.events.order_by("pk").last().message
+    engine.run_due()
+    op.refresh_from_db()
+    assert op.state == State.PENDING and handler.calls == [op.pk]  # a broken connection is not worked on
+
+    active.set_state(Connection.State.ACTIVE)  # a person reconnected
+    active.save()
+    engine.run_due()
+    op.refresh_from_db()
+    assert op.state == State.DONE and handler.calls == [op.pk, op.pk]
 
 
 def test_missing_pro_subscription_marks_the_connection_broken(active, handler):

@@ -166,3 +166,44 @@ def test_the_page_runs_the_check_for_consultants_and_shows_it_to_accountants(wor
 
     client.force_login(accountant)
     assert "is_creditnote" in client.get(url).content.decode()
+
+
+def test_the_check_lists_the_events_seen_from_rackbeat_with_the_account_id_they_carried(world):
+    from integration.core.models import RackbeatDeliveryShape
+
+    connection = world["connection"]
+    RackbeatDeliveryShape.objects.create(connection=connection, event="debtor.created", taken_as="customer.created",
+                                         account_id="9", expected_account_id=connection.rackbeat_account_id,
+                                         headers="content-type,rackbeat-account-id,rackbeat-webhook-event")
+    (row,) = run_check(connection).deliveries
+    assert row["event"] == "debtor.created" and row["taken_as"] == "customer.created" and row["account_differs"]
+
+    out = StringIO()
+    call_command("rackbeat_check", str(connection.pk), stdout=out)
+    text = out.getvalue()
+    assert "Events seen from Rackbeat" in text
+    assert "debtor.created (token of customer.created): Rackbeat-Account-Id 9, but the connection's account is" in text
+
+
+def test_supplier_invoices_without_dates_are_reported_missing(world):
+    from sandbox.rackbeat import models as rb
+
+    rb.Account.objects.update(supplier_invoices_without_dates=True)
+    check = run_check(world["connection"])
+    supplier = _fields(check, "Booked supplier invoice")
+    assert supplier["invoice date"]["status"] == MISSING and supplier["invoice date"]["required"]
+    assert "2018" in supplier["invoice date"]["note"]
+    assert check.outcome == RackbeatShapeCheck.Outcome.MISSING
+
+
+def test_an_account_without_documents_is_not_verifiable_yet_never_all_clear(invoice_world):  # noqa: F811
+    connection = invoice_world["connection"]
+    out = StringIO()
+    with pytest.raises(CommandError) as stopped:
+        call_command("rackbeat_check", str(connection.pk), stdout=out)
+    assert stopped.value.returncode == 2
+    assert "Not verifiable yet: Booked customer invoice, Credit note, Booked supplier invoice." in str(stopped.value)
+    assert "Run the check again after the first one." in out.getvalue()
+    check = RackbeatShapeCheck.objects.get(connection=connection)
+    assert check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED
+    assert check.get_outcome_display() != "Everything needed was found"

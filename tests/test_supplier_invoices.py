@@ -132,3 +132,13 @@ def test_retry_after_booking_failure_books_the_stored_voucher(connection, world,
     result = _run(connection, rackbeat, dinero)
     assert dinero.count("create_purchase_voucher") == 1 and dinero.count("book_purchase_voucher") == 1
     assert dinero.purchase_vouchers[result.target_id]["Status"] == "Booked"
+
+
+def test_supplier_invoice_without_invoice_date_stops_naming_the_field(connection, world, rackbeat, dinero):
+    invoice = supplier_invoice(5001, [line("FV-1", FINISHED_GOODS, 1, "100")])
+    invoice.pop("invoice_date", None)
+    rackbeat.supplier_invoices["5001"] = invoice
+    with pytest.raises(NeedsMapping) as problem:
+        _run(connection, rackbeat, dinero)
+    assert "Rackbeat sent no invoice date: the field invoice_date is missing" in str(problem.value)
+    assert dinero.purchase_vouchers == {}

@@ -126,6 +126,15 @@ def test_refusal_at_visma_is_shown_as_a_message(dinero_settings, consultant_clie
     assert any("The user cancelled" in m for m in messages_of(response))
 
 
+def test_denied_consent_is_explained_in_words(dinero_settings, consultant_client, connection):
+    query = start_login(consultant_client, connection)
+    response = consultant_client.get(reverse("visma-connect-callback"), {"error": "access_denied",
+                                                                         "state": query["state"][0]})
+    [message] = messages_of(response)
+    assert "access_denied" not in message
+    assert "cancelled" in message and "“Allow”" in message
+
+
 @responses.activate
 def test_rejected_code_is_a_message_not_a_server_error(dinero_settings, consultant_client, connection):
     query = start_login(consultant_client, connection)

@@ -99,11 +99,6 @@ def test_token_of_another_event_is_not_accepted(client, active, handled):
     assert post(client, active, event="customer.created", token="c" * 32).status_code == 401
 
 
-def test_wrong_account_is_403(client, active, handled):
-    assert post(client, active, account="9999").status_code == 403
-    assert not WebhookDelivery.objects.exists()
-
-
 def test_unknown_connection_is_404(client, db):
     response = client.post(reverse("rackbeat-webhook", args=[uuid.uuid4()]), data="{}",
                            content_type="application/json")

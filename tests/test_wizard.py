@@ -94,6 +94,18 @@ def test_activation_problems_are_shown_in_plain_words(consultant_client, connect
     assert connection.state == Connection.State.DRAFT
 
 
+def test_a_failed_check_of_an_active_connection_never_says_active_and_not_activated(consultant_client, connection,
+                                                                                     fake_engine):
+    _calls, problems = fake_engine
+    connection.set_state(Connection.State.ACTIVE)
+    connection.save()
+    problems.append("Dinero could not be checked (HTTP 500). Try again in a few minutes.")
+    html = consultant_client.post(step(connection, "activate"), {"step": "activate"}).content.decode()
+    assert "The connection is now: Active." in html
+    assert "not activated" not in html
+    assert "The check found problems; nothing was changed:" in html
+
+
 def test_successful_activation_fetches_reference_data_and_moves_on(consultant_client, connection, fake_engine):
     response = consultant_client.post(step(connection, "activate"), {"step": "activate"})
 

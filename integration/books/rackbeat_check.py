@@ -1,7 +1,7 @@
 """The shape check: does this connection's Rackbeat send what the service reads?
 
 Rackbeat's documentation does not give the read shape of its documents; the service reads what
-public code calling the live API shows (reference/rackbeat-api.md, "Evidence update"), tolerating
+public code calling the live API shows (docs/rackbeat-documents.md, "Sources"), tolerating
 the older names. The check reads one real example of everything the service uses — a recent booked
 customer invoice, a credit note, a supplier invoice, a product, a customer, a supplier, product
 groups, units and layouts — and reports field by field:
@@ -12,7 +12,14 @@ groups, units and layouts — and reports field by field:
   supplier invoice does not carry one);
 * **missing** — the service will stop documents that need it (required) or do without (optional).
 
-It also lists the webhook registrations as Rackbeat has them next to what activation learnt. The
+A section with nothing to read (no booked credit note in the account yet, say) is **not verifiable
+yet**, with why and what to do; the check then never says "all clear": its outcome is "nothing
+wrong found, but not everything verifiable yet", and ``manage.py rackbeat_check`` exits with its
+own code (0 all verified, 1 something wrong, 2 not everything verifiable yet).
+
+It also lists the webhook registrations as Rackbeat has them next to what activation learnt, and
+the events seen from Rackbeat: each event name, account id and header set genuine deliveries
+carried (``RackbeatDeliveryShape``), an account id other than the connection's marked. The
 consultant runs it during setup (``manage.py rackbeat_check <connection>`` or the "Check Rackbeat"
 button on the connection page); every run is stored (``RackbeatShapeCheck``) and shown in the admin,
 so a wrong assumption is seen on day one, not at month end. It only reads.
@@ -37,7 +44,12 @@ from integration.core.clients.rackbeat_documents import (
     stored_negative,
     supplier_number,
 )
-from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
+from integration.core.models import (
+    RackbeatDeliveryShape,
+    RackbeatEventAnswer,
+    RackbeatShapeCheck,
+    RackbeatWebhook,
+)
 from integration.triggers.activation import webhook_url
 from integration.triggers.webhooks import webhook_events
 
@@ -76,6 +88,11 @@ class Section:
     error: str = ""
     fields: list[FieldResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Why nothing could be verified here yet, and what to do (e.g. no booked credit note so far).
+    unverified: str = ""
+
+    def not_verifiable(self, why: str) -> None:
+        self.unverified = _("Not verifiable yet: %(why)s Run the check again after the first one.") % {"why": why}
 
 
 # --- what the service reads, per document --------------------------------------------------------
@@ -116,7 +133,9 @@ CREDIT_NOTE = (
 )
 SUPPLIER_INVOICE = (
     Need("invoice number", ("number",)),
-    Need("invoice date", ("invoice_date",)),
+    Need("invoice date", ("invoice_date",),
+         note="The only public schema of supplier invoices (2018) has no dates; without it a supplier "
+              "invoice stops, naming the field."),
     Need("booked flag", ("is_booked",)),
     Need("total incl. VAT", ("total_total",)),
     Need("subtotal excl. VAT", ("total_subtotal",), required=False),
@@ -273,8 +292,8 @@ class ShapeCheck:
         section = Section(title)
         self.sections.append(section)
         if row is None:
-            section.notes.append(_("No booked customer invoice among the newest %(n)s; book one and check again.")
-                                 % {"n": RECENT})
+            section.not_verifiable(_("no booked customer invoice among the newest %(n)s in this account.")
+                                   % {"n": RECENT})
             return None
         invoice = self._read(section, lambda: self.client.get_customer_invoice(row["number"]))
         if invoice is None:
@@ -305,8 +324,8 @@ class ShapeCheck:
         section = Section(_("Credit note"))
         self.sections.append(section)
         if row is None:
-            section.notes.append(_("No booked credit note among the newest %(n)s invoices, so the credit-note flag "
-                                   "is not verified yet; check again after the first credit note.") % {"n": RECENT})
+            section.not_verifiable(_("no booked credit note among the newest %(n)s invoices in this account.")
+                                   % {"n": RECENT})
             return
         note = self._read(section, lambda: self.client.get_customer_invoice(row["number"]))
         if note is None:
@@ -324,8 +343,8 @@ class ShapeCheck:
         section = Section(title)
         self.sections.append(section)
         if row is None:
-            section.notes.append(_("No booked supplier invoice among the newest %(n)s; book one and check again.")
-                                 % {"n": RECENT})
+            section.not_verifiable(_("no booked supplier invoice among the newest %(n)s in this account.")
+                                   % {"n": RECENT})
             return None
         invoice = self._read(section, lambda: self.client.get_supplier_invoice(row["number"]))
         if invoice is None:
@@ -350,7 +369,7 @@ class ShapeCheck:
                 return
             number = (rows or [{}])[0].get("number")
         if number in (None, ""):
-            section.notes.append(_("Rackbeat has no product to check."))
+            section.not_verifiable(_("this account has no product yet."))
             return
         product = self._read(section, lambda: self.client.get_product(number))
         if product is not None:
@@ -366,7 +385,7 @@ class ShapeCheck:
             number = str((first or {}).get("number") or "")
         if not number:
             if not section.error:
-                section.notes.append(_("Rackbeat has no %(kind)s to check.") % {"kind": kind})
+                section.not_verifiable(_("this account has no %(kind)s yet.") % {"kind": kind})
             return
         party = self._read(section, lambda: get(number))
         if party is not None:
@@ -380,7 +399,7 @@ class ShapeCheck:
         if rows is None:
             return
         if not rows:
-            section.notes.append(_("Rackbeat lists none."))
+            section.not_verifiable(_("Rackbeat lists none in this account yet."))
             return
         section.document = _("%(n)s listed") % {"n": len(rows)}
         section.fields = check_fields(rows[0], needs)
@@ -420,6 +439,13 @@ def webhook_status(connection: Connection, client: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def deliveries_seen(connection: Connection) -> list[dict[str, Any]]:
+    """What genuine deliveries carried, one entry per shape, for the stored report."""
+    return [{"event": shape.event, "taken_as": shape.taken_as, "account_text": shape.account_text,
+             "account_differs": shape.account_differs, "header_names": shape.header_names}
+            for shape in RackbeatDeliveryShape.objects.filter(connection=connection)]
+
+
 def run_check(connection: Connection, *, checked_by: str = "", client: Any = None) -> RackbeatShapeCheck:
     """Run the shape check for ``connection`` and store its report."""
 
@@ -435,10 +461,14 @@ def run_check(connection: Connection, *, checked_by: str = "", client: Any = Non
         outcome = RackbeatShapeCheck.Outcome.FAILED
     elif missing_required or any(section.error for section in sections):
         outcome = RackbeatShapeCheck.Outcome.MISSING
+    elif any(section.unverified for section in sections):
+        # Nothing wrong was found, but "all clear" is never said about what could not be seen.
+        outcome = RackbeatShapeCheck.Outcome.UNVERIFIED
     elif renamed:
         outcome = RackbeatShapeCheck.Outcome.RENAMED
     else:
         outcome = RackbeatShapeCheck.Outcome.OK
-    report = {"sections": [asdict(section) for section in sections], "webhooks": webhooks}
+    report = {"sections": [asdict(section) for section in sections], "webhooks": webhooks,
+              "deliveries": deliveries_seen(connection)}
     return RackbeatShapeCheck.objects.create(connection=connection, checked_by=checked_by[:150], outcome=outcome,
                                              found=found, renamed=renamed, missing=missing, report=report)

@@ -145,6 +145,14 @@ def callback(request: HttpRequest) -> HttpResponse:
     _require_credentials_permission(request)
     back = entry.get("next") or change_page(connection)
 
+    if answer["error"] == "access_denied":
+        explained = _("The Visma Connect login was cancelled, or access to Dinero was not allowed, so nothing was "
+                      "changed. To connect, press “Connect with Visma” again, log in and choose “Allow” for the "
+                      "Dinero company.")
+        if answer["error_description"]:
+            explained += " " + _("Visma Connect said: %(reason)s") % {"reason": answer["error_description"]}
+        messages.error(request, explained)
+        return HttpResponseRedirect(back)
     if answer["error"]:
         messages.error(request, _("Visma Connect refused the login: %(reason)s")
                        % {"reason": answer["error_description"] or answer["error"]})

@@ -150,3 +150,20 @@ def notify_connection_broken(connection: Connection) -> bool:
         # Not sent after all: forget the claim so the next report of this breakage tries again.
         cache.delete(key)
         raise
+
+
+# --- What the first deliveries taught -------------------------------------------------------------
+
+def notify_delivery_account(connection: Connection, account_text: str, event: str) -> bool:
+    """Tell the recipients that genuine deliveries carry another (or no) Rackbeat account id.
+
+    Called once per newly seen delivery shape; the deliveries are processed all the same, so this
+    only asks a person to confirm that the webhook address and the Rackbeat account belong together.
+    """
+    context = {
+        "account_text": account_text,
+        "event": event,
+        "connection_url": absolute(reverse("admin:accounts_connection_change", args=[connection.pk])),
+    }
+    subject = _("%(connection)s: Rackbeat deliveries carry another account id") % {"connection": connection.name}
+    return _send(connection, subject, "delivery_account", context)

@@ -78,6 +78,8 @@ CHECK_TASK = "integration.tasks.check_transferred_document"
 
 # Connections in these states keep their work pending until they are active again.
 WAITING_CONNECTION_STATES = (Connection.State.PAUSED, Connection.State.BROKEN)
+# Errors that are the connection's, not the document's: the document waits for the repair.
+CONNECTION_PROBLEMS = ("AuthenticationFailed", "NoProSubscription")
 
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 60 * 60
@@ -460,6 +462,13 @@ def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
 def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any], errors.ApiError | None]:
     message = exc.describe()
     connection_problem = exc if isinstance(exc, errors.AuthenticationFailed | errors.NoProSubscription) else None
+    if connection_problem is not None:
+        # The connection's login, not the document: nothing was written (a 4xx), so the document
+        # waits, without using up an attempt, until a person repairs the connection.
+        return {
+            "state": State.PENDING, "next_attempt_at": timezone.now(), "last_error_class": type(exc).__name__,
+            "last_error": message, "hint": exc.hint, "fix_url": "",
+        }, connection_problem
     if exc.permanent:
         return {
             "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__, "last_error": message,
@@ -511,10 +520,12 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
                            "not counted as an attempt).") % {
             "budget": op.budget_key.split(":", 1)[0].capitalize(),
             "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")})
-    if op.state == State.PENDING:
-        _queue_task(op.pk, at=op.next_attempt_at)
     if connection_problem is not None:
-        _mark_connection_broken(op.connection, connection_problem)
+        # No task: a broken connection is not worked on. The document waits, due and without a
+        # task, so the schedule's run_due queues it as soon as a person repairs the connection.
+        mark_connection_broken(op.connection, connection_problem)
+    elif op.state == State.PENDING:
+        _queue_task(op.pk, at=op.next_attempt_at)
     for kind, direction, source_key in follow_ups:
         enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
     _rerun_if_requested(op)
@@ -527,6 +538,9 @@ def _describe_outcome(op: SyncOperation) -> str:
         return _("Done: %(outcome)s") % {"outcome": op.outcome}
     if op.state == State.SKIPPED:
         return _("Skipped: %(outcome)s") % {"outcome": op.outcome}
+    if op.state == State.PENDING and op.last_error_class in CONNECTION_PROBLEMS:
+        return _("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
+                 "document is transferred once the connection works again.") % {"error": op.last_error}
     if op.state == State.PENDING:
         return _("Temporary problem (%(error)s); next try at %(when)s.") % {
             "error": op.last_error, "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")}
@@ -556,9 +570,31 @@ def _rerun_if_requested(op: SyncOperation) -> None:
         _queue_task(op.pk)
 
 
-def _mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
+def wait_for_repair(op: SyncOperation, exc: errors.ApiError) -> SyncOperation:
+    """``op`` could not start because the connection's login was rejected (or Dinero Pro is gone):
+    the connection is broken (one alert) and the document waits, recorded in its timeline, until a
+    person repairs the connection. Nothing was written."""
+    mark_connection_broken(op.connection, exc)
+    SyncOperation.objects.filter(pk=op.pk, state=State.PENDING).update(
+        last_error_class=type(exc).__name__, last_error=exc.describe(), hint=exc.hint, fix_url="",
+        updated_at=timezone.now())
+    op.refresh_from_db()
+    record_event(op, _("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
+                       "document is transferred once the connection works again.") % {"error": op.last_error})
+    return op
+
+
+def broken_reason(exc: errors.ApiError) -> str:
+    """The connection's state reason for ``exc``: what happened and what to do."""
+    if isinstance(exc, errors.AuthenticationFailed):
+        return _("Login rejected: %(message)s %(hint)s") % {"message": exc.message, "hint": exc.hint or ""}
+    return f"{exc.message} {exc.hint}"
+
+
+def mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
+    """A login rejected or Dinero Pro lost, wherever it was seen: the connection is broken (one alert)."""
     connection.refresh_from_db()
-    if connection.set_state(Connection.State.BROKEN, f"{exc.message} {exc.hint}".strip()):
+    if connection.set_state(Connection.State.BROKEN, broken_reason(exc).strip()):
         connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
         try:
             alerts.notify_connection_broken(connection)
@@ -740,6 +776,16 @@ def run_due() -> int:
     for pk in without_task + lost:
         _queue_task(pk)
     return len(without_task) + len(lost) + _queue_missing_tasks()
+
+
+def queue_waiting(connection: Connection) -> int:
+    """Queue the documents that waited while ``connection`` was paused or broken (it works again)."""
+    waiting = list(SyncOperation.objects.filter(connection=connection, state=State.PENDING,
+                                                next_attempt_at__lte=timezone.now())
+                   .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:1000])
+    for pk in waiting:
+        _queue_task(pk)
+    return len(waiting)
 
 
 def _tasks_waiting(now: datetime) -> int:

@@ -574,4 +574,9 @@ class ReportSlot(models.Model):
 
 
 # What was learnt about each connection's Rackbeat (event answers, refused filters, shape checks).
-from integration.core.rackbeat_facts import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter  # noqa: E402,F401
+from integration.core.rackbeat_facts import (  # noqa: E402,F401
+    RackbeatDeliveryShape,
+    RackbeatEventAnswer,
+    RackbeatShapeCheck,
+    RefusedListFilter,
+)

@@ -110,13 +110,18 @@ def json_number(value: Decimal) -> float | int:
     return float(value)
 
 
-def document_date(value: Any, what: str = "date") -> date:
+def document_date(value: Any, what: str = "date", field: str = "") -> date:
     """A document date as written in Rackbeat (``YYYY-MM-DD``, possibly followed by a time).
 
     Only the calendar date the user sees is used; a time or offset after it is ignored instead of
-    being converted, so an invoice dated the 1st never becomes the 31st.
+    being converted, so an invoice dated the 1st never becomes the 31st. A missing date stops the
+    document naming the field Rackbeat did not send (never a date made up by us).
     """
     text = str(value or "").strip()
+    if not text and field:
+        raise NeedsMapping(f"Rackbeat sent no {what}: the field {field} is missing or empty on this document.",
+                           hint="Enter the date on the document in Rackbeat, then press Retry. If Rackbeat has "
+                                "it under another name, run the Rackbeat shape check and report it.")
     try:
         return date.fromisoformat(text[:10])
     except ValueError as exc:
@@ -585,7 +590,7 @@ def map_supplier_invoice(
     elif not zone:
         problems.add(f"Supplier invoice {number}: the supplier has no VAT zone.",
                      hint="Set the supplier's VAT zone in Rackbeat, then press Retry.")
-    voucher_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
+    voucher_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date", "invoice_date")
     due = invoice.get("due_date")
     payment_date = problems.call(document_date, due, "due date") if due else voucher_date
 

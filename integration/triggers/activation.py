@@ -7,7 +7,7 @@ company id and Dinero Pro — then registers one webhook per event and stores ea
 do; an empty list means the connection is active.
 
 Which events Rackbeat offers is learnt, not assumed: only a handful of event names are seen in
-public code (reference/rackbeat-api.md, "Evidence update"). Each registration's answer is recorded
+public code (docs/rackbeat-documents.md, "Sources"). Each registration's answer is recorded
 per connection (``RackbeatEventAnswer``); an event Rackbeat refuses (400/422) does not stop the
 activation — the connection page shows it with Rackbeat's answer, and the poll covers its documents.
 Every activation asks again, so an event Rackbeat starts offering later is picked up.
@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import Connection
+from integration.core import engine
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat import RackbeatClient
@@ -181,6 +182,8 @@ def activate(connection: Connection) -> list[str]:
     connection.refresh_from_db()
     connection.set_state(Connection.State.ACTIVE)
     connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    # What waited while the connection was paused or its login rejected goes on at once.
+    engine.queue_waiting(connection)
     return []
 
 

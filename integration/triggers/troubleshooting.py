@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
 from integration.core import engine
-from integration.core.clients.errors import ApiError
+from integration.core.clients.errors import ApiError, AuthenticationFailed, NoProSubscription
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.engine import record_event
 from integration.core.models import Direction, HttpExchange, Kind, SyncOperation, Trigger
@@ -137,6 +137,21 @@ def _found_in_dinero(connection: Connection, number: str) -> tuple[str, str]:
     return "", ""
 
 
+def _connection_rejected(connection: Connection, choice: str, number: str, exc: ApiError) -> TransferReport:
+    """The look-up met a rejected login: the connection breaks (one alert) and, where the document
+    is known by its number, it waits in the sync log for the repair."""
+    kind, direction = ROUTES[choice]
+    message = "\n".join(part for part in (exc.describe(), str(exc.hint or "")) if part)
+    # Broken first: the operation queued below then waits instead of running into the rejection.
+    engine.mark_connection_broken(connection, exc)
+    if choice == SALES_TO_RACKBEAT:
+        return TransferReport(message)
+    op = engine.enqueue(connection, kind, direction, number, trigger=Trigger.TROUBLESHOOTING,
+                        document_number=number)
+    op = engine.wait_for_repair(op, exc)
+    return TransferReport(message, state=op.state, operation=op)
+
+
 def transfer_now(connection: Connection, choice: str, number: str) -> TransferReport:
     """Transfer one invoice at once (see module docstring); never raises for bad input."""
 
@@ -167,6 +182,8 @@ def transfer_now(connection: Connection, choice: str, number: str) -> TransferRe
                     _("Dinero already has a document for Rackbeat invoice %(number)s (reference %(ref)s). It was "
                       "not transferred again.") % {"number": number, "ref": sales_external_reference(number)},
                     link=_dinero_link(connection, found_kind, guid), already_existed=True, operation=existing)
+    except (AuthenticationFailed, NoProSubscription) as exc:
+        return _connection_rejected(connection, choice, number, exc)
     except ApiError as exc:
         return TransferReport(_("The look-up failed: %(error)s") % {"error": exc.describe()})
 

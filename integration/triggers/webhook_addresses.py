@@ -7,7 +7,7 @@ on them. Only SHA-256 digests of the tokens are kept, compared in constant time.
 
 Staleness is bounded both ways:
 
-* a refusal (unknown address, inactive, wrong account, wrong token) is never decided on a cached
+* a refusal (unknown address, inactive, wrong token) is never decided on a cached
   entry alone — the receiver looks again in the database first, so new tokens registered by a
   resume in another process work at once;
 * saving or deleting a connection, a registered webhook or the integration settings empties the

@@ -13,11 +13,14 @@ refused gets a 4xx with a readable reason and causes no work (never a 500):
    The address cache only speeds up the checks: whatever stores a delivery checks the connection
    again in the same transaction (share-locked), so a connection paused or deleted by any
    process stores nothing from the next delivery on — 409 or 404, never a 500;
-3. ``Rackbeat-Account-Id`` differs from the connection's Rackbeat account → 403;
-4. ``Rackbeat-Webhook-Token`` is not the token Rackbeat gave for the ``Rackbeat-Webhook-Event``
+3. ``Rackbeat-Webhook-Token`` is not the token Rackbeat gave for the ``Rackbeat-Webhook-Event``
    webhook (SHA-256 digests compared in constant time) → 401. Without the event header (older
-   senders) the token must be one of the connection's, and names the event;
-5. the body is not a JSON object with a plausible key (see :mod:`integration.triggers.webhook_body`), or
+   senders) the token must be one of the connection's, and names the event. A header naming an
+   event the connection never registered, with the token of exactly one registered webhook, is
+   genuine but unexpected: Rackbeat's event names are not documented, so the name is recorded with
+   the webhook whose token it carried, and the delivery is stored as ignored (200) — the poll
+   reads the change;
+4. the body is not a JSON object with a plausible key (see :mod:`integration.triggers.webhook_body`), or
    its ``event`` contradicts the header → 400.
 
 De-duplication keeps real updates. Rackbeat sends the same body for every update of a record, so
@@ -28,6 +31,12 @@ that operation and is answered ``200 duplicate``. Any later delivery — an hour
 identical body, say — queues the operation again (or asks the running worker to read once more),
 so the change reaches Dinero within seconds, not at the next poll. Every delivery is stored with
 its outcome. Unknown events are recorded as ignored (200).
+
+The token is the secret; ``Rackbeat-Account-Id`` is only a cross-check of the account read from
+``GET self``. A genuine delivery carrying another account id, or none, is processed, and what it
+carried is recorded as a fact of the connection (:mod:`integration.triggers.delivery_shapes`):
+every event name and header set genuine deliveries carry is kept once, shown on the connection
+page and in the shape check, and an account id other than the connection's alerts the recipients.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from accounts.models import Connection
 from integration.core import engine
 from integration.core.models import Direction, IntegrationSettings, SyncOperation, Trigger, WebhookDelivery
 from integration.core.webhook_events import DEFAULT_WEBHOOK_EVENTS, event_map
-from integration.triggers import intake_insert, webhook_addresses, webhook_body
+from integration.triggers import delivery_shapes, intake_insert, webhook_addresses, webhook_body
 from integration.triggers.webhook_addresses import WebhookAddress
 from integration.triggers.webhook_body import MAX_BODY_BYTES, DeliveryBody, UnreadableDelivery
 
@@ -67,16 +76,18 @@ def _text(message: str, status: int) -> HttpResponse:
 
 
 def _refusal(address: WebhookAddress | None, request: HttpRequest) -> tuple[HttpResponse | None, list[str]]:
-    """Steps 2–4: the answer refusing the delivery, or None and the events the token is valid for."""
+    """Steps 2–3: the answer refusing the delivery, or None and the events the token is valid for."""
     if address is None:
         return _text("Unknown webhook address.", 404), []
     if not address.is_active:
         return _text("The integration is not active for this account.", 409), []
-    account = request.headers.get("Rackbeat-Account-Id", "")
-    if not address.rackbeat_account_id or account != address.rackbeat_account_id:
-        return _text("This webhook address belongs to another Rackbeat account.", 403), []
     header_event = request.headers.get("Rackbeat-Webhook-Event", "")
-    events = address.events_for_token(request.headers.get("Rackbeat-Webhook-Token", ""), header_event)
+    token = request.headers.get("Rackbeat-Webhook-Token", "")
+    events = address.events_for_token(token, header_event)
+    if not events and header_event and header_event not in address.token_digests:
+        # An event name never registered here: the token alone says which webhook it is.
+        events = address.events_for_token(token, "")
+        events = events if len(events) == 1 else []
     if not events:
         return _text("Invalid webhook token.", 401), []
     return None, events
@@ -119,16 +130,21 @@ def rackbeat_webhook(request: HttpRequest, public_id: object) -> HttpResponse:
     raw = request.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         return too_large
+    header_event = request.headers.get("Rackbeat-Webhook-Event", "")
+    unregistered = bool(header_event) and header_event not in address.token_digests
     try:
         body = webhook_body.parse(raw)
-        event = _event(events, body)
-        kind = address.events.get(event)
+        event = header_event if unregistered else _event(events, body)
+        kind = None if unregistered else address.events.get(event)
         if kind is not None:
             webhook_body.check_key_for_kind(kind, body.key_name, body.key)
     except UnreadableDelivery as exc:
         logger.info("Webhook for connection %s refused: %s", address.connection_id, exc)
         return _text(str(exc), 400)
     try:
+        # Inside the guard: a shape seen first for a connection deleted a moment ago is a 404 too.
+        delivery_shapes.record(request, address.connection_id, address.rackbeat_account_id, event=event,
+                               taken_as=events[0] if unregistered else "")
         if kind is None:
             with transaction.atomic():
                 gone = _connection_refusal(address)

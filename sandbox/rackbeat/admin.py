@@ -18,8 +18,10 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": ("account_id", "company_name", "api_token", "user_name", "user_email", "company_vat",
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
-        (_("How this Rackbeat speaks"), {"fields": ("document_shape", "credit_note_signs", "refuse_is_booked_filter")}),
-        (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events")}),
+        (_("How this Rackbeat speaks"), {"fields": ("document_shape", "credit_note_signs", "refuse_is_booked_filter",
+                                                     "supplier_invoices_without_dates")}),
+        (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events", "webhook_account_header",
+                                     "sent_webhook_event_names")}),
         (_("Fault injection"), {"fields": (
             "latency_ms", "error_429_rate", "fail_next_429", "error_500_rate", "fail_next_500",
             "error_500_after_write_rate", "fail_next_500_after_write", "webhook_drop_rate", "drop_next_webhooks",

@@ -273,6 +273,9 @@ def supplier_invoice(obj: m.SupplierInvoice) -> dict[str, Any]:
         "pdf_url": _self_url(f"supplier-invoices/{obj.number}.pdf"),
         "self": _self_url(f"supplier-invoices/{obj.number}"),
     })
+    if obj.account.supplier_invoices_without_dates:
+        data.pop("invoice_date", None)
+        data.pop("due_date", None)
     return data
 
 

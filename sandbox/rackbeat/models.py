@@ -103,6 +103,11 @@ class Account(models.Model):
         help_text=_("Answer a list request filtered on is_booked with 422 “Property 'is_booked' is not "
                     "filterable”, as live Rackbeat was seen doing."),
     )
+    supplier_invoices_without_dates = models.BooleanField(
+        _("supplier invoices without dates"), default=False,
+        help_text=_("Send supplier invoices without invoice_date and due_date, as the only public schema of "
+                    "supplier invoices (2018) shows them."),
+    )
     refused_webhook_events = models.TextField(
         _("refused webhook events"), blank=True,
         help_text=_("Event names (one per line) whose registration is answered with 422 “The selected event "
@@ -126,13 +131,30 @@ class Account(models.Model):
         help_text=_("A held-back webhook goes out after a random 0.5 s up to this many seconds."))
 
     class WebhookBodyShape(models.TextChoices):
-        # What real deliveries look like (reference/rackbeat-api.md, "Evidence update"): the event
+        # What real deliveries look like (docs/rackbeat-documents.md, "Sources"): the event
         # is only in the `Rackbeat-Webhook-Event` header and successive updates have identical bodies.
         THIN = "thin", _("Thin: only key_name and key (as Rackbeat sends them)")
         FULL = "full", _("Full: key, key_name, event, data, old/new key, changed (older documentation)")
 
     webhook_body_shape = models.CharField(
         _("webhook body shape"), max_length=4, choices=WebhookBodyShape.choices, default=WebhookBodyShape.THIN,
+    )
+
+    class WebhookAccountHeader(models.TextChoices):
+        # The header is documented; that it equals GET self's user_account.id is an inference.
+        OWN = "own", _("This account's id (as GET self gives it)")
+        OTHER = "other", _("Another id than GET self gives")
+        NONE = "none", _("No Rackbeat-Account-Id header")
+
+    webhook_account_header = models.CharField(
+        _("Rackbeat-Account-Id on webhooks"), max_length=5, choices=WebhookAccountHeader.choices,
+        default=WebhookAccountHeader.OWN,
+    )
+    sent_webhook_event_names = models.TextField(
+        _("event names sent on webhooks"), blank=True,
+        help_text=_("Lines “registered=sent”, e.g. “customer.created=debtor.created”: deliveries of a webhook "
+                    "registered for the first name carry the second in Rackbeat-Webhook-Event, to emulate event "
+                    "names other than the ones registered."),
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +170,22 @@ class Account(models.Model):
     @property
     def speaks_real_shapes(self) -> bool:
         return self.document_shape != DocumentShape.EARLY
+
+    def sent_event_name(self, event: str) -> str:
+        """The Rackbeat-Webhook-Event header for a delivery of the webhook registered for ``event``."""
+        for line in self.sent_webhook_event_names.splitlines():
+            registered, _sep, sent = line.partition("=")
+            if registered.strip() == event and sent.strip():
+                return sent.strip()
+        return event
+
+    def webhook_account_id(self) -> str | None:
+        """The Rackbeat-Account-Id header of its deliveries; None for no header."""
+        if self.webhook_account_header == self.WebhookAccountHeader.NONE:
+            return None
+        if self.webhook_account_header == self.WebhookAccountHeader.OTHER:
+            return f"9{self.account_id}"
+        return str(self.account_id)
 
     def refuses_event(self, event: str) -> bool:
         return event.strip() in {line.strip() for line in self.refused_webhook_events.splitlines() if line.strip()}

@@ -56,9 +56,11 @@ def _send_once(delivery: m.WebhookDelivery) -> None:
         "Content-Type": "application/json",
         "User-Agent": "Rackbeat Webhook",
         "Rackbeat-Webhook-Token": hook.token if hook else "",
-        "Rackbeat-Webhook-Event": delivery.event,
-        "Rackbeat-Account-Id": str(delivery.account.account_id),
+        "Rackbeat-Webhook-Event": delivery.account.sent_event_name(delivery.event),
     }
+    account_id = delivery.account.webhook_account_id()
+    if account_id is not None:
+        headers["Rackbeat-Account-Id"] = account_id
     delivery.attempts += 1
     delivery.last_attempt_at = timezone.now()
     try:

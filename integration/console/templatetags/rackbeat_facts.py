@@ -1,4 +1,5 @@
-"""The connection page's "Rackbeat" box: events Rackbeat accepted or refused, and the latest shape check."""
+"""The connection page's "Rackbeat" box: events Rackbeat accepted or refused, what genuine deliveries
+carried, and the latest shape check."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RefusedListFilter
+from integration.core.models import (
+    RackbeatDeliveryShape,
+    RackbeatEventAnswer,
+    RackbeatShapeCheck,
+    RefusedListFilter,
+)
 
 register = template.Library()
 
@@ -28,6 +34,7 @@ def rackbeat_summary(context: dict[str, Any], connection: Any) -> dict[str, Any]
         "accepted": [a for a in answers if a.accepted],
         "refused": [a for a in answers if not a.accepted],
         "refused_filters": list(RefusedListFilter.objects.filter(connection=connection)),
+        "deliveries_seen": list(RackbeatDeliveryShape.objects.filter(connection=connection)),
         "latest": RackbeatShapeCheck.objects.filter(connection=connection).first()
         if user.has_perm("integration.view_rackbeatshapecheck") else None,
         "check_url": check_url if user.has_perm("integration.view_rackbeatshapecheck") else "",

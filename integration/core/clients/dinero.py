@@ -350,7 +350,7 @@ class DineroClient:
             default_headers={"Accept": "application/json"},
             session=session,
         )
-        self.tokens = dinero_auth.provider_for(connection, self.transport)
+        self.tokens = dinero_auth.provider_for(connection, self.transport, sleep=sleep)
 
     # --- organization and reference data -------------------------------------------------------
 

@@ -11,8 +11,12 @@
   :mod:`integration.console.visma_connect` stores an access token (with its expiry) and a refresh token,
   both encrypted on the connection. An expired access token is refreshed with
   ``grant_type=refresh_token`` at ``settings.VISMA_CONNECT_TOKEN_URL``; Visma rotates refresh
-  tokens, so the new one is saved the moment it arrives. The refresh runs with the connection row
-  locked, so two workers never spend the same refresh token.
+  tokens, so the new one is saved the moment it arrives. One process at a time refreshes a
+  connection's login: it holds a lease in the shared cache (never a database lock across the
+  call to the token service — on SQLite that would hold the database's only write lock while the
+  token service, in the demo served by the same process and database, waits for it). The others
+  wait for its answer on the connection row, and a process that finds its refresh token already
+  spent by another one uses that one's new access token instead of calling the login lost.
 
 Token requests go through the client's :class:`~integration.core.clients.transport.Transport`, so they
 are reported like every other exchange, with the key, the secrets and the tokens redacted.
@@ -30,7 +34,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -48,6 +51,8 @@ EXPIRY_MARGIN = timedelta(seconds=60)
 # Another process asking for the organization's token is waited for this long at most.
 RENEWAL_WAIT_SECONDS = 10.0
 RENEWAL_POLL_SECONDS = 0.1
+# A Visma Connect refresh in flight is waited for this long; the lease outlives the token request.
+VISMA_LEASE_SECONDS = 120
 DEFAULT_EXPIRES_IN = 3600
 VISMA_SCOPES = "dineropublicapi:read dineropublicapi:write offline_access"
 
@@ -99,10 +104,11 @@ def secrets_of(connection: Connection) -> list[str]:
     ]
 
 
-def provider_for(connection: Connection, transport: Transport) -> TokenProvider:
+def provider_for(connection: Connection, transport: Transport,
+                 sleep: Callable[[float], None] = time.sleep) -> TokenProvider:
     if connection.dinero_auth_method == connection.DineroAuth.VISMA_CONNECT:
-        return VismaConnectTokens(connection, transport)
-    return ApiKeyTokens(connection, transport)
+        return VismaConnectTokens(connection, transport, sleep)
+    return ApiKeyTokens(connection, transport, sleep)
 
 
 # --- token endpoint ---------------------------------------------------------------------------------
@@ -275,9 +281,15 @@ def exchange_code(transport: Transport, *, code: str, redirect_uri: str, code_ve
 class VismaConnectTokens:
     """The connection's Visma Connect access token, refreshed (and rotated) when it expires."""
 
-    def __init__(self, connection: Connection, transport: Transport) -> None:
+    def __init__(self, connection: Connection, transport: Transport,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = connection
         self.transport = transport
+        self.sleep = sleep
+
+    @property
+    def lease_key(self) -> str:
+        return f"visma-refresh:{self.connection.pk}"
 
     def _valid_access_token(self) -> str:
         expires = self.connection.visma_access_token_expires_at
@@ -287,33 +299,66 @@ class VismaConnectTokens:
             return token
         return ""
 
+    def _reload(self) -> None:
+        """Re-read the login from the row (another process may have refreshed it); no lock is taken."""
+        stored = type(self.connection).objects.filter(pk=self.connection.pk).values(
+            "visma_access_token", "visma_access_token_expires_at", "visma_refresh_token").first()
+        if stored is None:
+            return
+        for name, value in stored.items():
+            setattr(self.connection, name, value)
+
+    def _renewed_meanwhile(self, stale_token: str) -> str:
+        self._reload()
+        fresh = self._valid_access_token()
+        return fresh if fresh and fresh != stale_token else ""
+
     def token(self) -> str:
         return self._valid_access_token() or self.renew()
 
     def renew(self, stale: str = "") -> str:
-        # ``stale`` is not needed: the row lock below already detects a token renewed meanwhile.
-        stale_token = self.connection.visma_access_token
-        with transaction.atomic():
-            # Lock the row and re-read it: another worker may have refreshed in the meantime, and
-            # replaying its (now spent) refresh token would end the login for everybody.
-            locked = type(self.connection).objects.select_for_update().get(pk=self.connection.pk)
-            self.connection.visma_access_token = locked.visma_access_token
-            self.connection.visma_access_token_expires_at = locked.visma_access_token_expires_at
-            self.connection.visma_refresh_token = locked.visma_refresh_token
-            fresh = self._valid_access_token()
-            if fresh and fresh != stale_token:
+        stale_token = stale or self.connection.visma_access_token
+        cache = token_cache()
+        polls = round(RENEWAL_WAIT_SECONDS / RENEWAL_POLL_SECONDS)
+        for _poll in range(polls + 1):
+            if cache.add(self.lease_key, "1", timeout=VISMA_LEASE_SECONDS):
+                break
+            # Another process is refreshing: its answer lands on the row.
+            fresh = self._renewed_meanwhile(stale_token)
+            if fresh:
                 return fresh
-            refresh_token = self.connection.visma_refresh_token
-            if not refresh_token:
-                raise AuthenticationFailed(
-                    _("The connection has no Visma Connect login."), service="dinero", hint=RECONNECT_HINT
-                )
-            self.transport.redactor.add(refresh_token)
+            self.sleep(RENEWAL_POLL_SECONDS)
+        else:
+            raise TransientError(_("Another worker is renewing the Visma Connect login; trying again shortly."),
+                                 service="dinero")
+        try:
+            return self._refresh(stale_token)
+        finally:
+            cache.delete(self.lease_key)
+
+    def _refresh(self, stale_token: str) -> str:
+        fresh = self._renewed_meanwhile(stale_token)
+        if fresh:
+            return fresh
+        refresh_token = self.connection.visma_refresh_token
+        if not refresh_token:
+            raise AuthenticationFailed(
+                _("The connection has no Visma Connect login."), service="dinero", hint=RECONNECT_HINT
+            )
+        self.transport.redactor.add(refresh_token)
+        try:
             tokens = request_token(
                 self.transport,
                 settings.VISMA_CONNECT_TOKEN_URL,
                 {"grant_type": "refresh_token", "refresh_token": refresh_token, **visma_client_credentials()},
                 hint=RECONNECT_HINT,
             )
-            store_visma_tokens(self.connection, tokens)
+        except AuthenticationFailed:
+            # Spent by a process whose lease ran out while it waited for the token service: its
+            # new login is on the row, and the login is not lost.
+            self._reload()
+            if self.connection.visma_refresh_token != refresh_token and self._valid_access_token():
+                return self.connection.visma_access_token
+            raise
+        store_visma_tokens(self.connection, tokens)
         return tokens.access_token

@@ -1,7 +1,7 @@
 """List filters Rackbeat may refuse, and the same filters applied on our side.
 
 Rackbeat's SDK sends ``is_booked`` as a list filter, yet a live account answered another list with
-422 "Property 'is_booked' is not filterable" (reference/rackbeat-api.md, "Evidence update"). The
+422 "Property 'is_booked' is not filterable" (docs/rackbeat-documents.md, "Sources"). The
 client therefore treats each filter as a request it may lose: when Rackbeat refuses one with a 422
 naming it, the client remembers that for the connection and the list (``RefusedListFilter``) and
 from then on asks without it and keeps only the matching rows itself. Filters the client cannot

@@ -1,7 +1,7 @@
 """Tolerant readers of Rackbeat document fields whose names are not settled (docs/rackbeat-documents.md).
 
 Rackbeat's public documentation does not give the read shape of its invoices. Code that calls the
-live API (reference/rackbeat-api.md, "Evidence update") shows names that differ from our first
+live API (docs/rackbeat-documents.md, "Sources") shows names that differ from our first
 reading, so every field whose name is uncertain is read here, by one function, accepting both
 spellings — the evidenced one first:
 

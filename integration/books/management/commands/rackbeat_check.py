@@ -3,7 +3,8 @@
 Runs the shape check (integration.books.rackbeat_check), stores the report (shown on the connection's
 "Rackbeat shape check" page) and prints it field by field. ``<connection>`` is the connection's id
 or its exact name. Exits with an error when a required field is missing or Rackbeat could not be
-read, so a setup script can stop on it.
+read (exit code 1), and with exit code 2 when nothing is wrong but not everything could be verified
+yet (e.g. no credit note in the account so far), so a setup script can tell the three apart.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from accounts.models import Connection
 from integration.books.rackbeat_check import FOUND, MISSING, RENAMED, run_check
 from integration.core.models import RackbeatShapeCheck
 
+# Exit codes: 0 all verified, 1 something wrong (CommandError), 2 nothing wrong but not everything verifiable.
+NOT_VERIFIABLE_YET = 2
 MARKS = {FOUND: "found", RENAMED: "found under another name", MISSING: "missing"}
 
 
@@ -44,14 +47,28 @@ class Command(BaseCommand):
                 optional = "" if result["required"] else " (optional)"
                 example = f" = {result['example']}" if result["example"] else ""
                 self.stdout.write(style(f"  {result['label']}: {MARKS[result['status']]}{where}{optional}{example}"))
+            if section.get("unverified"):
+                self.stdout.write(self.style.WARNING(f"  {section['unverified']}"))
             for note in section["notes"]:
                 self.stdout.write(f"  {note}")
         self.stdout.write(self.style.MIGRATE_HEADING("Webhook registrations"))
         for row in check.webhooks:
             style = self.style.SUCCESS if row["status"] == FOUND else self.style.WARNING
             self.stdout.write(style(f"  {row['event'] or '-'}: {row['text']}"))
+        self.stdout.write(self.style.MIGRATE_HEADING("Events seen from Rackbeat"))
+        for row in check.deliveries:
+            style = self.style.WARNING if row["account_differs"] else self.style.SUCCESS
+            taken = f" (token of {row['taken_as']})" if row["taken_as"] else ""
+            self.stdout.write(style(f"  {row['event']}{taken}: {row['account_text']}; "
+                                    f"headers: {', '.join(row['header_names'])}"))
+        if not check.deliveries:
+            self.stdout.write("  No webhook delivery from Rackbeat seen yet.")
         summary = (f"{check.get_outcome_display()}: {check.found} found, {check.renamed} under another name, "
                    f"{check.missing} missing.")
         if check.outcome in (RackbeatShapeCheck.Outcome.MISSING, RackbeatShapeCheck.Outcome.FAILED):
             raise CommandError(summary)
+        if check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED:
+            unverified = [section["title"] for section in check.sections if section.get("unverified")]
+            raise CommandError(f"{summary} Not verifiable yet: {', '.join(unverified)}.",
+                               returncode=NOT_VERIFIABLE_YET)
         self.stdout.write(self.style.SUCCESS(summary))
