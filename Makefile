@@ -40,12 +40,14 @@ run: install
 	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/admin/ (Ctrl-C stops both)"
 	@# Worker and web server run in the background and the shell waits for the web server. Ctrl-C
 	@# (or SIGTERM) interrupts that wait and the trap stops both: the worker gracefully, bounded by
-	@# Q_STOP_SECONDS (10); the web server and its autoreload child at once.
-	@stop_all() { pkill -TERM -P $$web 2>/dev/null; kill -TERM $$web $$worker 2>/dev/null; wait; }; \
-	trap 'stop_all; exit 0' INT TERM; \
+	@# Q_STOP_SECONDS (10); the web server and its autoreload child at once. Ctrl-C has already
+	@# sent the worker SIGINT (the terminal signals the whole group): a second signal would kill it.
+	@stop_all() { pkill -TERM -P $$web 2>/dev/null; kill -TERM $$web 2>/dev/null; \
+	  if [ "$$1" = TERM ]; then kill -TERM $$worker 2>/dev/null; fi; wait; }; \
+	trap 'stop_all INT; exit 0' INT; trap 'stop_all TERM; exit 0' TERM; \
 	$(RUN_ENV) $(PY) manage.py qcluster & worker=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT) & web=$$!; \
-	wait $$web; stop_all
+	wait $$web; stop_all TERM
 
 test: install-dev
 	DEBUG=true $(PY) -m pytest $(PYTEST_ARGS)
