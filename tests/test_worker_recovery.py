@@ -155,6 +155,8 @@ def test_the_cluster_stop_is_bounded_and_a_second_signal_kills_at_once(monkeypat
     assert Cluster.sig_handler.bounded
     killed, timers = [], []
     monkeypatch.setattr(worker_health, "kill_tree", killed.append)
+    ended: list[bool] = []  # the real one gives back the claims and ends the process (tests/test_cluster_stop.py)
+    monkeypatch.setattr(worker_health, "_end_after_kill", lambda: ended.append(True))
 
     class Timer:
         def __init__(self, seconds, func, args):
@@ -172,6 +174,6 @@ def test_the_cluster_stop_is_bounded_and_a_second_signal_kills_at_once(monkeypat
     assert stops == [True] and killed == []
     assert timers[0].seconds == worker_health.stop_seconds()
     timers[0].func(*timers[0].args)  # the deadline passes with the cluster still stopping
-    assert killed == [os.getpid()]
+    assert killed == [os.getpid()] and ended == [True]
     Cluster.sig_handler(cluster, signal.SIGINT, None)
     assert killed == [os.getpid(), os.getpid()] and stops == [True]
