@@ -69,7 +69,12 @@ def test_ctrl_c_stops_make_run_with_one_graceful_stop(tmp_path):
         assert started, "make run did not start:\n" + "".join(seen)[-3000:]
         os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT to its foreground process group
         _read_until(fd, pid, ["\x00never"], seen, STOP_TIMEOUT)  # until make's output ends
+        # The terminal closes a moment before make itself has exited: give it the stop bound to end.
+        deadline = time.monotonic() + STOP_TIMEOUT
         waited, _status = os.waitpid(pid, os.WNOHANG)
+        while waited == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            waited, _status = os.waitpid(pid, os.WNOHANG)
         output = "".join(seen)
         assert waited == pid, "make run still running after Ctrl-C:\n" + output[-3000:]
         assert "Second stop signal" not in output, output[-3000:]

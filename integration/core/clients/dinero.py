@@ -334,8 +334,6 @@ class DineroClient:
         self.connection = connection
         self.organization_id = str(connection.dinero_organization_id or "")
         if limiter is None:
-            # Imported here: the shared limiter needs the database only when a request is made.
-
             limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
         self.limiter = limiter
         self.limiter_key = limiter_key(self.organization_id)

@@ -194,8 +194,6 @@ class RackbeatClient:
         self.connection = connection
         self._token: str = connection.rackbeat_api_token or ""
         if limiter is None:
-            # Imported here: the shared limiter needs the database/cache only when a request is made.
-
             limiter = SharedRateLimiter(settings.RACKBEAT_RATE_LIMIT_PER_MINUTE)
         self.limiter = limiter
         self.limiter_key = limiter_key(self._token)

@@ -188,7 +188,7 @@ class SharedRateLimiter:
                                 self._wait(self._counted(row, now), now))
             last = row["promised_until"]
             due = free_at if last is None else max(free_at, last + spacing)
-            if _model().objects.filter(key=key, version=row["version"]).update(
+            if RateLimitWindow.objects.filter(key=key, version=row["version"]).update(
                 promised_until=due, version=row["version"] + 1
             ):
                 return due
@@ -200,30 +200,30 @@ class SharedRateLimiter:
         self._row(key)
         # Never shorten a longer penalty another process already recorded; the version moves so
         # a grant being written concurrently reads the penalty first.
-        _model().objects.filter(key=key).filter(Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)).update(
+        RateLimitWindow.objects.filter(key=key).filter(Q(blocked_until__isnull=True) | Q(blocked_until__lt=until)).update(
             blocked_until=until, version=F("version") + 1
         )
 
     def blocked_for(self, key: str, *, now: float | None = None) -> float:
         """Seconds left of a penalty on ``key`` (0 when requests may be sent)."""
         now = self.clock() if now is None else now
-        row = _model().objects.filter(key=key).values("blocked_until").first()
+        row = RateLimitWindow.objects.filter(key=key).values("blocked_until").first()
         return _blocked_seconds(row["blocked_until"], now) if row else 0.0
 
     def used(self, key: str) -> int:
         """Requests counted for ``key`` within the span ending now (in flight ones included)."""
-        row = _model().objects.filter(key=key).values("grants").first()
+        row = RateLimitWindow.objects.filter(key=key).values("grants").first()
         return len(self._counted(row, self.clock())) if row else 0
 
     def in_flight(self, key: str) -> int:
         """Requests started for ``key`` whose answer has not been recorded yet."""
-        row = _model().objects.filter(key=key).values("grants").first()
+        row = RateLimitWindow.objects.filter(key=key).values("grants").first()
         return len(_Log.parse(row["grants"]).flying) if row else 0
 
     def granted_at(self, key: str) -> list[float]:
         """The requests still in the log (epoch seconds, ascending): answer times of finished
         requests, grant times of those in flight."""
-        row = _model().objects.filter(key=key).values("grants").first()
+        row = RateLimitWindow.objects.filter(key=key).values("grants").first()
         if not row:
             return []
         log = _Log.parse(row["grants"])
@@ -243,7 +243,6 @@ class SharedRateLimiter:
     # --- database steps ---------------------------------------------------------------------
     @staticmethod
     def _row(key: str) -> dict[str, Any]:
-        RateLimitWindow = _model()
         fields = ("grants", "version", "blocked_until", "promised_until")
         row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
         if row is not None:
@@ -258,7 +257,7 @@ class SharedRateLimiter:
     @staticmethod
     def _write(key: str, version: int, log: _Log) -> bool:
         return bool(
-            _model().objects.filter(key=key, version=version).update(
+            RateLimitWindow.objects.filter(key=key, version=version).update(
                 grants=log.dumps(), version=version + 1
             )
         )
@@ -329,8 +328,3 @@ def _blocked_seconds(blocked_until: datetime | None, now: float) -> float:
 def _setting(name: str, default: float) -> float:
     return float(getattr(settings, name, default))
 
-
-def _model():  # type: ignore[no-untyped-def]
-    # Imported lazily: the clients package is imported by settings-free code paths too.
-
-    return RateLimitWindow
