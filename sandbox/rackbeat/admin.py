@@ -19,7 +19,8 @@ class AccountAdmin(admin.ModelAdmin):
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
         (_("How this Rackbeat speaks"), {"fields": ("document_shape", "credit_note_signs", "refuse_is_booked_filter",
-                                                     "supplier_invoices_without_dates")}),
+                                                     "supplier_invoices_without_dates", "credit_note_flag",
+                                                     "lines_naming_unknown_items", "total_cost_offset")}),
         (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events", "webhook_account_header",
                                      "sent_webhook_event_names")}),
         (_("Fault injection"), {"fields": (
