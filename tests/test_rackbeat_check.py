@@ -175,6 +175,8 @@ def test_the_page_runs_the_check_for_consultants_and_shows_it_to_accountants(wor
     response = client.post(url, follow=True)
     page = response.content.decode()
     assert "Rackbeat checked" in page and "is_creditnote" in page and "Webhook registrations" in page
+    assert 'class="rackbeat-finding" data-status="verified"' in page and "cost total against the lines" in page
+    assert "read from the product record" in page and "Checks: 7 verified, 0 not verifiable yet, 0 failed." in page
     assert RackbeatShapeCheck.objects.filter(connection=connection, checked_by="consultant").count() == 1
 
     client.force_login(accountant)

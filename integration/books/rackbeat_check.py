@@ -470,8 +470,7 @@ class ShapeCheck:
                listing: Callable[[], Any], document: dict[str, Any] | None) -> None:
         section = Section(title)
         self.sections.append(section)
-        where = _("named on %(kind)s invoice %(n)s") % {"kind": kind, "n": (document or {}).get("number")} \
-            if number else ""
+        where = _("named on invoice %(n)s") % {"n": (document or {}).get("number")} if number else ""
         if not number:
             first = self._read(section, lambda: next(iter(listing()), None))
             number = str((first or {}).get("number") or "")
@@ -481,8 +480,8 @@ class ShapeCheck:
                 section.not_verifiable(_("this account has no %(kind)s yet.") % {"kind": kind})
             return
         party = self._read(section, lambda: get(number), missing=_(
-            "Rackbeat has no %(kind)s with the number %(n)s (looked up as %(kind)ss/%(n)s, %(where)s).") % {
-            "kind": kind, "n": number, "where": where})
+            "Rackbeat has no %(what)s with the number %(n)s (looked up as %(path)s/%(n)s, %(where)s).") % {
+            "what": title.lower(), "path": f"{kind}s", "n": number, "where": where})
         if party is not None:
             section.document = f"{kind} {number}"
             section.fields = check_fields(party, PARTY)

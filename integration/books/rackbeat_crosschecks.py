@@ -115,10 +115,10 @@ def items_finding(doc: dict[str, Any], document: str) -> Finding | None:
         looked_up.append(number)
         item = line.get("item") if isinstance(line.get("item"), dict) else {}
         if item.get("missing_in_rackbeat"):
-            path = "lots" if kind == "lot" else "products"
-            missing.append(_("line %(position)s names %(kind)s %(number)s, but Rackbeat has no %(kind)s with that "
+            path, what = ("lots", _("BOM")) if kind == "lot" else ("products", _("product"))
+            missing.append(_("line %(position)s names %(what)s %(number)s, but Rackbeat has no %(what)s with that "
                              "number (looked up as %(path)s/%(number)s)") % {
-                "position": position, "kind": kind, "number": number, "path": path})
+                "position": position, "what": what, "number": number, "path": path})
     if not looked_up:
         return None
     label = _("items named by the lines")

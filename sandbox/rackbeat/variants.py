@@ -43,3 +43,14 @@ def apply_variant(account: m.Account, name: str) -> None:
     for field_name, value in values.items():
         setattr(account, field_name, value)
     account.save(update_fields=list(values))
+
+
+EMPTY_ACCOUNT_ID = 418002
+EMPTY_ACCOUNT_TOKEN = "sandbox-empty-rackbeat-token-418002"
+
+
+def ensure_empty_account() -> m.Account:
+    """A second Rackbeat company with no data at all: the shape check's "not verifiable yet" case."""
+    account, _created = m.Account.objects.get_or_create(
+        account_id=EMPTY_ACCOUNT_ID, defaults={"company_name": "Tom ApS", "api_token": EMPTY_ACCOUNT_TOKEN})
+    return account
