@@ -15,6 +15,7 @@ consultant's words, with the number looked up). Nothing here talks to Rackbeat.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -37,7 +38,9 @@ ORE = Decimal("0.01")
 HUNDRED = Decimal(100)
 # Keys that may carry a document's kind under another name than the flags the service reads.
 KIND_KEYS = ("type", "document_type", "invoice_type", "kind")
-NOT_A_FLAG = {"credited_invoice_number", "credited_invoice_id", "credit_limit"}
+# A key naming a credit note or memo (``creditnote``, ``is_credit_memo`` …) — not ``credited_invoice_number``
+# or ``is_credited``, which an original invoice may carry.
+CREDIT_NOTE_KEY = re.compile(r"credit[_\- ]?(note|memo)|^(is_)?credit$")
 
 
 @dataclass
@@ -57,9 +60,9 @@ def unknown_credit_flag(row: dict[str, Any]) -> str:
     """``name: value`` of a credit-note marker the service does not read; "" when there is none."""
     for key, value in row.items():
         name = str(key).lower()
-        if key in CREDIT_NOTE_FLAGS or name in NOT_A_FLAG or value in (None, "", False, 0, "0"):
+        if key in CREDIT_NOTE_FLAGS or value in (None, "", False, 0, "0", "false"):
             continue
-        if "credit" in name or (name in KIND_KEYS and "credit" in str(value).lower()):
+        if CREDIT_NOTE_KEY.search(name) or (name in KIND_KEYS and "credit" in str(value).lower()):
             return f"{key}: {value}"
     return ""
 

@@ -60,19 +60,25 @@ class LotLineInline(admin.TabularInline):
     raw_id_fields = ("product",)
 
 
+class ProductUnitInline(admin.TabularInline):
+    model = m.ProductUnit
+    extra = 0
+    verbose_name = _("alternative unit")
+
+
 @admin.register(m.Item)
 class ItemAdmin(OwnedAdmin):
     list_display = ("number", "name", "type", "group", "sales_price", "cost_price", "account")
     list_filter = ("account", "type")
     search_fields = ("number", "name")
-    inlines = [LotLineInline]
+    inlines = [LotLineInline, ProductUnitInline]
 
 
 class LineInline(admin.TabularInline):
     model = m.InvoiceLine
     extra = 0
     raw_id_fields = ("item",)
-    fields = ("position", "item", "name", "quantity", "line_price", "discount_percentage", "vat_percentage",
+    fields = ("position", "item", "name", "quantity", "unit", "line_price", "discount_percentage", "vat_percentage",
               "cost_price", "line_total", "line_vat")
 
 

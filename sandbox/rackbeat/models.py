@@ -455,6 +455,21 @@ class SupplierInvoice(Invoice):
         constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_supplier_invoice")]
 
 
+class ProductUnit(models.Model):
+    """An alternative unit of a product: one of it holds ``quantity`` of the product's own unit."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="alternative_units")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    quantity = models.DecimalField(max_digits=14, decimal_places=4)
+
+    class Meta:
+        ordering = ["unit__number"]
+        constraints = [models.UniqueConstraint(fields=["item", "unit"], name="sbx_rb_unique_product_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.item.number}: 1 {self.unit.name} = {self.quantity}"
+
+
 class InvoiceLine(models.Model):
     """One line of a sales or a supplier invoice; a line without item is a text line."""
 
