@@ -153,7 +153,8 @@ def test_a_list_answering_404_is_not_available_on_the_account_not_a_missing_reco
     check = run_check(connection, client=client)
 
     (layouts,) = [s for s in check.sections if s["title"] == "Layouts"]
-    assert "this list is not available on this account" in layouts["unverified"]
+    assert ("Not verifiable yet: Rackbeat answers HTTP 404 for the list layouts: it is not available on this "
+            "account.") in layouts["unverified"]
     assert "no such record" not in str(layouts)
     assert check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED
 
@@ -173,3 +174,20 @@ def test_the_product_section_names_the_number_rackbeat_has_no_record_of(world): 
     assert finding["status"] == "failed"
     assert "Rackbeat has no product with the number" in finding["text"] and "looked up as products/" in finding["text"]
     assert check.outcome == RackbeatShapeCheck.Outcome.WRONG
+
+
+def test_a_failing_item_lookup_is_reported_in_its_section_not_as_a_crash(world):  # noqa: F811
+    from integration.core.clients.errors import TransientError
+
+    connection = world["connection"]
+    client = rackbeat_client(connection)
+
+    def failing(number: str):
+        raise TransientError("Rackbeat failed GET products/FV-1 with HTTP 500.", service="rackbeat", status=500)
+
+    client.get_product = failing
+    check = run_check(connection, client=client)
+
+    (invoice,) = [s for s in check.sections if s["title"] == "Booked customer invoice"]
+    assert "HTTP 500" in invoice["error"]
+    assert check.outcome == RackbeatShapeCheck.Outcome.UNREADABLE

@@ -281,19 +281,21 @@ class ShapeCheck:
         self.sections: list[Section] = []
         self.requests = Section(_("List requests"))
 
-    def _read(self, section: Section, what: Callable[[], Any], *, missing: str = "") -> Any:
+    def _read(self, section: Section, what: Callable[[], Any], *, missing: str = "", listing: str = "") -> Any:
         """``what()``, or None with the reason in ``section``: a 404 is a failed finding naming the
-        number looked up (``missing``), or — without one — a list this account does not offer."""
+        number looked up (``missing``), or on a ``listing`` a list this account does not offer."""
         try:
             return what()
         except errors.NotFound as exc:
             if missing:
                 section.failed(_("record looked up"), missing)
-            else:
+            elif listing:
                 section.not_verifiable(
-                    _("Rackbeat answers %(answer)s: this list is not available on this account.") % {
-                        "answer": exc.describe()},
+                    _("Rackbeat answers HTTP 404 for the list %(path)s: it is not available on this account.") % {
+                        "path": listing},
                     _("Ask Rackbeat whether the module is enabled for the account, then run the check again."))
+            else:
+                section.error = exc.describe()
         except errors.ApiError as exc:
             section.error = exc.describe()
         return None
@@ -341,7 +343,7 @@ class ShapeCheck:
                     "so tell support.") % {"path": path, "answer": exc.describe()})
                 return self.client.recent_rows(path, key, count=RECENT, booked=True, ordered=False)
 
-        rows = self._read(probe, newest)
+        rows = self._read(probe, newest, listing=path)
         if probe.error or probe.unverified:
             self.sections.append(probe)
             return None
@@ -363,14 +365,16 @@ class ShapeCheck:
         fetched: dict[str, Any] = {}
         number = customer_number(invoice)
         if number:
-            fetched["customer"] = self.related.party("customer", number) or {}
+            fetched["customer"] = self._read(Section(""), lambda: self.related.party("customer", number)) or {}
         section.fields = check_fields(invoice, INVOICE_HEADER, fetched)
         self._document_findings(section, invoice, section.document, sales=True)
         section.fields += self._line_fields(invoice, SALES_LINE, _("line"))
         return invoice
 
     def _document_findings(self, section: Section, doc: dict[str, Any], document: str, *, sales: bool) -> None:
-        with_items = self.related.with_items(doc)
+        with_items = self._read(section, lambda: self.related.with_items(doc))
+        if with_items is None:
+            return
         section.find(items_finding(with_items, document))
         if sales:
             section.find(cost_finding(with_items))
@@ -436,7 +440,7 @@ class ShapeCheck:
         fetched: dict[str, Any] = {}
         number = supplier_number(invoice)
         if number:
-            fetched["supplier"] = self.related.party("supplier", number) or {}
+            fetched["supplier"] = self._read(Section(""), lambda: self.related.party("supplier", number)) or {}
         section.fields = check_fields(invoice, SUPPLIER_INVOICE, fetched)
         self._document_findings(section, invoice, section.document, sales=False)
         section.fields += self._line_fields(invoice, SUPPLIER_LINE, _("line"))
@@ -452,7 +456,8 @@ class ShapeCheck:
         number = line_item_ref(line)[1] if line else None
         where = _("on invoice %(n)s") % {"n": (invoice or {}).get("number")} if line else _("the newest product")
         if number is None:
-            rows = self._read(section, lambda: self.client.recent_rows("products", "products", count=1))
+            rows = self._read(section, lambda: self.client.recent_rows("products", "products", count=1),
+                              listing="products")
             if section.error or section.unverified:
                 return
             number = (rows or [{}])[0].get("number")
@@ -472,7 +477,7 @@ class ShapeCheck:
         self.sections.append(section)
         where = _("named on invoice %(n)s") % {"n": (document or {}).get("number")} if number else ""
         if not number:
-            first = self._read(section, lambda: next(iter(listing()), None))
+            first = self._read(section, lambda: next(iter(listing()), None), listing=f"{kind}s")
             number = str((first or {}).get("number") or "")
             where = _("the first one listed")
         if not number:
@@ -489,7 +494,7 @@ class ShapeCheck:
     def _reference(self, title: str, path: str, listing: Callable[[], Any], needs: tuple[Need, ...]) -> None:
         section = Section(title)
         self.sections.append(section)
-        rows = self._read(section, lambda: list(listing()))
+        rows = self._read(section, lambda: list(listing()), listing=path)
         if rows is None:
             return
         if not rows:
@@ -572,10 +577,11 @@ def run_check(connection: Connection, *, checked_by: str = "", client: Any = Non
         outcome = RackbeatShapeCheck.Outcome.FAILED
     elif any(f.status == FAILED for f in findings):
         outcome = RackbeatShapeCheck.Outcome.WRONG
+    elif any(section.error for section in sections):
+        # Before "missing": what could not be read may be why a field looks missing.
+        outcome = RackbeatShapeCheck.Outcome.UNREADABLE
     elif missing_required:
         outcome = RackbeatShapeCheck.Outcome.MISSING
-    elif any(section.error for section in sections):
-        outcome = RackbeatShapeCheck.Outcome.UNREADABLE
     elif any(section.unverified for section in sections) or any(f.status == NOT_YET for f in findings):
         # Nothing wrong was found, but "all clear" is never said about what could not be seen.
         outcome = RackbeatShapeCheck.Outcome.UNVERIFIED
