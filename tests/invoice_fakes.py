@@ -375,6 +375,7 @@ class FakeRackbeat(_Faults):
         self.customers: dict[str, dict[str, Any]] = {}
         self.suppliers: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
+        self.product_units: dict[str, list[dict[str, Any]]] = {}
         self.customer_invoices: dict[str, dict[str, Any]] = {}
         self.supplier_invoices: dict[str, dict[str, Any]] = {}
         self.pdfs: dict[str, bytes] = {}
@@ -397,6 +398,10 @@ class FakeRackbeat(_Faults):
 
     def get_lot(self, number: Any) -> dict[str, Any]:
         return self._get(self.products, number, "lot")
+
+    def get_product_units(self, number: Any) -> list[dict[str, Any]]:
+        self.calls.append(("get_product_units", number))
+        return copy.deepcopy(self.product_units.get(str(number), []))
 
     def iter_customers(self, *, updated_since: Any = None) -> Iterator[dict[str, Any]]:
         yield from (copy.deepcopy(c) for c in self.customers.values())

@@ -158,3 +158,61 @@ def test_consumption_reads_the_invoice_when_nothing_was_handed_over(connection, 
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
     _run(connection, rackbeat, dinero)
     assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+
+
+# --- Rackbeat's own cost total, and lines in another unit ------------------------------------------
+
+def test_consumption_stops_when_rackbeats_total_cost_disagrees_with_the_lines(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")],
+                                                       total_cost="130.00")
+    with pytest.raises(NeedsMapping) as stopped:
+        _run(connection, rackbeat, dinero)
+    assert ("Invoice 1001: Rackbeat's total cost (total_cost) is 130.00 DKK, but its lines give 120.00 DKK "
+            "(unit cost × quantity over 1 lines with an item).") in stopped.value.message
+    assert "no consumption voucher was booked" in stopped.value.message
+    assert "book the consumption by hand in Dinero" in stopped.value.hint
+    assert dinero.manual_vouchers == {}
+
+
+@pytest.mark.parametrize("total_cost", ["20.01", "20.02"])
+def test_total_cost_rounded_as_a_whole_or_line_by_line_agrees(connection, rackbeat, dinero, total_cost):
+    # 10.005 + 10.005: 20.01 rounded as a whole, 20.02 rounded line by line; Rackbeat may do either.
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [
+        line("A-1", FINISHED_GOODS, 1, "100", cost="10.005"), line("A-2", FINISHED_GOODS, 1, "100", cost="10.005"),
+    ], total_cost=total_cost)
+    result = _run(connection, rackbeat, dinero)
+    assert dinero.manual_vouchers[result.target_id]["Lines"][0]["Amount"] == 20.01
+
+
+def test_credit_notes_negative_total_cost_is_compared_in_dinero_direction(connection, rackbeat, dinero):
+    note = sales_invoice(1002, [line("A-1", FINISHED_GOODS, -2, "100", cost="40")], credit_note=True,
+                         total_cost="-80.00")
+    rackbeat.customer_invoices["1002"] = note
+    result = _run(connection, rackbeat, dinero, 1002)
+    assert dinero.manual_vouchers[result.target_id]["Lines"][0]["Amount"] == -80
+
+
+def _box_line(quantity: int, cost: str) -> dict:
+    boxed = line("A-1", FINISHED_GOODS, quantity, "1200", cost=cost)
+    boxed["unit"] = {"number": "2", "name": "kasse"}   # the product's own unit is 1 (stk)
+    return boxed
+
+
+def test_a_line_in_an_alternative_unit_consumes_the_base_units_it_holds(connection, rackbeat, dinero):
+    rackbeat.products["A-1"] = {**_box_line(1, "40")["item"], "unit": {"number": "1", "name": "stk"}}
+    rackbeat.product_units["A-1"] = [{"unit": {"number": 2, "name": "kasse"}, "name": "kasse", "quantity": 12}]
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [_box_line(2, "40")], total_cost="960.00")
+
+    result = _run(connection, rackbeat, dinero)
+
+    assert dinero.manual_vouchers[result.target_id]["Lines"][0]["Amount"] == 960   # 2 boxes × 12 × 40
+    assert ("get_product_units", "A-1") in rackbeat.calls
+
+
+def test_a_unit_rackbeat_does_not_explain_is_taken_as_written(connection, rackbeat, dinero):
+    rackbeat.products["A-1"] = {**_box_line(1, "40")["item"], "unit": {"number": "1", "name": "stk"}}
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [_box_line(2, "40")])
+
+    result = _run(connection, rackbeat, dinero)
+
+    assert dinero.manual_vouchers[result.target_id]["Lines"][0]["Amount"] == 80

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integration.books.rackbeat_check import FOUND, MISSING, RENAMED, Need, check_fields, run_check
+from integration.books.rackbeat_check import FETCHED, FOUND, MISSING, RENAMED, Need, check_fields, run_check
 from integration.core.models import RackbeatEventAnswer, RackbeatShapeCheck, RackbeatWebhook
 from tests.test_e2e_invoices import _book_sales_invoice
 from tests.test_e2e_invoices import e2e as invoice_world  # noqa: F401  (a fixture, requested below)
@@ -53,7 +53,8 @@ def test_field_results_distinguish_found_renamed_and_missing():
     assert (results["flag"].status, results["flag"].found_as, results["flag"].example) == (
         RENAMED, "is_credit_note", "False")
     assert results["cost"].status == RENAMED and results["cost"].example == "0"
-    assert (results["zone"].status, results["zone"].found_as) == (RENAMED, "fetched customer.vat_zone")
+    assert (results["zone"].status, results["zone"].found_as) == (FETCHED, "fetched customer.vat_zone")
+    assert results["zone"].where == "read from the customer record"
     assert results["note"].status == MISSING and not results["note"].required
     assert results["stock"].status == FOUND
 
@@ -65,15 +66,23 @@ def test_real_rackbeat_is_found_under_the_evidenced_names(world):
     assert invoice["line: unit cost (item consumption)"]["found_as"] == "item_cost_price"
     assert invoice["line: unit cost (item consumption)"]["status"] == FOUND
     assert invoice["line: item number"]["found_as"] == "child_id"
-    assert invoice["line: stock-tracked flag"]["status"] == FOUND
+    assert invoice["line: stock-tracked flag"]["status"] == FETCHED
+    checks = {(s["title"], f["label"]): f for s in check.sections for f in s["findings"]}
+    assert {f["status"] for f in checks.values()} == {"verified"}, checks
+    cost = checks[("Booked customer invoice", "cost total against the lines")]["text"]
+    assert cost.startswith("Invoice ") and "equals unit cost × quantity over its 2 lines" in cost
+    assert checks[("Credit note", "VAT and totals against the lines")]["status"] == "verified"
+    assert "looked up: FV-1, RD-9" in checks[("Booked customer invoice", "items named by the lines")]["text"]
+    assert "looked up: FV-1" in checks[("Booked supplier invoice", "items named by the lines")]["text"]
     credit = _fields(check, "Credit note")
     assert (credit["credit-note flag"]["status"], credit["credit-note flag"]["found_as"]) == (FOUND, "is_creditnote")
     (credit_section,) = [s for s in check.sections if s["title"] == "Credit note"]
     assert any("negative" in note for note in credit_section["notes"])
     supplier = _fields(check, "Booked supplier invoice")
     assert supplier["supplier number"]["found_as"] == "supplier_id"
-    assert (supplier["VAT zone"]["status"], supplier["VAT zone"]["example"]) == (FOUND, "eu")
-    assert supplier["line: product group"]["status"] == FOUND
+    assert (supplier["VAT zone"]["status"], supplier["VAT zone"]["example"]) == (FETCHED, "eu")
+    assert supplier["VAT zone"]["where"] == "read from the supplier record"
+    assert supplier["line: product group"]["status"] == FETCHED
     for title in ("Product", "Customer", "Supplier", "Product groups", "Units", "Layouts"):
         assert _fields(check, title), title
     assert check.outcome == RackbeatShapeCheck.Outcome.OK
@@ -88,7 +97,11 @@ def test_the_early_shape_is_found_under_the_older_names(world, shape):
     assert (credit["credit-note flag"]["status"], credit["credit-note flag"]["found_as"]) == (RENAMED, "is_credit_note")
     invoice = _fields(check, "Booked customer invoice")
     assert invoice["line: unit cost (item consumption)"]["found_as"] == "cost_price"
-    assert check.outcome == RackbeatShapeCheck.Outcome.RENAMED
+    # The early reading has no total_cost: the unit costs cannot be checked against it, and the check says so.
+    (cost,) = [f for s in check.sections if s["title"] == "Booked customer invoice" for f in s["findings"]
+               if f["label"] == "cost total against the lines"]
+    assert cost["status"] == "unverified" and "carries no total_cost" in cost["text"]
+    assert check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED
 
 
 def test_a_missing_required_field_makes_the_check_say_so(world):
@@ -162,6 +175,8 @@ def test_the_page_runs_the_check_for_consultants_and_shows_it_to_accountants(wor
     response = client.post(url, follow=True)
     page = response.content.decode()
     assert "Rackbeat checked" in page and "is_creditnote" in page and "Webhook registrations" in page
+    assert 'class="rackbeat-finding" data-status="verified"' in page and "cost total against the lines" in page
+    assert "read from the product record" in page and "Checks: 7 verified, 0 not verifiable yet, 0 failed." in page
     assert RackbeatShapeCheck.objects.filter(connection=connection, checked_by="consultant").count() == 1
 
     client.force_login(accountant)

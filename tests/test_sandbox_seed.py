@@ -82,3 +82,20 @@ def test_seed_command_prints_the_credentials():
     assert seed.RACKBEAT_TOKEN in out.getvalue()
     assert seed.DINERO_API_KEY in out.getvalue()
     assert str(seed.DINERO_ORGANIZATION_ID) in out.getvalue()
+
+
+def test_seed_switches_the_demo_account_to_a_variant_and_back(settings):
+    settings.SANDBOX_ENABLED = True
+    out = StringIO()
+    call_command("sandbox_seed", "--variant", "credit-note-type", "--empty-account", stdout=out)
+    account = rb.Account.objects.get(account_id=seed.RACKBEAT_ACCOUNT_ID)
+    assert account.credit_note_flag == rb.CreditNoteFlag.TYPE
+    assert "switched to the variant 'credit-note-type'" in out.getvalue()
+    empty = rb.Account.objects.get(account_id=418002)
+    assert "sandbox-empty-rackbeat-token-418002" in out.getvalue()
+    assert not rb.CustomerInvoice.objects.filter(account=empty).exists()
+
+    call_command("sandbox_seed", "--variant", "total-cost-disagrees", stdout=StringIO())
+    account.refresh_from_db()
+    assert account.credit_note_flag == rb.CreditNoteFlag.IS_CREDITNOTE   # every other switch back to real
+    assert account.total_cost_offset == 10

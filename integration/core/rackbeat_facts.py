@@ -123,6 +123,8 @@ class RackbeatShapeCheck(models.Model):
         UNVERIFIED = "unverified", _("Nothing wrong found, but not everything is verifiable yet")
         RENAMED = "renamed", _("Found, partly under other names")
         MISSING = "missing", _("Fields are missing")
+        WRONG = "wrong", _("Something is wrong: see the failed checks")
+        UNREADABLE = "unreadable", _("Part of Rackbeat could not be read")
         FAILED = "failed", _("Rackbeat could not be read")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rackbeat_shape_checks")
@@ -145,6 +147,16 @@ class RackbeatShapeCheck(models.Model):
     @property
     def sections(self) -> list[dict[str, Any]]:
         return list((self.report or {}).get("sections") or [])
+
+    @property
+    def findings(self) -> dict[str, int]:
+        """How many cross-checks were verified, not verifiable yet and failed."""
+        return dict((self.report or {}).get("findings") or {})
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [finding["label"] for section in self.sections for finding in section.get("findings") or []
+                if finding.get("status") == "failed"]
 
     @property
     def webhooks(self) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from integration.core.clients.rackbeat_documents import (
     in_dinero_direction,
     line_cost_price,
@@ -45,6 +47,7 @@ from integration.core.clients.rackbeat_documents import (
     is_credit_note as credit_note_flag,
 )
 from integration.core.handlers import NeedsMapping
+from integration.transfers.cost_readings import base_quantity, cost_agreement
 
 ORE = Decimal("0.01")
 ZERO = Decimal("0")
@@ -773,7 +776,10 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
         if cost == ZERO:
             without_cost.append(f"{item.get('number')} ({label})")
             continue
-        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
+        if problems.call(money, line.get("quantity"), f"quantity on {label}") is None:
+            continue
+        # In the product's base unit: a box of 12 consumes 12 pieces at the piece's cost.
+        quantity = base_quantity(line, item) or ZERO
         total += abs(cost) * quantity
         lines.append(ConsumptionLine(item=str(item.get("number") or ""), name=name, quantity=quantity,
                                      cost_price=abs(cost), amount=ore(abs(cost) * quantity)))
@@ -783,6 +789,13 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
                      "voucher was booked.",
                      hint="Enter the cost price of these products in Rackbeat (or correct the invoice lines), "
                           "then press Retry.")
+    agreement = cost_agreement(invoice)
+    if not agreement.agrees:
+        problems.add(agreement.disagreement() + " " + _("Rackbeat's own figures disagree, so no consumption "
+                                                         "voucher was booked."),
+                     hint=_("Open the invoice in Rackbeat and compare its cost with the lines' unit costs and "
+                            "units (the shape check reports the same comparison). If the lines are right, book "
+                            "the consumption by hand in Dinero and mark this operation handled."))
     problems.raise_if_any()
     amount = ore(total)
     return (-amount if credit_note_flag(invoice) else amount), lines

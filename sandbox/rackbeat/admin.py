@@ -19,7 +19,8 @@ class AccountAdmin(admin.ModelAdmin):
                            "address_street", "address_zipcode", "address_city", "address_country")}),
         (_("Rate limit"), {"fields": ("rate_limit_per_minute",)}),
         (_("How this Rackbeat speaks"), {"fields": ("document_shape", "credit_note_signs", "refuse_is_booked_filter",
-                                                     "supplier_invoices_without_dates")}),
+                                                     "supplier_invoices_without_dates", "credit_note_flag",
+                                                     "lines_naming_unknown_items", "total_cost_offset")}),
         (_("Webhooks"), {"fields": ("webhook_body_shape", "refused_webhook_events", "webhook_account_header",
                                      "sent_webhook_event_names")}),
         (_("Fault injection"), {"fields": (
@@ -59,19 +60,25 @@ class LotLineInline(admin.TabularInline):
     raw_id_fields = ("product",)
 
 
+class ProductUnitInline(admin.TabularInline):
+    model = m.ProductUnit
+    extra = 0
+    verbose_name = _("alternative unit")
+
+
 @admin.register(m.Item)
 class ItemAdmin(OwnedAdmin):
     list_display = ("number", "name", "type", "group", "sales_price", "cost_price", "account")
     list_filter = ("account", "type")
     search_fields = ("number", "name")
-    inlines = [LotLineInline]
+    inlines = [LotLineInline, ProductUnitInline]
 
 
 class LineInline(admin.TabularInline):
     model = m.InvoiceLine
     extra = 0
     raw_id_fields = ("item",)
-    fields = ("position", "item", "name", "quantity", "line_price", "discount_percentage", "vat_percentage",
+    fields = ("position", "item", "name", "quantity", "unit", "line_price", "discount_percentage", "vat_percentage",
               "cost_price", "line_total", "line_vat")
 
 

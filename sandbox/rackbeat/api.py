@@ -327,6 +327,14 @@ def detail(call: Call, resource: str, key: str) -> HttpResponse:
 
 
 @endpoint
+def product_units(call: Call, key: str) -> HttpResponse:
+    if call.request.method != "GET":
+        return error(405, "Method not allowed.")
+    item = RESOURCES["products"].find(call.account, key)
+    return JsonResponse(documents.product_units(item), status=206, json_dumps_params={"ensure_ascii": False})
+
+
+@endpoint
 def book(call: Call, resource: str, number: int) -> HttpResponse:
     if call.request.method != "POST":
         return error(405, "Method not allowed.")

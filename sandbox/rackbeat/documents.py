@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -196,6 +196,8 @@ def _real_line(line: m.InvoiceLine, *, sign: int, purchase: bool, signs: str = "
         "line_total": money(sign * line.line_total),
         "discount_percentage": money(line.discount_percentage),
     }
+    if line.unit is not None:
+        data["unit_id"] = line.unit.number
     if not purchase:
         data["item_cost_price"] = money(line.cost_price)
         data["vat_percentage"] = money(line.vat_percentage)
@@ -233,7 +235,36 @@ def _invoice(obj: m.CustomerInvoice | m.SupplierInvoice, *, sign: int = 1) -> di
     if real and purchase:
         # The only supplier-invoice schema seen carries no VAT zone: it is the supplier's.
         del data["vat_zone"]
+    if real and not purchase:
+        # Rackbeat's own sum of the lines' costs (the header's total_cost), off by the account's offset.
+        cost = sum((_ore(line.cost_price * line.quantity * base_units_per(line)) for line in lines
+                    if line.item is not None), Decimal(0))
+        data["total_cost"] = money(sign * cost + obj.account.total_cost_offset)
+        if obj.account.lines_naming_unknown_items:
+            first = next((line for line in data["lines"] if line.get("child_id")), None)
+            if first is not None:
+                first["child_id"] = f"GONE-{first['child_id']}"
+                first.pop("item", None)
     return data
+
+
+def base_units_per(line: m.InvoiceLine) -> Decimal:
+    """How many of the item's own units one unit of the line holds (its alternative units say)."""
+    if line.item is None or line.unit is None or line.unit_id == line.item.unit_id:
+        return Decimal(1)
+    alternative = line.item.alternative_units.filter(unit=line.unit).first()
+    return alternative.quantity if alternative else Decimal(1)
+
+
+def product_units(item: m.Item) -> dict[str, Any]:
+    """``products/{number}/units`` as public code reads it: rows of unit, name and quantity."""
+    return {"item_units": [
+        {"unit": row.unit.number, "unit_id": row.unit.number, "name": row.unit.name, "quantity": money(row.quantity)}
+        for row in item.alternative_units.select_related("unit")]}
+
+
+def _ore(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def customer_invoice(obj: m.CustomerInvoice) -> dict[str, Any]:
@@ -252,8 +283,12 @@ def customer_invoice(obj: m.CustomerInvoice) -> dict[str, Any]:
             "customer_id": obj.customer.number,
             "customer": {"number": obj.customer.number, "name": obj.customer.name,
                          "customer_group_id": obj.customer.group.number if obj.customer.group else None},
-            "is_creditnote": obj.is_credit_note,
         })
+        flag = obj.account.credit_note_flag
+        if flag == m.CreditNoteFlag.IS_CREDITNOTE:
+            data["is_creditnote"] = obj.is_credit_note
+        elif flag == m.CreditNoteFlag.TYPE:
+            data["type"] = "credit_note" if obj.is_credit_note else "invoice"
     data.update({
         "credited_invoice_number": obj.credited_invoice_number,
         "layout_id": obj.layout.number if obj.layout else None,

@@ -54,6 +54,14 @@ class CreditNoteSigns(models.TextChoices):
     LINE_TOTAL = "line_total", _("Negative line totals with positive quantities and prices")
 
 
+class CreditNoteFlag(models.TextChoices):
+    """How the real shape marks a credit note (its totals are negative in every case)."""
+
+    IS_CREDITNOTE = "is_creditnote", _("is_creditnote: true (as public code reads it)")
+    TYPE = "type", _("type: credit_note (a name the service does not read)")
+    NONE = "none", _("No flag at all, only negative totals")
+
+
 class Account(models.Model):
     """One Rackbeat company (user account) with its API token and fault injection switches."""
 
@@ -107,6 +115,20 @@ class Account(models.Model):
         _("supplier invoices without dates"), default=False,
         help_text=_("Send supplier invoices without invoice_date and due_date, as the only public schema of "
                     "supplier invoices (2018) shows them."),
+    )
+    credit_note_flag = models.CharField(
+        _("credit-note flag"), max_length=14, choices=CreditNoteFlag.choices, default=CreditNoteFlag.IS_CREDITNOTE,
+        help_text=_("Real shape only: under which name a customer invoice says it is a credit note."),
+    )
+    lines_naming_unknown_items = models.BooleanField(
+        _("lines naming unknown items"), default=False,
+        help_text=_("Real shape only: the first item line of each customer invoice names (child_id) an item "
+                    "number this Rackbeat has no record of."),
+    )
+    total_cost_offset = models.DecimalField(
+        _("total_cost offset"), max_digits=14, decimal_places=2, default=Decimal("0"),
+        help_text=_("Real shape only: added to each customer invoice's total_cost, so that the header's cost "
+                    "disagrees with its lines' unit cost × quantity."),
     )
     refused_webhook_events = models.TextField(
         _("refused webhook events"), blank=True,
@@ -431,6 +453,21 @@ class SupplierInvoice(Invoice):
 
     class Meta(Invoice.Meta):
         constraints = [models.UniqueConstraint(fields=["account", "number"], name="sbx_rb_unique_supplier_invoice")]
+
+
+class ProductUnit(models.Model):
+    """An alternative unit of a product: one of it holds ``quantity`` of the product's own unit."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="alternative_units")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    quantity = models.DecimalField(max_digits=14, decimal_places=4)
+
+    class Meta:
+        ordering = ["unit__number"]
+        constraints = [models.UniqueConstraint(fields=["item", "unit"], name="sbx_rb_unique_product_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.item.number}: 1 {self.unit.name} = {self.quantity}"
 
 
 class InvoiceLine(models.Model):

@@ -17,6 +17,7 @@ for _invoices in ("customer-invoices", "supplier-invoices"):
         path(f"api/{_invoices}/<int:number>.pdf", api.pdf, {"resource": _invoices}),
         path(f"api/{_invoices}/<int:number>/book", api.book, {"resource": _invoices}),
     ]
+_api.append(path("api/products/<path:key>/units", api.product_units))
 for _resource in api.RESOURCES:
     _api += [
         path(f"api/{_resource}", api.collection, {"resource": _resource}, name=f"api-{_resource}"),

@@ -49,6 +49,7 @@ from integration.core.clients.errors import (
     UncertainOutcome,
     ValidationFailed,
 )
+from integration.core.clients.rackbeat_documents import unit_rows
 from integration.core.clients.ratelimit import SharedRateLimiter
 from integration.core.clients.transport import ExchangeHook, Transport, retry_after_seconds
 
@@ -179,6 +180,12 @@ def _field_problems(errors: Any) -> str:
     return str(errors or "")
 
 
+def _number_order(row: dict[str, Any]) -> tuple[int, int, str]:
+    """Sorts rows by number: numeric numbers as numbers, after them any others as text."""
+    text = str(row.get("number") or "")
+    return (1, int(text), "") if text.isdigit() else (0, 0, text)
+
+
 class RackbeatClient:
     """The Rackbeat API for one connection (its token and rate-limit bucket)."""
 
@@ -253,6 +260,18 @@ class RackbeatClient:
 
     def get_product(self, number: str) -> dict[str, Any]:
         return self._get_one(f"products/{item_path_key(number)}", "product")
+
+    def get_product_units(self, number: str) -> list[dict[str, Any]]:
+        """The product's alternative units (``{unit, name, quantity}``: base units per unit); [] when none.
+
+        Seen in public code calling the live API (docs/rackbeat-documents.md, "Sources"); an
+        account whose Rackbeat answers 404 for the list simply has none.
+        """
+        try:
+            payload = self._get(f"products/{item_path_key(number)}/units")
+        except NotFound:
+            return []
+        return unit_rows(payload)
 
     def iter_products(self, *, updated_since: datetime | None = None) -> Iterator[dict[str, Any]]:
         return self._iter("products", "products", updated_since=updated_since)
@@ -347,14 +366,21 @@ class RackbeatClient:
 
     # --- newest rows (the shape check) -----------------------------------------------------------
 
-    def recent_rows(self, path: str, key: str, *, count: int = 50, booked: bool | None = None
-                    ) -> list[dict[str, Any]]:
-        """Up to ``count`` rows of a list, highest numbers first (one request in the usual case)."""
-        params: dict[str, Any] = {"limit": count, "order_by": "number", "order_direction": "DESC"}
+    def recent_rows(self, path: str, key: str, *, count: int = 50, booked: bool | None = None,
+                    ordered: bool = True) -> list[dict[str, Any]]:
+        """Up to ``count`` rows of a list, highest numbers first (one request in the usual case).
+
+        ``ordered=False`` asks without ``order_by`` (for a Rackbeat that refuses it): the first
+        page of the largest size is read and its highest numbers kept.
+        """
         filters: dict[str, Any] = {}
         if booked is not None:
             filters["is_booked"] = "true" if booked else "false"
-        return list(itertools.islice(self._filtered_pages(path, key, params, filters), count))
+        if ordered:
+            params: dict[str, Any] = {"limit": count, "order_by": "number", "order_direction": "DESC"}
+            return list(itertools.islice(self._filtered_pages(path, key, params, filters), count))
+        rows = list(itertools.islice(self._filtered_pages(path, key, {"limit": PAGE_SIZE}, filters), PAGE_SIZE))
+        return sorted(rows, key=_number_order, reverse=True)[:count]
 
     # --- webhooks --------------------------------------------------------------------------------
 

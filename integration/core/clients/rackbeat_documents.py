@@ -8,7 +8,10 @@ spellings — the evidenced one first:
 * the credit-note flag is ``is_creditnote`` (older reading: ``is_credit_note``);
 * a line's unit cost is ``item_cost_price`` (older reading: ``cost_price``);
 * a line names its item by ``child_id``/``child_type`` and may carry no embedded ``item``;
-* a supplier invoice may carry only ``supplier_id``, no embedded ``supplier``.
+* a supplier invoice may carry only ``supplier_id``, no embedded ``supplier``;
+* a line's unit is ``unit{number}`` or ``unit_id``; a product's alternative units
+  (``products/{number}/units``) say how many base units each holds (``unit``, ``name``,
+  ``quantity``).
 
 Credit notes very likely carry **negative** totals and line amounts in Rackbeat, while Dinero's
 credit notes take positive lines; the minus of a line may stand on its quantity, its unit price or
@@ -138,9 +141,53 @@ def customer_number(invoice: dict[str, Any] | None) -> str:
     return "" if value in (None, "") else str(value)
 
 
+def _unit_number(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("number", value.get("id"))
+    return "" if value in (None, "") else str(value).strip()
+
+
+def line_unit(line: dict[str, Any] | None) -> str:
+    """The number of the unit a line is sold in (``unit{number}`` or ``unit_id``); "" when it does not say."""
+    line = line or {}
+    return _unit_number(line.get("unit")) or _unit_number(line.get("unit_id"))
+
+
+def base_units_per(line: dict[str, Any] | None, item: dict[str, Any] | None) -> Decimal | None:
+    """How many of the item's base units one unit of the line holds; None when Rackbeat does not say.
+
+    1 when the line is in the item's own unit (or names none). A line in another unit is converted
+    by the item's alternative units (``alternative_units``: the rows of ``products/{number}/units``,
+    each ``{unit, name, quantity}``); an alternative unit not listed there, or listed without a
+    usable quantity, is unknown.
+    """
+    unit = line_unit(line)
+    item = item or {}
+    base = _unit_number(item.get("unit")) or _unit_number(item.get("unit_id"))
+    if not unit or not base or unit == base:
+        return Decimal(1)
+    for row in item.get("alternative_units") or []:
+        if isinstance(row, dict) and (_unit_number(row.get("unit")) or _unit_number(row.get("unit_id"))) == unit:
+            quantity = number_or_none(row.get("quantity"))
+            return quantity if quantity is not None and quantity > 0 else None
+    return None
+
+
+def unit_rows(payload: Any) -> list[dict[str, Any]]:
+    """The rows of a ``products/{number}/units`` answer, whichever envelope it comes in."""
+    if isinstance(payload, list):
+        return [row for row in payload if isinstance(row, dict)]
+    if isinstance(payload, dict):
+        for key in ("item_units", "product_units", "units", "data"):
+            if isinstance(payload.get(key), list):
+                return [row for row in payload[key] if isinstance(row, dict)]
+    return []
+
+
 # --- credit-note direction -----------------------------------------------------------------------
 
-def _number(value: Any) -> Decimal | None:
+def number_or_none(value: Any) -> Decimal | None:
+    """A Rackbeat amount as a Decimal; None when it is absent or not a number."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -151,7 +198,7 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _negated(value: Any) -> Any:
-    number = _number(value)
+    number = number_or_none(value)
     return value if number is None else -number
 
 
@@ -160,13 +207,13 @@ def stored_negative(doc: dict[str, Any]) -> bool:
 
     The total says so; a credit note without a usable total is judged by the sum of its lines.
     """
-    total = _number(doc.get("total_total"))
+    total = number_or_none(doc.get("total_total"))
     if total is None or total == 0:
-        total = _number(doc.get("total_subtotal"))
+        total = number_or_none(doc.get("total_subtotal"))
     if total is None or total == 0:
         total = Decimal(0)
         for line in doc.get("lines") or []:
-            quantity, price = _number(line.get("quantity")), _number(line.get("line_price"))
+            quantity, price = number_or_none(line.get("quantity")), number_or_none(line.get("line_price"))
             if quantity is not None and price is not None:
                 total += quantity * price
     return total < 0
@@ -175,10 +222,10 @@ def stored_negative(doc: dict[str, Any]) -> bool:
 def line_amount_as_written(line: dict[str, Any]) -> Decimal | None:
     """A line's amount excluding VAT with Rackbeat's own sign: its line total, else quantity × price."""
     for name in ("line_total", "total_subtotal"):
-        number = _number(line.get(name))
+        number = number_or_none(line.get(name))
         if number is not None:
             return number
-    quantity, price = _number(line.get("quantity")), _number(line.get("line_price"))
+    quantity, price = number_or_none(line.get("quantity")), number_or_none(line.get("line_price"))
     if quantity is None or price is None:
         return None
     return quantity * price
@@ -210,7 +257,7 @@ def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
     lines = []
     for line in doc.get("lines") or []:
         line = dict(line)
-        quantity, price = _number(line.get("quantity")), _number(line.get("line_price"))
+        quantity, price = number_or_none(line.get("quantity")), number_or_none(line.get("line_price"))
         written = line_amount_as_written(line)
         if quantity is not None and quantity < 0:
             line["quantity"] = -quantity
@@ -247,6 +294,7 @@ class RelatedRecords:
         self.client = client
         self._items: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._parties: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._units: dict[str, list[dict[str, Any]]] = {}
 
     def item(self, kind: str, number: str) -> dict[str, Any] | None:
         key = (kind, number)
@@ -257,6 +305,12 @@ class RelatedRecords:
             except NotFound:
                 self._items[key] = None
         return self._items[key]
+
+    def alternative_units(self, number: str) -> list[dict[str, Any]]:
+        """A product's alternative units (``products/{number}/units``), fetched once."""
+        if number not in self._units:
+            self._units[number] = self.client.get_product_units(number)
+        return self._units[number]
 
     def party(self, kind: str, number: str) -> dict[str, Any] | None:
         key = (kind, number)
@@ -279,13 +333,17 @@ class RelatedRecords:
             return None
         kind, number = ref
         embedded = line.get("item") if isinstance(line.get("item"), dict) else {}
-        if embedded and all(embedded.get(name) not in (None, "") for name in ITEM_FIELDS_NEEDED):
+        if embedded and all(embedded.get(name) not in (None, "") for name in ITEM_FIELDS_NEEDED) \
+                and base_units_per(line, embedded) is not None:
             return {"type": kind, **embedded}
         fetched = self.item(kind, number) or {"missing_in_rackbeat": True}
         # What the line embeds was true when the invoice was booked; the item supplies the rest.
         merged = {**fetched, **{k: v for k, v in embedded.items() if v not in (None, "")}}
         merged.setdefault("number", number)
         merged["type"] = kind
+        if kind == "product" and base_units_per(line, merged) is None and "alternative_units" not in merged:
+            # Sold in another unit than the product's own: how many base units it holds is asked once.
+            merged["alternative_units"] = self.alternative_units(number)
         return merged
 
     def with_items(self, doc: dict[str, Any]) -> dict[str, Any]:
