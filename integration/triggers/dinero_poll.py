@@ -44,6 +44,11 @@ OVERLAP = timedelta(minutes=15)
 FIRST_POLL_LOOKBACK = timedelta(hours=1)
 
 
+def dinero_client(connection: Connection) -> DineroClient:
+    """The poll's client: its listings are kept in the exchange log only when they fail."""
+    return DineroClient(connection, on_exchange=failures_only(exchange_recorder(connection)))
+
+
 def connections_to_poll():  # type: ignore[no-untyped-def]
     return Connection.objects.filter(
         state=Connection.State.ACTIVE,
@@ -86,7 +91,7 @@ def poll_connection(connection: Connection, *, window_start: datetime | None = N
     cursor = PollCursor.objects.filter(connection=connection, stream=STREAM).first()
     since = (cursor.value if cursor else started - FIRST_POLL_LOOKBACK) - OVERLAP
     run.report = {"changes_since": since.isoformat(), "skipped": {}}
-    client = DineroClient(connection, on_exchange=failures_only(exchange_recorder(connection)))
+    client = dinero_client(connection)
     try:
         for invoice in client.iter_invoices(changes_since=since, status_filter=POLLED_STATUSES):
             run.total += 1

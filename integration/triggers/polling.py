@@ -90,6 +90,11 @@ STREAMS: tuple[Stream, ...] = (
 )
 
 
+def rackbeat_client(connection: Connection) -> RackbeatClient:
+    """The poll's client: its listings are kept in the exchange log only when they fail."""
+    return RackbeatClient(connection, on_exchange=failures_only(exchange_recorder(connection)))
+
+
 def _already_current(connection: Connection, kind: str, key: str, updated_at: datetime | None) -> bool:
     """True when nothing changed since we last handled the record: a done operation finished well
     after its last change, or the record is one this service wrote (the start sync) and Rackbeat
@@ -140,7 +145,7 @@ def poll_connection(connection_id: int) -> SyncRun | None:
         return None
     connection, run = started
     integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
-    client = RackbeatClient(connection, on_exchange=failures_only(exchange_recorder(connection)))
+    client = rackbeat_client(connection)
     overlap = timedelta(minutes=settings.POLL_OVERLAP_MINUTES)
     report: dict[str, Any] = {"streams": {}}
     errors: list[str] = []
