@@ -238,28 +238,43 @@ def engine_overhead(connection_id: int, operations: int) -> dict[str, Any]:
 
 
 def database_sessions(database_url: str, workers: int) -> dict[str, Any]:
-    """Start a qcluster with ``workers`` workers on the bench database and count its sessions."""
+    """Start a qcluster with ``workers`` workers on the bench database, give it tasks that use the
+    database, and count the server sessions it opens (distinct backends started meanwhile)."""
     import psycopg
+    from django_q.tasks import async_task
 
     name = database_url.rsplit("/", 1)[1]
+    for _n in range(workers * 50):
+        async_task("integration.tasks.heartbeat", sync=False)
 
-    def sessions() -> int:
+    def backends(since: Any) -> tuple[set[int], int]:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()[0] - 1
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_start > %s "
+                                "AND pid <> pg_backend_pid()", [name, since]).fetchall()
+        return {row[0] for row in rows}, len(rows)
 
-    idle = sessions()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        since = conn.execute("SELECT now()").fetchone()[0]
     env = {**_env(database_url), "Q_WORKERS": str(workers), "DJANGO_SETTINGS_MODULE": "config.settings"}
     cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    seen: set[int] = set()
+    peak = 0
     try:
-        peak = 0
-        for _second in range(30):
-            time.sleep(1)
-            peak = max(peak, sessions() - idle)
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            pids, now_open = backends(since)
+            seen |= pids
+            peak = max(peak, now_open)
     finally:
         os.killpg(cluster.pid, 15)
         cluster.wait(timeout=60)
-    return {"workers": workers, "sessions_peak": peak, "per_worker": round(peak / workers, 2)}
+    from django_q.models import OrmQ
+
+    left = OrmQ.objects.count()
+    return {"workers": workers, "sessions_peak": peak, "sessions_opened": len(seen),
+            "per_worker": round(peak / workers, 2), "tasks_left_unrun": left}
 
 
 def load() -> str:
