@@ -66,6 +66,11 @@ def _setup_django(database_url: str) -> None:
     from django.conf import settings
 
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    from django.db import connections
+
+    # One backend for the whole run, so its CPU can be read from /proc: the ORM broker closes a
+    # connection older than CONN_MAX_AGE between tasks.
+    connections["default"].settings_dict["CONN_MAX_AGE"] = None
     # The engine's own cost is measured, not the budget's waits.
     settings.DINERO_RATE_LIMIT_PER_MINUTE = 1_000_000
     settings.RACKBEAT_RATE_LIMIT_PER_MINUTE = 1_000_000

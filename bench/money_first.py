@@ -100,9 +100,9 @@ def main(argv: list[str]) -> None:
     load_before, started = load(), time.time()
     for n in range(args.products):
         engine.enqueue(connection, Kind.PRODUCT, Direction.TO_DINERO, f"P{n}", trigger=Trigger.POLL)
-    # Drain until the budget is used up and the products wait in its line.
+    # Drain until the budget is used up and every product left waits in its line.
     products = SyncOperation.objects.filter(connection=connection, kind=Kind.PRODUCT)
-    while not products.filter(state=SyncOperation.State.PENDING).exclude(budget_key="").exists():
+    while products.filter(state=SyncOperation.State.PENDING, budget_key="").exists():
         work_once(broker)
     done_before = products.filter(state=SyncOperation.State.DONE).count()
     booked_at = time.time()
