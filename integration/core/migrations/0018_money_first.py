@@ -7,9 +7,11 @@ MONEY_KINDS = ("sales_invoice", "credit_note", "supplier_invoice", "item_consump
 
 
 def money_first(apps, schema_editor):
-    """Rows written before the column existed: booked documents get their priority (one UPDATE)."""
+    """Rows written before the column existed: booked documents that can still run get their
+    priority, in one UPDATE. Transferred ones (done) never run again and are left as they are, so
+    the update stays small on a large sync log."""
     SyncOperation = apps.get_model("integration", "SyncOperation")
-    SyncOperation.objects.filter(kind__in=MONEY_KINDS).update(priority=0)
+    SyncOperation.objects.filter(kind__in=MONEY_KINDS).exclude(state="done").update(priority=0)
 
 
 class Migration(migrations.Migration):
