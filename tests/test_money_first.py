@@ -4,6 +4,7 @@ flood's line."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Connection
 from integration.core import dispatch, engine
+from integration.core.clients import errors
 from integration.core.clients.ratelimit import SharedRateLimiter
 from integration.core.models import Direction, Kind, Priority, RateLimitWindow, SyncOperation, Trigger
 from tests.test_engine import ScriptedHandler
@@ -126,3 +128,31 @@ def test_invoices_waiting_for_the_budget_are_spaced_among_themselves(active, han
     spacing = SharedRateLimiter(LIMIT).span / LIMIT
     gap = (second.next_attempt_at - first.next_attempt_at).total_seconds()
     assert gap == pytest.approx(spacing, abs=0.01)
+
+
+def test_an_invoice_that_meets_a_full_budget_mid_transfer_waits_in_the_line_of_booked_documents(active, handler):
+    late = time.time() + 1800
+
+    def budget_used_up_meanwhile(op, ctx):
+        fill_budget()
+        raise errors.BudgetExhausted(key=BUDGET, retry_after=1800, due_at=late)
+
+    handler.script = [budget_used_up_meanwhile]
+    invoice = queue(active, Kind.SALES_INVOICE, "1001")
+    engine.run_operation(invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == State.PENDING and invoice.budget_key == BUDGET
+    # The budget's next free moment (its minute), not the end of a line half an hour away.
+    assert invoice.next_attempt_at.timestamp() < time.time() + 2 * 60
+
+
+def test_rackbeats_budget_keeps_the_moment_it_named(active, handler):
+    due = time.time() + 1800
+    for _n in range(LIMIT):
+        SharedRateLimiter(LIMIT).acquire("rackbeat:token")
+    handler.script = [errors.BudgetExhausted(key="rackbeat:token", retry_after=1800, due_at=due)]
+    invoice = queue(active, Kind.SALES_INVOICE, "1001")
+    engine.run_operation(invoice.pk)
+    invoice.refresh_from_db()
+    assert invoice.state == State.PENDING
+    assert invoice.next_attempt_at.timestamp() == pytest.approx(due, abs=0.01)

@@ -439,8 +439,8 @@ def _money_waiting(op: SyncOperation, key: str, span: float) -> bool:
 def _in_money_line(op: SyncOperation, exc: errors.BudgetExhausted) -> errors.BudgetExhausted:
     """A booked document that met a full budget mid-transfer waits in the line of booked documents
     (the budget's next free moment), not at the end of the master-data backlog's line."""
-    if op.priority != Priority.MONEY:
-        return exc
+    if op.priority != Priority.MONEY or exc.key != limiter_key(str(op.connection.dinero_organization_id or "")):
+        return exc  # master data, or Rackbeat's budget (its line is the organization's own)
     limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
     if limiter.wait_for(exc.key) <= 0:
         return exc  # the log has room again: keep the moment the budget named
