@@ -220,6 +220,8 @@ POLL_OVERLAP_MINUTES = env.int("POLL_OVERLAP_MINUTES", default=5)
 EXCHANGE_RETENTION_DAYS = env.int("EXCHANGE_RETENTION_DAYS", default=90)
 # Stored webhook deliveries (evidence of what Rackbeat sent) are deleted after this many days.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+# Polls that queued nothing are deleted after this many days (docs/operations.md, "Fleet sizing").
+POLL_RUN_RETENTION_DAYS = env.int("POLL_RUN_RETENTION_DAYS", default=7)
 STALE_CLAIM_MINUTES = env.int("STALE_CLAIM_MINUTES", default=15)
 # The start sync works in slices of this many seconds (plus the time to read the lists), each its
 # own task, well inside Q_TIMEOUT.

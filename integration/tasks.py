@@ -53,6 +53,11 @@ def fetch_dinero_invoices() -> int:
     return dinero_poll.poll_all_connections()
 
 
+def poll_dinero_connection(connection_id: int, window_start: float) -> int:
+    """One connection's share of the hourly Dinero poll; its window starts at ``window_start``."""
+    return dinero_poll.poll_one(connection_id, window_start)
+
+
 def run_start_sync(run_id: int) -> None:
     start_sync.run(run_id)
 

@@ -140,13 +140,16 @@ def test_poll_queues_booked_invoices_and_moves_the_cursor(connection, other_conn
 
     before = timezone.now()
     assert dinero_poll.poll_all_connections() == 1
+    after = timezone.now()
     ((args, kwargs),) = queued
     assert kwargs["trigger"] == "poll"
     assert args == (connection, Kind.SALES_INVOICE, Direction.TO_RACKBEAT, booked["Guid"])
     run_row = SyncRun.objects.get(connection=connection, kind=SyncRun.RunKind.POLL_DINERO)
     assert run_row.state == SyncRun.State.DONE and run_row.created == 1
     cursor = PollCursor.objects.get(connection=connection, stream=dinero_poll.STREAM)
-    assert cursor.value >= before
+    # The round's window starts at its minute (13 past, for the schedule), whenever the poll ran.
+    assert before.replace(second=0, microsecond=0) <= cursor.value <= after
+    assert cursor.value.second == 0 and cursor.value.microsecond == 0
     ((changes_since, status_filter),) = [a for name, a in dinero.calls if name == "iter_invoices"]
     assert status_filter == "Booked,Paid,OverPaid,Overdue"
     assert changes_since <= before - dinero_poll.OVERLAP

@@ -8,8 +8,8 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integration.core.models import HttpExchange, SyncOperation, WebhookDelivery
-from integration.core.retention import prune_all, prune_exchanges, prune_webhook_deliveries
+from integration.core.models import HttpExchange, SyncOperation, SyncRun, WebhookDelivery
+from integration.core.retention import prune_all, prune_exchanges, prune_idle_polls, prune_webhook_deliveries
 from tests.operations_fixtures import make_exchange, make_operation
 
 State = SyncOperation.State
@@ -89,4 +89,25 @@ def test_daily_retention_prunes_exchanges_and_deliveries(connection, settings):
     make_exchange(make_operation(connection), age=OLD)
     _delivery(connection, age=timedelta(days=31))
 
-    assert prune_all() == {"exchanges": 1, "webhook_deliveries": 1}
+    assert prune_all() == {"exchanges": 1, "webhook_deliveries": 1, "idle_polls": 0}
+
+
+def _poll(connection, *, age: timedelta, created=0, state=SyncRun.State.DONE, kind=SyncRun.RunKind.POLL_RACKBEAT,
+          error="") -> SyncRun:
+    return SyncRun.objects.create(connection=connection, kind=kind, state=state, created=created, error=error,
+                                  started_at=timezone.now() - age)
+
+
+def test_idle_polls_older_than_the_retention_are_deleted_polls_that_did_something_kept(connection, settings):
+    settings.POLL_RUN_RETENTION_DAYS = 7
+    week = timedelta(days=8)
+    idle = [_poll(connection, age=week), _poll(connection, age=week, kind=SyncRun.RunKind.POLL_DINERO)]
+    kept = [
+        _poll(connection, age=timedelta(days=6)),
+        _poll(connection, age=week, created=3),
+        _poll(connection, age=week, state=SyncRun.State.FAILED, error="Rackbeat answered 503"),
+        _poll(connection, age=week, kind=SyncRun.RunKind.START_SYNC),
+    ]
+    assert prune_idle_polls(batch_size=1) == 2
+    assert not SyncRun.objects.filter(pk__in=[r.pk for r in idle]).exists()
+    assert SyncRun.objects.filter(pk__in=[r.pk for r in kept]).count() == len(kept)

@@ -7,8 +7,9 @@ invoice (the broker's order would make it wait behind all of them).
 
 **Fair choice.** Among active connections with due operations, the one with the fewest operations
 running now goes first; connections tied on that are drawn at random, so over time each gets an
-equal share of the workers whatever the size of its backlog. Within a connection, the operation
-due longest goes first.
+equal share of the workers whatever the size of its backlog. Within a connection, booked documents
+go before master data (:class:`~integration.core.kinds.Priority`), and among those of one priority
+the operation due longest goes first.
 
 **Tasks at a due time.** An operation put back until its budget has room (or until its backoff
 ends) gets a task that the ORM broker hands out only from that moment: the broker gives out a
@@ -30,7 +31,7 @@ from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
-from integration.core.models import SyncOperation
+from integration.core.models import Priority, SyncOperation
 
 State = SyncOperation.State
 
@@ -61,15 +62,18 @@ def candidates(preferred: int | None, *, waiting_connection_states: tuple[str, .
     order = sorted(oldest, key=lambda c: (running.get(c, 0), ties[c]))
     chosen: list[int] = []
     if preferred is not None:
-        own = due.filter(pk=preferred).values_list("connection", flat=True).first()
-        # The task's own operation keeps its place unless another connection has fewer running.
-        if own is not None and running.get(own, 0) <= running.get(order[0], 0):
+        own = due.filter(pk=preferred).values_list("connection", "priority").first()
+        # The task's own operation keeps its place unless another connection has fewer running,
+        # or its own connection has a booked document due (master data goes after it).
+        if (own is not None and running.get(own[0], 0) <= running.get(order[0], 0)
+                and not (own[1] > Priority.MONEY
+                         and due.filter(connection=own[0], priority__lt=own[1]).exists())):
             chosen.append(preferred)
     for connection in order:
         if len(chosen) >= CANDIDATES:
             break
         pk = (due.filter(connection=connection).exclude(pk__in=chosen)
-              .order_by("next_attempt_at", "pk").values_list("pk", flat=True).first())
+              .order_by("priority", "next_attempt_at", "pk").values_list("pk", flat=True).first())
         if pk is not None:
             chosen.append(pk)
     return chosen

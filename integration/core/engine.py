@@ -61,6 +61,7 @@ from integration.core.insert_if_absent import insert_if_absent
 from integration.core.models import (
     IntegrationSettings,
     OperationEvent,
+    Priority,
     SyncOperation,
     SyncRun,
     Trigger,
@@ -385,7 +386,7 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
             "last_error": exc.message, "hint": exc.hint, "fix_url": exc.fix_url,
         }, None
     except errors.BudgetExhausted as exc:
-        return _budget_wait(op, exc), None
+        return _budget_wait(op, _in_money_line(op, exc)), None
     except errors.ApiError as exc:
         return _api_error(op, exc)
     if not isinstance(result, Result):
@@ -411,17 +412,40 @@ def _result(op: SyncOperation, result: Result) -> dict[str, Any]:
 
 
 def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None:
-    """The organization's Dinero budget has no room now: every transfer calls Dinero."""
+    """The organization's Dinero budget has no room now (every transfer calls Dinero), or it has
+    room that a booked document of the same connection is waiting for: master data yields it."""
     organization = str(op.connection.dinero_organization_id or "")
     if not organization:
         return None
 
     limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
     key = limiter_key(organization)
-    if limiter.wait_for(key) <= limiter.max_block:
+    money = op.priority == Priority.MONEY
+    if limiter.wait_for(key) <= limiter.max_block and (money or not _money_waiting(op, key, limiter.span)):
         return None
-    due = limiter.promise(key)
+    due = limiter.promise(key, money=money)
     return errors.BudgetExhausted(key=key, retry_after=due - time.time(), due_at=due)
+
+
+def _money_waiting(op: SyncOperation, key: str, span: float) -> bool:
+    """A booked document of ``op``'s connection waits for the budget ``key`` and wakes within one
+    budget span: the next free request is its."""
+    return SyncOperation.objects.filter(
+        connection_id=op.connection_id, state=State.PENDING, priority=Priority.MONEY, budget_key=key[:120],
+        next_attempt_at__lte=timezone.now() + timedelta(seconds=span),
+    ).exists()
+
+
+def _in_money_line(op: SyncOperation, exc: errors.BudgetExhausted) -> errors.BudgetExhausted:
+    """A booked document that met a full budget mid-transfer waits in the line of booked documents
+    (the budget's next free moment), not at the end of the master-data backlog's line."""
+    if op.priority != Priority.MONEY or exc.key != limiter_key(str(op.connection.dinero_organization_id or "")):
+        return exc  # master data, or Rackbeat's budget (its line is the organization's own)
+    limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
+    if limiter.wait_for(exc.key) <= 0:
+        return exc  # the log has room again: keep the moment the budget named
+    due = limiter.promise(exc.key, money=True)
+    return errors.BudgetExhausted(key=exc.key, retry_after=due - time.time(), due_at=due)
 
 
 def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, Any]:
@@ -767,9 +791,9 @@ def run_due() -> int:
         .exclude(connection__state__in=WAITING_CONNECTION_STATES)
     )
     without_task = list(due.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at")))
-                        .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+                        .order_by("priority", "next_attempt_at").values_list("pk", flat=True)[:1000])
     lost = list(due.filter(enqueued_at__gte=F("next_attempt_at"), enqueued_at__lt=lost_before)
-                .order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+                .order_by("priority", "next_attempt_at").values_list("pk", flat=True)[:1000])
     # Tasks still waiting in the broker will run these rows (a task runs the fairest due row):
     # only the shortfall was lost with a dead worker.
     lost = lost[:max(0, len(lost) - _tasks_waiting(now))]
@@ -782,7 +806,7 @@ def queue_waiting(connection: Connection) -> int:
     """Queue the documents that waited while ``connection`` was paused or broken (it works again)."""
     waiting = list(SyncOperation.objects.filter(connection=connection, state=State.PENDING,
                                                 next_attempt_at__lte=timezone.now())
-                   .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:1000])
+                   .order_by("priority", "next_attempt_at", "pk").values_list("pk", flat=True)[:1000])
     for pk in waiting:
         _queue_task(pk)
     return len(waiting)
@@ -813,7 +837,7 @@ def _queue_missing_tasks() -> int:
     missing = due.count() - broker.queue_size()
     if missing <= 0:
         return 0
-    oldest = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:min(missing, 1000)])
+    oldest = list(due.order_by("priority", "next_attempt_at", "pk").values_list("pk", flat=True)[:min(missing, 1000)])
     for pk in oldest:
         _queue_task(pk)
     return len(oldest)

@@ -36,3 +36,24 @@ class Trigger(models.TextChoices):
     TROUBLESHOOTING = "troubleshooting", _("Troubleshooting")
     RETRY = "retry", _("Retry")
     FOLLOW_UP = "follow_up", _("Follow-up of another transfer")
+
+
+# Kinds that move money: booked documents, transferred exactly once (DESIGN.md rule 9).
+MONEY_KINDS = frozenset({
+    Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION,
+})
+
+
+class Priority(models.IntegerChoices):
+    """Which of a connection's due operations runs first and takes its budget's next free request.
+
+    Booked documents go before master-data backlog: an invoice ensures its own contact and
+    products (DESIGN.md rule 11), so nothing obliges it to wait behind a product sync.
+    """
+
+    MONEY = 0, _("Booked document")
+    MASTER_DATA = 1, _("Master data")
+
+
+def priority_of(kind: str) -> int:
+    return Priority.MONEY if kind in MONEY_KINDS else Priority.MASTER_DATA

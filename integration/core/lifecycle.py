@@ -21,14 +21,13 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from integration.core import kinds
 from integration.core.clients.rackbeat import parse_rackbeat_time
-from integration.core.models import Direction, Kind, SyncOperation, Trigger
+from integration.core.models import Direction, SyncOperation, Trigger
 
 State = SyncOperation.State
 
-MONEY_KINDS = frozenset({
-    Kind.SALES_INVOICE, Kind.CREDIT_NOTE, Kind.SUPPLIER_INVOICE, Kind.ITEM_CONSUMPTION,
-})
+MONEY_KINDS = kinds.MONEY_KINDS
 
 # Intent keys naming the document on the other side once it exists there.
 DOCUMENT_KEYS = ("voucher_guid", "rackbeat_number")

@@ -18,7 +18,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.fields import EncryptedTextField
 from accounts.models import Connection
-from integration.core.kinds import Direction, Kind, Trigger
+from integration.core.kinds import Direction, Kind, Priority, Trigger, priority_of
 from integration.core.settings_checks import webhook_events_problems
 
 
@@ -192,6 +192,18 @@ class StartSyncRecord(models.Model):
         return f"{self.key}: {self.outcome}"
 
 
+class KindPriorityField(models.PositiveSmallIntegerField):
+    """The operation's :class:`~integration.core.kinds.Priority`, set from its kind when the row is
+    written first — by ``save()``, ``bulk_create`` and the intake's single INSERT alike."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        if add:
+            value = priority_of(model_instance.kind)  # type: ignore[attr-defined]
+            setattr(model_instance, self.attname, value)
+            return value
+        return super().pre_save(model_instance, add)
+
+
 class SyncOperation(models.Model):
     """One unit of work with a natural key: (connection, kind, direction, source key)."""
 
@@ -215,6 +227,8 @@ class SyncOperation(models.Model):
     document_name = models.CharField(_("name"), max_length=255, blank=True)
 
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    # Booked documents before master data, within a connection and its request budget.
+    priority = KindPriorityField(_("priority"), choices=Priority.choices, default=Priority.MASTER_DATA)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.WEBHOOK)
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="operations")
 
@@ -479,6 +493,9 @@ class RateLimitWindow(models.Model):
     blocked_until = models.DateTimeField(null=True, blank=True)
     # The due time last promised to an operation put back for lack of room (epoch seconds).
     promised_until = models.FloatField(null=True, blank=True)
+    # The same for booked documents, whose waits are spaced among themselves only: they take the
+    # budget's next free requests, and master data yields those to them (see the engine).
+    money_promised_until = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.key

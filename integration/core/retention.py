@@ -8,6 +8,11 @@ flagged ``bodies_pruned`` — method, URL, status and duration stay, so the time
 right. Exchanges not tied to any operation (activation checks, reference-data refreshes) follow
 the same age rule.
 
+Polls that found nothing to do (a run that is done and queued nothing) are deleted once older than
+``POLL_RUN_RETENTION_DAYS``: every connection polls Rackbeat every ten minutes and Dinero every
+hour, 168 runs a day, and an empty one says nothing after a week. Polls that queued work or failed
+stay with the rest of the log.
+
 Stored webhook deliveries (one row per delivery Rackbeat made, kept as evidence of what arrived)
 are deleted once older than ``WEBHOOK_DELIVERY_RETENTION_DAYS``: by then the operation each one
 caused has its own timeline, which stays.
@@ -25,10 +30,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.core.models import HttpExchange, SyncOperation, WebhookDelivery
+from integration.core.models import HttpExchange, SyncOperation, SyncRun, WebhookDelivery
 
 BATCH_SIZE = 1000
 FINISHED_STATES = (SyncOperation.State.DONE, SyncOperation.State.SKIPPED)
+POLL_KINDS = (SyncRun.RunKind.POLL_RACKBEAT, SyncRun.RunKind.POLL_DINERO)
 
 
 def prunable(cutoff: datetime):  # type: ignore[no-untyped-def]
@@ -71,6 +77,22 @@ def prune_webhook_deliveries(*, batch_size: int = BATCH_SIZE, now: datetime | No
         deleted += count
 
 
+def prune_idle_polls(*, batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
+    """Delete poll runs that queued nothing and are older than the retention; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.POLL_RUN_RETENTION_DAYS)
+    idle = SyncRun.objects.filter(kind__in=POLL_KINDS, state=SyncRun.State.DONE, created=0, error="",
+                                  started_at__lt=cutoff)
+    deleted = 0
+    while True:
+        ids = list(idle.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            count, _by_model = idle.filter(pk__in=ids).delete()
+        deleted += count
+
+
 def prune_all() -> dict[str, int]:
-    """The daily retention schedule: exchange bodies and old webhook deliveries."""
-    return {"exchanges": prune_exchanges(), "webhook_deliveries": prune_webhook_deliveries()}
+    """The daily retention schedule: exchange bodies, old webhook deliveries, idle poll runs."""
+    return {"exchanges": prune_exchanges(), "webhook_deliveries": prune_webhook_deliveries(),
+            "idle_polls": prune_idle_polls()}

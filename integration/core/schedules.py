@@ -5,6 +5,10 @@ upgraded one end up with the same set. A schedule's next run is kept when it exi
 does not shift the timetable. Fixed times are cron expressions evaluated in the cluster's time
 zone (Europe/Copenhagen): Dinero invoices are fetched at 13 minutes past every hour, as the
 product promises.
+
+The two polls run once per round for every connection, so a round does not poll everything at
+the same second: each connection's poll is handed out at a stable offset within the round
+(:func:`spread`), the same in every round, so each connection is still polled once per interval.
 """
 
 from __future__ import annotations
@@ -29,6 +33,16 @@ RACKBEAT_POLL = "integration.tasks.poll_all_connections"
 DINERO_POLL = "integration.tasks.fetch_dinero_invoices"
 # The schedules the dashboard shows as "next poll".
 POLL_FUNCS = (RACKBEAT_POLL, DINERO_POLL)
+
+
+# The golden ratio's fraction: consecutive ids land as far apart as possible, and any number of
+# connections covers the span evenly (no two of ten thousand closer than a fraction of a second).
+_SPREAD_STEP = 0.6180339887498949
+
+
+def spread(connection_id: int, span_seconds: float) -> float:
+    """The stable offset (seconds, from 0 up to ``span_seconds``) of a connection's poll in its round."""
+    return (int(connection_id) * _SPREAD_STEP) % 1.0 * max(float(span_seconds), 0.0)
 
 
 def recurring() -> list[Recurring]:

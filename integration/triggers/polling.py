@@ -18,6 +18,13 @@ does not transfer what was booked while it was off.
 
 Each poll is a :class:`~integration.core.models.SyncRun` with counts per stream. A poll still running
 (younger than ten minutes) for the same connection makes the next one skip instead of overlapping.
+
+Many connections: the schedule starts a round every interval, and each connection's poll is handed
+out at its own stable offset within the round (:func:`integration.core.schedules.spread`), so ten
+thousand connections do not all ask Rackbeat in the same second. A poll that finds nothing costs
+one list request per stream and a few statements: the cursors are read and written once per poll,
+and the list requests are kept in the HTTP exchange log only when they fail (the run's report has
+what each stream saw and queued).
 """
 
 from __future__ import annotations
@@ -35,10 +42,10 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from accounts.models import Connection
-from integration.core import engine, lifecycle
+from integration.core import dispatch, engine, lifecycle, schedules
 from integration.core.clients.errors import ApiError
-from integration.core.clients.factory import rackbeat_client
-from integration.core.clients.rackbeat import parse_rackbeat_time
+from integration.core.clients.factory import exchange_recorder, failures_only
+from integration.core.clients.rackbeat import RackbeatClient, parse_rackbeat_time
 from integration.core.models import (
     Binding,
     Direction,
@@ -83,6 +90,11 @@ STREAMS: tuple[Stream, ...] = (
 )
 
 
+def rackbeat_client(connection: Connection) -> RackbeatClient:
+    """The poll's client: its listings are kept in the exchange log only when they fail."""
+    return RackbeatClient(connection, on_exchange=failures_only(exchange_recorder(connection)))
+
+
 def _already_current(connection: Connection, kind: str, key: str, updated_at: datetime | None) -> bool:
     """True when nothing changed since we last handled the record: a done operation finished well
     after its last change, or the record is one this service wrote (the start sync) and Rackbeat
@@ -106,47 +118,52 @@ def _key(row: dict[str, Any]) -> str:
     return "" if value in (None, "") else str(value)
 
 
-def _start_run(connection: Connection) -> SyncRun | None:
+def _start_run(connection_id: int) -> tuple[Connection, SyncRun] | None:
+    """The connection (locked, so two polls starting together cannot both pass the check) and its
+    new poll run; None when it is not active or a poll of it is still running."""
     now = timezone.now()
     with transaction.atomic():
-        # Lock the connection row so two polls starting together cannot both pass the check.
-        Connection.objects.select_for_update().get(pk=connection.pk)
+        connection = Connection.objects.select_for_update().filter(pk=connection_id).first()
+        if connection is None or not connection.is_active:
+            return None
         running = SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
                                          state=SyncRun.State.RUNNING)
-        if running.filter(started_at__gt=now - OVERLAP_GUARD).exists():
+        started = list(running.values_list("started_at", flat=True))
+        if any(at > now - OVERLAP_GUARD for at in started):
             return None
-        running.update(state=SyncRun.State.FAILED, finished_at=now,
-                       error=_("Stopped without finishing (the worker was interrupted)."))
-        return SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
-                                      started_at=now, heartbeat_at=now)
+        if started:
+            running.update(state=SyncRun.State.FAILED, finished_at=now,
+                           error=_("Stopped without finishing (the worker was interrupted)."))
+        return connection, SyncRun.objects.create(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
+                                                  started_at=now, heartbeat_at=now)
 
 
 def poll_connection(connection_id: int) -> SyncRun | None:
     """Poll one connection; None when it is not active or another poll of it is running."""
-    connection = Connection.objects.filter(pk=connection_id).first()
-    if connection is None or not connection.is_active:
+    started = _start_run(connection_id)
+    if started is None:
         return None
-    run = _start_run(connection)
-    if run is None:
-        return None
+    connection, run = started
     integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
     client = rackbeat_client(connection)
     overlap = timedelta(minutes=settings.POLL_OVERLAP_MINUTES)
     report: dict[str, Any] = {"streams": {}}
     errors: list[str] = []
+    cursors = dict(PollCursor.objects.filter(connection=connection).values_list("stream", "value"))
+    moved: dict[str, datetime] = {}
     for stream in STREAMS:
         taken_at = timezone.now()
-        cursor = PollCursor.objects.filter(connection=connection, stream=stream.name).first()
+        cursor = cursors.get(stream.name)
         entry: dict[str, Any] = {"seen": 0, "queued": 0}
         report["streams"][stream.name] = entry
         if not stream.enabled(integration_settings):
             entry["off"] = True
-            _move_cursor(connection, stream.name, taken_at)
+            moved[stream.name] = taken_at
             continue
         # The first poll starts at the activation itself (the webhooks were registered before it),
         # and the overlap never reaches back past it.
         went_live = connection.state_changed_at
-        since = cursor.value - overlap if cursor else (went_live or taken_at)
+        since = cursor - overlap if cursor else (went_live or taken_at)
         if went_live is not None and since < went_live:
             since = went_live
         entry["since"] = since.isoformat()
@@ -170,28 +187,49 @@ def poll_connection(connection_id: int) -> SyncRun | None:
             errors.append(f"{stream.name}: {exc.describe()}")
             logger.warning("Poll of %s for connection %s failed: %s", stream.name, connection.pk, exc.describe())
             continue
-        _move_cursor(connection, stream.name, taken_at)
+        moved[stream.name] = taken_at
+    _move_cursors(connection, moved)
     streams = report["streams"].values()
-    SyncRun.objects.filter(pk=run.pk).update(
-        state=SyncRun.State.FAILED if errors else SyncRun.State.DONE,
-        finished_at=timezone.now(), heartbeat_at=timezone.now(),
-        total=sum(e["seen"] for e in streams), processed=sum(e["seen"] for e in streams),
-        created=sum(e["queued"] for e in streams), report=report, error="\n".join(errors),
-    )
-    run.refresh_from_db()
+    seen = sum(e["seen"] for e in streams)
+    finished = timezone.now()
+    run.state = SyncRun.State.FAILED if errors else SyncRun.State.DONE
+    run.finished_at = run.heartbeat_at = finished
+    run.total = run.processed = seen
+    run.created = sum(e["queued"] for e in streams)
+    run.report = report
+    run.error = "\n".join(errors)
+    run.save(update_fields=["state", "finished_at", "heartbeat_at", "total", "processed", "created", "report",
+                            "error"])
     return run
 
 
-def _move_cursor(connection: Connection, stream: str, value: datetime) -> None:
-    PollCursor.objects.update_or_create(connection=connection, stream=stream, defaults={"value": value})
+def _move_cursors(connection: Connection, values: dict[str, datetime]) -> None:
+    """Every stream's new cursor in one statement."""
+    if values:
+        PollCursor.objects.bulk_create(
+            [PollCursor(connection=connection, stream=stream, value=value) for stream, value in values.items()],
+            update_conflicts=True, unique_fields=["connection", "stream"], update_fields=["value", "updated_at"],
+        )
 
 
 def poll_all_connections() -> int:
-    """Queue one poll task per active connection (each runs on whichever worker is free)."""
+    """Start a round: one poll task per active connection, each handed out at its own stable
+    offset within the interval (all at once in sync mode, or with a broker that cannot delay)."""
+
+    interval = max(1, settings.POLL_INTERVAL_MINUTES) * 60
+    return spread_round("integration.tasks.poll_connection", "poll",
+                        Connection.objects.filter(state=Connection.State.ACTIVE), span_seconds=interval)
+
+
+def spread_round(func: str, name: str, connections: Any, *, span_seconds: float, args: tuple[Any, ...] = ()) -> int:
+    """Queue ``func(connection_id, *args)`` for each of ``connections``, spread over the span."""
 
     count = 0
     sync = bool(settings.Q_CLUSTER.get("sync"))
-    for pk in Connection.objects.filter(state=Connection.State.ACTIVE).values_list("pk", flat=True):
-        async_task("integration.tasks.poll_connection", pk, task_name=f"poll-{pk}", sync=sync)
+    round_start = timezone.now()
+    for pk in connections.order_by("pk").values_list("pk", flat=True):
+        due = round_start + timedelta(seconds=schedules.spread(pk, span_seconds))
+        if sync or not dispatch.queue_at(func, pk, *args, due=due, task_name=f"{name}-{pk}"):
+            async_task(func, pk, *args, task_name=f"{name}-{pk}", sync=sync)
         count += 1
     return count

@@ -3,7 +3,8 @@
 The engine, the polls, activation and the start sync obtain their clients here. Each exchange the
 transport reports (already redacted) is stored as an :class:`~integration.core.models.HttpExchange`
 row, linked to the operation and its attempt number when there is one, so the sync log can show
-exactly what was sent and answered for each try.
+exactly what was sent and answered for each try. The polls keep only the exchanges that failed
+(:func:`failures_only`): their run reports what each listing saw.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
         )
 
     return record
+
+
+def failures_only(record: Callable[[Exchange], None]) -> Callable[[Exchange], None]:
+    """``record`` for the exchanges that failed (an error or a status of 400 and above): a poll's
+    listings that answered are summed up in its run, ten thousand connections' idle polls are not
+    kept request by request."""
+
+    def record_failure(exchange: Exchange) -> None:
+        if exchange.error or exchange.status is None or exchange.status >= 400:
+            record(exchange)
+
+    return record_failure
 
 
 def rackbeat_client(connection: Connection, operation: SyncOperation | None = None) -> RackbeatClient:

@@ -72,12 +72,26 @@ def refused_filter(error: ApiError, sent: dict[str, Any]) -> str | None:
     return None
 
 
+# Read once per loaded connection (a poll lists five or six endpoints): path → refused names.
+_CACHE = "_refused_list_filters"
+
+
+def _known(connection: Connection) -> dict[str, set[str]]:
+    known = getattr(connection, _CACHE, None)
+    if known is None:
+        known = {}
+        for path, name in RefusedListFilter.objects.filter(connection=connection).values_list("path", "name"):
+            known.setdefault(path, set()).add(name)
+        setattr(connection, _CACHE, known)
+    return known
+
+
 def refused(connection: Connection | None, path: str) -> set[str]:
     """Filters Rackbeat refused earlier for this connection and list."""
     if connection is None or connection.pk is None:
         return set()
 
-    return set(RefusedListFilter.objects.filter(connection=connection, path=path).values_list("name", flat=True))
+    return set(_known(connection).get(path, ()))
 
 
 def remember(connection: Connection | None, path: str, name: str, answer: str) -> None:
@@ -86,3 +100,4 @@ def remember(connection: Connection | None, path: str, name: str, answer: str) -
 
     RefusedListFilter.objects.get_or_create(connection=connection, path=path, name=name,
                                             defaults={"answer": answer[:2000]})
+    _known(connection).setdefault(path, set()).add(name)

@@ -171,25 +171,30 @@ class SharedRateLimiter:
         row = self._row(key)
         return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._counted(row, now), now))
 
-    def promise(self, key: str) -> float:
+    def promise(self, key: str, *, money: bool = False) -> float:
         """When a caller that found no room should come back (epoch seconds).
 
         The first caller is told the moment the budget has room; each further caller one
         request's share of the span (``span / limit``) after the previous one, so operations put
         back wake one by one at the budget's pace instead of all at the same instant (where all
         but one would find the budget full again).
+
+        Booked documents (``money``) have a line of their own: they are spaced among themselves
+        only, so an invoice put back behind a backlog of master data is told the budget's next
+        free moment, not the end of the backlog's line (the engine makes master data yield it).
         """
         spacing = self.span / self.limit
+        line = "money_promised_until" if money else "promised_until"
         now = self.clock()
         for _attempt in range(MAX_RACES):
             row = self._row(key)
             now = self.clock()
             free_at = now + max(_blocked_seconds(row["blocked_until"], now),
                                 self._wait(self._counted(row, now), now))
-            last = row["promised_until"]
+            last = row[line]
             due = free_at if last is None else max(free_at, last + spacing)
             if RateLimitWindow.objects.filter(key=key, version=row["version"]).update(
-                promised_until=due, version=row["version"] + 1
+                **{line: due}, version=row["version"] + 1
             ):
                 return due
         return now + spacing
@@ -243,7 +248,7 @@ class SharedRateLimiter:
     # --- database steps ---------------------------------------------------------------------
     @staticmethod
     def _row(key: str) -> dict[str, Any]:
-        fields = ("grants", "version", "blocked_until", "promised_until")
+        fields = ("grants", "version", "blocked_until", "promised_until", "money_promised_until")
         row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
         if row is not None:
             return row
