@@ -17,6 +17,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from integration.books.reconciliation_text import readable
 from integration.core.alerts import _send, absolute
 from integration.core.csv_cells import safe_cell
 from integration.core.models import Reconciliation
@@ -36,7 +37,7 @@ def taken(record: Reconciliation) -> str:
 
 def csv_bytes(record: Reconciliation) -> bytes:
     """Every difference, every document and every sum, one row each, section named in the first column."""
-    result = record.result or {}
+    result = readable(record.result)
     out = io.StringIO()
     writer = csv.writer(out)
 
@@ -83,7 +84,7 @@ def _sum_columns(name: str) -> list[str]:
 def pdf_bytes(record: Reconciliation) -> bytes:
     """One A4 page: the connection, the period, the figures on both sides, the differences, the time taken."""
 
-    result = record.result or {}
+    result = readable(record.result)
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
     buffer = io.BytesIO()
@@ -164,7 +165,7 @@ def email_differences(record: Reconciliation) -> bool:
 
     if record.state != Reconciliation.State.DONE or not record.differences or record.emailed_at:
         return False
-    differences = (record.result or {}).get("differences", [])
+    differences = readable(record.result)["differences"]
     context = {"record": record, "differences": differences[:100], "more": max(0, len(differences) - 100),
                "period": _period(record), "url": absolute(page_url(record))}
     subject = ngettext("%(connection)s: %(count)d difference between Rackbeat and Dinero for %(period)s",

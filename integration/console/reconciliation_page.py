@@ -24,6 +24,7 @@ from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period, period_shortcuts
 from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
+from integration.books.reconciliation_text import readable
 from integration.console.connection_pages import connection_page
 from integration.core import engine
 from integration.core.clients.errors import ApiError
@@ -50,7 +51,7 @@ def transfer_missing(connection: Connection, record: Reconciliation, *, only: st
 
     outcomes = []
     seen: set[tuple[str, str]] = set()
-    for difference in (record.result or {}).get("differences", []):
+    for difference in readable(record.result)["differences"]:
         if not difference.get("transferable"):
             continue
         key = f"{difference['kind']}:{difference['document']}:{difference['number']}"
@@ -70,7 +71,7 @@ def transfer_missing(connection: Connection, record: Reconciliation, *, only: st
                               "If it was deleted in Dinero, use Troubleshooting or mark it handled.") % {"doc": label})
         else:
             outcomes.append(_("%(doc)s: %(state)s — %(outcome)s") % {
-                "doc": label, "state": op.get_state_display(), "outcome": op.outcome or op.last_error or _("queued")})
+                "doc": label, "state": op.get_state_display(), "outcome": op.shown_outcome or op.shown_last_error or _("queued")})
     return outcomes
 
 
@@ -106,7 +107,7 @@ def _links(connection: Connection, record: Reconciliation | None) -> list[dict[s
     except (ApiError, ValueError):
         dinero = rackbeat = None
     shown = []
-    for difference in (record.result or {}).get("differences", []):
+    for difference in readable(record.result)["differences"]:
         row = dict(difference)
         row["key"] = f"{row['kind']}:{row['document']}:{row['number']}"
         row["operation_url"] = (reverse("admin:integration_syncoperation_change", args=[row["operation_id"]])
@@ -157,7 +158,7 @@ def reconciliation_page(request: HttpRequest, connection: Connection) -> HttpRes
         "connection_url": reverse("admin:accounts_connection_change", args=[connection.pk]),
         "opts": Connection._meta,
         "record": record,
-        "result": (record.result or {}) if record else {},
+        "result": readable(record.result) if record else {},
         "running": running,
         "refresh_seconds": REFRESH_SECONDS,
         "differences": _links(connection, record),

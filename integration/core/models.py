@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 from accounts.fields import EncryptedTextField
 from accounts.models import Connection
 from integration.core.kinds import Direction, Kind, Trigger
+from integration.core.messages import Shown, register_labels
 from integration.core.settings_checks import webhook_events_problems
 
 
@@ -154,6 +155,8 @@ class SyncRun(models.Model):
     # Free-form report: per-stream progress, skip reasons, resume markers.
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_error = Shown("error")
 
     class Meta:
         verbose_name = _("sync run")
@@ -183,6 +186,8 @@ class StartSyncRecord(models.Model):
     outcome = models.CharField(max_length=10)  # created | matched | skipped
     what = models.CharField(max_length=300, blank=True)
     reason = models.TextField(blank=True)
+    reason_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_reason = Shown("reason")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_start_sync_record")]
@@ -237,6 +242,10 @@ class SyncOperation(models.Model):
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     hint = models.TextField(_("how to fix"), blank=True)
+    # The meaning of the texts above and of ``outcome`` (integration.core.messages); the text
+    # columns hold their English rendering, for search.
+    last_error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    hint_meaning = models.JSONField(null=True, blank=True, editable=False)
     fix_url = models.CharField(max_length=500, blank=True)
 
     # Intent and results. `intent` holds what must survive a crash between steps, e.g. the
@@ -245,6 +254,7 @@ class SyncOperation(models.Model):
     target_id = models.CharField(_("id on the other side"), max_length=128, blank=True)
     target_number = models.CharField(_("number on the other side"), max_length=64, blank=True)
     outcome = models.TextField(_("outcome"), blank=True)
+    outcome_meaning = models.JSONField(null=True, blank=True, editable=False)
 
     handled_note = models.TextField(blank=True)
     handled_by = models.CharField(max_length=150, blank=True)
@@ -279,9 +289,17 @@ class SyncOperation(models.Model):
         label = self.document_number or self.source_key
         return f"{self.get_kind_display()} {label}"
 
+    shown_last_error = Shown("last_error")
+    shown_hint = Shown("hint")
+    shown_outcome = Shown("outcome")
+
     @property
     def has_error(self) -> bool:
         return bool(self.last_error)
+
+
+register_labels("operation_state", dict(SyncOperation.State.choices))
+register_labels("operation_state_in_sentence", lambda state: str(dict(SyncOperation.State.choices).get(state, state)).lower())
 
 
 class NeedsAttention(SyncOperation):
@@ -301,6 +319,8 @@ class OperationEvent(models.Model):
     attempt = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=16, blank=True)
     message = models.TextField()
+    message_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_message = Shown("message")
 
     class Meta:
         ordering = ["at", "pk"]
@@ -521,11 +541,15 @@ class Reconciliation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     stage = models.CharField(max_length=200, blank=True)
+    stage_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_stage = Shown("stage")
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     differences = models.PositiveIntegerField(_("differences"), default=0)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_error = Shown("error")
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
