@@ -57,7 +57,7 @@ def csv_bytes(record: Reconciliation) -> bytes:
     row(_("Section"), _("Document"), _("Number"), _("Date"), _("Customer or supplier"), _("VAT zone"),
         _("Rackbeat total"), _("Dinero total"), _("Dinero number"), _("Dinero status"), _("Item consumption"))
     for d in result.get("documents", []):
-        row(_("document"), d["document"], d["number"], d["date"], d.get("party", ""), d.get("zone", ""),
+        row(_("document"), d["document_label"], d["number"], d["date"], d.get("party", ""), d.get("zone", ""),
             d["rackbeat_total"], d["dinero_total"], d["dinero_number"], d["dinero_status"], d.get("consumption", ""))
     row()
     for name, title in sum_tables():
