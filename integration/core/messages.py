@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils import formats, timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
 
+from integration.core import formatting
 from integration.core.countries import vat_zone_label
 from integration.core.kinds import Direction, Kind, Trigger
 
@@ -167,28 +168,24 @@ def english(value: Any) -> str:
 # --- showing one parameter -------------------------------------------------------------------------
 
 def _show(value: Any) -> str:
-    """One parameter in the active language. Every number and date a message shows passes here."""
+    """One parameter in the active language, through the one formatting path (``core.formatting``)."""
     if isinstance(value, Message | Sentences):
         return value.render()
     if isinstance(value, Money):
-        return f"{formats.number_format(value.amount, 2, use_l10n=True, force_grouping=True)} {value.currency}"
+        return formatting.money(value.amount, value.currency)
     if isinstance(value, Quantity):
-        return formats.number_format(value.value.normalize() if value.value == value.value.to_integral_value()
-                                     else value.value, use_l10n=True, force_grouping=True)
+        return formatting.quantity(value.value)
     if isinstance(value, Key):
         labels = _LABELS.get(value.group)
         return labels(value.value) if labels else value.value
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
-    if isinstance(value, Decimal):
-        return formats.number_format(value, use_l10n=True, force_grouping=True)
-    if isinstance(value, float):
-        return formats.number_format(Decimal(str(value)), use_l10n=True, force_grouping=True)
+    if isinstance(value, Decimal | float):
+        return formatting.number(value)
     if isinstance(value, dt.datetime):
-        moment = timezone.localtime(value) if timezone.is_aware(value) else value
-        return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
+        return formatting.datetime(value)
     if isinstance(value, dt.date):
-        return formats.date_format(value, "SHORT_DATE_FORMAT")
+        return formatting.date(value)
     return "" if value is None else str(value)
 
 
