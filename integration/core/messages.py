@@ -103,6 +103,10 @@ class Message:
         with translation.override("en"):
             return self.render()
 
+    def __mod__(self, params: Mapping[str, Any]) -> Message:
+        """The message with (more) parameters: ``Message(gettext_noop("… %(n)s …")) % {"n": 3}``."""
+        return Message(self.text, **{**self.params, **params})
+
     def __str__(self) -> str:
         return self.render()
 
@@ -121,12 +125,16 @@ class Message:
     def __add__(self, other: Any) -> Sentences:
         return Sentences(self, other)
 
+    def __radd__(self, other: Any) -> Sentences:
+        return Sentences(other, self)
+
 
 class Sentences:
     """Texts read one after the other (a message, then what the other system answered, …)."""
 
     def __init__(self, *parts: Any, separator: str = " ") -> None:
-        self.parts = [p for p in parts if p not in (None, "")]
+        # Plain spaces between texts are the separator's work: ``" " + message`` reads as the message.
+        self.parts = [p for p in parts if p is not None and not (isinstance(p, str) and not p.strip())]
         self.separator = separator
 
     def render(self) -> str:
@@ -153,6 +161,9 @@ class Sentences:
 
     def __add__(self, other: Any) -> Sentences:
         return Sentences(*self.parts, other, separator=self.separator)
+
+    def __radd__(self, other: Any) -> Sentences:
+        return Sentences(other, *self.parts, separator=self.separator)
 
 
 Text = str | Message | Sentences
