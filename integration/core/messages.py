@@ -6,7 +6,7 @@ marked with ``gettext_noop`` (the catalogue's msgid, so it is translated like an
 and its parameters, each of a type that knows how to show itself:
 
 * :class:`Money` — an amount as ``Decimal`` with its currency;
-* :class:`Quantity` — a quantity of items;
+* :class:`Quantity` — a quantity of items; :class:`Percent` — a percentage;
 * ``Decimal`` — a plain number; ``int`` — a count or a number shown as it is;
 * ``date`` and ``datetime`` — dates as dates (shown in the reader's time zone and format);
 * :class:`Key` — an internal key (a VAT zone, a document kind, a state), shown by its label;
@@ -72,6 +72,16 @@ class Quantity:
 
 
 @dataclass(frozen=True)
+class Percent:
+    """A percentage in percent points (25 reads "25 %" in Danish)."""
+
+    value: Decimal
+
+    def __str__(self) -> str:
+        return _show(self)
+
+
+@dataclass(frozen=True)
 class Key:
     """An internal key shown by its label: ``Key("vat_zone", "eu")`` reads “EU”."""
 
@@ -122,6 +132,10 @@ class Message:
     def __bool__(self) -> bool:
         return bool(self.text)
 
+    def __contains__(self, text: str) -> bool:
+        """Whether the text as read (in the active language) contains ``text``."""
+        return text in self.render()
+
     def __add__(self, other: Any) -> Sentences:
         return Sentences(self, other)
 
@@ -159,6 +173,9 @@ class Sentences:
     def __bool__(self) -> bool:
         return bool(self.parts)
 
+    def __contains__(self, text: str) -> bool:
+        return text in self.render()
+
     def __add__(self, other: Any) -> Sentences:
         return Sentences(*self.parts, other, separator=self.separator)
 
@@ -186,6 +203,8 @@ def _show(value: Any) -> str:
         return formatting.money(value.amount, value.currency)
     if isinstance(value, Quantity):
         return formatting.quantity(value.value)
+    if isinstance(value, Percent):
+        return formatting.percent(value.value)
     if isinstance(value, Key):
         labels = _LABELS.get(value.group)
         return labels(value.value) if labels else value.value
@@ -218,6 +237,8 @@ def _encode(value: Any) -> Any:
         return {"money": str(value.amount), "currency": value.currency}
     if isinstance(value, Quantity):
         return {"quantity": str(value.value)}
+    if isinstance(value, Percent):
+        return {"percent": str(value.value)}
     if isinstance(value, Key):
         return {"key": value.value, "group": value.group}
     if isinstance(value, Decimal | float):
@@ -244,6 +265,8 @@ def decode(data: Any) -> Any:
             return Money(Decimal(data["money"]), str(data.get("currency") or ""))
         if "quantity" in data:
             return Quantity(Decimal(data["quantity"]))
+        if "percent" in data:
+            return Percent(Decimal(data["percent"]))
         if "key" in data:
             return Key(str(data.get("group") or ""), str(data["key"]))
         if "decimal" in data:
