@@ -162,10 +162,6 @@ def _on(what: str, label: Message) -> Message:
     return Message(gettext_noop("%(what)s on %(line)s"), what=Message(what), line=label)
 
 
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _key(value: Any) -> str:
     if isinstance(value, dict):
         value = value.get("number", value.get("id"))

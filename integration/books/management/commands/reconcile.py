@@ -17,6 +17,7 @@ from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
 from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
+from integration.books.reconciliation_text import readable
 from integration.core.models import Reconciliation
 
 
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         record = reconciliation.run(record.pk)
         if record.state != Reconciliation.State.DONE:
             raise CommandError(record.error)
-        result = record.result
+        result = readable(record.result)
         counts = result["counts"]
         self.stdout.write(f"{connection.name}: {period.start} – {period.end} (taken in {taken(record)})")
         self.stdout.write(f"Rackbeat: {counts['rackbeat_sales']} sales invoices and credit notes, "
