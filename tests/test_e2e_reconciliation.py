@@ -23,8 +23,7 @@ from django.urls import reverse
 
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes
-from integration.books.reconciliation_text import readable
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, readable
 from integration.console.reconciliation_page import transfer_missing
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.models import Direction, Kind, Reconciliation, SyncOperation

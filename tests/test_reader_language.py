@@ -41,8 +41,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate
 
 from integration.books.reconciliation import Difference, _currency_message, _draft_message, _voucher_label
-from integration.books.reconciliation_report import csv_bytes
-from integration.books.reconciliation_text import (
+from integration.books.reconciliation_keys import (
     CONSUMPTION_DOUBLED,
     CONSUMPTION_DRAFT,
     CONSUMPTION_MISSING,
@@ -53,6 +52,7 @@ from integration.books.reconciliation_text import (
     TOTAL,
     UNPLACED,
 )
+from integration.books.reconciliation_report import csv_bytes
 from integration.console.setup_wizard import STEPS
 from integration.core import engine
 from integration.core.handlers import TotalsMismatch, VatMismatch

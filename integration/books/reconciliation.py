@@ -47,23 +47,31 @@ from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from accounts.models import Connection
-from integration.books.reconciliation_report import email_differences
-from integration.books.reconciliation_text import (
+from integration.books.reconciliation_keys import (  # noqa: F401  (the report and the page read them here too)
     CONSUMPTION_DOUBLED,
     CONSUMPTION_DRAFT,
     CONSUMPTION_MISSING,
     CREDIT_NOTE,
     DIFFERENCE_LABELS,
+    DINERO_STATUS_LABELS,
+    DOCUMENT_LABELS,
     DOUBLED,
     DRAFT,
     EXTRA,
     ITEM_CONSUMPTION,
     MISSING,
     SALES_INVOICE,
+    SUM_KEY_LABELS,
     SUPPLIER_INVOICE,
     TOTAL,
+    UNKNOWN_ZONE,
     UNPLACED,
+    difference_label,
+    dinero_status_label,
+    document_label,
+    sum_key_label,
 )
+from integration.books.reconciliation_report import email_differences
 from integration.core import dispatch, report_slots
 from integration.core.clients.errors import ApiError, BudgetExhausted, NotFound
 from integration.core.clients.factory import dinero_client, rackbeat_client
@@ -364,6 +372,7 @@ class Difference:
     date: str = ""
     rackbeat_total: str = ""
     dinero_total: str = ""
+    currency: str = ""
     dinero_guid: str = ""
     dinero_kind: str = ""
     operation_id: int | None = None
@@ -372,7 +381,7 @@ class Difference:
 
     def as_dict(self) -> dict[str, Any]:
         """The difference as stored in the result: its message as meaning, its labels read from the keys
-        when the result is shown (:func:`integration.books.reconciliation_text.readable`)."""
+        when the result is shown (:func:`integration.books.reconciliation_report.readable`)."""
         return {**self.__dict__, "message": encode(self.message)}
 
 
@@ -609,7 +618,7 @@ class Reconciler:
             numbers.add(number)
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
-            zone = invoice_vat_zone(invoice) or "unknown"
+            zone = invoice_vat_zone(invoice) or UNKNOWN_ZONE
             currency = _currency(invoice, "customer")
             rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
             rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
@@ -621,7 +630,7 @@ class Reconciler:
             if not found and op is not None and op.target_id:
                 found = self._dinero_sales_by_guid(op)
             base = {"document": document, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
-                    "rackbeat_total": str(rb_incl), "operation_id": op.pk if op else None,
+                    "rackbeat_total": str(rb_incl), "currency": currency, "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
             line = {**base, "party": party_name(invoice.get("customer")), "zone": zone, "dinero_total": "",
                     "dinero_number": "", "dinero_status": "", "dinero_guid": "", "dinero_kind": "",
@@ -694,6 +703,7 @@ class Reconciler:
                 line = {"document": CREDIT_NOTE if row["_kind"] == "credit_note" else SALES_INVOICE,
                         "number": reference[len(SALES_PREFIX):] if reference.startswith(SALES_PREFIX) else "",
                         "date": str(row.get("Date") or "")[:10], "dinero_total": str(ore(_amount(row.get("TotalInclVat")))),
+                        "currency": str(row.get("Currency") or row.get("CurrencyKey") or "DKK").upper(),
                         "dinero_guid": str(row.get("Guid") or ""), "dinero_kind": row["_kind"]}
                 if reference.startswith(SALES_PREFIX):
                     message = self._why_not_in_rackbeat(line["number"])
@@ -796,7 +806,7 @@ class Reconciler:
             invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
-            zone = supplier_vat_zone(invoice) or "unknown"
+            zone = supplier_vat_zone(invoice) or UNKNOWN_ZONE
             currency = _currency(invoice, "supplier")
             rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
             self.zone_sums["purchases"].add(zone, currency, "rackbeat_excl", rb_excl)
@@ -808,6 +818,7 @@ class Reconciler:
             vouchers = self._vouchers_of(number, voucher, op, by_reference, by_file)
             line = {"document": SUPPLIER_INVOICE, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
                     "party": party_name(invoice.get("supplier")), "zone": zone, "rackbeat_total": str(rb_incl),
+                    "currency": currency,
                     "dinero_total": "", "dinero_number": "", "dinero_status": "", "dinero_guid": "",
                     "dinero_kind": "purchase_voucher", "consumption": "", "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
@@ -967,7 +978,7 @@ class Reconciler:
         self.differences.append(Difference(
             kind=kind, document=line["document"], number=str(line.get("number") or ""), message=message,
             date=str(line.get("date") or ""), rackbeat_total=str(line.get("rackbeat_total") or ""),
-            dinero_total=str(line.get("dinero_total") or ""), dinero_guid=str(line.get("dinero_guid") or ""),
+            dinero_total=str(line.get("dinero_total") or ""), currency=str(line.get("currency") or ""), dinero_guid=str(line.get("dinero_guid") or ""),
             dinero_kind=str(line.get("dinero_kind") or ""), operation_id=line.get("operation_id"),
             operation_state=str(line.get("operation_state") or ""), transferable=transferable))
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from accounts.models import Connection
 from integration.console.connection_pages import connection_page
 from integration.console.mapping_fixes import outcome_message, retry_all, retry_fixed, waiting_context
+from integration.core import csv_export
 from integration.core.handlers import NeedsMapping
 from mappings import csv_io
 from mappings.lookup import dinero_language, dinero_unit, revenue_account, supplier_account
@@ -246,9 +247,8 @@ def csv_page(request: HttpRequest, connection: Connection) -> HttpResponse:
     if request.method == "GET" and kind:
         if kind not in csv_io.KINDS:
             raise Http404("No such mapping.")
-        response = HttpResponse(csv_io.export_csv(connection, kind), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="connection-{connection.pk}-{kind}.csv"'
-        return response
+        return csv_export.response(csv_export.as_file(csv_io.export_csv(connection, kind)),
+                                   f"connection-{connection.pk}-{kind}.csv")
 
     context = admin_context(request, connection, _("Import and export mappings (CSV)"),
                             kinds=list(csv_io.KINDS.items()))

@@ -16,8 +16,7 @@ from accounts.ids import parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
-from integration.books.reconciliation_text import readable
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, readable, taken
 from integration.core.models import Reconciliation
 
 
