@@ -49,6 +49,7 @@ def register_labels(group: str, labels: Callable[[str], str] | Mapping[str, Any]
 
 
 register_labels("kind", dict(Kind.choices))
+register_labels("kind_in_sentence", lambda kind: str(dict(Kind.choices).get(kind, kind)).lower())
 register_labels("direction", dict(Direction.choices))
 register_labels("trigger", dict(Trigger.choices))
 register_labels("vat_zone", vat_zone_label)
@@ -308,10 +309,12 @@ def stored(**texts: Any) -> dict[str, Any]:
 
 
 def set_texts(obj: Any, **texts: Any) -> list[str]:
-    """Set texts on a model instance (see :func:`stored`); returns the field names, for ``update_fields``."""
+    """Set texts on a model instance (see :func:`stored`), each text cut to its column's length;
+    returns the field names, for ``update_fields``."""
     values = stored(**texts)
     for name, value in values.items():
-        setattr(obj, name, value)
+        limit = getattr(obj._meta.get_field(name), "max_length", None) if isinstance(value, str) else None
+        setattr(obj, name, value[:limit] if limit else value)
     return list(values)
 
 

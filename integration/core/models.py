@@ -185,8 +185,10 @@ class StartSyncRecord(models.Model):
     key = models.CharField(max_length=160)
     outcome = models.CharField(max_length=10)  # created | matched | skipped
     what = models.CharField(max_length=300, blank=True)
+    what_meaning = models.JSONField(null=True, blank=True, editable=False)
     reason = models.TextField(blank=True)
     reason_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_what = Shown("what")
     shown_reason = Shown("reason")
 
     class Meta:
