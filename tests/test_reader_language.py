@@ -279,6 +279,11 @@ def _pages(a: Any, b: Any) -> list[str]:
         urls += [p.url for p in probes if p.expect == LISTING]
     setup = [u for u in urls if u.rstrip("/").endswith("/setup")]
     urls += [f"{u}?step={step.slug}" for u in setup for step in STEPS]
+    # The map visits one object page per model; every operation's page is read (one per state).
+    for op in SyncOperation.objects.filter(connection=a.connection):
+        urls.append(reverse("admin:integration_syncoperation_change", args=[op.pk]))
+        if op.state in SyncOperation.PROBLEM_STATES:
+            urls.append(reverse("admin:integration_needsattention_change", args=[op.pk]))
     return sorted(set(urls))
 
 
@@ -289,7 +294,10 @@ def test_every_page_reads_in_the_readers_language(reader_world, language):
     client.force_login(root)
     english = _english_catalogue(language)
     failures = []
-    for url in _pages(a, b):
+    pages = _pages(a, b)
+    states = set(SyncOperation.objects.filter(connection=a.connection).values_list("state", flat=True))
+    assert states == set(State.values), f"the world lacks operations in {set(State.values) - states}"
+    for url in pages:
         response = client.get(url)
         if response.status_code != 200 or not response["Content-Type"].startswith("text/html"):
             continue
@@ -308,7 +316,7 @@ def test_the_reconciliations_csv_and_pdf_read_in_the_readers_language(reader_wor
     pdf_response = client.get(page + "&format=pdf")
     assert csv_response["Content-Type"].startswith("text/csv")
     assert pdf_response["Content-Type"] == "application/pdf"
-    csv_text = _csv_text(csv_response.content.decode("utf-8-sig"))
+    csv_text = _csv_text(csv_response.content.decode("utf-8-sig"), delimiter=";")
     pdf_text = " ".join(pdf_lines(pdf_response.content))
     assert "10006" in csv_text and "10006" in pdf_text
     failures = [f"CSV: {p}" for p in problems(csv_text, english)]
@@ -316,10 +324,11 @@ def test_the_reconciliations_csv_and_pdf_read_in_the_readers_language(reader_wor
     assert not failures, f"{len(failures)} problems in {language}:\n" + "\n".join(failures)
 
 
-def _csv_text(text: str) -> str:
-    """The CSV's cells as a reader's spreadsheet shows them (separated, so numbers never run together)."""
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    return "\n".join(" | ".join(row) for row in csv.reader(io.StringIO(text), dialect))
+def _csv_text(text: str, *, delimiter: str) -> str:
+    """The CSV's cells as a Danish or Swedish spreadsheet reads them: separated by semicolons."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    assert max(len(row) for row in rows) > 5, "the CSV is not separated by semicolons"
+    return "\n".join(" | ".join(row) for row in rows)
 
 
 def test_csv_bytes_of_a_result_without_meaning_still_reads(connection):
