@@ -26,9 +26,12 @@ def _clean(settings):
 
 @pytest.fixture
 def recipients(connection, other_connection):
+    # These connections chose English e-mails; tests/test_mail_language.py covers the others.
     connection.alert_recipients = "bogholder@nordlys.dk\nchef@nordlys.dk"
+    connection.language = "en"
     connection.save()
     other_connection.alert_recipients = "regnskab@fjord.dk"
+    other_connection.language = "en"
     other_connection.save()
     return connection
 

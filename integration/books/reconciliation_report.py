@@ -7,7 +7,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from reportlab.lib import colors
@@ -207,18 +207,27 @@ def page_url(record: Reconciliation) -> str:
 
 
 def email_differences(record: Reconciliation) -> bool:
-    """Mail the differences of a scheduled run to the connection's recipients; nothing when there are none."""
+    """Mail the differences of a scheduled run to the connection's recipients, with the CSV and the
+    PDF attached, all in the connection's language; nothing when there are none."""
 
     if record.state != Reconciliation.State.DONE or not record.differences or record.emailed_at:
         return False
-    differences = [readable_difference(d) for d in (record.result or {}).get("differences", [])]
-    context = {"record": record, "differences": differences[:100], "more": max(0, len(differences) - 100),
-               "period": period_text(record), "url": absolute(page_url(record))}
-    subject = ngettext("%(connection)s: %(count)d difference between Rackbeat and Dinero for %(period)s",
-                       "%(connection)s: %(count)d differences between Rackbeat and Dinero for %(period)s",
-                       record.differences) % {"connection": record.connection.name, "count": record.differences,
-                                              "period": period_text(record)}
-    sent = _send(record.connection, subject, "reconciliation", context)
+    with translation.override(record.connection.mail_language):
+        differences = [readable_difference(d) for d in (record.result or {}).get("differences", [])]
+        context = {"record": record, "differences": differences[:100], "more": max(0, len(differences) - 100),
+                   "period": period_text(record), "url": absolute(page_url(record))}
+        subject = ngettext("%(connection)s: %(count)d difference between Rackbeat and Dinero for %(period)s",
+                           "%(connection)s: %(count)d differences between Rackbeat and Dinero for %(period)s",
+                           record.differences) % {"connection": record.connection.name, "count": record.differences,
+                                                  "period": period_text(record)}
+        name = file_name(record)
+        sent = _send(record.connection, subject, "reconciliation", context, attachments=[
+            (f"{name}.csv", csv_bytes(record), "text/csv"), (f"{name}.pdf", pdf_bytes(record), "application/pdf")])
     if sent:
         Reconciliation.objects.filter(pk=record.pk).update(emailed_at=timezone.now())
     return sent
+
+
+def file_name(record: Reconciliation) -> str:
+    """The name of the report's files, without extension."""
+    return f"reconciliation-{record.connection_id}-{record.period_start:%Y%m%d}-{record.period_end:%Y%m%d}"
