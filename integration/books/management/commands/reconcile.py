@@ -16,7 +16,7 @@ from accounts.ids import parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, readable_difference, taken
 from integration.core.models import Reconciliation
 
 
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         if not record.differences:
             self.stdout.write(self.style.SUCCESS("No differences."))
             return
-        for d in result["differences"]:
+        for d in map(readable_difference, result["differences"]):
             self.stdout.write(self.style.WARNING(f"{d['label']}: {d['document_label']} {d['number']} {d['date']} — "
                                                  f"{d['message']}"))
         raise CommandError(f"{record.differences} difference(s) between Rackbeat and Dinero.")
