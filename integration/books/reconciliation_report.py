@@ -142,7 +142,8 @@ def pdf_bytes(record: Reconciliation) -> bytes:
         t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
                                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+                               ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]))
         return t
 
     counts = result.get("counts", {})
@@ -180,9 +181,10 @@ def pdf_bytes(record: Reconciliation) -> bytes:
                 for d in differences[:PDF_MAX_DIFFERENCES]]
         if len(differences) > PDF_MAX_DIFFERENCES:
             body.append([_("… %(n)s more in the CSV") % {"n": len(differences) - PDF_MAX_DIFFERENCES}, "", "", "", "", ""])
-        # 182 mm between the margins; the date column holds "07.12.2026" or "2026-12-07" on one line.
+        # 182 mm between the margins: the date column holds "07.12.2026" or "2026-12-07" on one line,
+        # an amount column "-12.345.678,50 EUR".
         story.append(table([[_("Type"), _("Document"), _("Date"), _("Rackbeat"), _("Dinero"), _("Why")], *body],
-                           widths=[28 * mm, 28 * mm, 18 * mm, 25 * mm, 25 * mm, None],
+                           widths=[28 * mm, 28 * mm, 18 * mm, 27 * mm, 27 * mm, None],
                            aligns=["", "", "", AMOUNT, AMOUNT, ""]))
     else:
         story.append(Paragraph(_("None: every booked Rackbeat document of the period is booked in Dinero once, "
