@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts import languages
 from accounts.fields import EncryptedTextField
 
 SECRET_FIELDS = (
@@ -74,6 +75,15 @@ class Connection(models.Model):
         _("alert recipients"), blank=True,
         help_text=_("E-mail addresses, one per line, for the daily digest and breakage alerts."),
     )
+    language = models.CharField(
+        _("language of e-mails"), max_length=5, choices=languages.CHOICES, blank=True,
+        help_text=_("The daily digest, breakage alerts and the month-end reconciliation (with its CSV and PDF) "
+                    "are written in this language. Empty: from the company's country in Rackbeat."),
+    )
+    company_country = models.CharField(
+        _("company country"), max_length=2, blank=True, editable=False,
+        help_text=_("The Rackbeat account's country, read when the connection is activated."),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,6 +138,11 @@ class Connection(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    @property
+    def mail_language(self) -> str:
+        """The language the connection's e-mails and attached reports are written in."""
+        return self.language or languages.language_for_country(self.company_country)
 
     @property
     def recipients(self) -> list[str]:

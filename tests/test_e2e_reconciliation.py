@@ -179,6 +179,8 @@ def test_reconcile_command_prints_the_differences_and_writes_csv_and_pdf(world, 
 
 def test_month_end_schedule_mails_the_differences_and_nothing_when_there_are_none(world, settings):
     connection = world["connection"]
+    connection.language = "en"  # the mail is read in English here
+    connection.save(update_fields=["language"])
     connection.alert_recipients = "bogholder@example.com"
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -254,6 +256,7 @@ def test_doubles_and_drafts_are_differences_and_are_mailed(world, settings):
     _settings(connection, item_consumption_enabled=True, sales_invoice_status="booked",
               supplier_invoice_status="booked")
     connection.alert_recipients = "bogholder@example.com"
+    connection.language = "en"  # the mail is read in English here
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Two booked vouchers of 1,250.00 for one supplier invoice: the second carries our reference.

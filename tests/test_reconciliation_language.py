@@ -126,3 +126,13 @@ def test_pdf_amounts_are_right_aligned(connection):
         ends[text] = round(float(match.group(1)) + float(match.group(2) or 0) + stringWidth(text, "Helvetica", 7.5), 1)
     assert ends["4.910,53 DKK"] == ends["-1.295,00 DKK"]
     assert stringWidth("4.910,53 DKK", "Helvetica", 7.5) != stringWidth("-1.295,00 DKK", "Helvetica", 7.5)
+
+
+@pytest.mark.parametrize("language", ["da", "sv"])
+def test_pdf_keeps_an_amount_of_millions_on_one_line(connection, language):
+    record = finished(connection)
+    record.result["differences"][0]["rackbeat_total"] = "-12345678.50"
+    record.result["differences"][0]["currency"] = "EUR"
+    with translation.override(language):
+        lines = [line.replace(NBSP, " ") for line in pdf_lines(pdf_bytes(record))]
+    assert {"da": "-12.345.678,50 EUR", "sv": "-12 345 678,50 EUR"}[language] in lines

@@ -47,6 +47,7 @@ from integration.core.clients.rackbeat_documents import (
     party_name,
     supplier_number,
 )
+from integration.core.countries import vat_zone_label
 from integration.core.handlers import NeedsMapping
 from integration.core.messages import Sentences, Text
 from integration.core.models import Binding, IntegrationSettings, Kind
@@ -114,6 +115,11 @@ class PreviewDocument:
     def label(self) -> str:
         return {"sales_invoice": _("Sales invoice"), "credit_note": _("Credit note"),
                 "supplier_invoice": _("Supplier invoice")}[self.kind]
+
+    @property
+    def zone_label(self) -> str:
+        """The document's VAT zone as people read it ("EU"), never the key."""
+        return vat_zone_label(self.zone) if self.zone else ""
 
     @property
     def would_stop(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from reportlab.lib import colors
@@ -158,7 +158,8 @@ def pdf_bytes(record: Reconciliation) -> bytes:
         t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
                                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+                               ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]))
         return t
 
     counts = result.get("counts", {})
@@ -196,9 +197,10 @@ def pdf_bytes(record: Reconciliation) -> bytes:
                 for d in differences[:PDF_MAX_DIFFERENCES]]
         if len(differences) > PDF_MAX_DIFFERENCES:
             body.append([_("… %(n)s more in the CSV") % {"n": len(differences) - PDF_MAX_DIFFERENCES}, "", "", "", "", ""])
-        # 182 mm between the margins; the date column holds "07.12.2026" or "2026-12-07" on one line.
+        # 182 mm between the margins: the date column holds "07.12.2026" or "2026-12-07" on one line,
+        # an amount column "-12.345.678,50 EUR".
         story.append(table([[_("Type"), _("Document"), _("Date"), _("Rackbeat"), _("Dinero"), _("Why")], *body],
-                           widths=[28 * mm, 28 * mm, 18 * mm, 25 * mm, 25 * mm, None],
+                           widths=[28 * mm, 28 * mm, 18 * mm, 27 * mm, 27 * mm, None],
                            aligns=["", "", "", AMOUNT, AMOUNT, ""]))
     else:
         story.append(Paragraph(_("None: every booked Rackbeat document of the period is booked in Dinero once, "
@@ -223,18 +225,27 @@ def page_url(record: Reconciliation) -> str:
 
 
 def email_differences(record: Reconciliation) -> bool:
-    """Mail the differences of a scheduled run to the connection's recipients; nothing when there are none."""
+    """Mail the differences of a scheduled run to the connection's recipients, with the CSV and the
+    PDF attached, all in the connection's language; nothing when there are none."""
 
     if record.state != Reconciliation.State.DONE or not record.differences or record.emailed_at:
         return False
-    differences = [readable_difference(d) for d in (record.result or {}).get("differences", [])]
-    context = {"record": record, "differences": differences[:100], "more": max(0, len(differences) - 100),
-               "period": period_text(record), "url": absolute(page_url(record))}
-    subject = ngettext("%(connection)s: %(count)d difference between Rackbeat and Dinero for %(period)s",
-                       "%(connection)s: %(count)d differences between Rackbeat and Dinero for %(period)s",
-                       record.differences) % {"connection": record.connection.name, "count": record.differences,
-                                              "period": period_text(record)}
-    sent = _send(record.connection, subject, "reconciliation", context)
+    with translation.override(record.connection.mail_language):
+        differences = [readable_difference(d) for d in (record.result or {}).get("differences", [])]
+        context = {"record": record, "differences": differences[:100], "more": max(0, len(differences) - 100),
+                   "period": period_text(record), "url": absolute(page_url(record))}
+        subject = ngettext("%(connection)s: %(count)d difference between Rackbeat and Dinero for %(period)s",
+                           "%(connection)s: %(count)d differences between Rackbeat and Dinero for %(period)s",
+                           record.differences) % {"connection": record.connection.name, "count": record.differences,
+                                                  "period": period_text(record)}
+        name = file_name(record)
+        sent = _send(record.connection, subject, "reconciliation", context, attachments=[
+            (f"{name}.csv", csv_bytes(record), "text/csv"), (f"{name}.pdf", pdf_bytes(record), "application/pdf")])
     if sent:
         Reconciliation.objects.filter(pk=record.pk).update(emailed_at=timezone.now())
     return sent
+
+
+def file_name(record: Reconciliation) -> str:
+    """The name of the report's files, without extension."""
+    return f"reconciliation-{record.connection_id}-{record.period_start:%Y%m%d}-{record.period_end:%Y%m%d}"

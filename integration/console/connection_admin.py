@@ -46,7 +46,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
         fieldsets = [
-            (None, {"fields": ["name", "alert_recipients"]}),
+            (None, {"fields": ["name", "alert_recipients", "language"]}),
             (_("State"), {"fields": ["state", "state_reason", "state_changed_at"]}),
         ]
         if request.user.has_perm("accounts.change_credentials"):
@@ -72,7 +72,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
         if not request.user.has_perm("accounts.change_credentials"):
-            kwargs["fields"] = ["name", "alert_recipients"]
+            kwargs["fields"] = ["name", "alert_recipients", "language"]
         return super().get_form(request, obj, change, **kwargs)
 
     def get_urls(self):  # type: ignore[no-untyped-def]

@@ -161,8 +161,9 @@ def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> Ht
                                                changed) % {"count": changed})
             _after_save(request, connection, here, _matrix_fixed(connection, matrix))
             return HttpResponseRedirect(safe_next(request, here))
-        messages.error(request, _("Nothing was saved: %(count)s cells need a different account (marked below).")
-                       % {"count": len(grid.errors)})
+        messages.error(request, ngettext("Nothing was saved: %(count)s cell needs a different account (marked below).",
+                                         "Nothing was saved: %(count)s cells need a different account (marked below).",
+                                         len(grid.errors)) % {"count": len(grid.errors)})
         status = 200
     else:
         grid = build_grid(connection, matrix)

@@ -25,6 +25,7 @@ from integration.books import reconciliation
 from integration.books.reconciliation import Period, period_shortcuts
 from integration.books.reconciliation_report import (
     csv_bytes,
+    file_name,
     pdf_bytes,
     readable,
     readable_difference,
@@ -95,7 +96,7 @@ def _record_for(connection: Connection, run_id: Any) -> Reconciliation | None:
 
 
 def _download(record: Reconciliation, fmt: str) -> HttpResponse:
-    name = f"reconciliation-{record.connection_id}-{record.period_start:%Y%m%d}-{record.period_end:%Y%m%d}"
+    name = file_name(record)
     if fmt == "csv":
         response = csv_export.response(csv_bytes(record), f"{name}.csv")
     else:

@@ -27,6 +27,7 @@ from django.db.models.signals import pre_delete
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.languages import country_code
 from accounts.models import Connection
 from integration.core import engine
 from integration.core.clients import errors
@@ -61,9 +62,11 @@ def check_rackbeat(connection: Connection) -> list[str]:
     if not account_id:
         return [_("Rackbeat did not say which account the API token belongs to. Create a new token in Rackbeat "
                   "and try again.")]
-    if connection.rackbeat_account_id != account_id:
+    country = country_code(account.get("address_country"))
+    if (connection.rackbeat_account_id, connection.company_country) != (account_id, country):
         connection.rackbeat_account_id = account_id
-        connection.save(update_fields=["rackbeat_account_id", "updated_at"])
+        connection.company_country = country
+        connection.save(update_fields=["rackbeat_account_id", "company_country", "updated_at"])
     return []
 
 

@@ -54,3 +54,11 @@ def local_datetime(value: Any) -> str:
 @register.filter
 def ago(value: Any) -> str:
     return formatting.ago(value)
+
+
+@register.filter
+def indent(text: Any, spaces: int = 2) -> str:
+    """Every line after the first indented like the first, so a multi-line reason stays one item
+    in a plain-text list."""
+    lines = str(text or "").replace("\r\n", "\n").split("\n")
+    return ("\n" + " " * int(spaces)).join(line.rstrip() for line in lines)

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                                                period_end=period.end, trigger=Reconciliation.Trigger.COMMAND)
         record = reconciliation.run(record.pk)
         if record.state != Reconciliation.State.DONE:
-            raise CommandError(record.error)
+            raise CommandError(record.shown_error)
         result = readable(record.result)
         counts = result["counts"]
         self.stdout.write(f"{connection.name}: {period.start} – {period.end} (taken in {taken(record)})")
