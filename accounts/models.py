@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models, router, transaction
@@ -69,6 +70,9 @@ class Connection(models.Model):
 
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
     state_reason = models.TextField(_("reason"), blank=True)
+    # The reason's meaning (a message of integration.core.messages), shown in the reader's language;
+    # ``state_reason`` keeps its English text.
+    state_reason_meaning = models.JSONField(null=True, blank=True, editable=False)
     state_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     alert_recipients = models.TextField(
@@ -126,11 +130,12 @@ class Connection(models.Model):
             setattr(self, stamp, timezone.now())
 
     # --- state -----------------------------------------------------------------------------
-    def set_state(self, state: str, reason: str = "") -> bool:
+    def set_state(self, state: str, reason: str = "", *, reason_meaning: Any = None) -> bool:
         """Move to ``state``; return True when the state actually changed."""
         changed = self.state != state
         self.state = state
         self.state_reason = reason
+        self.state_reason_meaning = reason_meaning
         if changed:
             self.state_changed_at = timezone.now()
         return changed

@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext_noop
 
 from integration.core import engine
+from integration.core.clients.errors import AuthenticationFailed
 from integration.core.handlers import TotalsMismatch, VatMismatch
 from integration.core.messages import Key, Message, Money, Quantity, Sentences, decode, encode, render, stored
 from integration.core.models import Kind, OperationEvent, SyncOperation, Trigger
@@ -140,3 +141,15 @@ def test_the_error_filter_and_the_number_search_still_find_rows_with_meaning(sup
     assert with_error.pk in listed and without.pk not in listed
     found = {o.pk for o in client.get(log, {"q": "10006"}).context["cl"].result_list}
     assert found == {with_error.pk}
+
+
+def test_a_broken_connections_reason_reads_in_the_readers_language(superuser, client, connection):
+    engine.mark_connection_broken(connection, AuthenticationFailed("401 Unauthorized", service="dinero"))
+    connection.refresh_from_db()
+    assert connection.state_reason.startswith("Login rejected: 401 Unauthorized")
+    client.force_login(superuser)
+    page = client.get(reverse("admin:connection-dashboard", args=[connection.pk]), HTTP_ACCEPT_LANGUAGE="da")
+    text = page.content.decode()
+    with translation.override("da"):
+        assert render(connection.state_reason_meaning) in text
+    assert "Login rejected" not in text

@@ -52,6 +52,7 @@ from integration.books.reconciliation_keys import (
 from integration.books.reconciliation_report import csv_bytes
 from integration.console.setup_wizard import STEPS
 from integration.core import engine
+from integration.core.clients.errors import AuthenticationFailed
 from integration.core.handlers import TotalsMismatch, VatMismatch
 from integration.core.messages import Key, Message, Money, encode, stored, with_texts
 from integration.core.models import Kind, Reconciliation, SyncOperation, Trigger
@@ -265,6 +266,8 @@ def reconciliation_with_every_difference(connection: Any) -> Reconciliation:
 def reader_world(offline):  # noqa: F811
     a, b, root = build_world()
     operations_in_every_state(a.connection, root)
+    # A broken connection: its reason is shown on the home page, the dashboard and the wizard.
+    engine.mark_connection_broken(a.connection, AuthenticationFailed("401 Unauthorized", service="dinero"))
     record = reconciliation_with_every_difference(a.connection)
     return a, b, root, record
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Connection
+from integration.core.messages import render
 from integration.core.models import SyncOperation
 
 logger = logging.getLogger(__name__)
@@ -158,13 +159,14 @@ def notify_connection_broken(connection: Connection) -> bool:
         if not cache.add(key, timezone.now().isoformat(), timeout=int(BROKEN_ALERT_MEMORY.total_seconds())):
             return False
     context = {
-        "reason": current.state_reason or _("No reason was recorded."),
         "since": current.state_changed_at,
         "connection_url": absolute(reverse("admin:accounts_connection_change", args=[current.pk])),
         "dashboard_url": absolute(reverse("admin:connection-dashboard", args=[current.pk])),
     }
     try:
         with translation.override(current.mail_language):
+            context["reason"] = (render(current.state_reason_meaning, current.state_reason)
+                                 or _("No reason was recorded."))
             subject = _("%(connection)s: the integration has stopped") % {"connection": current.name}
             return _send(current, subject, "connection_broken", context)
     except Exception:

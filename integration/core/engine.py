@@ -59,7 +59,7 @@ from integration.core.handlers import (
     handler_for,
 )
 from integration.core.insert_if_absent import insert_if_absent
-from integration.core.messages import Key, Message, Text, meaning, set_texts, stored, with_texts
+from integration.core.messages import Key, Message, Sentences, Text, meaning, set_texts, stored, with_texts
 from integration.core.models import (
     IntegrationSettings,
     OperationEvent,
@@ -594,18 +594,21 @@ def wait_for_repair(op: SyncOperation, exc: errors.ApiError) -> SyncOperation:
     return op
 
 
-def broken_reason(exc: errors.ApiError) -> str:
+def broken_reason(exc: errors.ApiError) -> Text:
     """The connection's state reason for ``exc``: what happened and what to do."""
     if isinstance(exc, errors.AuthenticationFailed):
-        return _("Login rejected: %(message)s %(hint)s") % {"message": exc.message, "hint": exc.hint or ""}
-    return f"{exc.message} {exc.hint}"
+        return Message(gettext_noop("Login rejected: %(message)s %(hint)s"), message=exc.message, hint=exc.hint or "")
+    return Sentences(exc.message, exc.hint)
 
 
 def mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
     """A login rejected or Dinero Pro lost, wherever it was seen: the connection is broken (one alert)."""
     connection.refresh_from_db()
-    if connection.set_state(Connection.State.BROKEN, broken_reason(exc).strip()):
-        connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    reason = stored(state_reason=broken_reason(exc))
+    if connection.set_state(Connection.State.BROKEN, reason["state_reason"].strip(),
+                            reason_meaning=reason["state_reason_meaning"]):
+        connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at",
+                                       "updated_at"])
         try:
             alerts.notify_connection_broken(connection)
         except Exception:

@@ -36,7 +36,9 @@ from integration.core.countries import vat_zone_label
 from integration.core.kinds import Direction, Kind, Trigger
 
 # Label look-ups per group of keys (a group's key → the text a person reads, in the active
-# language). Each layer registers the keys it owns when its app is ready.
+# language). The module that owns a group of keys registers them where it defines them (the core
+# below; the matrices in mappings.lookup; the reconciliation in books.reconciliation_keys). A key
+# of a group nobody registered reads as the key itself.
 _LABELS: dict[str, Callable[[str], str]] = {}
 
 

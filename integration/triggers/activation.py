@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db.models.signals import pre_delete
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.languages import country_code
 from accounts.models import Connection
@@ -33,6 +34,7 @@ from integration.core import engine
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat import RackbeatClient
+from integration.core.messages import Message, stored
 from integration.core.models import IntegrationSettings, RackbeatEventAnswer, RackbeatWebhook
 from integration.triggers.webhooks import webhook_events
 
@@ -184,7 +186,7 @@ def activate(connection: Connection) -> list[str]:
     IntegrationSettings.objects.get_or_create(connection=connection)
     connection.refresh_from_db()
     connection.set_state(Connection.State.ACTIVE)
-    connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at", "updated_at"])
     # What waited while the connection was paused or its login rejected goes on at once.
     engine.queue_waiting(connection)
     return []
@@ -194,8 +196,9 @@ def pause(connection: Connection) -> list[str]:
     """Stop transfers: Rackbeat stops sending webhooks; queued work waits for the resume."""
     problems = remove_webhooks(connection)
     connection.refresh_from_db()
-    connection.set_state(Connection.State.PAUSED, _("Paused by a person."))
-    connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    reason = stored(state_reason=Message(gettext_noop("Paused by a person.")))
+    connection.set_state(Connection.State.PAUSED, reason["state_reason"], reason_meaning=reason["state_reason_meaning"])
+    connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at", "updated_at"])
     return problems
 
 
