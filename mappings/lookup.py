@@ -64,16 +64,20 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     url = matrix_url(connection, matrix, group_number, vat_zone)
     if not group_number:
         raise NeedsMapping(
-            Message(gettext_noop("An invoice line has a product without a product group, so no %(what)s can be chosen."),
-                    what=what),
+            Message(gettext_noop(
+                "An invoice line has a product without a product group, so no %(what)s can be chosen."),
+                what=what),
             hint=Message(gettext_noop("Put the product in a product group in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
     if vat_zone not in VatZone.values:
         raise NeedsMapping(
-            Message(gettext_noop("Unknown VAT zone “%(zone)s”: the %(where)s has columns for the VAT zones domestic, EU and abroad."),
-                    zone=vat_zone, where=where),
-            hint=Message(gettext_noop("Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry.")),
+            Message(gettext_noop(
+                "Unknown VAT zone “%(zone)s”: the %(where)s has columns for the VAT zones domestic, EU and "
+                "abroad."),
+                zone=vat_zone, where=where),
+            hint=Message(gettext_noop(
+                "Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
     cell = AccountMatrixCell.objects.filter(
@@ -85,15 +89,18 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
         raise NeedsMapping(
             Message(gettext_noop("No %(what)s for %(subject)s. Set it in the %(where)s."),
                     what=what, subject=subject, where=where),
-            hint=Message(gettext_noop("Choose a Dinero account in the highlighted cell, save, then press Retry.")),
+            hint=Message(gettext_noop(
+                "Choose a Dinero account in the highlighted cell, save, then press Retry.")),
             fix_url=url,
         )
     problem = matrix_account_problem(connection, matrix, cell.account_number)
     if problem:
         raise NeedsMapping(
-            Message(gettext_noop("%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s."),
-                    problem=problem, subject=subject, where=where),
-            hint=Message(gettext_noop("Refresh the reference data if the account was changed in Dinero, then press Retry.")),
+            Message(gettext_noop(
+                "%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s."),
+                problem=problem, subject=subject, where=where),
+            hint=Message(gettext_noop(
+                "Refresh the reference data if the account was changed in Dinero, then press Retry.")),
             fix_url=url,
         )
     return cell.account_number
@@ -122,7 +129,9 @@ def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
     url = reverse("admin:connection-units", args=[connection.pk])
     mapping = UnitMapping.objects.filter(connection=connection, rackbeat_unit_number=number).first() if number else None
     if mapping is None:
-        subject = _named(RackbeatUnit, connection, number, Message(gettext_noop("Rackbeat unit"))) if number else Message(gettext_noop("an empty unit"))
+        subject = _named(RackbeatUnit, connection, number, Message(gettext_noop(
+            "Rackbeat unit"))) if number else Message(gettext_noop(
+            "an empty unit"))
         raise NeedsMapping(
             Message(gettext_noop("No Dinero unit for %(subject)s. Set it in the unit mapping."),
                     subject=subject),
@@ -140,7 +149,9 @@ def dinero_language(connection: Connection, rackbeat_layout_number: str) -> str:
         LayoutMapping.objects.filter(connection=connection, rackbeat_layout_number=number).first() if number else None
     )
     if mapping is None:
-        subject = _named(RackbeatLayout, connection, number, Message(gettext_noop("Rackbeat layout"))) if number else Message(gettext_noop("an empty layout"))
+        subject = _named(RackbeatLayout, connection, number, Message(gettext_noop(
+            "Rackbeat layout"))) if number else Message(gettext_noop(
+            "an empty layout"))
         raise NeedsMapping(
             Message(gettext_noop("No Dinero language for %(subject)s. Set it in the layout mapping."),
                     subject=subject),

@@ -253,7 +253,8 @@ def run_task(reconciliation_id: int) -> None:
 def _wait_for_slot(record: Reconciliation) -> None:
     due = timezone.now() + timedelta(seconds=report_slots.wait_seconds())
     Reconciliation.objects.filter(pk=record.pk).update(
-        heartbeat_at=timezone.now(), **stored(stage=Message(gettext_noop("Waiting for another report to finish"))))
+        heartbeat_at=timezone.now(), **stored(stage=Message(gettext_noop(
+            "Waiting for another report to finish"))))
     name = f"reconciliation-{record.pk}"
     if not dispatch.queue_at(TASK, record.pk, due=due, task_name=name):
         schedule(TASK, record.pk, name=f"{name}-{int(due.timestamp())}", schedule_type=Schedule.ONCE,
@@ -280,8 +281,9 @@ def run(reconciliation_id: int) -> Reconciliation:
                                              error=exc.describe(), hint=exc.hint))
     except Exception as exc:  # a bug must end as a readable row, not a run that seems to go on forever
         logger.exception("Reconciliation %s failed", reconciliation_id)
-        return _finish(record, error=Message(gettext_noop("The reconciliation stopped unexpectedly: %(error)s"),
-                                             error=f"{type(exc).__name__}: {exc}"))
+        return _finish(record, error=Message(gettext_noop(
+            "The reconciliation stopped unexpectedly: %(error)s"),
+            error=f"{type(exc).__name__}: {exc}"))
     record = _finish(record, result=report)
     if record.trigger == Reconciliation.Trigger.SCHEDULE:
         email_differences(record)
@@ -294,8 +296,9 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     when = datetime.fromtimestamp(due_at, tz=UTC)
     record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
-    fields = set_texts(record, stage=Message(gettext_noop("Waiting for the request budget until %(time)s (%(stage)s)"),
-                                             time=when, stage=meaning(record, "stage")))
+    fields = set_texts(record, stage=Message(gettext_noop(
+        "Waiting for the request budget until %(time)s (%(stage)s)"),
+        time=when, stage=meaning(record, "stage")))
     record.save(update_fields=["result", "heartbeat_at", *fields])
     schedule(TASK, record.pk, name=f"reconciliation-{record.pk}-{int(due_at)}", schedule_type=Schedule.ONCE,
              next_run=when, repeats=1)
@@ -307,8 +310,9 @@ def _next_slice(record: Reconciliation, reconciler: Reconciler) -> Reconciliatio
 
     record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
-    fields = set_texts(record, stage=Message(gettext_noop("Slice %(n)s done, the next one continues: %(stage)s"),
-                                             n=reconciler.slices, stage=meaning(record, "stage")))
+    fields = set_texts(record, stage=Message(gettext_noop(
+        "Slice %(n)s done, the next one continues: %(stage)s"),
+        n=reconciler.slices, stage=meaning(record, "stage")))
     record.save(update_fields=["result", "heartbeat_at", "processed", "total", *fields])
     _queue_next_slice(record.pk)
     return record
@@ -604,10 +608,11 @@ class Reconciler:
         expected = self.settings.customer_integration_enabled and self.settings.sales_from_rackbeat
         if not self.settings.sales_from_rackbeat:
             self.notes.append(Message(gettext_noop(
-                "Customer invoices are created in Dinero for this connection, so sales invoices are not expected "
-                "to come from Rackbeat.")))
+                "Customer invoices are created in Dinero for this connection, so sales invoices are not "
+                "expected to come from Rackbeat.")))
         elif not self.settings.customer_integration_enabled:
-            self.notes.append(Message(gettext_noop("The customer integration is off, so sales invoices are not expected in Dinero.")))
+            self.notes.append(Message(gettext_noop(
+                "The customer integration is off, so sales invoices are not expected in Dinero.")))
         ops = self._operations([Kind.SALES_INVOICE, Kind.CREDIT_NOTE])
         consumption_ops = self._operations([Kind.ITEM_CONSUMPTION])
         consumption = self._consumption_vouchers(entries)
@@ -650,7 +655,10 @@ class Reconciler:
                 if dn_currency != currency:
                     self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(found) > 1:
-                    self._add(DOUBLED, line, Message(gettext_noop("Dinero holds %(n)s documents with the reference %(ref)s: %(which)s."), n=len(found), ref=sales_external_reference(number), which=Sentences(*(Sentences(Key("dinero_kind", f["_kind"]), f.get("Number") or f.get("Guid"))
+                    self._add(DOUBLED, line, Message(gettext_noop(
+                        "Dinero holds %(n)s documents with the reference %(ref)s: %(which)s."),
+                        n=len(found), ref=sales_external_reference(number),
+                        which=Sentences(*(Sentences(Key("dinero_kind", f["_kind"]), f.get("Number") or f.get("Guid"))
                                                      for f in found), separator=", ")))
                 if abs(dn_incl) != abs(rb_incl):
                     self._add(TOTAL, line, Message(
@@ -671,9 +679,10 @@ class Reconciler:
         for number, guids in consumption.items():
             self._add(EXTRA, {"document": ITEM_CONSUMPTION, "number": number, "dinero_guid": sorted(guids)[0],
                               "dinero_kind": "manual_voucher"},
-                      Message(gettext_noop("A consumption voucher for invoice %(n)s is booked in the period, but Rackbeat has no booked "
-                        "sales invoice %(n)s dated in it."),
-                              n=number))
+                      Message(gettext_noop(
+                          "A consumption voucher for invoice %(n)s is booked in the period, but Rackbeat "
+                          "has no booked sales invoice %(n)s dated in it."),
+                          n=number))
 
     def _dinero_sales_by_guid(self, op: SyncOperation) -> list[dict[str, Any]]:
         """The document our operation created, read by its Guid (it may be dated outside the period)."""
@@ -682,20 +691,24 @@ class Reconciler:
         document = self.read(f"dinero:{kind}:{op.target_id}", read, op.target_id)
         if not document or document.get("DeletedAt"):
             return []
-        self.notes.append(Message(gettext_noop("Rackbeat document %(n)s: its Dinero %(kind)s is dated %(date)s."),
-                                  n=op.source_key, kind=Key("dinero_kind", kind), date=_date_value(document.get("Date"))))
+        self.notes.append(Message(gettext_noop(
+            "Rackbeat document %(n)s: its Dinero %(kind)s is dated %(date)s."),
+            n=op.source_key, kind=Key("dinero_kind", kind), date=_date_value(document.get("Date"))))
         return [{**document, "_kind": kind}]
 
     def _missing_reason(self, op: SyncOperation | None) -> Message:
         if op is None:
-            return Message(gettext_noop("No transfer was ever started for it (no webhook or poll reached the service)."))
+            return Message(gettext_noop(
+                "No transfer was ever started for it (no webhook or poll reached the service)."))
         if op.state == SyncOperation.State.DONE:
-            return Message(gettext_noop("The sync log says it was transferred (%(outcome)s), but Dinero does not have it: it may "
-                     "have been deleted there."),
-                           outcome=meaning(op, "outcome"))
-        return Message(gettext_noop("Its transfer is %(state)s: %(why)s"),
-                       state=Key("operation_state_in_sentence", op.state),
-                       why=meaning(op, "last_error") or meaning(op, "outcome") or Message(gettext_noop("no details")))
+            return Message(gettext_noop(
+                "The sync log says it was transferred (%(outcome)s), but Dinero does not have it: it may "
+                "have been deleted there."),
+                outcome=meaning(op, "outcome"))
+        return Message(gettext_noop(
+            "Its transfer is %(state)s: %(why)s"),
+            state=Key("operation_state_in_sentence", op.state),
+            why=meaning(op, "last_error") or meaning(op, "outcome") or Message(gettext_noop("no details")))
 
     def _extra_sales(self, left: dict[str, list[dict[str, Any]]], numbers: set[str], expected: bool) -> None:
         for reference, rows in left.items():
@@ -708,11 +721,12 @@ class Reconciler:
                 if reference.startswith(SALES_PREFIX):
                     message = self._why_not_in_rackbeat(line["number"])
                 elif expected:
-                    message = Message(gettext_noop("Dinero %(kind)s %(number)s (%(contact)s) was not created by the integration: it "
-                                "carries no Rackbeat reference."),
-                                      kind=Key("dinero_kind", row["_kind"]),
-                                      number=row.get("Number") or Message(gettext_noop("(draft)")),
-                                      contact=row.get("ContactName") or "-")
+                    message = Message(gettext_noop(
+                        "Dinero %(kind)s %(number)s (%(contact)s) was not created by the integration: it "
+                        "carries no Rackbeat reference."),
+                        kind=Key("dinero_kind", row["_kind"]),
+                        number=row.get("Number") or Message(gettext_noop("(draft)")),
+                        contact=row.get("ContactName") or "-")
                 else:
                     continue
                 self._add(EXTRA, line, message)
@@ -720,8 +734,9 @@ class Reconciler:
     def _why_not_in_rackbeat(self, number: str) -> Message:
         invoice = self.read(f"rackbeat:customer_invoice:{number}", self.rackbeat.get_customer_invoice, number)
         if invoice is None:
-            return Message(gettext_noop("It carries the reference of Rackbeat invoice %(n)s, which does not exist in Rackbeat."),
-                           n=number)
+            return Message(gettext_noop(
+                "It carries the reference of Rackbeat invoice %(n)s, which does not exist in Rackbeat."),
+                n=number)
         if not invoice.get("is_booked"):
             return Message(gettext_noop("Rackbeat invoice %(n)s is not booked."), n=number)
         return Message(gettext_noop("Rackbeat invoice %(n)s is dated %(date)s, outside the period."),
@@ -790,7 +805,9 @@ class Reconciler:
         if reason:
             message += reason
         elif expected is not None:
-            message += Message(gettext_noop("Expected consumption: %(amount)s."), amount=Money(expected, "DKK"))
+            message += Message(gettext_noop(
+                "Expected consumption: %(amount)s."),
+                amount=Money(expected, "DKK"))
         self._add(CONSUMPTION_MISSING, {**context, "rackbeat_total": str(expected or "")}, message, transferable=True)
         return "missing"
 
@@ -798,7 +815,8 @@ class Reconciler:
     def _compare_purchases(self, purchases: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
         expected = self.settings.supplier_integration_enabled
         if not expected:
-            self.notes.append(Message(gettext_noop("The supplier integration is off, so supplier invoices are not expected in Dinero.")))
+            self.notes.append(Message(gettext_noop(
+                "The supplier integration is off, so supplier invoices are not expected in Dinero.")))
         ops = self._operations([Kind.SUPPLIER_INVOICE])
         by_reference, by_file = self._other_purchase_vouchers(entries, ops)
         numbers = set()
@@ -837,14 +855,17 @@ class Reconciler:
                     if dn_currency != currency:
                         self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(vouchers) > 1:
-                    self._add(DOUBLED, line, Message(gettext_noop("Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s "
-                                               "(by its reference or its file): %(which)s."),
-                                                     n=len(vouchers), number=number, which=Sentences(*(_voucher_label(v) for v in vouchers), separator="; ")))
+                    self._add(DOUBLED, line, Message(gettext_noop(
+                        "Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s (by its "
+                        "reference or its file): %(which)s."),
+                        n=len(vouchers), number=number,
+                        which=Sentences(*(_voucher_label(v) for v in vouchers), separator="; ")))
                 if dn_incl != abs(rb_incl):
-                    self._add(TOTAL, line, Message(gettext_noop("Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s "
-                                             "(difference %(diff)s)."),
-                                                   rb=Money(rb_incl, currency), dn=Money(dn_incl, currency),
-                                                   diff=Money(dn_incl - rb_incl, currency)))
+                    self._add(TOTAL, line, Message(gettext_noop(
+                        "Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s (difference "
+                        "%(diff)s)."),
+                        rb=Money(rb_incl, currency), dn=Money(dn_incl, currency),
+                        diff=Money(dn_incl - rb_incl, currency)))
                 for found in vouchers:
                     if _is_draft(found):
                         self._add(DRAFT, line, _draft_message(
@@ -861,9 +882,11 @@ class Reconciler:
                 self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": number, "dinero_kind": "purchase_voucher",
                                   "dinero_guid": str(voucher.get("Guid") or ""),
                                   "dinero_total": str(_voucher_totals(voucher)[1])},
-                          Message(gettext_noop("Purchase voucher %(which)s carries the reference of Rackbeat supplier invoice %(n)s, but "
-                            "Rackbeat has no booked supplier invoice %(n)s dated in the period."),
-                                  which=_voucher_label(voucher), n=number))
+                          Message(gettext_noop(
+                              "Purchase voucher %(which)s carries the reference of Rackbeat supplier "
+                              "invoice %(n)s, but Rackbeat has no booked supplier invoice %(n)s dated in "
+                              "the period."),
+                              which=_voucher_label(voucher), n=number))
 
     def _other_purchase_vouchers(self, entries: list[dict[str, Any]], ops: dict[str, SyncOperation]
                                  ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
@@ -913,9 +936,10 @@ class Reconciler:
                   currency: str) -> None:
         """A document the mapper refuses is summed apart, with the mapper's reason among the notes."""
         self.account_sums[side].add(UNPLACED, currency, "rackbeat", amount)
-        self.notes.append(Message(gettext_noop("%(doc)s %(n)s is summed under “%(key)s”: %(why)s"),
-                                  doc=Message(gettext_noop("Supplier invoice") if side == "purchases" else gettext_noop("Invoice")),
-                                  n=str(invoice.get("number") or ""), key=Key("account_row", UNPLACED), why=problem.message))
+        self.notes.append(Message(gettext_noop(
+            "%(doc)s %(n)s is summed under “%(key)s”: %(why)s"),
+            doc=Message(gettext_noop("Supplier invoice") if side == "purchases" else gettext_noop("Invoice")),
+            n=str(invoice.get("number") or ""), key=Key("account_row", UNPLACED), why=problem.message))
 
     def _purchase_accounts(self, invoice: dict[str, Any], currency: str) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""
@@ -942,9 +966,10 @@ class Reconciler:
         for op in ours.exclude(source_key__in=numbers):
             self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": op.source_key, "dinero_guid": op.target_id,
                               "dinero_kind": "purchase_voucher", "operation_id": op.pk, "operation_state": op.state},
-                      Message(gettext_noop("The purchase voucher of Rackbeat supplier invoice %(n)s is booked in the period, but Rackbeat "
-                        "has no booked supplier invoice %(n)s dated in it."),
-                              n=op.source_key))
+                      Message(gettext_noop(
+                          "The purchase voucher of Rackbeat supplier invoice %(n)s is booked in the "
+                          "period, but Rackbeat has no booked supplier invoice %(n)s dated in it."),
+                          n=op.source_key))
 
     # ledger
     def _account_sums_from_ledger(self, entries: list[dict[str, Any]]) -> None:
@@ -972,7 +997,8 @@ class Reconciler:
                 elif owner is None and account in accounts:
                     self.account_sums[side].add(account, "DKK", "dinero_other", amount)
         if any(d.get("dinero_status") == "Draft" for d in self.documents):
-            self.notes.append(Message(gettext_noop("Drafts are not booked, so Dinero's sums per account leave them out.")))
+            self.notes.append(Message(gettext_noop(
+                "Drafts are not booked, so Dinero's sums per account leave them out.")))
 
     def _add(self, kind: str, line: dict[str, Any], message: Text, *, transferable: bool = False) -> None:
         self.differences.append(Difference(
@@ -1003,9 +1029,10 @@ def _is_draft(document: dict[str, Any]) -> bool:
 
 
 def _draft_message(kind: Any, guid: str, *, left_by_settings: bool = False) -> Text:
-    message = Message(gettext_noop("Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
-                "booked. Compare it with Rackbeat and book it in Dinero."),
-                      kind=kind, guid=guid)
+    message = Message(gettext_noop(
+        "Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
+        "booked. Compare it with Rackbeat and book it in Dinero."),
+        kind=kind, guid=guid)
     if left_by_settings:
         return message + Message(gettext_noop(
             "The connection's settings leave new documents of this kind as drafts for you to book."))

@@ -230,7 +230,9 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
         return None
     label = Key("trigger", trigger)
     OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
-                                  **stored(message=Message(gettext_noop("Queued (%(trigger)s)."), trigger=label)))
+                                  **stored(message=Message(gettext_noop(
+                                      "Queued (%(trigger)s)."),
+                                      trigger=label)))
     _send_task(op_pk)
     return op_pk
 
@@ -242,15 +244,17 @@ def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, labe
         if not op.rerun_requested:
             op.rerun_requested = True
             op.save(update_fields=["rerun_requested", "updated_at"])
-            record_event(op, Message(gettext_noop("New work arrived (%(trigger)s) while running: it runs again afterwards."),
-                                     trigger=label))
+            record_event(op, Message(gettext_noop(
+                "New work arrived (%(trigger)s) while running: it runs again afterwards."),
+                trigger=label))
         return False
     if op.state == State.PENDING:
         if lifecycle.touched(op):
             # Rule 13: the retry reads the source again and compares before booking anything.
-            record_event(op, Message(gettext_noop("New work arrived (%(trigger)s) while a retry is waiting: the retry compares the "
-                               "document with its source as it is then, before anything is booked."),
-                                     trigger=label))
+            record_event(op, Message(gettext_noop(
+                "New work arrived (%(trigger)s) while a retry is waiting: the retry compares the document "
+                "with its source as it is then, before anything is booked."),
+                trigger=label))
         return False
     if not lifecycle.automatic_may_restart(op):
         record_event(op, lifecycle.held_message(op, label))
@@ -379,8 +383,9 @@ def _context(op: SyncOperation) -> TransferContext:
 def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]:
     handler = handler_for(op.kind, op.direction)
     if handler is None:
-        return _failed(op, Message(gettext_noop("No transfer exists for %(kind)s in the direction %(direction)s."),
-                                   kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
+        return _failed(op, Message(gettext_noop(
+            "No transfer exists for %(kind)s in the direction %(direction)s."),
+            kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
     try:
         result = handler(op, _context(op))
     except SkipTransfer as exc:
@@ -447,8 +452,9 @@ def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, An
 def _failed(op: SyncOperation, message: Text, error_class: str) -> dict[str, Any]:
     return {
         "state": State.FAILED, "last_error_class": error_class[:100], "last_error": message,
-        "hint": Message(gettext_noop("An unexpected error stopped the transfer. Press Retry; if it fails again, "
-                                     "contact support with the operation's timeline.")),
+        "hint": Message(gettext_noop(
+            "An unexpected error stopped the transfer. Press Retry; if it fails again, contact support "
+            "with the operation's timeline.")),
         "fix_url": "",
     }
 
@@ -486,7 +492,8 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
             "state": State.FAILED, "transient_failures": failures, "last_error_class": type(exc).__name__,
             "last_error": Message(gettext_noop("Gave up after %(n)s attempts. Last answer: %(message)s"),
                                   n=failures, message=message),
-            "hint": Message(gettext_noop("The service kept failing. Check the HTTP exchanges below, then press Retry.")),
+            "hint": Message(gettext_noop(
+                "The service kept failing. Check the HTTP exchanges below, then press Retry.")),
             "fix_url": "",
         }, None
     retry_after = getattr(exc, "retry_after", None) if isinstance(exc, errors.RateLimited) else None
@@ -517,16 +524,17 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     ).update(**updates)
     op.refresh_from_db()
     if changed != 1:
-        record_event(op, Message(gettext_noop("The result of attempt by %(worker)s was discarded: its claim had been given up "
-                           "as stale."),
-                                 worker=worker))
+        record_event(op, Message(gettext_noop(
+            "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
+            worker=worker))
         return op
     if budget_event is None:
         record_event(op, _describe_outcome(op))
     elif budget_event:
-        record_event(op, Message(gettext_noop("Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, "
-                           "not counted as an attempt)."),
-                                 budget=op.budget_key.split(":", 1)[0].capitalize(), when=op.next_attempt_at))
+        record_event(op, Message(gettext_noop(
+            "Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, not "
+            "counted as an attempt)."),
+            budget=op.budget_key.split(":", 1)[0].capitalize(), when=op.next_attempt_at))
     if connection_problem is not None:
         # No task: a broken connection is not worked on. The document waits, due and without a
         # task, so the schedule's run_due queues it as soon as a person repairs the connection.
@@ -546,9 +554,10 @@ def _describe_outcome(op: SyncOperation) -> Message:
     if op.state == State.SKIPPED:
         return Message(gettext_noop("Skipped: %(outcome)s"), outcome=meaning(op, "outcome"))
     if op.state == State.PENDING and op.last_error_class in CONNECTION_PROBLEMS:
-        return Message(gettext_noop("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
-                 "document is transferred once the connection works again."),
-                       error=meaning(op, "last_error"))
+        return Message(gettext_noop(
+            "Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
+            "document is transferred once the connection works again."),
+            error=meaning(op, "last_error"))
     if op.state == State.PENDING:
         return Message(gettext_noop("Temporary problem (%(error)s); next try at %(when)s."),
                        error=meaning(op, "last_error"), when=op.next_attempt_at)
@@ -588,16 +597,19 @@ def wait_for_repair(op: SyncOperation, exc: errors.ApiError) -> SyncOperation:
         last_error_class=type(exc).__name__, **stored(last_error=exc.describe(), hint=exc.hint), fix_url="",
         updated_at=timezone.now())
     op.refresh_from_db()
-    record_event(op, Message(gettext_noop("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
-                       "document is transferred once the connection works again."),
-                             error=meaning(op, "last_error")))
+    record_event(op, Message(gettext_noop(
+        "Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the document "
+        "is transferred once the connection works again."),
+        error=meaning(op, "last_error")))
     return op
 
 
 def broken_reason(exc: errors.ApiError) -> Text:
     """The connection's state reason for ``exc``: what happened and what to do."""
     if isinstance(exc, errors.AuthenticationFailed):
-        return Message(gettext_noop("Login rejected: %(message)s %(hint)s"), message=exc.message, hint=exc.hint or "")
+        return Message(gettext_noop(
+            "Login rejected: %(message)s %(hint)s"),
+            message=exc.message, hint=exc.hint or "")
     return Sentences(exc.message, exc.hint)
 
 
@@ -630,17 +642,20 @@ def retry(op: SyncOperation, *, user: Any) -> SyncOperation:
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if locked.state == State.RUNNING:
-            record_event(locked, Message(gettext_noop("Retry requested by %(user)s while running: it runs again afterwards."),
-                                         user=_user_label(user)))
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s while running: it runs again afterwards."),
+                user=_user_label(user)))
             SyncOperation.objects.filter(pk=op.pk).update(rerun_requested=True)
         elif locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
-            record_event(locked, Message(gettext_noop("Retry requested by %(user)s refused: the document was already transferred."),
-                                         user=_user_label(user)))
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s refused: the document was already transferred."),
+                user=_user_label(user)))
         elif locked.handled_at and lifecycle.is_money(locked):
             # Handled may mean "entered by hand": posting it again needs the explicit choice.
-            record_event(locked, Message(gettext_noop("Retry requested by %(user)s refused: the document was marked handled. If "
-                                   "it is not in %(side)s, choose “It is not there: post it now”."),
-                                         user=_user_label(user), side=lifecycle.other_side(locked)))
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s refused: the document was marked handled. If it is not in "
+                "%(side)s, choose “It is not there: post it now”."),
+                user=_user_label(user), side=lifecycle.other_side(locked)))
         else:
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
@@ -715,8 +730,9 @@ def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperat
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if locked.state in (State.DONE, State.RUNNING):
-            record_event(locked, Message(gettext_noop("Linking by %(user)s refused: the document is %(state)s."),
-                                         user=who, state=Key("operation_state_in_sentence", locked.state)))
+            record_event(locked, Message(gettext_noop(
+                "Linking by %(user)s refused: the document is %(state)s."),
+                user=who, state=Key("operation_state_in_sentence", locked.state)))
         else:
             kept = {key: value for key, value in (locked.intent or {}).items() if key != "document_gone"}
             locked.intent = {**kept, **found.intent, "in_flight": "", "touched": True, "linked_by": who,
@@ -727,9 +743,10 @@ def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperat
             locked.handled_by = locked.handled_note = ""
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
-            record_event(locked, Message(gettext_noop("Linked by %(user)s to %(side)s document %(found)s; it is compared with "
-                                   "Rackbeat's document before anything is booked."),
-                                         user=who, side=lifecycle.other_side(locked), found=found.describe()))
+            record_event(locked, Message(gettext_noop(
+                "Linked by %(user)s to %(side)s document %(found)s; it is compared with Rackbeat's "
+                "document before anything is booked."),
+                user=who, side=lifecycle.other_side(locked), found=found.describe()))
             queue = True
     if queue:
         _queue_task(op.pk)
@@ -749,12 +766,14 @@ def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
         known = lifecycle.known_document(locked)
         if known:
             # Posting now would make a second document beside the one the service knows.
-            record_event(locked, Message(gettext_noop("Posting by %(user)s refused: %(side)s already has this document (%(known)s). "
-                                   "Correct it there, or mark this operation handled."),
-                                         user=_user_label(user), side=lifecycle.other_side(locked), known=known))
+            record_event(locked, Message(gettext_noop(
+                "Posting by %(user)s refused: %(side)s already has this document (%(known)s). Correct it "
+                "there, or mark this operation handled."),
+                user=_user_label(user), side=lifecycle.other_side(locked), known=known))
         elif not lifecycle.person_may_choose(locked):
-            record_event(locked, Message(gettext_noop("Posting by %(user)s refused: the document is %(state)s."),
-                                         user=_user_label(user), state=Key("operation_state_in_sentence", locked.state)))
+            record_event(locked, Message(gettext_noop(
+                "Posting by %(user)s refused: the document is %(state)s."),
+                user=_user_label(user), state=Key("operation_state_in_sentence", locked.state)))
         else:
             who = _user_label(user)
             locked.intent = lifecycle.intent_for_post_now(locked.intent or {}, who)
@@ -763,8 +782,9 @@ def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
             locked.handled_note = ""
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
-            record_event(locked, Message(gettext_noop("%(user)s confirmed the document is not in %(side)s: posting it now."),
-                                         user=who, side=lifecycle.other_side(locked)))
+            record_event(locked, Message(gettext_noop(
+                "%(user)s confirmed the document is not in %(side)s: posting it now."),
+                user=who, side=lifecycle.other_side(locked)))
             queue = True
     if queue:
         _queue_task(op.pk)

@@ -140,8 +140,9 @@ def other_side(op: SyncOperation) -> str:
 def held_message(op: SyncOperation, trigger_label: Any) -> Message:
     """The timeline line when an automatic trigger meets a touched document."""
     if op.state == State.DONE:
-        return Message(gettext_noop("Already transferred; %(trigger)s ignored so the document is never transferred twice."),
-                       trigger=trigger_label)
+        return Message(gettext_noop(
+            "Already transferred; %(trigger)s ignored so the document is never transferred twice."),
+            trigger=trigger_label)
     if op.handled_at:
         reason = Message(gettext_noop("a person marked it handled"))
     elif in_flight(op):
@@ -149,9 +150,10 @@ def held_message(op: SyncOperation, trigger_label: Any) -> Message:
                          side=other_side(op))
     else:
         reason = Message(gettext_noop("it was already written to %(side)s"), side=other_side(op))
-    return Message(gettext_noop("%(trigger)s ignored: %(reason)s, so only a person moves it on (on this page: link the "
-             "document that is there, or post it now)."),
-                   trigger=trigger_label, reason=reason)
+    return Message(gettext_noop(
+        "%(trigger)s ignored: %(reason)s, so only a person moves it on (on this page: link the document "
+        "that is there, or post it now)."),
+        trigger=trigger_label, reason=reason)
 
 
 def link_target(op: SyncOperation, reference: str) -> dict[str, Any]:

@@ -56,7 +56,9 @@ class Line:
         if self.code:
             return Message(gettext_noop("account %(account)s (%(code)s): %(amount)s"),
                            account=self.account, code=self.code, amount=self.amount)
-        return Message(gettext_noop("account %(account)s: %(amount)s"), account=self.account, amount=self.amount)
+        return Message(gettext_noop(
+            "account %(account)s: %(amount)s"),
+            account=self.account, amount=self.amount)
 
     def __str__(self) -> str:
         return self.message().render()
@@ -216,15 +218,19 @@ class DocumentDiffers(TotalsMismatch):
 
     def __init__(self, label: Any, expected: Figures, found: Figures, *, booked: bool) -> None:
         if booked:
-            message = Message(gettext_noop("The %(label)s is booked in Dinero and differs from Rackbeat's current document. Dinero has "
-                        "%(found)s. Rackbeat now gives %(expected)s. Nothing was changed in Dinero."))
-            hint = Message(gettext_noop("Correct Dinero by hand (for example a credit note and a new document), then mark this "
-                     "operation handled."))
+            message = Message(gettext_noop(
+                "The %(label)s is booked in Dinero and differs from Rackbeat's current document. Dinero "
+                "has %(found)s. Rackbeat now gives %(expected)s. Nothing was changed in Dinero."))
+            hint = Message(gettext_noop(
+                "Correct Dinero by hand (for example a credit note and a new document), then mark this "
+                "operation handled."))
         else:
-            message = Message(gettext_noop("The %(label)s differs from Rackbeat's document even after it was updated. Dinero has "
-                        "%(found)s. Rackbeat gives %(expected)s. It was left as a draft in Dinero."))
-            hint = Message(gettext_noop("Compare the lines in both systems (accounts, VAT codes in Dinero, rounding, discounts), "
-                     "correct the cause, then press Retry."))
+            message = Message(gettext_noop(
+                "The %(label)s differs from Rackbeat's document even after it was updated. Dinero has "
+                "%(found)s. Rackbeat gives %(expected)s. It was left as a draft in Dinero."))
+            hint = Message(gettext_noop(
+                "Compare the lines in both systems (accounts, VAT codes in Dinero, rounding, discounts), "
+                "correct the cause, then press Retry."))
         TransferProblem.__init__(self, message % {"label": label, "found": found.describe(),
                                                   "expected": expected.describe()}, hint=hint)
         self.rackbeat_total = expected.total
@@ -254,9 +260,10 @@ def check_before_booking(ctx: TransferContext, document: DineroDocument, expecte
     if written_now:
         raise DocumentDiffers(document.label, expected, found, booked=False)
     document.update(read)
-    ctx.note(Message(gettext_noop("The draft %(label)s in Dinero differed from Rackbeat's current document (Dinero had %(found)s; "
-               "Rackbeat gives %(expected)s); it was updated before booking."),
-                     label=document.label, found=found.describe(), expected=expected.describe()))
+    ctx.note(Message(gettext_noop(
+        "The draft %(label)s in Dinero differed from Rackbeat's current document (Dinero had %(found)s; "
+        "Rackbeat gives %(expected)s); it was updated before booking."),
+        label=document.label, found=found.describe(), expected=expected.describe()))
     read = document.read()
     found = document.found(read)
     if not expected.matches(found):

@@ -53,9 +53,11 @@ def contact_payload(party: dict[str, Any], *, kind: str, number: str, settings: 
     name = party_name(party)
     if not name:
         raise NeedsMapping(
-            Message(gettext_noop("%(label)s %(number)s has no name in Rackbeat, so no Dinero contact can be made."),
-                    label=_label(kind), number=number),
-            hint=Message(gettext_noop("Give it a name in Rackbeat; the change is transferred automatically.")),
+            Message(gettext_noop(
+                "%(label)s %(number)s has no name in Rackbeat, so no Dinero contact can be made."),
+                label=_label(kind), number=number),
+            hint=Message(gettext_noop(
+                "Give it a name in Rackbeat; the change is transferred automatically.")),
         )
     with_number = settings.customer_number_in_name if kind == Kind.CUSTOMER else settings.supplier_number_in_name
     is_person = bool(party.get("is_person"))
@@ -215,8 +217,9 @@ def ensure_contact(ctx: TransferContext, kind: str, number: str, embedded: dict[
     party = _fetch(ctx, kind, number) or embedded or _embedded_in_document(ctx, kind, number)
     if party is None:
         raise NeedsMapping(
-            Message(gettext_noop("%(label)s %(number)s was not found in Rackbeat, so the document has no Dinero contact."),
-                    label=_label(kind), number=number),
+            Message(gettext_noop(
+                "%(label)s %(number)s was not found in Rackbeat, so the document has no Dinero contact."),
+                label=_label(kind), number=number),
             hint=Message(gettext_noop("Check the document in Rackbeat, then press Retry.")),
         )
     guid, _what = sync_contact(ctx, kind, number, party)
@@ -230,14 +233,19 @@ def transfer_contact(op: SyncOperation, ctx: TransferContext) -> Result:
     label = _label(kind)
     if not _integration_on(ctx.settings, kind):
         raise SkipTransfer(
-            Message(gettext_noop("The customer integration is off for this connection, so customers are not transferred to Dinero."))
+            Message(gettext_noop(
+                "The customer integration is off for this connection, so customers are not transferred to "
+                "Dinero."))
             if kind == Kind.CUSTOMER else
-            Message(gettext_noop("The supplier integration is off for this connection, so suppliers are not transferred to Dinero.")))
+            Message(gettext_noop(
+                "The supplier integration is off for this connection, so suppliers are not transferred to "
+                "Dinero.")))
     party = _fetch(ctx, kind, number)
     if party is None:
-        raise SkipTransfer(Message(gettext_noop("%(label)s %(number)s was deleted in Rackbeat; the Dinero contact is kept because "
-                             "Dinero keeps history."),
-                                   label=label, number=number))
+        raise SkipTransfer(Message(gettext_noop(
+            "%(label)s %(number)s was deleted in Rackbeat; the Dinero contact is kept because Dinero keeps "
+            "history."),
+            label=label, number=number))
     guid, what = sync_contact(ctx, kind, number, party)
     name = party_name(party)
     outcome = master_data_outcome(label, number, what, barred=bool(party.get("is_barred")))

@@ -123,8 +123,8 @@ def document_date(value: Any, what: Text = "date", field: str = "") -> date:
         raise NeedsMapping(Message(gettext_noop(
             "Rackbeat sent no %(what)s: the field %(field)s is missing or empty on this document."),
             what=_what(what), field=field), hint=Message(gettext_noop(
-                "Enter the date on the document in Rackbeat, then press Retry. If Rackbeat has it under another "
-                "name, run the Rackbeat shape check and report it.")))
+                "Enter the date on the document in Rackbeat, then press Retry. If Rackbeat has it under "
+                "another name, run the Rackbeat shape check and report it.")))
     try:
         return date.fromisoformat(text[:10])
     except ValueError as exc:
@@ -186,9 +186,10 @@ def line_item(line: dict[str, Any]) -> dict[str, Any] | None:
 
 def _no_group_message(item: dict[str, Any], label: Message, document: Message) -> Message:
     if item.get("missing_in_rackbeat"):
-        return Message(gettext_noop("The product %(product)s on %(line)s of %(document)s was not found in Rackbeat, "
-                                    "so its product group is unknown."),
-                       product=str(item.get("number") or ""), line=label, document=document)
+        return Message(gettext_noop(
+            "The product %(product)s on %(line)s of %(document)s was not found in Rackbeat, so its product "
+            "group is unknown."),
+            product=str(item.get("number") or ""), line=label, document=document)
     return Message(gettext_noop("The product %(product)s on %(line)s of %(document)s has no product group."),
                    product=str(item.get("number") or ""), line=label, document=document)
 
@@ -294,8 +295,9 @@ def map_sales_invoice(
     currency = str(invoice.get("currency") or customer.get("currency") or "DKK").upper()
     zone = invoice_vat_zone(invoice)
     if not zone:
-        problems.add(Message(gettext_noop("Invoice %(number)s has no VAT zone, and neither has its customer."),
-                             number=str(number)),
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s has no VAT zone, and neither has its customer."),
+            number=str(number)),
                      hint=Message(gettext_noop("Set the customer's VAT zone in Rackbeat, then press Retry.")))
 
     invoice_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
@@ -315,8 +317,9 @@ def map_sales_invoice(
         price = problems.call(money, line.get("line_price"), _on("price", label)) or ZERO
         discount = problems.call(money, line.get("discount_percentage"), _on("discount", label)) or ZERO
         if not ZERO <= discount <= HUNDRED:
-            problems.add(Message(gettext_noop("The discount %(discount)s on %(line)s of invoice %(number)s is outside "
-                                              "0–100 %%."), discount=Percent(discount), line=label, number=str(number)),
+            problems.add(Message(gettext_noop(
+                "The discount %(discount)s on %(line)s of invoice %(number)s is outside 0–100 %%."),
+                discount=Percent(discount), line=label, number=str(number)),
                          hint=Message(gettext_noop("Correct the line in Rackbeat, then press Retry.")))
             continue
         total = line_total(quantity, price, discount)
@@ -328,11 +331,13 @@ def map_sales_invoice(
                               "BaseAmountValue": 0, "Discount": 0, "AccountNumber": None})
                 continue
             problems.add(
-                Message(gettext_noop("Invoice %(number)s: %(line)s has an amount (%(amount)s) but no product, so no "
-                                     "product group decides its revenue account."),
-                        number=str(number), line=label, amount=Money(total, currency)),
-                hint=Message(gettext_noop("Use a product on the line in Rackbeat (e.g. a product for freight or "
-                                          "fees), then press Retry.")),
+                Message(gettext_noop(
+                    "Invoice %(number)s: %(line)s has an amount (%(amount)s) but no product, so no product "
+                    "group decides its revenue account."),
+                    number=str(number), line=label, amount=Money(total, currency)),
+                hint=Message(gettext_noop(
+                    "Use a product on the line in Rackbeat (e.g. a product for freight or fees), then "
+                    "press Retry.")),
             )
             continue
 
@@ -376,8 +381,9 @@ def map_sales_invoice(
                 line_vats.append((total, rate_d))
 
     if not any(line["LineType"] == "Product" for line in lines) and not problems.items:
-        problems.add(Message(gettext_noop("Invoice %(number)s has no lines with a product, so there is nothing "
-                                          "to book."), number=str(number)),
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s has no lines with a product, so there is nothing to book."),
+            number=str(number)),
                      hint=_ADD_THE_LINES)
 
     layout = _key(invoice.get("layout_id") or customer.get("layout_id"))
@@ -389,12 +395,13 @@ def map_sales_invoice(
     if terms:
         condition_type = PAYMENT_CONDITION_TYPES.get(str(terms.get("type") or ""))
         if condition_type is None:
-            problems.add(Message(gettext_noop("The payment terms %(terms)s of invoice %(number)s have the type "
-                                              "%(type)s, which Dinero has no equivalent for."),
-                                 terms=str(terms.get("name") or terms.get("number")), number=str(number),
-                                 type=repr(terms.get("type"))),
-                         hint=Message(gettext_noop("Use net, current month or cash payment terms in Rackbeat, then "
-                                                   "press Retry.")))
+            problems.add(Message(gettext_noop(
+                "The payment terms %(terms)s of invoice %(number)s have the type %(type)s, which Dinero "
+                "has no equivalent for."),
+                terms=str(terms.get("name") or terms.get("number")), number=str(number),
+                type=repr(terms.get("type"))),
+                         hint=Message(gettext_noop(
+                             "Use net, current month or cash payment terms in Rackbeat, then press Retry.")))
         elif condition_type != "NettoCash":
             condition_days = int(terms.get("maturity_days") or 0)
 
@@ -489,9 +496,9 @@ def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_
                         currency: str, vat_known: bool) -> None:
     number = invoice.get("number")
     hint = Message(gettext_noop(
-        "Rackbeat's totals are not the sum of its lines rounded to øre the way Dinero rounds them. Check the lines "
-        "(prices with many decimals, discounts), correct the invoice in Rackbeat or transfer it by hand, then mark "
-        "the operation handled."))
+        "Rackbeat's totals are not the sum of its lines rounded to øre the way Dinero rounds them. Check "
+        "the lines (prices with many decimals, discounts), correct the invoice in Rackbeat or transfer it "
+        "by hand, then mark the operation handled."))
     if invoice.get("total_total") in (None, ""):
         raise TotalsNotReproducible(Message(gettext_noop(
             "Invoice %(number)s has no total in Rackbeat, so the transferred total cannot be checked."),
@@ -500,18 +507,20 @@ def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_
         rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
         if rackbeat_subtotal != subtotal:
             raise TotalsNotReproducible(Message(gettext_noop(
-                "Invoice %(number)s: the lines add up to %(subtotal)s excluding VAT in Dinero, but Rackbeat's "
-                "subtotal is %(rackbeat)s (difference %(difference)s)."),
-                number=str(number), subtotal=Money(subtotal, currency), rackbeat=Money(rackbeat_subtotal, currency),
+                "Invoice %(number)s: the lines add up to %(subtotal)s excluding VAT in Dinero, but "
+                "Rackbeat's subtotal is %(rackbeat)s (difference %(difference)s)."),
+                number=str(number), subtotal=Money(subtotal, currency),
+                rackbeat=Money(rackbeat_subtotal, currency),
                 difference=Money(subtotal - rackbeat_subtotal, currency)), hint=hint)
     if vat_known:
         rackbeat_total = money(invoice.get("total_total"), what="invoice total")
         expected_total = expected_totals[0]
         if rackbeat_total not in expected_totals:
             raise TotalsNotReproducible(Message(gettext_noop(
-                "Invoice %(number)s: Dinero would compute a total of %(dinero)s including VAT, but Rackbeat's total "
-                "is %(rackbeat)s (difference %(difference)s)."),
-                number=str(number), dinero=Money(expected_total, currency), rackbeat=Money(rackbeat_total, currency),
+                "Invoice %(number)s: Dinero would compute a total of %(dinero)s including VAT, but "
+                "Rackbeat's total is %(rackbeat)s (difference %(difference)s)."),
+                number=str(number), dinero=Money(expected_total, currency),
+                rackbeat=Money(rackbeat_total, currency),
                 difference=Money(expected_total - rackbeat_total, currency)), hint=hint)
 
 
@@ -631,10 +640,12 @@ def map_supplier_invoice(
     currency = str(invoice.get("currency") or supplier.get("currency") or "DKK").upper()
     zone = supplier_vat_zone(invoice)
     if not zone and not supplier:
-        problems.add(Message(gettext_noop("Supplier invoice %(number)s: its supplier %(supplier)s could not be read "
-                                          "from Rackbeat, so its VAT zone is unknown."),
-                             number=str(number), supplier=str(invoice.get("supplier_id") or "")),
-                     hint=Message(gettext_noop("Check that the supplier exists in Rackbeat, then press Retry.")))
+        problems.add(Message(gettext_noop(
+            "Supplier invoice %(number)s: its supplier %(supplier)s could not be read from Rackbeat, so "
+            "its VAT zone is unknown."),
+            number=str(number), supplier=str(invoice.get("supplier_id") or "")),
+                     hint=Message(gettext_noop(
+                         "Check that the supplier exists in Rackbeat, then press Retry.")))
     elif not zone:
         problems.add(Message(gettext_noop("Supplier invoice %(number)s: the supplier has no VAT zone."),
                              number=str(number)),
@@ -665,11 +676,12 @@ def map_supplier_invoice(
                          hint=_GIVE_A_GROUP)
             continue
         if not group:
-            problems.add(Message(gettext_noop("Supplier invoice %(number)s: %(line)s has an amount (%(amount)s) but "
-                                              "no product group, so the supplier matrix cannot choose its account."),
-                                 number=str(number), line=label, amount=Money(total, currency)),
-                         hint=Message(gettext_noop("Use a product with a product group on the line in Rackbeat, "
-                                                   "then press Retry.")))
+            problems.add(Message(gettext_noop(
+                "Supplier invoice %(number)s: %(line)s has an amount (%(amount)s) but no product group, so "
+                "the supplier matrix cannot choose its account."),
+                number=str(number), line=label, amount=Money(total, currency)),
+                         hint=Message(gettext_noop(
+                             "Use a product with a product group on the line in Rackbeat, then press Retry.")))
             continue
         account = problems.call(mappings.supplier_account, group, zone) if zone else None
         if account is None:
@@ -681,8 +693,9 @@ def map_supplier_invoice(
     accounts = list(OrderedDict.fromkeys(account for account, _net, _name in priced))
     vats = {account: problems.call(mappings.account_vat, account) for account in accounts}
     if not priced and not problems.items:
-        problems.add(Message(gettext_noop("Supplier invoice %(number)s has no lines with an amount, so there is "
-                                          "nothing to book."), number=str(number)),
+        problems.add(Message(gettext_noop(
+            "Supplier invoice %(number)s has no lines with an amount, so there is nothing to book."),
+            number=str(number)),
                      hint=_ADD_THE_LINES)
     problems.raise_if_any()
 
@@ -706,12 +719,14 @@ def map_supplier_invoice(
     if vat is not None and vat != dinero_vat:
         raise TotalsNotReproducible(Message(gettext_noop(
             "Supplier invoice %(number)s: Dinero would book %(dinero)s purchase VAT, but Rackbeat's VAT is "
-            "%(rackbeat)s (difference %(difference)s); the totals are %(voucher_total)s and %(rackbeat_total)s."),
+            "%(rackbeat)s (difference %(difference)s); the totals are %(voucher_total)s and "
+            "%(rackbeat_total)s."),
             number=str(number), dinero=Money(dinero_vat, currency), rackbeat=Money(vat, currency),
             difference=Money(dinero_vat - vat, currency), voucher_total=Money(voucher_total, currency),
             rackbeat_total=Money(rackbeat_total, currency)),
-            hint=Message(gettext_noop("Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier "
-                                      "matrix accounts in Dinero, correct the cause, then press Retry.")))
+            hint=Message(gettext_noop(
+                "Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier matrix "
+                "accounts in Dinero, correct the cause, then press Retry.")))
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -739,44 +754,49 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
     """
     number = invoice.get("number")
     hint = Message(gettext_noop(
-        "Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in Dinero (a "
-        "domestic supplier needs accounts with purchase VAT, an EU or foreign supplier accounts with reverse-charge "
-        "VAT), correct the cause, then press Retry."))
+        "Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in Dinero "
+        "(a domestic supplier needs accounts with purchase VAT, an EU or foreign supplier accounts with "
+        "reverse-charge VAT), correct the cause, then press Retry."))
     if invoice.get("total_subtotal") not in (None, ""):
         rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
         if rackbeat_subtotal != subtotal:
             raise TotalsNotReproducible(Message(gettext_noop(
-                "Supplier invoice %(number)s: the lines add up to %(subtotal)s excluding VAT, but Rackbeat's "
-                "subtotal is %(rackbeat)s."),
-                number=str(number), subtotal=Money(subtotal, currency), rackbeat=Money(rackbeat_subtotal, currency)),
+                "Supplier invoice %(number)s: the lines add up to %(subtotal)s excluding VAT, but "
+                "Rackbeat's subtotal is %(rackbeat)s."),
+                number=str(number), subtotal=Money(subtotal, currency),
+                rackbeat=Money(rackbeat_subtotal, currency)),
                 hint=hint)
     if invoice.get("total_total") in (None, ""):
         raise TotalsNotReproducible(Message(gettext_noop(
-            "Supplier invoice %(number)s has no total in Rackbeat, so the voucher's total cannot be checked."),
+            "Supplier invoice %(number)s has no total in Rackbeat, so the voucher's total cannot be "
+            "checked."),
             number=str(number)), hint=hint)
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     if voucher_total == rackbeat_total:
         return
     if all(inclusive):
         raise TotalsNotReproducible(Message(gettext_noop(
-            "Supplier invoice %(number)s: the voucher lines including VAT add up to %(voucher)s, but Rackbeat's "
-            "total is %(rackbeat)s."),
-            number=str(number), voucher=Money(voucher_total, currency), rackbeat=Money(rackbeat_total, currency)),
+            "Supplier invoice %(number)s: the voucher lines including VAT add up to %(voucher)s, but "
+            "Rackbeat's total is %(rackbeat)s."),
+            number=str(number), voucher=Money(voucher_total, currency),
+            rackbeat=Money(rackbeat_total, currency)),
             hint=hint, fix_url=fix_url)
     if not any(inclusive):
         raise TotalsNotReproducible(Message(gettext_noop(
-            "Supplier invoice %(number)s: the accounts' VAT codes book no purchase VAT (amount %(voucher)s), but "
-            "Rackbeat's invoice carries VAT (total %(rackbeat)s)."),
-            number=str(number), voucher=Money(voucher_total, currency), rackbeat=Money(rackbeat_total, currency)),
+            "Supplier invoice %(number)s: the accounts' VAT codes book no purchase VAT (amount "
+            "%(voucher)s), but Rackbeat's invoice carries VAT (total %(rackbeat)s)."),
+            number=str(number), voucher=Money(voucher_total, currency),
+            rackbeat=Money(rackbeat_total, currency)),
             hint=hint, fix_url=fix_url)
     with_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if inc)
     without_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if not inc)
     raise TotalsNotReproducible(Message(gettext_noop(
-        "Supplier invoice %(number)s: the voucher would book %(voucher)s, but Rackbeat's total is %(rackbeat)s "
-        "(difference %(difference)s): account(s) %(with_vat)s book purchase VAT, account(s) %(without_vat)s do "
-        "not."),
+        "Supplier invoice %(number)s: the voucher would book %(voucher)s, but Rackbeat's total is "
+        "%(rackbeat)s (difference %(difference)s): account(s) %(with_vat)s book purchase VAT, account(s) "
+        "%(without_vat)s do not."),
         number=str(number), voucher=Money(voucher_total, currency), rackbeat=Money(rackbeat_total, currency),
-        difference=Money(voucher_total - rackbeat_total, currency), with_vat=with_vat, without_vat=without_vat),
+        difference=Money(voucher_total - rackbeat_total, currency), with_vat=with_vat,
+        without_vat=without_vat),
         hint=hint, fix_url=fix_url)
 
 
@@ -824,13 +844,12 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
         name = str(line.get("name") or item.get("name") or "").strip()
         label = _line_label(position, name)
         if "inventory_enabled" not in item:
-            problems.add(Message(gettext_noop("Rackbeat does not say whether the product %(product)s on %(line)s of "
-                                              "invoice %(number)s is stock-tracked, so its consumption cannot be "
-                                              "computed."),
-                                 product=str(item.get("number") or ""), line=label,
-                                 number=str(invoice.get("number") or "")),
-                         hint=Message(gettext_noop("Check that the product still exists in Rackbeat, then press "
-                                                   "Retry.")))
+            problems.add(Message(gettext_noop(
+                "Rackbeat does not say whether the product %(product)s on %(line)s of invoice %(number)s "
+                "is stock-tracked, so its consumption cannot be computed."),
+                product=str(item.get("number") or ""), line=label, number=str(invoice.get("number") or "")),
+                         hint=Message(gettext_noop(
+                             "Check that the product still exists in Rackbeat, then press Retry.")))
             continue
         if not item.get("inventory_enabled"):
             continue
@@ -840,20 +859,22 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
         if cost is None:
             continue
         if cost == ZERO:
-            without_cost.append(Message(gettext_noop("%(product)s (%(line)s)"), product=str(item.get("number") or ""),
-                                        line=label))
+            without_cost.append(Message(gettext_noop(
+                "%(product)s (%(line)s)"),
+                product=str(item.get("number") or ""), line=label))
             continue
         quantity = problems.call(money, line.get("quantity"), _on("quantity", label)) or ZERO
         total += abs(cost) * quantity
         lines.append(ConsumptionLine(item=str(item.get("number") or ""), name=name, quantity=quantity,
                                      cost_price=abs(cost), amount=ore(abs(cost) * quantity)))
     if without_cost:
-        problems.add(Message(gettext_noop("Invoice %(number)s: stock items without a cost price (missing or 0): "
-                                          "%(items)s. Their consumption cannot be computed, so no consumption voucher "
-                                          "was booked."),
-                             number=str(invoice.get("number") or ""), items=Sentences(*without_cost, separator=", ")),
-                     hint=Message(gettext_noop("Enter the cost price of these products in Rackbeat (or correct the "
-                                               "invoice lines), then press Retry.")))
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s: stock items without a cost price (missing or 0): %(items)s. Their "
+            "consumption cannot be computed, so no consumption voucher was booked."),
+            number=str(invoice.get("number") or ""), items=Sentences(*without_cost, separator=", ")),
+                     hint=Message(gettext_noop(
+                         "Enter the cost price of these products in Rackbeat (or correct the invoice "
+                         "lines), then press Retry.")))
     problems.raise_if_any()
     amount = ore(total)
     return (-amount if credit_note_flag(invoice) else amount), lines

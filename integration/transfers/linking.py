@@ -89,16 +89,19 @@ def _find(op: SyncOperation, ctx: TransferContext, reference: str, read: Reader,
         if _is_guid(reference):
             message = Message(gettext_noop("Dinero has no %(what)s with the Guid %(reference)s."))
         else:
-            message = Message(gettext_noop("Dinero has no booked %(what)s numbered %(reference)s dated near this document. A draft has "
-                        "no number in Dinero yet: enter its Guid (the last part of its address in Dinero)."))
+            message = Message(gettext_noop(
+                "Dinero has no booked %(what)s numbered %(reference)s dated near this document. A draft "
+                "has no number in Dinero yet: enter its Guid (the last part of its address in Dinero)."))
         raise LinkRefused(message % {"what": what, "reference": reference},
-                          hint=Message(gettext_noop("Look again in Dinero, or choose “It is not there: post it now”.")))
+                          hint=Message(gettext_noop(
+                              "Look again in Dinero, or choose “It is not there: post it now”.")))
     return document
 
 
 @register_link_lookup(Kind.SUPPLIER_INVOICE, Direction.TO_DINERO)
 def find_purchase_voucher(op: SyncOperation, ctx: TransferContext, reference: str) -> FoundDocument:
-    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_purchase_voucher(guid), Message(gettext_noop("purchase voucher")))
+    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_purchase_voucher(guid), Message(gettext_noop(
+        "purchase voucher")))
     return _voucher_found(voucher, reference, purchase_found(voucher))
 
 
@@ -112,7 +115,8 @@ def _voucher_found(voucher: dict[str, Any], reference: str, figures: Figures) ->
 
 @register_link_lookup(Kind.ITEM_CONSUMPTION, Direction.TO_DINERO)
 def find_manual_voucher(op: SyncOperation, ctx: TransferContext, reference: str) -> FoundDocument:
-    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_manual_voucher(guid), Message(gettext_noop("voucher")))
+    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_manual_voucher(guid), Message(gettext_noop(
+        "voucher")))
     return _voucher_found(voucher, reference, manual_found(voucher))
 
 
@@ -124,7 +128,9 @@ def find_sales_document(op: SyncOperation, ctx: TransferContext, reference: str)
     def read(c: TransferContext, guid: str) -> dict[str, Any] | None:
         return c.dinero.get_credit_note(guid) if credit_note else c.dinero.get_invoice(guid)
 
-    document = _find(op, ctx, reference, read, Message(gettext_noop("credit note")) if credit_note else Message(gettext_noop("invoice")))
+    document = _find(op, ctx, reference, read, Message(gettext_noop(
+        "credit note")) if credit_note else Message(gettext_noop(
+        "invoice")))
     guid = str(document.get("Guid") or reference)
     return FoundDocument(guid=guid, number=str(document.get("Number") or ""),
                          total=str(document.get("TotalInclVat") or ""),

@@ -200,14 +200,15 @@ def follow_ups_after_link(op: SyncOperation) -> list[tuple[str, str, str]]:
 def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if not settings.sales_from_rackbeat:
-        raise SkipTransfer(Message(gettext_noop("Customer invoices are created in Dinero for this connection, so invoices "
-                             "booked in Rackbeat are not transferred to Dinero.")))
+        raise SkipTransfer(Message(gettext_noop(
+            "Customer invoices are created in Dinero for this connection, so invoices booked in Rackbeat "
+            "are not transferred to Dinero.")))
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     if not invoice.get("is_booked"):
-        raise SkipTransfer(Message(gettext_noop("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
-                             "is booked."),
-                                   number=number))
+        raise SkipTransfer(Message(gettext_noop(
+            "Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it is booked."),
+            number=number))
     refuse_before_go_live(op, ctx.connection, invoice, Message(gettext_noop("Invoice %(number)s"),
                                                                number=number))
     customer = invoice.get("customer") or {}
@@ -217,7 +218,8 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         if follow_ups:
             remember_customer_invoice(ctx.connection.pk, number, invoice)
         return Result(
-            outcome=Message(gettext_noop("The customer integration is off, so the invoice was not transferred to Dinero."))
+            outcome=Message(gettext_noop(
+                "The customer integration is off, so the invoice was not transferred to Dinero."))
             + (" " + Message(gettext_noop("Its item consumption is booked.")) if follow_ups else ""),
             document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
         )
@@ -314,8 +316,9 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             if str(document.get("MailOutStatus") or "NotSent") in ("NotSent", "Failed", ""):
                 docs.email(guid, None)
             ctx.save_intent(step="emailed")
-            outcome = Message(gettext_noop("Booked in Dinero as %(label)s %(number)s and e-mailed to the customer."),
-                              label=label, number=dinero_number)
+            outcome = Message(gettext_noop(
+                "Booked in Dinero as %(label)s %(number)s and e-mailed to the customer."),
+                label=label, number=dinero_number)
 
     follow_ups = consumption_follow_up(settings, number)
     if follow_ups:

@@ -70,7 +70,8 @@ class VoucherTotalsDiffer(TotalsMismatch):
     """Dinero's dry run of the voucher books another total than Rackbeat's invoice; nothing was written."""
 
     def __init__(self, rackbeat_total: Any, dinero_total: Any, currency: str, number: Any) -> None:
-        super().__init__(rackbeat_total, dinero_total, currency, hint=Message(gettext_noop("Dinero computes the voucher's VAT from the accounts' VAT codes. Compare the supplier matrix "
+        super().__init__(rackbeat_total, dinero_total, currency, hint=Message(gettext_noop(
+            "Dinero computes the voucher's VAT from the accounts' VAT codes. Compare the supplier matrix "
             "accounts' VAT codes in Dinero with the VAT on Rackbeat's invoice, refresh the reference data, "
             "then press Retry.")))
         self.message = (f"Supplier invoice {number}: Dinero would book {dinero_total} {currency}, but Rackbeat's "
@@ -118,14 +119,16 @@ def _timestamp(document: dict[str, Any] | None) -> str:
 def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if not settings.supplier_integration_enabled:
-        raise SkipTransfer(Message(gettext_noop("The supplier integration is off for this connection, so supplier invoices are "
-                             "not transferred to Dinero.")))
+        raise SkipTransfer(Message(gettext_noop(
+            "The supplier integration is off for this connection, so supplier invoices are not transferred "
+            "to Dinero.")))
     invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     if not invoice.get("is_booked"):
-        raise SkipTransfer(Message(gettext_noop("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
-                             "when it is booked."),
-                                   number=number))
+        raise SkipTransfer(Message(gettext_noop(
+            "Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred when it is "
+            "booked."),
+            number=number))
     refuse_before_go_live(op, ctx.connection, invoice, Message(gettext_noop("Supplier invoice %(number)s"),
                                                                number=number))
     # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
@@ -193,11 +196,13 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
             voucher = ctx.dinero.book_purchase_voucher(guid, _timestamp(voucher)) or voucher
             voucher_number = str(voucher.get("VoucherNumber") or voucher_number)
         ctx.save_intent(step="booked", voucher_number=voucher_number)
-        outcome = Message(gettext_noop("Booked in Dinero as purchase voucher %(number)s on account(s) %(accounts)s "
-                    "(%(total)s %(currency)s)."))
+        outcome = Message(gettext_noop(
+            "Booked in Dinero as purchase voucher %(number)s on account(s) %(accounts)s (%(total)s "
+            "%(currency)s)."))
     else:
-        outcome = Message(gettext_noop("Created as a draft purchase voucher in Dinero on account(s) %(accounts)s "
-                    "(%(total)s %(currency)s)."))
+        outcome = Message(gettext_noop(
+            "Created as a draft purchase voucher in Dinero on account(s) %(accounts)s (%(total)s "
+            "%(currency)s)."))
     outcome = outcome % {"number": voucher_number, "accounts": figures.accounts(), "total": figures.total,
                          "currency": figures.currency}
     if not (op.intent or {}).get("file_guid"):
@@ -220,10 +225,12 @@ def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: 
     """After a create without a clear answer, ask Dinero for the purchase voucher carrying our PDF."""
     return voucher_carrying_file(
         ctx, find=ctx.dinero.find_purchase_voucher_by_file, read=ctx.dinero.get_purchase_voucher,
-        found=Message(gettext_noop("Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
-                "not created again.")),
-        missing=Message(gettext_noop("The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
-                  "with its file %(file)s, so it is created now.")))
+        found=Message(gettext_noop(
+            "Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it "
+            "was not created again.")),
+        missing=Message(gettext_noop(
+            "The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
+            "with its file %(file)s, so it is created now.")))
 
 
 def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> None:
@@ -247,8 +254,9 @@ def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> Non
         return
     dinero_vat = ore(money(totals["Vat"], "Dinero VAT"))
     if dinero_vat != payload.rackbeat_vat:
-        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, Message(gettext_noop("Supplier invoice %(number)s: nothing was created in Dinero."),
-                                                                                      number=number))
+        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, Message(gettext_noop(
+            "Supplier invoice %(number)s: nothing was created in Dinero."),
+            number=number))
 
 
 def _pdf_name(number: Any) -> str:

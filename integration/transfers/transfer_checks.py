@@ -34,16 +34,17 @@ def refuse_before_go_live(op: SyncOperation, connection: Any, document: dict[str
     booked = lifecycle.booked_before_go_live(connection, document)
     if booked is None:
         return
-    raise SkipTransfer(Message(gettext_noop("%(document)s was booked in Rackbeat at %(booked)s, before the integration went live at %(live)s, so it "
-        "is not transferred automatically (it belongs to the books kept by hand until then). If it should be in "
-        "Dinero, transfer it from Troubleshooting › Transfer now."),
-                               document=label, booked=booked,
-                               live=connection.state_changed_at))
+    raise SkipTransfer(Message(gettext_noop(
+        "%(document)s was booked in Rackbeat at %(booked)s, before the integration went live at %(live)s, "
+        "so it is not transferred automatically (it belongs to the books kept by hand until then). If it "
+        "should be in Dinero, transfer it from Troubleshooting › Transfer now."),
+        document=label, booked=booked, live=connection.state_changed_at))
 
 
 def changed_hint() -> Message:
-    return Message(gettext_noop("Nothing was changed in Dinero, and the document will not be sent again. Correct Dinero by hand "
-             "(for example a credit note and a new invoice), then mark this operation handled."))
+    return Message(gettext_noop(
+        "Nothing was changed in Dinero, and the document will not be sent again. Correct Dinero by hand "
+        "(for example a credit note and a new invoice), then mark this operation handled."))
 
 
 def _read_source(op: SyncOperation, ctx: Any) -> dict[str, Any] | None:
@@ -73,8 +74,9 @@ def check_transferred_document(op_id: int) -> str:
     try:
         document = _read_source(op, engine._context(op))
     except NotFound:
-        _note(op, Message(gettext_noop("Compared after new work: the document no longer exists in Rackbeat. Dinero keeps what was "
-                    "transferred.")))
+        _note(op, Message(gettext_noop(
+            "Compared after new work: the document no longer exists in Rackbeat. Dinero keeps what was "
+            "transferred.")))
         return "gone"
     except ApiError as exc:
         # A read that failed proves nothing; the next webhook or poll compares again.
@@ -84,12 +86,14 @@ def check_transferred_document(op_id: int) -> str:
     if document is None:
         return "not compared"
     if not document.get("is_booked", True):
-        _note(op, Message(gettext_noop("Not booked in Rackbeat at the moment; it is compared with what was transferred when it is "
-                    "booked again.")))
+        _note(op, Message(gettext_noop(
+            "Not booked in Rackbeat at the moment; it is compared with what was transferred when it is "
+            "booked again.")))
         return "unbooked"
     change = describe_change(sent, snapshot(document))
     if not change:
-        _note(op, Message(gettext_noop("Compared with Rackbeat after new work: unchanged since the transfer.")))
+        _note(op, Message(gettext_noop(
+            "Compared with Rackbeat after new work: unchanged since the transfer.")))
         return "unchanged"
     changed = SyncOperation.objects.filter(pk=op.pk, state=State.DONE, updated_at=seen_at).update(
         state=State.NEEDS_ATTENTION, last_error_class="ChangedAfterTransfer",

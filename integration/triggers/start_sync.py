@@ -295,25 +295,28 @@ def _run_slice(run_id: int) -> SyncRun | None:
             logger.info("Start sync %s paused after a transient failure (%s of %s): %s", run_id, failures,
                         MAX_TRANSIENT_FAILURES, exc.describe())
             progress.report["transient_failures"] = failures
-            progress.save(error=Message(gettext_noop("Paused after a temporary failure, continues by itself: %(error)s"),
-                                        error=exc.describe()))
+            progress.save(error=Message(gettext_noop(
+                "Paused after a temporary failure, continues by itself: %(error)s"),
+                error=exc.describe()))
             _queue(run_id, after_seconds=TRANSIENT_PAUSE_SECONDS)
             return progress.run
         logger.warning("Start sync %s stopped: %s", run_id, exc.describe())
         progress.report["transient_failures"] = 0
         _forget_lists(run_id)
         progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
-                      error=Message(gettext_noop("Stopped: %(error)s Start it again to continue where it stopped."),
-                                    error=exc.describe()))
+                      error=Message(gettext_noop(
+                          "Stopped: %(error)s Start it again to continue where it stopped."),
+                          error=exc.describe()))
         return progress.run
     except Exception as exc:
         logger.exception("Start sync %s failed", run_id)
         progress.report["claimed"] = False
         _forget_lists(run_id)
         progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
-                      error=Message(gettext_noop("Stopped by an unexpected error (%(error)s). Start it again to continue where it "
-                              "stopped."),
-                                    error=f"{type(exc).__name__}: {exc}"))
+                      error=Message(gettext_noop(
+                          "Stopped by an unexpected error (%(error)s). Start it again to continue where it "
+                          "stopped."),
+                          error=f"{type(exc).__name__}: {exc}"))
         return progress.run
     progress.report["claimed"] = False
     progress.report["transient_failures"] = 0
@@ -505,9 +508,10 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
             if not _bind(connection, kind, number, guid):
                 progress.note_skip(
                     f"contact:{guid}:{kind}", Message(gettext_noop("Contact “%(name)s”"), name=name),
-                    Message(gettext_noop("its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
-                      "another Dinero contact"),
-                            kind=Key("kind_in_sentence", kind), number=number))
+                    Message(gettext_noop(
+                        "its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
+                        "another Dinero contact"),
+                        kind=Key("kind_in_sentence", kind), number=number))
                 outcomes.append("skipped")
                 continue
             outcomes.append("matched")
@@ -529,15 +533,18 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         _bind(connection, kind, number, guid, created=created)
         outcomes.append("created")
         progress.note(f"contact:{guid}:{kind}:vat-zone", "vat_zone", _party_label(kind, name),
-                      Message(gettext_noop("VAT zone %(zone)s, from the Dinero contact's country %(country)s"),
-                              zone=Key("vat_zone", body["vat_zone"]), country=body["address_country"]))
+                      Message(gettext_noop(
+                          "VAT zone %(zone)s, from the Dinero contact's country %(country)s"),
+                          zone=Key("vat_zone", body["vat_zone"]), country=body["address_country"]))
     outcome = "created" if "created" in outcomes else "matched" if "matched" in outcomes else "skipped"
     # The reason of a skip is on the role's own line above.
     progress.record(f"contact:{guid}", outcome)
 
 
 def _party_label(kind: str, name: str) -> str:
-    return (Message(gettext_noop("Customer “%(name)s”")) if kind == Kind.CUSTOMER else Message(gettext_noop("Supplier “%(name)s”"))) % {"name": name}
+    return (Message(gettext_noop(
+        "Customer “%(name)s”")) if kind == Kind.CUSTOMER else Message(gettext_noop(
+        "Supplier “%(name)s”"))) % {"name": name}
 
 
 def _known_roles(connection: Connection, contact: dict[str, Any], guid: str) -> list[tuple[str, str]]:
@@ -563,16 +570,18 @@ def _match_known(connection: Connection, index: RackbeatIndex, progress: Progres
         if Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number, dinero_id=guid).exists():
             outcomes.append("matched")
         elif number not in index.parties[kind]:
-            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop("it carries the reference of Rackbeat %(kind)s %(number)s, which Rackbeat does not have; it "
-                "was created from Rackbeat, so it is not copied back"),
-                                                                        kind=Key("kind_in_sentence", kind), number=number))
+            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which Rackbeat does not have; "
+                "it was created from Rackbeat, so it is not copied back"),
+                kind=Key("kind_in_sentence", kind), number=number))
             outcomes.append("skipped")
         elif _bind(connection, kind, number, guid):
             outcomes.append("matched")
         else:
-            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop("it carries the reference of Rackbeat %(kind)s %(number)s, which is already linked to another "
-                "Dinero contact"),
-                                                                        kind=Key("kind_in_sentence", kind), number=number))
+            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which is already linked to "
+                "another Dinero contact"),
+                kind=Key("kind_in_sentence", kind), number=number))
             outcomes.append("skipped")
     progress.record(f"contact:{guid}", "matched" if "matched" in outcomes else "skipped")
 
@@ -619,12 +628,14 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
         if _bind(connection, kind, number, guid):
             progress.record(key, "matched")
         else:
-            progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop("product number %(number)s is already linked to another Dinero product"),
-                                                                             number=number))
+            progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+                "product number %(number)s is already linked to another Dinero product"),
+                number=number))
         return
     group = _product_group_for(connection, product, groups)
     if group is None:
-        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop("Rackbeat has no product group to put it in")))
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "Rackbeat has no product group to put it in")))
         return
     try:
         price = Decimal(str(product.get("BaseAmountValue") or "0"))
@@ -651,11 +662,13 @@ def _match_referenced_product(connection: Connection, index: RackbeatIndex, prog
                               label: str, guid: str, number: str) -> None:
     kind = index.items.get(number)
     if kind is None:
-        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop("it carries the reference of Rackbeat product %(number)s, which Rackbeat does not have; it was created "
-            "from Rackbeat, so it is not copied back"),
-                                                                         number=number))
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "it carries the reference of Rackbeat product %(number)s, which Rackbeat does not have; it was "
+            "created from Rackbeat, so it is not copied back"),
+            number=number))
     elif _bind(connection, kind, number, guid):
         progress.record(key, "matched")
     else:
-        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop("product number %(number)s is already linked to another Dinero product"),
-                                                                         number=number))
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "product number %(number)s is already linked to another Dinero product"),
+            number=number))

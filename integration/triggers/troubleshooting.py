@@ -212,8 +212,10 @@ def _mistyped(op: SyncOperation, number: str, exchanges: list[HttpExchange]) -> 
     """A mistyped number is not a document that needs attention: the row is closed as skipped."""
 
     source = "Dinero" if op.direction == Direction.TO_RACKBEAT else "Rackbeat"
-    message = Message(gettext_noop("%(source)s has no invoice with the number %(number)s. Check the number and try "
-                                   "again; nothing was transferred."), source=source, number=number)
+    message = Message(gettext_noop(
+        "%(source)s has no invoice with the number %(number)s. Check the number and try again; nothing was "
+        "transferred."),
+        source=source, number=number)
     SyncOperation.objects.filter(pk=op.pk).update(
         state=SyncOperation.State.SKIPPED, **stored(outcome=message, last_error="", hint=""), last_error_class="",
         fix_url="")
