@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models, router, transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from accounts import languages
 from accounts.fields import EncryptedTextField
 
 SECRET_FIELDS = (
@@ -68,11 +70,23 @@ class Connection(models.Model):
 
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
     state_reason = models.TextField(_("reason"), blank=True)
+    # The reason's meaning (a message of integration.core.messages), shown in the reader's language;
+    # ``state_reason`` keeps its English text.
+    state_reason_meaning = models.JSONField(null=True, blank=True, editable=False)
     state_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     alert_recipients = models.TextField(
         _("alert recipients"), blank=True,
         help_text=_("E-mail addresses, one per line, for the daily digest and breakage alerts."),
+    )
+    language = models.CharField(
+        _("language of e-mails"), max_length=5, choices=languages.CHOICES, blank=True,
+        help_text=_("The daily digest, breakage alerts and the month-end reconciliation (with its CSV and PDF) "
+                    "are written in this language. Empty: from the company's country in Rackbeat."),
+    )
+    company_country = models.CharField(
+        _("company country"), max_length=2, blank=True, editable=False,
+        help_text=_("The Rackbeat account's country, read when the connection is activated."),
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -116,11 +130,12 @@ class Connection(models.Model):
             setattr(self, stamp, timezone.now())
 
     # --- state -----------------------------------------------------------------------------
-    def set_state(self, state: str, reason: str = "") -> bool:
+    def set_state(self, state: str, reason: str = "", *, reason_meaning: Any = None) -> bool:
         """Move to ``state``; return True when the state actually changed."""
         changed = self.state != state
         self.state = state
         self.state_reason = reason
+        self.state_reason_meaning = reason_meaning
         if changed:
             self.state_changed_at = timezone.now()
         return changed
@@ -128,6 +143,11 @@ class Connection(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state == self.State.ACTIVE
+
+    @property
+    def mail_language(self) -> str:
+        """The language the connection's e-mails and attached reports are written in."""
+        return self.language or languages.language_for_country(self.company_country)
 
     @property
     def recipients(self) -> list[str]:

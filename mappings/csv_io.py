@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Connection
-from integration.core.csv_cells import read_cell, safe_cell
+from integration.core.csv_cells import read_cell
+from integration.core.csv_export import CsvSheet
 from mappings.account_kinds import use_of_matrix
 from mappings.models import (
     DINERO_LANGUAGES,
@@ -81,19 +82,23 @@ class ImportRow:
 
 # --- export ---------------------------------------------------------------------------------------
 
-class _SafeWriter:
-    """csv.writer whose cells cannot run as spreadsheet formulas (integration.core.csv_cells)."""
+class _Rows:
+    """The file's rows, written by the one CSV writer (the reader's dialect, cells never formulas)."""
 
-    def __init__(self, out: io.StringIO) -> None:
-        self._writer = csv.writer(out)
+    def __init__(self) -> None:
+        self.sheet = CsvSheet()
 
     def writerow(self, cells: list) -> None:
-        self._writer.writerow([safe_cell(c) for c in cells])
+        self.sheet.row(*cells)
 
 
 def export_csv(connection: Connection, kind: str) -> str:
-    out = io.StringIO()
-    writer = _SafeWriter(out)
+    """The mapping as a CSV text in the active language's dialect (``;`` in da/sv, ``,`` in en).
+
+    Column names and VAT zones stay the shared API names, so a file made in one language imports
+    in any other; the import reads either separator.
+    """
+    writer = _Rows()
     if kind in AccountMatrixCell.Matrix.values:
         groups = dict(ProductGroup.objects.filter(connection=connection).values_list("number", "name"))
         accounts = dict(DineroAccount.objects.filter(connection=connection).values_list("number", "name"))
@@ -116,7 +121,7 @@ def export_csv(connection: Connection, kind: str) -> str:
             writer.writerow([names.get(m.rackbeat_layout_number, m.rackbeat_layout_number), m.language])
     else:
         raise CsvProblem(_("Unknown mapping “%(kind)s”.") % {"kind": kind})
-    return out.getvalue()
+    return writer.sheet.text()
 
 
 def _number_key(number: str) -> tuple[int, int | str]:

@@ -8,11 +8,11 @@ to a default account: a wrong account is worse than a document that waits.
 from __future__ import annotations
 
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from accounts.models import Connection
 from integration.core.handlers import NeedsMapping
+from integration.core.messages import Key, Message, Sentences, register_labels
 from mappings.models import (
     AccountMatrixCell,
     LayoutMapping,
@@ -24,11 +24,13 @@ from mappings.models import (
     matrix_account_problem,
 )
 
+register_labels("matrix_vat_zone", dict(VatZone.choices))
+
 MATRIX_WORDS = {
-    AccountMatrixCell.Matrix.REVENUE: (gettext_lazy("revenue account"), gettext_lazy("revenue account matrix")),
-    AccountMatrixCell.Matrix.SUPPLIER: (
-        gettext_lazy("supplier invoice account"), gettext_lazy("supplier invoice account matrix")
-    ),
+    AccountMatrixCell.Matrix.REVENUE: (Message(gettext_noop("revenue account")),
+                                       Message(gettext_noop("revenue account matrix"))),
+    AccountMatrixCell.Matrix.SUPPLIER: (Message(gettext_noop("supplier invoice account")),
+                                        Message(gettext_noop("supplier invoice account matrix"))),
 }
 
 
@@ -43,18 +45,16 @@ def cell_id(group_number: str, vat_zone: str) -> str:
     return f"cell-{group_number}-{vat_zone}"
 
 
-def _group_label(connection: Connection, group_number: str) -> str:
+def _group_label(connection: Connection, group_number: str) -> Message:
     group = ProductGroup.objects.filter(connection=connection, number=group_number).first()
     if group is None or not group.name:
-        return _("product group %(number)s") % {"number": group_number}
-    return _("product group %(number)s “%(name)s”") % {"number": group_number, "name": group.name}
+        return Message(gettext_noop("product group %(number)s"), number=group_number)
+    return Message(gettext_noop("product group %(number)s “%(name)s”"),
+                   number=group_number, name=group.name)
 
 
-def _zone_label(vat_zone: str) -> str:
-    try:
-        return str(VatZone(vat_zone).label)
-    except ValueError:
-        return vat_zone
+def _zone_label(vat_zone: str) -> Key | str:
+    return Key("matrix_vat_zone", vat_zone) if vat_zone in VatZone.values else vat_zone
 
 
 def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_zone: str) -> int:
@@ -64,37 +64,43 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     url = matrix_url(connection, matrix, group_number, vat_zone)
     if not group_number:
         raise NeedsMapping(
-            _("An invoice line has a product without a product group, so no %(what)s can be chosen.")
-            % {"what": what},
-            hint=_("Put the product in a product group in Rackbeat, then press Retry."),
+            Message(gettext_noop(
+                "An invoice line has a product without a product group, so no %(what)s can be chosen."),
+                what=what),
+            hint=Message(gettext_noop("Put the product in a product group in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
     if vat_zone not in VatZone.values:
         raise NeedsMapping(
-            _("Unknown VAT zone “%(zone)s”: the %(where)s has columns for the VAT zones domestic, EU and abroad.")
-            % {"zone": vat_zone, "where": where},
-            hint=_("Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry."),
+            Message(gettext_noop(
+                "Unknown VAT zone “%(zone)s”: the %(where)s has columns for the VAT zones domestic, EU and "
+                "abroad."),
+                zone=vat_zone, where=where),
+            hint=Message(gettext_noop(
+                "Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
     cell = AccountMatrixCell.objects.filter(
         connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone
     ).first()
-    subject = _("%(group)s × VAT zone %(zone)s") % {
-        "group": _group_label(connection, group_number), "zone": _zone_label(vat_zone)
-    }
+    subject = Message(gettext_noop("%(group)s × VAT zone %(zone)s"),
+                      group=_group_label(connection, group_number), zone=_zone_label(vat_zone))
     if cell is None:
         raise NeedsMapping(
-            _("No %(what)s for %(subject)s. Set it in the %(where)s.")
-            % {"what": what, "subject": subject, "where": where},
-            hint=_("Choose a Dinero account in the highlighted cell, save, then press Retry."),
+            Message(gettext_noop("No %(what)s for %(subject)s. Set it in the %(where)s."),
+                    what=what, subject=subject, where=where),
+            hint=Message(gettext_noop(
+                "Choose a Dinero account in the highlighted cell, save, then press Retry.")),
             fix_url=url,
         )
     problem = matrix_account_problem(connection, matrix, cell.account_number)
     if problem:
         raise NeedsMapping(
-            _("%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s.")
-            % {"problem": problem, "subject": subject, "where": where},
-            hint=_("Refresh the reference data if the account was changed in Dinero, then press Retry."),
+            Message(gettext_noop(
+                "%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s."),
+                problem=problem, subject=subject, where=where),
+            hint=Message(gettext_noop(
+                "Refresh the reference data if the account was changed in Dinero, then press Retry.")),
             fix_url=url,
         )
     return cell.account_number
@@ -110,11 +116,11 @@ def supplier_account(connection: Connection, group_number: str, vat_zone: str) -
     return _matrix_account(connection, AccountMatrixCell.Matrix.SUPPLIER, group_number, vat_zone)
 
 
-def _named(model, connection: Connection, number: str, label: str) -> str:
+def _named(model, connection: Connection, number: str, label: Message) -> Sentences:
     row = model.objects.filter(connection=connection, number=number).first()
     if row is None or not row.name or row.name == number:
-        return f"{label} {number}"
-    return f"{label} {number} “{row.name}”"
+        return Sentences(label, number)
+    return Sentences(label, number, f"“{row.name}”")
 
 
 def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
@@ -123,10 +129,13 @@ def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
     url = reverse("admin:connection-units", args=[connection.pk])
     mapping = UnitMapping.objects.filter(connection=connection, rackbeat_unit_number=number).first() if number else None
     if mapping is None:
-        subject = _named(RackbeatUnit, connection, number, _("Rackbeat unit")) if number else _("an empty unit")
+        subject = _named(RackbeatUnit, connection, number, Message(gettext_noop(
+            "Rackbeat unit"))) if number else Message(gettext_noop(
+            "an empty unit"))
         raise NeedsMapping(
-            _("No Dinero unit for %(subject)s. Set it in the unit mapping.") % {"subject": subject},
-            hint=_("Choose the matching Dinero unit, save, then press Retry."),
+            Message(gettext_noop("No Dinero unit for %(subject)s. Set it in the unit mapping."),
+                    subject=subject),
+            hint=Message(gettext_noop("Choose the matching Dinero unit, save, then press Retry.")),
             fix_url=f"{url}#unit-{number}" if number else url,
         )
     return mapping.dinero_unit
@@ -140,10 +149,13 @@ def dinero_language(connection: Connection, rackbeat_layout_number: str) -> str:
         LayoutMapping.objects.filter(connection=connection, rackbeat_layout_number=number).first() if number else None
     )
     if mapping is None:
-        subject = _named(RackbeatLayout, connection, number, _("Rackbeat layout")) if number else _("an empty layout")
+        subject = _named(RackbeatLayout, connection, number, Message(gettext_noop(
+            "Rackbeat layout"))) if number else Message(gettext_noop(
+            "an empty layout"))
         raise NeedsMapping(
-            _("No Dinero language for %(subject)s. Set it in the layout mapping.") % {"subject": subject},
-            hint=_("Choose Danish or English for the layout, save, then press Retry."),
+            Message(gettext_noop("No Dinero language for %(subject)s. Set it in the layout mapping."),
+                    subject=subject),
+            hint=Message(gettext_noop("Choose Danish or English for the layout, save, then press Retry.")),
             fix_url=f"{url}#layout-{number}" if number else url,
         )
     return mapping.language

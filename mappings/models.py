@@ -169,7 +169,8 @@ class AccountMatrixCell(models.Model):
         verbose_name_plural = _("account matrix cells")
 
     def __str__(self) -> str:
-        return f"{self.get_matrix_display()}: {self.product_group_number} × {self.vat_zone} → {self.account_number}"
+        return (f"{self.get_matrix_display()}: {self.product_group_number} × {self.get_vat_zone_display()} → "
+                f"{self.account_number}")
 
     def clean_fields(self, exclude=None) -> None:  # type: ignore[no-untyped-def]
         """Every way in (raw admin form, history revert, editor, CSV) refuses a cell the matrix cannot use:

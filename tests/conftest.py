@@ -6,10 +6,22 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.utils import translation
 
 from accounts.models import Connection, Membership
 from accounts.roles import ACCOUNTANT, SUPPORT_CONSULTANT, ensure_roles
+
+
+@pytest.fixture(autouse=True)
+def site_language():
+    """Every test starts in the site's language: a request with Accept-Language activates its
+    language for the whole thread (LocaleMiddleware never deactivates it), which would otherwise
+    leak into the next test."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

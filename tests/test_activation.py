@@ -118,3 +118,12 @@ def test_changed_event_names_replace_the_registrations(demo):
     IntegrationSettings.objects.filter(connection=demo).update(webhook_events={"customer.updated": "customer"})
     assert activation.activate(demo) == []
     assert [event for event, _url in registered_in_rackbeat()] == ["customer.updated"]
+
+
+def test_activation_learns_the_companys_country_and_with_it_the_language_of_e_mails(demo):
+    from sandbox.rackbeat import models as rb
+
+    rb.Account.objects.update(address_country="SE")
+    assert activation.activate(demo) == []
+    demo.refresh_from_db()
+    assert demo.company_country == "SE" and demo.language == "" and demo.mail_language == "sv"

@@ -26,9 +26,12 @@ def _clean(settings):
 
 @pytest.fixture
 def recipients(connection, other_connection):
+    # These connections chose English e-mails; tests/test_mail_language.py covers the others.
     connection.alert_recipients = "bogholder@nordlys.dk\nchef@nordlys.dk"
+    connection.language = "en"
     connection.save()
     other_connection.alert_recipients = "regnskab@fjord.dk"
+    other_connection.language = "en"
     other_connection.save()
     return connection
 
@@ -61,6 +64,16 @@ def test_digest_goes_to_each_connections_own_recipients(recipients, other_connec
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert 'href="https://integration.example.com/admin/matrix/revenue/#cell-1-eu"' in html
+
+
+def test_digest_text_indents_every_line_of_a_multi_line_reason(recipients):
+    make_operation(recipients, state=State.FAILED, number="5003",
+                   last_error="Dinero's total differs.\nRackbeat: 3.885,00 EUR\r\nDinero: 3.884,99 EUR",
+                   hint="Compare the lines.\nThen press Retry.")
+    send_daily_digests()
+    body = mail.outbox[0].body
+    assert "  Dinero's total differs.\n  Rackbeat: 3.885,00 EUR\n  Dinero: 3.884,99 EUR\n" in body
+    assert "Compare the lines.\n  Then press Retry." in body
 
 
 def test_digest_escapes_document_names_in_html(recipients):

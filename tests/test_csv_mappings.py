@@ -40,6 +40,24 @@ def test_matrix_round_trip_to_another_connection(seeded, other_connection):
         "product_group_number", "vat_zone", "account_number")) == [("10", "domestic", 1000), ("20", "eu", 1100)]
 
 
+@pytest.mark.parametrize("language", ["da", "sv"])
+def test_matrix_file_opens_in_danish_and_swedish_spreadsheets_and_imports_anywhere(seeded, other_connection, language):
+    from django.utils import translation
+
+    seed(other_connection)
+    cell(seeded, "10", "domestic", 1000)
+    cell(seeded, "20", "eu", 1100)
+    with translation.override(language):
+        text = csv_io.export_csv(seeded, "revenue")
+    assert text.splitlines()[0] == "product_group;product_group_name;vat_zone;account;account_name"
+
+    with translation.override("en"):
+        counts = csv_io.apply_import(other_connection, "revenue", text)
+    assert counts["new"] == 2
+    assert sorted(AccountMatrixCell.objects.filter(connection=other_connection).values_list(
+        "product_group_number", "vat_zone", "account_number")) == [("10", "domestic", 1000), ("20", "eu", 1100)]
+
+
 def test_unit_and_layout_round_trip_by_name(seeded, other_connection):
     seed(other_connection, units=[{"number": 7, "name": "Kasse"}], layouts=[{"number": 9, "name": "English"}])
     UnitMapping.objects.create(connection=seeded, rackbeat_unit_number="2", dinero_unit="box")
@@ -129,7 +147,11 @@ def test_export_download_is_csv(accountant_client, seeded):
     response = accountant_client.get(reverse("admin:connection-mappings-csv", args=[seeded.pk]) + "?export=revenue")
 
     assert response["Content-Type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
     assert b"10,F\xc3\xa6rdigvarer,domestic,1000" in response.content
+    danish = accountant_client.get(reverse("admin:connection-mappings-csv", args=[seeded.pk]) + "?export=revenue",
+                                   HTTP_ACCEPT_LANGUAGE="da")
+    assert b"10;F\xc3\xa6rdigvarer;domestic;1000" in danish.content
 
 
 # --- formula injection: exported cells never run in a spreadsheet, and still import -------------

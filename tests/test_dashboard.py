@@ -151,3 +151,14 @@ def test_a_tenants_long_waiting_work_is_reported_without_installation_figures(ac
     response = accountant_client.get(_dashboard(connection))
     assert response.context["queue"]["delayed"] is True
     assert "Documents of this connection have waited" in response.content.decode()
+
+
+@pytest.mark.parametrize(("language", "phrase"), [
+    ("da", "(for 10 minutter siden)"), ("sv", "(för 10 minuter sedan)"), ("en", "(10 minutes ago)"),
+])
+def test_state_says_how_long_ago_in_one_grammatical_phrase(accountant_client, connection, language, phrase):
+    Connection.objects.filter(pk=connection.pk).update(
+        state=Connection.State.ACTIVE, state_changed_at=timezone.now() - timedelta(minutes=10, seconds=5))
+    html = accountant_client.get(_dashboard(connection), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert phrase in html.replace("\xa0", " ")
+    assert "siden 10 minutter siden" not in html and "sedan 10 minuter sedan" not in html

@@ -15,10 +15,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Connection
 from integration.core import engine
+from integration.core.messages import render
 from integration.core.models import Kind, SyncOperation
 from integration.triggers import activation
 from tests.engine_fixtures import demo
@@ -54,7 +55,9 @@ def assert_broken_once_and_waiting(connection: Connection, number: str, hint: st
     later = new_customer("Mens Den Var Afbrudt")
     assert not SyncOperation.objects.filter(connection=connection, source_key=later).exists()
     assert [message.to for message in mail.outbox] == [["drift@demo.dk"]]
-    assert hint in mail.outbox[0].body
+    # The alert is written in the connection's language, the reason with it (stored as meaning).
+    with translation.override(connection.mail_language):
+        assert render(connection.state_reason_meaning) in mail.outbox[0].body
     return later
 
 

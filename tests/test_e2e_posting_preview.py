@@ -84,7 +84,7 @@ def test_preview_shows_what_would_stop_with_the_link_to_fix_it(world, client, su
     (doc,) = result.documents
     assert doc.would_stop and not doc.lines
     (problem,) = doc.problems
-    assert SPARE_PARTS in problem.message and "revenue" in problem.message.lower()
+    assert SPARE_PARTS in problem.message and "revenue" in str(problem.message).lower()
     assert problem.fix_url.startswith(reverse("admin:connection-matrix", args=[connection.pk, "revenue"]))
 
     client.force_login(superuser)

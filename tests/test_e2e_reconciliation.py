@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, readable
 from integration.console.reconciliation_page import transfer_missing
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.models import Direction, Kind, Reconciliation, SyncOperation
@@ -131,7 +131,7 @@ def test_a_month_with_one_of_each_difference_is_reported_exactly(world):
     assert by_account["1000"]["rackbeat"] == "1996.00" and by_account["1000"]["dinero"] == "1497.00"
     assert (by_account["1300"]["rackbeat"], by_account["1300"]["dinero"]) == ("149.75", "239.60")
     assert by_account[reconciliation.UNPLACED]["rackbeat"] == "89.85"
-    assert any(numbers["differs"] in note for note in record.result["notes"])
+    assert any(numbers["differs"] in note for note in readable(record.result)["notes"])
     assert by_account["1000"]["dinero_other"] == "100.00"   # the extra invoice's line
     zone = {row["key"]: row for row in record.result["sums"]["sales_by_zone"]}["domestic"]
     assert zone["rackbeat_excl"] == "2235.60" and zone["dinero_excl"] == "1736.60"
@@ -179,6 +179,8 @@ def test_reconcile_command_prints_the_differences_and_writes_csv_and_pdf(world, 
 
 def test_month_end_schedule_mails_the_differences_and_nothing_when_there_are_none(world, settings):
     connection = world["connection"]
+    connection.language = "en"  # the mail is read in English here
+    connection.save(update_fields=["language"])
     connection.alert_recipients = "bogholder@example.com"
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -254,6 +256,7 @@ def test_doubles_and_drafts_are_differences_and_are_mailed(world, settings):
     _settings(connection, item_consumption_enabled=True, sales_invoice_status="booked",
               supplier_invoice_status="booked")
     connection.alert_recipients = "bogholder@example.com"
+    connection.language = "en"  # the mail is read in English here
     connection.save()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Two booked vouchers of 1,250.00 for one supplier invoice: the second carries our reference.
@@ -296,10 +299,10 @@ def test_doubles_and_drafts_are_differences_and_are_mailed(world, settings):
         (reconciliation.DRAFT, "supplier_invoice", str(linked.number)),
         (reconciliation.CONSUMPTION_DRAFT, "item_consumption", str(invoice["number"])),
     }
-    doubled = {d["number"]: d for d in record.result["differences"] if d["kind"] == reconciliation.DOUBLED}
+    doubled = {d["number"]: d for d in readable(record.result)["differences"] if d["kind"] == reconciliation.DOUBLED}
     assert second in doubled[str(by_reference.source_key)]["message"]
     assert third in doubled[str(by_file.source_key)]["message"]
-    assert "1250.00" in doubled[str(by_reference.source_key)]["message"]
+    assert "1,250.00 DKK" in doubled[str(by_reference.source_key)]["message"]
     documents = {d["number"]: d for d in record.result["documents"]}
     assert documents[str(invoice["number"])]["consumption"] == "draft"
     assert record.differences == 4
@@ -317,7 +320,7 @@ def test_a_sales_invoice_left_as_a_draft_is_a_difference_that_says_why(world):
     record.refresh_from_db()
 
     assert _differences(record) == {(reconciliation.DRAFT, "sales_invoice", str(invoice["number"]))}
-    (draft,) = record.result["differences"]
+    (draft,) = readable(record.result)["differences"]
     assert "settings leave new documents of this kind as drafts" in draft["message"]
 
 

@@ -151,7 +151,7 @@ def test_validation_error_needs_attention_without_retry(active, handler):
     op = queue(active)
     assert op.state == State.NEEDS_ATTENTION
     assert "Date: invalid" in op.last_error
-    assert op.hint == errors.ValidationFailed.default_hint
+    assert op.hint == str(errors.ValidationFailed.default_hint)
     assert engine.run_due() == 0
 
 

@@ -92,6 +92,7 @@ def test_hidden_account_is_rejected_in_its_cell_and_nothing_is_saved(accountant_
     assert not AccountMatrixCell.objects.filter(connection=seeded).exists()
     cell_html = re.search(r'<td class="errors">\s*<select name="cell-20-eu".*?</td>', html, re.S).group(0)
     assert "1300 Gammel salgskonto is hidden in Dinero" in cell_html
+    assert "Nothing was saved: 1 cell needs a different account" in html
 
 
 def test_sales_account_is_rejected_in_the_supplier_matrix(accountant_client, seeded):

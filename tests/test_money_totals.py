@@ -57,7 +57,7 @@ def test_dinero_dry_run_total_differing_from_rackbeat_stops_before_anything_is_w
     dinero.purchase_total_override = Decimal("100.00")  # e.g. the account's VAT code changed in Dinero
     with pytest.raises(VoucherTotalsDiffer) as problem:
         _supplier(connection, rackbeat, dinero)
-    assert problem.value.message == ("Supplier invoice 5001: Dinero would book 100.00 DKK, but Rackbeat's total is "
+    assert str(problem.value.message) == ("Supplier invoice 5001: Dinero would book 100.00 DKK, but Rackbeat's total is "
                                      "125.00 DKK (difference -25.00 DKK). Nothing was created in Dinero.")
     assert dinero.count("purchase_voucher_totals") == 1
     assert dinero.purchase_vouchers == {} and dinero.files == {} and dinero.contacts == {}
@@ -70,7 +70,7 @@ def test_dinero_dry_run_vat_differing_from_rackbeat_stops_although_the_totals_ag
     dinero.purchase_vat_override = Decimal("0.08")  # what one line of 0.39 would have booked
     with pytest.raises(VatMismatch) as problem:
         _supplier(connection, rackbeat, dinero)
-    assert problem.value.message.startswith("Dinero's VAT 0.08 DKK differs from Rackbeat's VAT 0.09 DKK")
+    assert str(problem.value.message).startswith("Dinero's VAT 0.08 DKK differs from Rackbeat's VAT 0.09 DKK")
     assert dinero.purchase_vouchers == {} and dinero.contacts == {}
 
 # --- defect 6 ------------------------------------------------------------------------------------

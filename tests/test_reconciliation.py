@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integration.books.reconciliation import Period, period_shortcuts
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes, safe_cell
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes
+from integration.core.csv_cells import safe_cell
 from integration.core.models import Reconciliation, SyncOperation
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def test_csv_holds_the_differences_with_formulas_neutralised(connection):
     record = _finished(connection, differences=[_missing("=1+2", message="@evil")])
     rows = list(csv.reader(io.StringIO(csv_bytes(record).decode("utf-8-sig"))))
     difference = next(r for r in rows if r and r[0] == "difference")
-    assert difference[3] == "'=1+2" and difference[-1] == "'@evil" and difference[5] == "623.75"
+    assert difference[3] == "'=1+2" and difference[-1] == "'@evil" and difference[6] == "623.75"
 
 
 def test_pdf_is_one_page_even_with_many_differences(connection):

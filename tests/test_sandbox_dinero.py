@@ -274,6 +274,20 @@ def test_product_read_model_has_prices_incl_vat_from_the_account(dinero):
 
 # --- invoices ------------------------------------------------------------------------------------------
 
+def test_invoice_line_with_a_product_reads_with_the_products_name(dinero, customer):
+    """Dinero's OpenAPI document: the line's Description always has a value on the read model."""
+    product = dinero("POST", "/v1/{org}/products", {"Name": "Vare med navn", "BaseAmountValue": 80, "Quantity": 1,
+                                                    "AccountNumber": 1000, "Unit": "parts"}).json()["ProductGuid"]
+    body = invoice_body(customer.guid, ProductLines=[
+        {"ProductGuid": product, "Description": None, "Quantity": 1, "BaseAmountValue": 80, "Discount": 0,
+         "AccountNumber": 1000, "Unit": "parts", "LineType": "Product"}])
+    guid = dinero("POST", "/v1/{org}/invoices", body).json()["Guid"]
+    read = dinero("GET", f"/v1/{{org}}/invoices/{guid}").json()
+    assert [line["Description"] for line in read["ProductLines"]] == ["Vare med navn"]
+    fetched = dinero("POST", "/v1/{org}/invoices/fetch", body).json()
+    assert [line["Description"] for line in fetched["ProductLines"]] == ["Vare med navn"]
+
+
 def test_invoice_totals_to_the_ore_and_the_client_chosen_guid(dinero, customer):
     guid = str(uuid.uuid4())
     created = dinero("POST", "/v1/{org}/invoices", invoice_body(customer.guid, Guid=guid,

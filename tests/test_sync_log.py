@@ -311,3 +311,24 @@ def test_exchange_and_run_admins_are_read_only_and_scoped(accountant_client, con
     assert accountant_client.get(reverse("admin:integration_syncrun_changelist")).status_code == 200
     assert accountant_client.get(reverse("admin:integration_webhookdelivery_changelist")).status_code == 200
     assert HttpExchange.objects.count() == 2
+
+
+@pytest.mark.parametrize(("language", "labels"), [
+    ("da", ["Aftale", "Kørsel", "Færdig", "Håndteret af", "Håndteret", "Note ved håndtering"]),
+    ("sv", ["Avtal", "Körning", "Klar", "Hanterad av", "Hanterad", "Anteckning vid hantering"]),
+])
+def test_operation_page_and_list_label_their_fields_in_the_readers_language(superuser, client, connection,
+                                                                           language, labels):
+    from django.utils import timezone
+
+    op = make_operation(connection, state=State.DONE, handled_by="bogholder", handled_at=timezone.now(),
+                        handled_note="Rettet i hånden", finished_at=timezone.now())
+    client.force_login(superuser)
+    page = client.get(_detail(op), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    for label in labels:
+        assert f">{label}:</label>" in page
+    for english in ("Connection:", "Run:", "Finished at:", "Handled by:", "Handled at:", "Handled note:"):
+        assert english not in page
+    listing = client.get(reverse(LOG), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f">{labels[0]}</a>" in listing or f">{labels[0]}</span>" in listing
+    assert ">Connection<" not in listing

@@ -204,3 +204,15 @@ def test_the_activation_step_says_what_happens_to_invoices_booked_before_go_live
     page = consultant_client.get(step(connection, "activate")).content.decode()
     assert "This connection went live at" in page
     assert timezone.localtime(connection.state_changed_at).strftime("%Y") in page
+
+
+def test_sales_step_explains_the_status_once(consultant_client, connection):
+    from integration.console.settings_admin import SALES_STATUS_NOTE
+
+    html = consultant_client.get(step(connection, "sales")).content.decode()
+    assert html.count(str(SALES_STATUS_NOTE)[:40]) == 1
+
+
+def test_credentials_step_chooses_the_language_of_e_mails(consultant_client, connection):
+    html = consultant_client.get(step(connection, "credentials")).content.decode()
+    assert 'name="language"' in html

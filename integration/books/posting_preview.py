@@ -47,7 +47,9 @@ from integration.core.clients.rackbeat_documents import (
     party_name,
     supplier_number,
 )
+from integration.core.countries import vat_zone_label
 from integration.core.handlers import NeedsMapping
+from integration.core.messages import Sentences, Text
 from integration.core.models import Binding, IntegrationSettings, Kind
 from integration.transfers.consumption import _settings_url
 from integration.transfers.invoice_mapping import (
@@ -84,8 +86,8 @@ class PreviewLine:
 
 @dataclass
 class Problem:
-    message: str
-    hint: str = ""
+    message: Text   # rendered when shown, in the reader's language
+    hint: Text = ""
     fix_url: str = ""
 
 
@@ -113,6 +115,11 @@ class PreviewDocument:
     def label(self) -> str:
         return {"sales_invoice": _("Sales invoice"), "credit_note": _("Credit note"),
                 "supplier_invoice": _("Supplier invoice")}[self.kind]
+
+    @property
+    def zone_label(self) -> str:
+        """The document's VAT zone as people read it ("EU"), never the key."""
+        return vat_zone_label(self.zone) if self.zone else ""
 
     @property
     def would_stop(self) -> bool:
@@ -148,8 +155,12 @@ class Preview:
 
 def _problems(problem: NeedsMapping) -> list[Problem]:
     """One entry per missing thing: the mapper joins them into one message, one line each."""
-    return [Problem(message=line, hint=problem.hint, fix_url=problem.fix_url)
-            for line in problem.message.splitlines() if line.strip()]
+    message = problem.message
+    if isinstance(message, Sentences) and message.separator == "\n":
+        lines: list[Any] = list(message.parts)
+    else:
+        lines = str(message).splitlines() if isinstance(message, str) else [message]
+    return [Problem(message=line, hint=problem.hint, fix_url=problem.fix_url) for line in lines if str(line).strip()]
 
 
 def _account_names(connection: Connection) -> dict[int, tuple[str, str]]:
@@ -305,7 +316,7 @@ class _Builder:
             payload = map_consumption(invoice, stock_account=settings.stock_account,
                                       consumption_account=settings.consumption_account)
         except NeedsMapping as problem:
-            doc.consumption_problem = _problems(problem)[0] if problem.message.strip() else Problem(problem.hint)
+            doc.consumption_problem = _problems(problem)[0] if str(problem.message).strip() else Problem(problem.hint)
             return
         debit, credit = settings.consumption_account, settings.stock_account
         if payload.amount < 0:

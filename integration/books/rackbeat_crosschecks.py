@@ -151,8 +151,8 @@ def cost_finding(doc: dict[str, Any]) -> Finding:
             "No line of invoice %(number)s carries a unit cost, so its total_cost cannot be checked against the "
             "lines. Run the check again after an invoice with stock items is booked.") % {"number": number})
     if agreement.agrees:
-        return Finding(label, VERIFIED, agreement.agreement())
-    return Finding(label, FAILED, agreement.disagreement() + " " + _(
+        return Finding(label, VERIFIED, str(agreement.agreement()))
+    return Finding(label, FAILED, str(agreement.disagreement()) + " " + _(
         "The consumption voucher of such an invoice stops with both figures; compare the lines' unit costs "
         "and units with the invoice in Rackbeat."))
 

@@ -42,16 +42,42 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from accounts.models import Connection
+from integration.books.reconciliation_keys import (  # noqa: F401  (the report and the page read them here too)
+    CONSUMPTION_DOUBLED,
+    CONSUMPTION_DRAFT,
+    CONSUMPTION_MISSING,
+    CREDIT_NOTE,
+    DIFFERENCE_LABELS,
+    DINERO_STATUS_LABELS,
+    DOCUMENT_LABELS,
+    DOUBLED,
+    DRAFT,
+    EXTRA,
+    ITEM_CONSUMPTION,
+    MISSING,
+    SALES_INVOICE,
+    SUM_KEY_LABELS,
+    SUPPLIER_INVOICE,
+    TOTAL,
+    UNKNOWN_ZONE,
+    UNPLACED,
+    difference_label,
+    dinero_status_label,
+    document_label,
+    sum_key_label,
+)
 from integration.books.reconciliation_report import email_differences
 from integration.core import dispatch, report_slots
 from integration.core.clients.errors import ApiError, BudgetExhausted, NotFound
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat_documents import RelatedRecords, is_credit_note, party_name
 from integration.core.handlers import NeedsMapping
+from integration.core.messages import Key, Message, Money, Sentences, Text, encode, meaning, set_texts, stored
 from integration.core.models import Direction, IntegrationSettings, Kind, Reconciliation, SyncOperation
 from integration.transfers.invoice_mapping import (
     ZERO,
@@ -80,39 +106,11 @@ RESUME_KEY = "_answers"
 # A running reconciliation whose heartbeat is older than this lost its worker.
 STALLED_AFTER = timedelta(minutes=16)
 
-# The account-sum row of documents whose lines the matrices cannot place (the reason is in the notes).
-UNPLACED = "not placed"
 SALES_PREFIX = external_reference("customer-invoice", "")
 SUPPLIER_PREFIX = external_reference("supplier-invoice", "")
 CONSUMPTION_TEXT = re.compile(r"^Vareforbrug (?:faktura|kreditnota) (?P<number>\S+)$")
-
-# Kinds of difference, in the order the report shows them.
-MISSING = "missing_in_dinero"
-EXTRA = "extra_in_dinero"
-DOUBLED = "doubled_in_dinero"
-DRAFT = "draft_in_dinero"
-TOTAL = "total_differs"
-CONSUMPTION_MISSING = "consumption_missing"
-CONSUMPTION_DOUBLED = "consumption_doubled"
-CONSUMPTION_DRAFT = "consumption_draft"
-DIFFERENCE_LABELS = {
-    MISSING: "Missing in Dinero",
-    EXTRA: "In Dinero, not explained by Rackbeat",
-    DOUBLED: "In Dinero more than once",
-    DRAFT: "A draft in Dinero, not booked",
-    TOTAL: "Totals differ",
-    CONSUMPTION_MISSING: "Item consumption missing",
-    CONSUMPTION_DOUBLED: "Item consumption booked more than once",
-    CONSUMPTION_DRAFT: "Item consumption is a draft, not booked",
-}
-SALES_INVOICE = "sales_invoice"
-CREDIT_NOTE = "credit_note"
-SUPPLIER_INVOICE = "supplier_invoice"
-ITEM_CONSUMPTION = "item_consumption"
 # Per VAT zone and currency: the document currency's amounts on both sides, and the DKK Dinero booked.
 ZONE_COLUMNS = ["rackbeat_excl", "dinero_excl", "rackbeat_incl", "dinero_incl", "dinero_booked_dkk"]
-DOCUMENT_LABELS = {SALES_INVOICE: "Sales invoice", CREDIT_NOTE: "Credit note",
-                   SUPPLIER_INVOICE: "Supplier invoice", ITEM_CONSUMPTION: "Item consumption"}
 
 
 # --- periods --------------------------------------------------------------------------------------
@@ -226,7 +224,8 @@ def start(connection: Connection, period: Period, *, trigger: str = Reconciliati
         name = (user.get_full_name() if hasattr(user, "get_full_name") else "") or getattr(user, "username", "")
     reconciliation = Reconciliation.objects.create(
         connection=connection, period_start=period.start, period_end=period.end, trigger=trigger,
-        requested_by=str(name)[:150], stage=_("Waiting for a worker"), heartbeat_at=timezone.now())
+        requested_by=str(name)[:150], heartbeat_at=timezone.now(),
+        **stored(stage=Message(gettext_noop("Waiting for a worker"))))
     if django_settings.Q_CLUSTER.get("sync"):
         transaction.on_commit(lambda: async_task(TASK, reconciliation.pk, sync=True))
         if not transaction.get_connection().in_atomic_block:
@@ -254,7 +253,8 @@ def run_task(reconciliation_id: int) -> None:
 def _wait_for_slot(record: Reconciliation) -> None:
     due = timezone.now() + timedelta(seconds=report_slots.wait_seconds())
     Reconciliation.objects.filter(pk=record.pk).update(
-        heartbeat_at=timezone.now(), stage=_("Waiting for another report to finish"))
+        heartbeat_at=timezone.now(), **stored(stage=Message(gettext_noop(
+            "Waiting for another report to finish"))))
     name = f"reconciliation-{record.pk}"
     if not dispatch.queue_at(TASK, record.pk, due=due, task_name=name):
         schedule(TASK, record.pk, name=f"{name}-{int(due.timestamp())}", schedule_type=Schedule.ONCE,
@@ -277,12 +277,13 @@ def run(reconciliation_id: int) -> Reconciliation:
     except Paused as pause:
         return _pause(record, reconciler, pause.due_at)
     except ApiError as exc:
-        return _finish(record, error=_("The reconciliation stopped: %(error)s %(hint)s") % {
-            "error": exc.describe(), "hint": exc.hint})
+        return _finish(record, error=Message(gettext_noop("The reconciliation stopped: %(error)s %(hint)s"),
+                                             error=exc.describe(), hint=exc.hint))
     except Exception as exc:  # a bug must end as a readable row, not a run that seems to go on forever
         logger.exception("Reconciliation %s failed", reconciliation_id)
-        return _finish(record, error=_("The reconciliation stopped unexpectedly: %(error)s") % {
-            "error": f"{type(exc).__name__}: {exc}"})
+        return _finish(record, error=Message(gettext_noop(
+            "The reconciliation stopped unexpectedly: %(error)s"),
+            error=f"{type(exc).__name__}: {exc}"))
     record = _finish(record, result=report)
     if record.trigger == Reconciliation.Trigger.SCHEDULE:
         email_differences(record)
@@ -295,9 +296,10 @@ def _pause(record: Reconciliation, reconciler: Reconciler, due_at: float) -> Rec
     when = datetime.fromtimestamp(due_at, tz=UTC)
     record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
-    record.stage = _("Waiting for the request budget until %(time)s (%(stage)s)") % {
-        "time": timezone.localtime(when).strftime("%H:%M:%S"), "stage": record.stage}
-    record.save(update_fields=["result", "heartbeat_at", "stage"])
+    fields = set_texts(record, stage=Message(gettext_noop(
+        "Waiting for the request budget until %(time)s (%(stage)s)"),
+        time=when, stage=meaning(record, "stage")))
+    record.save(update_fields=["result", "heartbeat_at", *fields])
     schedule(TASK, record.pk, name=f"reconciliation-{record.pk}-{int(due_at)}", schedule_type=Schedule.ONCE,
              next_run=when, repeats=1)
     return record
@@ -308,9 +310,10 @@ def _next_slice(record: Reconciliation, reconciler: Reconciler) -> Reconciliatio
 
     record.result = {RESUME_KEY: reconciler.answers, "slices": reconciler.slices}
     record.heartbeat_at = timezone.now()
-    record.stage = _("Slice %(n)s done, the next one continues: %(stage)s") % {
-        "n": reconciler.slices, "stage": record.stage}
-    record.save(update_fields=["result", "heartbeat_at", "stage", "processed", "total"])
+    fields = set_texts(record, stage=Message(gettext_noop(
+        "Slice %(n)s done, the next one continues: %(stage)s"),
+        n=reconciler.slices, stage=meaning(record, "stage")))
+    record.save(update_fields=["result", "heartbeat_at", "processed", "total", *fields])
     _queue_next_slice(record.pk)
     return record
 
@@ -323,19 +326,18 @@ def _queue_next_slice(reconciliation_id: int) -> None:
                    timeout=TASK_TIMEOUT_SECONDS)
 
 
-def _finish(record: Reconciliation, *, result: dict[str, Any] | None = None, error: str = "") -> Reconciliation:
+def _finish(record: Reconciliation, *, result: dict[str, Any] | None = None, error: Text = "") -> Reconciliation:
     now = timezone.now()
     record.finished_at = now
     record.heartbeat_at = now
     if error:
         record.state = Reconciliation.State.FAILED
-        record.error = error
-        record.stage = _("Stopped")
+        set_texts(record, error=error, stage=Message(gettext_noop("Stopped")))
     else:
         record.state = Reconciliation.State.DONE
         record.result = result or {}
         record.differences = len(record.result.get("differences", []))
-        record.stage = _("Done")
+        set_texts(record, stage=Message(gettext_noop("Done")))
         record.processed = record.total
     record.save()
     return record
@@ -346,9 +348,10 @@ def mark_stalled(record: Reconciliation) -> Reconciliation:
     if record.state == Reconciliation.State.RUNNING and record.heartbeat_at \
             and timezone.now() - record.heartbeat_at > STALLED_AFTER:
         record.state = Reconciliation.State.FAILED
-        record.error = _("The worker running this reconciliation stopped answering. Start it again.")
+        fields = set_texts(record, error=Message(gettext_noop(
+            "The worker running this reconciliation stopped answering. Start it again.")))
         record.finished_at = timezone.now()
-        record.save(update_fields=["state", "error", "finished_at"])
+        record.save(update_fields=["state", "finished_at", *fields])
     return record
 
 
@@ -369,10 +372,11 @@ class Difference:
     kind: str
     document: str
     number: str
-    message: str
+    message: Text
     date: str = ""
     rackbeat_total: str = ""
     dinero_total: str = ""
+    currency: str = ""
     dinero_guid: str = ""
     dinero_kind: str = ""
     operation_id: int | None = None
@@ -380,7 +384,9 @@ class Difference:
     transferable: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "label": DIFFERENCE_LABELS[self.kind], "document_label": DOCUMENT_LABELS[self.document]}
+        """The difference as stored in the result: its message as meaning, its labels read from the keys
+        when the result is shown (:func:`integration.books.reconciliation_report.readable`)."""
+        return {**self.__dict__, "message": encode(self.message)}
 
 
 class Sums:
@@ -499,8 +505,9 @@ class Reconciler:
         return value
 
     # progress
-    def progress(self, stage: str, *, processed: int | None = None, total: int | None = None) -> None:
-        updates: dict[str, Any] = {"stage": stage[:200], "heartbeat_at": timezone.now()}
+    def progress(self, stage: Text, *, processed: int | None = None, total: int | None = None) -> None:
+        updates: dict[str, Any] = {**stored(stage=stage), "heartbeat_at": timezone.now()}
+        updates["stage"] = updates["stage"][:200]
         if processed is not None:
             updates["processed"] = processed
         if total is not None:
@@ -512,7 +519,7 @@ class Reconciler:
     def step(self) -> None:
         self.record.processed += 1
         if self.record.processed % 10 == 0 or self.record.processed == self.record.total:
-            self.progress(self.record.stage, processed=self.record.processed)
+            self.progress(meaning(self.record, "stage"), processed=self.record.processed)
 
     # reading
     def _rackbeat_list(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -529,23 +536,23 @@ class Reconciler:
 
     def run(self) -> dict[str, Any]:
         started = timezone.now()
-        self.progress(_("Reading Rackbeat's booked sales invoices and credit notes"))
+        self.progress(Message(gettext_noop("Reading Rackbeat's booked sales invoices and credit notes")))
         sales = self._rackbeat_list(self.read("rackbeat:sales", self.rackbeat.iter_customer_invoices, booked=None,
                                               dated=self.period.dates) or [])
-        self.progress(_("Reading Rackbeat's booked supplier invoices"))
+        self.progress(Message(gettext_noop("Reading Rackbeat's booked supplier invoices")))
         purchases = self._rackbeat_list(self.read("rackbeat:purchases", self.rackbeat.iter_supplier_invoices,
                                                   booked=None, dated=self.period.dates) or [])
-        self.progress(_("Reading Dinero's invoices and credit notes"), processed=0,
+        self.progress(Message(gettext_noop("Reading Dinero's invoices and credit notes")), processed=0,
                       total=len(sales) + len(purchases) + 2)
         dinero_sales = self._dinero_sales()
         dinero_count = sum(len(rows) for rows in dinero_sales.values())
-        self.progress(_("Reading Dinero's ledger entries for the period"))
+        self.progress(Message(gettext_noop("Reading Dinero's ledger entries for the period")))
         entries = self.read("dinero:entries", self.dinero.entries, self.period.start, self.period.end) or []
         self.step()
 
-        self.progress(_("Comparing sales invoices and credit notes"))
+        self.progress(Message(gettext_noop("Comparing sales invoices and credit notes")))
         self._compare_sales(sales, dinero_sales, entries)
-        self.progress(_("Comparing supplier invoices with purchase vouchers"))
+        self.progress(Message(gettext_noop("Comparing supplier invoices with purchase vouchers")))
         self._compare_purchases(purchases, entries)
         self._account_sums_from_ledger(entries)
         self.step()
@@ -572,7 +579,7 @@ class Reconciler:
                 "sales_by_account": self.account_sums["sales"].as_list(["rackbeat", "dinero", "dinero_other"]),
                 "purchases_by_account": self.account_sums["purchases"].as_list(["rackbeat", "dinero", "dinero_other"]),
             },
-            "notes": self.notes,
+            "notes": [encode(note) for note in self.notes],
             "slices": self.slices,
             "seconds": round((finished - started).total_seconds(), 1),
         }
@@ -600,10 +607,12 @@ class Reconciler:
                        entries: list[dict[str, Any]]) -> None:
         expected = self.settings.customer_integration_enabled and self.settings.sales_from_rackbeat
         if not self.settings.sales_from_rackbeat:
-            self.notes.append(_("Customer invoices are created in Dinero for this connection, so sales invoices "
-                                "are not expected to come from Rackbeat."))
+            self.notes.append(Message(gettext_noop(
+                "Customer invoices are created in Dinero for this connection, so sales invoices are not "
+                "expected to come from Rackbeat.")))
         elif not self.settings.customer_integration_enabled:
-            self.notes.append(_("The customer integration is off, so sales invoices are not expected in Dinero."))
+            self.notes.append(Message(gettext_noop(
+                "The customer integration is off, so sales invoices are not expected in Dinero.")))
         ops = self._operations([Kind.SALES_INVOICE, Kind.CREDIT_NOTE])
         consumption_ops = self._operations([Kind.ITEM_CONSUMPTION])
         consumption = self._consumption_vouchers(entries)
@@ -614,7 +623,7 @@ class Reconciler:
             numbers.add(number)
             credit = is_credit_note(invoice)
             document = CREDIT_NOTE if credit else SALES_INVOICE
-            zone = invoice_vat_zone(invoice) or "unknown"
+            zone = invoice_vat_zone(invoice) or UNKNOWN_ZONE
             currency = _currency(invoice, "customer")
             rb_excl = _signed(ore(_amount(invoice.get("total_subtotal"))), credit)
             rb_incl = _signed(ore(_amount(invoice.get("total_total"))), credit)
@@ -626,7 +635,7 @@ class Reconciler:
             if not found and op is not None and op.target_id:
                 found = self._dinero_sales_by_guid(op)
             base = {"document": document, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
-                    "rackbeat_total": str(rb_incl), "operation_id": op.pk if op else None,
+                    "rackbeat_total": str(rb_incl), "currency": currency, "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
             line = {**base, "party": party_name(invoice.get("customer")), "zone": zone, "dinero_total": "",
                     "dinero_number": "", "dinero_status": "", "dinero_guid": "", "dinero_kind": "",
@@ -646,13 +655,16 @@ class Reconciler:
                 if dn_currency != currency:
                     self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(found) > 1:
-                    self._add(DOUBLED, line, _("Dinero holds %(n)s documents with the reference %(ref)s: %(which)s.") % {
-                        "n": len(found), "ref": sales_external_reference(number),
-                        "which": ", ".join(f"{f['_kind'].replace('_', ' ')} {f.get('Number') or f.get('Guid')}"
-                                           for f in found)})
+                    self._add(DOUBLED, line, Message(gettext_noop(
+                        "Dinero holds %(n)s documents with the reference %(ref)s: %(which)s."),
+                        n=len(found), ref=sales_external_reference(number),
+                        which=Sentences(*(Sentences(Key("dinero_kind", f["_kind"]), f.get("Number") or f.get("Guid"))
+                                                     for f in found), separator=", ")))
                 if abs(dn_incl) != abs(rb_incl):
-                    self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, Dinero's is %(dn)s (difference %(diff)s).") % {
-                        "rb": rb_incl, "dn": dn_incl, "diff": dn_incl - rb_incl})
+                    self._add(TOTAL, line, Message(
+                        gettext_noop("Rackbeat's total is %(rb)s, Dinero's is %(dn)s (difference %(diff)s)."),
+                        rb=Money(rb_incl, currency), dn=Money(dn_incl, dn_currency),
+                        diff=Money(dn_incl - rb_incl, currency)))
                 if _is_draft(first):
                     self._add(DRAFT, line, _draft_message(
                         first["_kind"].replace("_", " "), line["dinero_guid"],
@@ -667,8 +679,10 @@ class Reconciler:
         for number, guids in consumption.items():
             self._add(EXTRA, {"document": ITEM_CONSUMPTION, "number": number, "dinero_guid": sorted(guids)[0],
                               "dinero_kind": "manual_voucher"},
-                      _("A consumption voucher for invoice %(n)s is booked in the period, but Rackbeat has no booked "
-                        "sales invoice %(n)s dated in it.") % {"n": number})
+                      Message(gettext_noop(
+                          "A consumption voucher for invoice %(n)s is booked in the period, but Rackbeat "
+                          "has no booked sales invoice %(n)s dated in it."),
+                          n=number))
 
     def _dinero_sales_by_guid(self, op: SyncOperation) -> list[dict[str, Any]]:
         """The document our operation created, read by its Guid (it may be dated outside the period)."""
@@ -677,18 +691,24 @@ class Reconciler:
         document = self.read(f"dinero:{kind}:{op.target_id}", read, op.target_id)
         if not document or document.get("DeletedAt"):
             return []
-        self.notes.append(_("Rackbeat document %(n)s: its Dinero %(kind)s is dated %(date)s.") % {
-            "n": op.source_key, "kind": kind.replace("_", " "), "date": str(document.get("Date") or "")[:10]})
+        self.notes.append(Message(gettext_noop(
+            "Rackbeat document %(n)s: its Dinero %(kind)s is dated %(date)s."),
+            n=op.source_key, kind=Key("dinero_kind", kind), date=_date_value(document.get("Date"))))
         return [{**document, "_kind": kind}]
 
-    def _missing_reason(self, op: SyncOperation | None) -> str:
+    def _missing_reason(self, op: SyncOperation | None) -> Message:
         if op is None:
-            return _("No transfer was ever started for it (no webhook or poll reached the service).")
+            return Message(gettext_noop(
+                "No transfer was ever started for it (no webhook or poll reached the service)."))
         if op.state == SyncOperation.State.DONE:
-            return _("The sync log says it was transferred (%(outcome)s), but Dinero does not have it: it may "
-                     "have been deleted there.") % {"outcome": op.outcome}
-        return _("Its transfer is %(state)s: %(why)s") % {
-            "state": op.get_state_display().lower(), "why": op.last_error or op.outcome or _("no details")}
+            return Message(gettext_noop(
+                "The sync log says it was transferred (%(outcome)s), but Dinero does not have it: it may "
+                "have been deleted there."),
+                outcome=meaning(op, "outcome"))
+        return Message(gettext_noop(
+            "Its transfer is %(state)s: %(why)s"),
+            state=Key("operation_state_in_sentence", op.state),
+            why=meaning(op, "last_error") or meaning(op, "outcome") or Message(gettext_noop("no details")))
 
     def _extra_sales(self, left: dict[str, list[dict[str, Any]]], numbers: set[str], expected: bool) -> None:
         for reference, rows in left.items():
@@ -696,26 +716,31 @@ class Reconciler:
                 line = {"document": CREDIT_NOTE if row["_kind"] == "credit_note" else SALES_INVOICE,
                         "number": reference[len(SALES_PREFIX):] if reference.startswith(SALES_PREFIX) else "",
                         "date": str(row.get("Date") or "")[:10], "dinero_total": str(ore(_amount(row.get("TotalInclVat")))),
+                        "currency": str(row.get("Currency") or row.get("CurrencyKey") or "DKK").upper(),
                         "dinero_guid": str(row.get("Guid") or ""), "dinero_kind": row["_kind"]}
                 if reference.startswith(SALES_PREFIX):
                     message = self._why_not_in_rackbeat(line["number"])
                 elif expected:
-                    message = _("Dinero %(kind)s %(number)s (%(contact)s) was not created by the integration: it "
-                                "carries no Rackbeat reference.") % {
-                        "kind": row["_kind"].replace("_", " "), "number": row.get("Number") or _("(draft)"),
-                        "contact": row.get("ContactName") or "-"}
+                    message = Message(gettext_noop(
+                        "Dinero %(kind)s %(number)s (%(contact)s) was not created by the integration: it "
+                        "carries no Rackbeat reference."),
+                        kind=Key("dinero_kind", row["_kind"]),
+                        number=row.get("Number") or Message(gettext_noop("(draft)")),
+                        contact=row.get("ContactName") or "-")
                 else:
                     continue
                 self._add(EXTRA, line, message)
 
-    def _why_not_in_rackbeat(self, number: str) -> str:
+    def _why_not_in_rackbeat(self, number: str) -> Message:
         invoice = self.read(f"rackbeat:customer_invoice:{number}", self.rackbeat.get_customer_invoice, number)
         if invoice is None:
-            return _("It carries the reference of Rackbeat invoice %(n)s, which does not exist in Rackbeat.") % {"n": number}
+            return Message(gettext_noop(
+                "It carries the reference of Rackbeat invoice %(n)s, which does not exist in Rackbeat."),
+                n=number)
         if not invoice.get("is_booked"):
-            return _("Rackbeat invoice %(n)s is not booked.") % {"n": number}
-        return _("Rackbeat invoice %(n)s is dated %(date)s, outside the period.") % {
-            "n": number, "date": str(invoice.get("invoice_date") or "")[:10]}
+            return Message(gettext_noop("Rackbeat invoice %(n)s is not booked."), n=number)
+        return Message(gettext_noop("Rackbeat invoice %(n)s is dated %(date)s, outside the period."),
+                       n=number, date=_date_value(invoice.get("invoice_date")))
 
     def _sales_accounts(self, invoice: dict[str, Any], credit: bool, currency: str) -> None:
         """Rackbeat's side per revenue account: the lines as the revenue matrix places them."""
@@ -764,30 +789,34 @@ class Reconciler:
             reason = ""
         if len(guids) > 1:
             self._add(CONSUMPTION_DOUBLED, {**context, "dinero_guid": sorted(guids)[0]},
-                      _("%(n)s consumption vouchers are booked for invoice %(number)s.") % {
-                          "n": len(guids), "number": line["number"]})
-            return _("doubled")
+                      Message(gettext_noop("%(n)s consumption vouchers are booked for invoice %(number)s."),
+                              n=len(guids), number=line["number"]))
+            return "doubled"
         if draft:
             self._add(CONSUMPTION_DRAFT, {**context, "dinero_guid": op.target_id if op else ""},
-                      _draft_message(_("consumption voucher"), op.target_id if op else ""))
-            return _("draft")
+                      _draft_message(Key("dinero_kind", "manual_voucher"), op.target_id if op else ""))
+            return "draft"
         if guids:
-            return _("booked")
+            return "booked"
         if expected == ZERO:
-            return _("nothing to book")
-        message = _("No consumption voucher is booked for invoice %(number)s.") % {"number": line["number"]}
+            return "nothing_to_book"
+        message = Message(gettext_noop("No consumption voucher is booked for invoice %(number)s."),
+                          number=line["number"])
         if reason:
-            message += " " + reason
+            message += reason
         elif expected is not None:
-            message += " " + _("Expected consumption: %(amount)s.") % {"amount": expected}
+            message += Message(gettext_noop(
+                "Expected consumption: %(amount)s."),
+                amount=Money(expected, "DKK"))
         self._add(CONSUMPTION_MISSING, {**context, "rackbeat_total": str(expected or "")}, message, transferable=True)
-        return _("missing")
+        return "missing"
 
     # purchases
     def _compare_purchases(self, purchases: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
         expected = self.settings.supplier_integration_enabled
         if not expected:
-            self.notes.append(_("The supplier integration is off, so supplier invoices are not expected in Dinero."))
+            self.notes.append(Message(gettext_noop(
+                "The supplier integration is off, so supplier invoices are not expected in Dinero.")))
         ops = self._operations([Kind.SUPPLIER_INVOICE])
         by_reference, by_file = self._other_purchase_vouchers(entries, ops)
         numbers = set()
@@ -795,7 +824,7 @@ class Reconciler:
             invoice = self._full(row, "supplier_invoice", self.rackbeat.get_supplier_invoice)
             number = str(invoice.get("number") or row.get("number"))
             numbers.add(number)
-            zone = supplier_vat_zone(invoice) or "unknown"
+            zone = supplier_vat_zone(invoice) or UNKNOWN_ZONE
             currency = _currency(invoice, "supplier")
             rb_excl, rb_incl = ore(_amount(invoice.get("total_subtotal"))), ore(_amount(invoice.get("total_total")))
             self.zone_sums["purchases"].add(zone, currency, "rackbeat_excl", rb_excl)
@@ -807,6 +836,7 @@ class Reconciler:
             vouchers = self._vouchers_of(number, voucher, op, by_reference, by_file)
             line = {"document": SUPPLIER_INVOICE, "number": number, "date": str(invoice.get("invoice_date") or "")[:10],
                     "party": party_name(invoice.get("supplier")), "zone": zone, "rackbeat_total": str(rb_incl),
+                    "currency": currency,
                     "dinero_total": "", "dinero_number": "", "dinero_status": "", "dinero_guid": "",
                     "dinero_kind": "purchase_voucher", "consumption": "", "operation_id": op.pk if op else None,
                     "operation_state": op.state if op else ""}
@@ -825,18 +855,21 @@ class Reconciler:
                     if dn_currency != currency:
                         self._add(TOTAL, line, _currency_message(currency, dn_currency))
                 if len(vouchers) > 1:
-                    self._add(DOUBLED, line, _("Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s "
-                                               "(by its reference or its file): %(which)s.") % {
-                        "n": len(vouchers), "number": number,
-                        "which": "; ".join(_voucher_label(v) for v in vouchers)})
+                    self._add(DOUBLED, line, Message(gettext_noop(
+                        "Dinero holds %(n)s purchase vouchers for supplier invoice %(number)s (by its "
+                        "reference or its file): %(which)s."),
+                        n=len(vouchers), number=number,
+                        which=Sentences(*(_voucher_label(v) for v in vouchers), separator="; ")))
                 if dn_incl != abs(rb_incl):
-                    self._add(TOTAL, line, _("Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s "
-                                             "(difference %(diff)s).") % {"rb": rb_incl, "dn": dn_incl,
-                                                                          "diff": dn_incl - rb_incl})
+                    self._add(TOTAL, line, Message(gettext_noop(
+                        "Rackbeat's total is %(rb)s, the purchase voucher's is %(dn)s (difference "
+                        "%(diff)s)."),
+                        rb=Money(rb_incl, currency), dn=Money(dn_incl, currency),
+                        diff=Money(dn_incl - rb_incl, currency)))
                 for found in vouchers:
                     if _is_draft(found):
                         self._add(DRAFT, line, _draft_message(
-                            _("purchase voucher"), str(found.get("Guid") or ""), left_by_settings=(
+                            Key("dinero_kind", "purchase_voucher"), str(found.get("Guid") or ""), left_by_settings=(
                                 self.settings.supplier_invoice_status == IntegrationSettings.SupplierInvoiceStatus.DRAFT)))
             elif expected:
                 self._add(MISSING, line, self._missing_reason(op), transferable=True)
@@ -849,9 +882,11 @@ class Reconciler:
                 self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": number, "dinero_kind": "purchase_voucher",
                                   "dinero_guid": str(voucher.get("Guid") or ""),
                                   "dinero_total": str(_voucher_totals(voucher)[1])},
-                          _("Purchase voucher %(which)s carries the reference of Rackbeat supplier invoice %(n)s, but "
-                            "Rackbeat has no booked supplier invoice %(n)s dated in the period.") % {
-                              "which": _voucher_label(voucher), "n": number})
+                          Message(gettext_noop(
+                              "Purchase voucher %(which)s carries the reference of Rackbeat supplier "
+                              "invoice %(n)s, but Rackbeat has no booked supplier invoice %(n)s dated in "
+                              "the period."),
+                              which=_voucher_label(voucher), n=number))
 
     def _other_purchase_vouchers(self, entries: list[dict[str, Any]], ops: dict[str, SyncOperation]
                                  ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
@@ -901,9 +936,10 @@ class Reconciler:
                   currency: str) -> None:
         """A document the mapper refuses is summed apart, with the mapper's reason among the notes."""
         self.account_sums[side].add(UNPLACED, currency, "rackbeat", amount)
-        self.notes.append(_("%(doc)s %(n)s is summed under “%(key)s”: %(why)s") % {
-            "doc": _("Supplier invoice") if side == "purchases" else _("Invoice"), "n": invoice.get("number"),
-            "key": UNPLACED, "why": problem.message})
+        self.notes.append(Message(gettext_noop(
+            "%(doc)s %(n)s is summed under “%(key)s”: %(why)s"),
+            doc=Message(gettext_noop("Supplier invoice") if side == "purchases" else gettext_noop("Invoice")),
+            n=str(invoice.get("number") or ""), key=Key("account_row", UNPLACED), why=problem.message))
 
     def _purchase_accounts(self, invoice: dict[str, Any], currency: str) -> None:
         """Rackbeat's side per supplier account, excluding VAT as Dinero books it."""
@@ -930,8 +966,10 @@ class Reconciler:
         for op in ours.exclude(source_key__in=numbers):
             self._add(EXTRA, {"document": SUPPLIER_INVOICE, "number": op.source_key, "dinero_guid": op.target_id,
                               "dinero_kind": "purchase_voucher", "operation_id": op.pk, "operation_state": op.state},
-                      _("The purchase voucher of Rackbeat supplier invoice %(n)s is booked in the period, but Rackbeat "
-                        "has no booked supplier invoice %(n)s dated in it.") % {"n": op.source_key})
+                      Message(gettext_noop(
+                          "The purchase voucher of Rackbeat supplier invoice %(n)s is booked in the "
+                          "period, but Rackbeat has no booked supplier invoice %(n)s dated in it."),
+                          n=op.source_key))
 
     # ledger
     def _account_sums_from_ledger(self, entries: list[dict[str, Any]]) -> None:
@@ -959,13 +997,14 @@ class Reconciler:
                 elif owner is None and account in accounts:
                     self.account_sums[side].add(account, "DKK", "dinero_other", amount)
         if any(d.get("dinero_status") == "Draft" for d in self.documents):
-            self.notes.append(_("Drafts are not booked, so Dinero's sums per account leave them out."))
+            self.notes.append(Message(gettext_noop(
+                "Drafts are not booked, so Dinero's sums per account leave them out.")))
 
-    def _add(self, kind: str, line: dict[str, Any], message: str, *, transferable: bool = False) -> None:
+    def _add(self, kind: str, line: dict[str, Any], message: Text, *, transferable: bool = False) -> None:
         self.differences.append(Difference(
             kind=kind, document=line["document"], number=str(line.get("number") or ""), message=message,
             date=str(line.get("date") or ""), rackbeat_total=str(line.get("rackbeat_total") or ""),
-            dinero_total=str(line.get("dinero_total") or ""), dinero_guid=str(line.get("dinero_guid") or ""),
+            dinero_total=str(line.get("dinero_total") or ""), currency=str(line.get("currency") or ""), dinero_guid=str(line.get("dinero_guid") or ""),
             dinero_kind=str(line.get("dinero_kind") or ""), operation_id=line.get("operation_id"),
             operation_state=str(line.get("operation_state") or ""), transferable=transferable))
 
@@ -980,19 +1019,23 @@ def _currency(document: dict[str, Any], party: str) -> str:
     return str(document.get("currency") or (document.get(party) or {}).get("currency") or "DKK").upper()
 
 
-def _currency_message(rackbeat: str, dinero: str) -> str:
-    return _("Rackbeat's document is in %(rb)s, Dinero's in %(dn)s.") % {"rb": rackbeat, "dn": dinero}
+def _currency_message(rackbeat: str, dinero: str) -> Message:
+    return Message(gettext_noop("Rackbeat's document is in %(rb)s, Dinero's in %(dn)s."),
+                   rb=rackbeat, dn=dinero)
 
 
 def _is_draft(document: dict[str, Any]) -> bool:
     return str(document.get("Status") or "").lower() == "draft"
 
 
-def _draft_message(kind: str, guid: str, *, left_by_settings: bool = False) -> str:
-    message = _("Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
-                "booked. Compare it with Rackbeat and book it in Dinero.") % {"kind": kind, "guid": guid}
+def _draft_message(kind: Any, guid: str, *, left_by_settings: bool = False) -> Text:
+    message = Message(gettext_noop(
+        "Dinero's %(kind)s %(guid)s is a draft: it is not in the books or the VAT return until it is "
+        "booked. Compare it with Rackbeat and book it in Dinero."),
+        kind=kind, guid=guid)
     if left_by_settings:
-        message += " " + _("The connection's settings leave new documents of this kind as drafts for you to book.")
+        return message + Message(gettext_noop(
+            "The connection's settings leave new documents of this kind as drafts for you to book."))
     return message
 
 
@@ -1002,11 +1045,19 @@ def _stored_voucher_guid(op: SyncOperation | None) -> str:
     return str(op.target_id or (op.intent or {}).get("voucher_guid") or "")
 
 
-def _voucher_label(voucher: dict[str, Any]) -> str:
-    return _("%(number)s (%(guid)s, %(status)s, %(total)s %(currency)s)") % {
-        "number": voucher.get("VoucherNumber") or _("no number"), "guid": voucher.get("Guid") or "",
-        "status": voucher.get("Status") or "", "total": _voucher_totals(voucher)[1],
-        "currency": voucher.get("CurrencyKey") or "DKK"}
+def _voucher_label(voucher: dict[str, Any]) -> Message:
+    return Message(gettext_noop("%(number)s (%(guid)s, %(status)s, %(total)s)"),
+                   number=voucher.get("VoucherNumber") or Message(gettext_noop("no number")),
+                   guid=voucher.get("Guid") or "", status=voucher.get("Status") or "",
+                   total=Money(_voucher_totals(voucher)[1], voucher.get("CurrencyKey") or "DKK"))
+
+
+def _date_value(value: Any) -> Any:
+    """A date Dinero or Rackbeat gave, as a date (shown in the reader's format), else as given."""
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return str(value or "")
 
 
 def _voucher_totals(voucher: dict[str, Any]) -> tuple[Decimal, Decimal]:

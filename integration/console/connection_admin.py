@@ -19,6 +19,7 @@ from accounts.tenancy import TenantScopedAdminMixin, TenantScopedInlineMixin, ge
 from integration.console import connection_pages
 from integration.console.connection_forms import ConnectionAdminForm
 from integration.console.state_colours import state_badge
+from integration.core.messages import render
 
 
 class MembershipInline(TenantScopedInlineMixin, admin.TabularInline):
@@ -37,17 +38,22 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["name", "state_display", "dinero_organization_id", "rackbeat_account_id", "updated_at"]
     list_filter = ["state"]
     search_fields = ["name", "dinero_organization_id", "rackbeat_account_id"]
-    readonly_fields = ["state", "state_reason", "state_changed_at", "public_id", "created_at", "updated_at"]
+    readonly_fields = ["state", "state_reason_text", "state_changed_at", "public_id", "created_at", "updated_at"]
     inlines = [MembershipInline]
 
     @admin.display(description=_("state"), ordering="state")
     def state_display(self, obj: Connection) -> str:
         return state_badge(obj)
 
+    @admin.display(description=_("reason"))
+    def state_reason_text(self, obj: Connection) -> str:
+        """The reason in the reader's language (stored as meaning, integration.core.messages)."""
+        return render(obj.state_reason_meaning, obj.state_reason)
+
     def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
         fieldsets = [
-            (None, {"fields": ["name", "alert_recipients"]}),
-            (_("State"), {"fields": ["state", "state_reason", "state_changed_at"]}),
+            (None, {"fields": ["name", "alert_recipients", "language"]}),
+            (_("State"), {"fields": ["state", "state_reason_text", "state_changed_at"]}),
         ]
         if request.user.has_perm("accounts.change_credentials"):
             fieldsets.insert(1, (
@@ -72,7 +78,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
         if not request.user.has_perm("accounts.change_credentials"):
-            kwargs["fields"] = ["name", "alert_recipients"]
+            kwargs["fields"] = ["name", "alert_recipients", "language"]
         return super().get_form(request, obj, change, **kwargs)
 
     def get_urls(self):  # type: ignore[no-untyped-def]

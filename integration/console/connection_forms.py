@@ -69,5 +69,5 @@ class ConnectionAdminForm(CredentialsMixin, forms.ModelForm):
         model = Connection
         fields = [
             "name", "dinero_organization_id", "dinero_auth_method", "rackbeat_account_id",
-            "alert_recipients",
+            "alert_recipients", "language",
         ]

@@ -161,7 +161,7 @@ def connection_health(user: Any) -> list[dict[str, Any]]:
     """Every connection ``user`` may see, with its state and how many documents need attention."""
     rows = []
     for connection in attention_counts(connections_for(user).order_by("name")).only(
-            "pk", "name", "state", "state_reason"):
+            "pk", "name", "state", "state_reason", "state_reason_meaning"):
         rows.append({
             "connection": connection,
             "attention": connection.attention or 0,

@@ -80,7 +80,7 @@ def connection_cards(request: HttpRequest) -> list[ConnectionCard]:
     connections = list(
         connections_for(request.user).order_by("name")
         .annotate(attention=Subquery(problems), last_done=Subquery(newest_done))
-        .only("pk", "name", "state", "state_reason", "state_changed_at")
+        .only("pk", "name", "state", "state_reason", "state_reason_meaning", "state_changed_at")
     )
     last = SyncOperation.objects.only("pk", "kind", "document_number", "document_name", "updated_at").in_bulk(
         [c.last_done for c in connections if c.last_done])

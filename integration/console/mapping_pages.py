@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from accounts.models import Connection
 from integration.console.connection_pages import connection_page
 from integration.console.mapping_fixes import outcome_message, retry_all, retry_fixed, waiting_context
+from integration.core import csv_export
 from integration.core.handlers import NeedsMapping
 from mappings import csv_io
 from mappings.lookup import dinero_language, dinero_unit, revenue_account, supplier_account
@@ -160,8 +161,9 @@ def matrix_page(request: HttpRequest, connection: Connection, matrix: str) -> Ht
                                                changed) % {"count": changed})
             _after_save(request, connection, here, _matrix_fixed(connection, matrix))
             return HttpResponseRedirect(safe_next(request, here))
-        messages.error(request, _("Nothing was saved: %(count)s cells need a different account (marked below).")
-                       % {"count": len(grid.errors)})
+        messages.error(request, ngettext("Nothing was saved: %(count)s cell needs a different account (marked below).",
+                                         "Nothing was saved: %(count)s cells need a different account (marked below).",
+                                         len(grid.errors)) % {"count": len(grid.errors)})
         status = 200
     else:
         grid = build_grid(connection, matrix)
@@ -246,9 +248,8 @@ def csv_page(request: HttpRequest, connection: Connection) -> HttpResponse:
     if request.method == "GET" and kind:
         if kind not in csv_io.KINDS:
             raise Http404("No such mapping.")
-        response = HttpResponse(csv_io.export_csv(connection, kind), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="connection-{connection.pk}-{kind}.csv"'
-        return response
+        return csv_export.response(csv_export.as_file(csv_io.export_csv(connection, kind)),
+                                   f"connection-{connection.pk}-{kind}.csv")
 
     context = admin_context(request, connection, _("Import and export mappings (CSV)"),
                             kinds=list(csv_io.KINDS.items()))

@@ -23,9 +23,19 @@ from accounts.ids import id_or_404, parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period, period_shortcuts
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
+from integration.books.reconciliation_report import (
+    csv_bytes,
+    file_name,
+    pdf_bytes,
+    readable,
+    readable_difference,
+    readable_document,
+    readable_sum,
+    sum_tables,
+    taken,
+)
 from integration.console.connection_pages import connection_page
-from integration.core import engine
+from integration.core import csv_export, engine
 from integration.core.clients.errors import ApiError
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.models import Direction, Kind, Reconciliation, SyncOperation, Trigger
@@ -50,7 +60,7 @@ def transfer_missing(connection: Connection, record: Reconciliation, *, only: st
 
     outcomes = []
     seen: set[tuple[str, str]] = set()
-    for difference in (record.result or {}).get("differences", []):
+    for difference in readable(record.result)["differences"]:
         if not difference.get("transferable"):
             continue
         key = f"{difference['kind']}:{difference['document']}:{difference['number']}"
@@ -70,7 +80,7 @@ def transfer_missing(connection: Connection, record: Reconciliation, *, only: st
                               "If it was deleted in Dinero, use Troubleshooting or mark it handled.") % {"doc": label})
         else:
             outcomes.append(_("%(doc)s: %(state)s — %(outcome)s") % {
-                "doc": label, "state": op.get_state_display(), "outcome": op.outcome or op.last_error or _("queued")})
+                "doc": label, "state": op.get_state_display(), "outcome": op.shown_outcome or op.shown_last_error or _("queued")})
     return outcomes
 
 
@@ -86,10 +96,9 @@ def _record_for(connection: Connection, run_id: Any) -> Reconciliation | None:
 
 
 def _download(record: Reconciliation, fmt: str) -> HttpResponse:
-    name = f"reconciliation-{record.connection_id}-{record.period_start:%Y%m%d}-{record.period_end:%Y%m%d}"
+    name = file_name(record)
     if fmt == "csv":
-        response = HttpResponse(csv_bytes(record), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        response = csv_export.response(csv_bytes(record), f"{name}.csv")
     else:
         response = HttpResponse(pdf_bytes(record), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
@@ -107,7 +116,7 @@ def _links(connection: Connection, record: Reconciliation | None) -> list[dict[s
         dinero = rackbeat = None
     shown = []
     for difference in (record.result or {}).get("differences", []):
-        row = dict(difference)
+        row = readable_difference(difference)
         row["key"] = f"{row['kind']}:{row['document']}:{row['number']}"
         row["operation_url"] = (reverse("admin:integration_syncoperation_change", args=[row["operation_id"]])
                                 if row.get("operation_id") else "")
@@ -157,7 +166,10 @@ def reconciliation_page(request: HttpRequest, connection: Connection) -> HttpRes
         "connection_url": reverse("admin:accounts_connection_change", args=[connection.pk]),
         "opts": Connection._meta,
         "record": record,
-        "result": (record.result or {}) if record else {},
+        "result": readable(record.result) if record else {},
+        "documents": [readable_document(d) for d in ((record.result or {}) if record else {}).get("documents", [])],
+        "sums": {name: [readable_sum(r) for r in (((record.result or {}) if record else {}).get("sums") or {}).get(name, [])]
+                 for name, _title in sum_tables()},
         "running": running,
         "refresh_seconds": REFRESH_SECONDS,
         "differences": _links(connection, record),

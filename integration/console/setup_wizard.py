@@ -31,7 +31,6 @@ from integration.console.settings_admin import (
     CONSUMPTION_FIELDS,
     PURCHASE_FIELDS,
     SALES_FIELDS,
-    SALES_STATUS_NOTE,
     STOCK_NOTE,
     IntegrationSettingsForm,
     settings_for,
@@ -68,7 +67,7 @@ STEP_BY_SLUG = {s.slug: s for s in STEPS}
 class CredentialsForm(CredentialsMixin, forms.ModelForm):
     class Meta:
         model = Connection
-        fields = ["dinero_organization_id", "dinero_auth_method"]
+        fields = ["dinero_organization_id", "dinero_auth_method", "language"]
 
 
 class StartSyncForm(forms.Form):
@@ -329,7 +328,6 @@ def _settings_step(form_class, matrix: str, slug: str, next_slug: str):  # type:
         return {
             "form": form, "grid": grid, "matrix_title": AccountMatrixCell.Matrix(matrix).label,
             "matrix_url": f"{reverse('admin:connection-matrix', args=[connection.pk, matrix])}?{urlencode({'next': here})}",
-            "sales_note": SALES_STATUS_NOTE if matrix == AccountMatrixCell.Matrix.REVENUE else "",
         }
 
     return handler

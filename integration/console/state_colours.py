@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.utils.html import format_html
 
 from accounts.models import Connection
+from integration.core.messages import render
 
 STATE_COLOURS = {
     Connection.State.ACTIVE: "#2e7d32",
@@ -24,5 +25,5 @@ def state_colour(connection: Connection) -> str:
 
 def state_badge(connection: Connection) -> str:
     return format_html('<span class="state-badge state-{}" style="background:{}" title="{}">{}</span>',
-                       connection.state, state_colour(connection), connection.state_reason,
+                       connection.state, state_colour(connection), render(connection.state_reason_meaning, connection.state_reason),
                        connection.get_state_display())

@@ -306,14 +306,14 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     fieldsets = [
         (None, {"fields": ["connection", "kind", "direction", "document_number", "document_name",
                            "source_key", "state_badge", "trigger", "run", "attempts"]}),
-        (_("Problem"), {"fields": ["last_error_class", "last_error", "hint", "fix_link"]}),
-        (_("Result"), {"fields": ["target_id", "target_number", "outcome", "finished_at"]}),
+        (_("Problem"), {"fields": ["last_error_class", "error_text", "hint_text", "fix_link"]}),
+        (_("Result"), {"fields": ["target_id", "target_number", "outcome_text", "finished_at"]}),
         (_("Handled"), {"fields": ["handled_by", "handled_at", "handled_note"]}),
         (_("Times"), {"classes": ["collapse"],
                       "fields": ["created_at", "updated_at", "next_attempt_at", "claimed_at", "claimed_by",
                                  "intent_display"]}),
     ]
-    readonly_fields = ["state_badge", "fix_link", "intent_display"]
+    readonly_fields = ["state_badge", "fix_link", "intent_display", "error_text", "hint_text", "outcome_text"]
     list_title = _("Sync log")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -362,7 +362,21 @@ class SyncOperationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     def error_excerpt(self, op: SyncOperation) -> str:
         if not op.last_error:
             return ""
-        return format_html('<span title="{}">{}</span>', op.last_error, Truncator(op.last_error).chars(90))
+        error = op.shown_last_error
+        return format_html('<span title="{}">{}</span>', error, Truncator(error).chars(90))
+
+    # The stored texts in the reader's language (integration.core.messages).
+    @admin.display(description=_("last error"))
+    def error_text(self, op: SyncOperation) -> str:
+        return op.shown_last_error
+
+    @admin.display(description=_("how to fix"))
+    def hint_text(self, op: SyncOperation) -> str:
+        return op.shown_hint
+
+    @admin.display(description=_("outcome"))
+    def outcome_text(self, op: SyncOperation) -> str:
+        return op.shown_outcome
 
     @admin.display(description=_("where to fix it"))
     def fix_link(self, op: SyncOperation) -> str:
@@ -599,7 +613,7 @@ class NeedsAttentionAdmin(SyncOperationAdmin):
 
     @admin.display(description=_("how to fix"))
     def fix_hint(self, op: SyncOperation) -> str:
-        hint = op.hint or gettext("Read the error, correct the cause, then press Retry.")
+        hint = op.shown_hint or gettext("Read the error, correct the cause, then press Retry.")
         if op.fix_url:
             return format_html('{} <a href="{}" class="fix-link">{}</a>', hint, op.fix_url, gettext("Fix it here"))
         return format_html("{}", hint)

@@ -19,7 +19,9 @@ local-memory cache is per process.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,11 +31,12 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Connection
+from integration.core.messages import render
 from integration.core.models import SyncOperation
 
 logger = logging.getLogger(__name__)
@@ -51,7 +54,22 @@ def absolute(path: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/{path.lstrip('/')}"
 
 
-def _send(connection: Connection, subject: str, template: str, context: dict[str, Any]) -> bool:
+def in_recipients_language(send: Callable[..., bool]) -> Callable[..., bool]:
+    """Write the whole e-mail — subject, text, HTML and attached reports — in the language of the
+    connection (its first argument), whatever language the request or worker runs in."""
+
+    @functools.wraps(send)
+    def written(connection: Connection, *args: Any, **kwargs: Any) -> bool:
+        with translation.override(connection.mail_language):
+            return send(connection, *args, **kwargs)
+
+    return written
+
+
+@in_recipients_language
+def _send(connection: Connection, subject: str, template: str, context: dict[str, Any],
+          attachments: list[tuple[str, bytes, str]] = ()) -> bool:
+    """Send one e-mail to the connection's recipients; ``attachments`` as (file name, content, type)."""
     recipients = connection.recipients
     if not recipients:
         logger.info("No alert recipients for connection %s; %s not sent.", connection.pk, template)
@@ -61,6 +79,8 @@ def _send(connection: Connection, subject: str, template: str, context: dict[str
     html = render_to_string(f"email/{template}.html", context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=recipients)
     message.attach_alternative(html, "text/html")
+    for name, content, mimetype in attachments:
+        message.attach(name, content, mimetype)
     message.send()
     return True
 
@@ -83,6 +103,7 @@ def digest_rows(connection: Connection) -> tuple[list[dict[str, Any]], int]:
     return rows, total
 
 
+@in_recipients_language
 def send_digest(connection: Connection) -> bool:
     """Send one connection's digest; False when there is nothing to report or nobody to tell."""
     rows, total = digest_rows(connection)
@@ -138,14 +159,16 @@ def notify_connection_broken(connection: Connection) -> bool:
         if not cache.add(key, timezone.now().isoformat(), timeout=int(BROKEN_ALERT_MEMORY.total_seconds())):
             return False
     context = {
-        "reason": current.state_reason or _("No reason was recorded."),
         "since": current.state_changed_at,
         "connection_url": absolute(reverse("admin:accounts_connection_change", args=[current.pk])),
         "dashboard_url": absolute(reverse("admin:connection-dashboard", args=[current.pk])),
     }
-    subject = _("%(connection)s: the integration has stopped") % {"connection": current.name}
     try:
-        return _send(current, subject, "connection_broken", context)
+        with translation.override(current.mail_language):
+            context["reason"] = (render(current.state_reason_meaning, current.state_reason)
+                                 or _("No reason was recorded."))
+            subject = _("%(connection)s: the integration has stopped") % {"connection": current.name}
+            return _send(current, subject, "connection_broken", context)
     except Exception:
         # Not sent after all: forget the claim so the next report of this breakage tries again.
         cache.delete(key)
@@ -154,6 +177,7 @@ def notify_connection_broken(connection: Connection) -> bool:
 
 # --- What the first deliveries taught -------------------------------------------------------------
 
+@in_recipients_language
 def notify_delivery_account(connection: Connection, account_text: str, event: str) -> bool:
     """Tell the recipients that genuine deliveries carry another (or no) Rackbeat account id.
 

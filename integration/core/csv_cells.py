@@ -3,10 +3,11 @@
 Excel, LibreOffice and Google Sheets run a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and
 some also after a leading tab or carriage return) as a formula — ``=HYPERLINK(…)`` in a product
 group's name would run on the accountant's machine. Such cells get a leading apostrophe, which
-spreadsheets treat as "this is text" and do not show. Plain numbers (``-125.00``) are left alone:
-they cannot run and accountants sum them.
+spreadsheets treat as "this is text" and do not show. Plain numbers (``-125.00``, or ``-125,00``
+with a decimal comma) are left alone: they cannot run and accountants sum them.
 
-Every CSV the service writes goes through :func:`safe_cell`; every CSV it reads goes through
+Every CSV the service writes goes through :func:`safe_cell` (by way of
+:class:`integration.core.csv_export.CsvSheet`); every CSV it reads goes through
 :func:`read_cell`, so a file exported and imported again means the same thing.
 """
 
@@ -16,7 +17,7 @@ import re
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+PLAIN_NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
 def _needs_quote(text: str) -> bool:

@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
 from django_q.models import OrmQ
@@ -58,6 +59,7 @@ from integration.core.handlers import (
     handler_for,
 )
 from integration.core.insert_if_absent import insert_if_absent
+from integration.core.messages import Key, Message, Sentences, Text, meaning, set_texts, stored, with_texts
 from integration.core.models import (
     IntegrationSettings,
     OperationEvent,
@@ -95,9 +97,13 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
-def record_event(op: SyncOperation, message: str, *, state: str | None = None) -> OperationEvent:
+# The columns of an operation that hold texts for people (and, beside each, its meaning).
+TEXT_FIELDS = ("last_error", "hint", "outcome")
+
+
+def record_event(op: SyncOperation, message: Text, *, state: str | None = None) -> OperationEvent:
     return OperationEvent.objects.create(
-        operation=op, attempt=op.attempts, state=state or op.state, message=message
+        operation=op, attempt=op.attempts, state=state or op.state, **stored(message=message)
     )
 
 
@@ -186,9 +192,9 @@ def enqueue(
             op, created = SyncOperation.objects.get(
                 connection=connection, kind=kind, direction=direction, source_key=source_key
             ), False
-        label = Trigger(trigger).label if trigger in Trigger.values else trigger
+        label = Key("trigger", trigger)
         if created:
-            record_event(op, _("Queued (%(trigger)s).") % {"trigger": label})
+            record_event(op, Message(gettext_noop("Queued (%(trigger)s)."), trigger=label))
             queue = True
         else:
             op = SyncOperation.objects.select_for_update().get(pk=op.pk)
@@ -223,29 +229,33 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
-    label = Trigger(trigger).label if trigger in Trigger.values else trigger
+    label = Key("trigger", trigger)
     OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
-                                  message=_("Queued (%(trigger)s).") % {"trigger": label})
+                                  **stored(message=Message(gettext_noop(
+                                      "Queued (%(trigger)s)."),
+                                      trigger=label)))
     _send_task(op_pk)
     return op_pk
 
 
-def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: str,
+def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: Key,
                    document_number: str, document_name: str) -> bool:
     """New work arrived for an existing row; return True when a task must be queued."""
     if op.state == State.RUNNING:
         if not op.rerun_requested:
             op.rerun_requested = True
             op.save(update_fields=["rerun_requested", "updated_at"])
-            record_event(op, _("New work arrived (%(trigger)s) while running: it runs again afterwards.")
-                         % {"trigger": label})
+            record_event(op, Message(gettext_noop(
+                "New work arrived (%(trigger)s) while running: it runs again afterwards."),
+                trigger=label))
         return False
     if op.state == State.PENDING:
         if lifecycle.touched(op):
             # Rule 13: the retry reads the source again and compares before booking anything.
-            record_event(op, _("New work arrived (%(trigger)s) while a retry is waiting: the retry compares the "
-                               "document with its source as it is then, before anything is booked.")
-                         % {"trigger": label})
+            record_event(op, Message(gettext_noop(
+                "New work arrived (%(trigger)s) while a retry is waiting: the retry compares the document "
+                "with its source as it is then, before anything is booked."),
+                trigger=label))
         return False
     if not lifecycle.automatic_may_restart(op):
         record_event(op, lifecycle.held_message(op, label))
@@ -256,7 +266,7 @@ def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, labe
     if document_name and not op.document_name:
         op.document_name = str(document_name)[:255]
     op.save()
-    record_event(op, _("Queued again (%(trigger)s).") % {"trigger": label})
+    record_event(op, Message(gettext_noop("Queued again (%(trigger)s)."), trigger=label))
     return True
 
 
@@ -273,8 +283,7 @@ def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -
     op.claimed_at = None
     op.claimed_by = ""
     op.last_error_class = ""
-    op.last_error = ""
-    op.hint = ""
+    set_texts(op, last_error="", hint="")
     op.fix_url = ""
     op.finished_at = None
 
@@ -324,7 +333,7 @@ def execute_now(op: SyncOperation) -> SyncOperation:
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if locked.state not in (State.PENDING, State.RUNNING) and lifecycle.touched(locked):
             if locked.state != State.DONE:
-                record_event(locked, lifecycle.held_message(locked, Trigger.TROUBLESHOOTING.label))
+                record_event(locked, lifecycle.held_message(locked, Key("trigger", Trigger.TROUBLESHOOTING)))
             op.refresh_from_db()
             return op
         if locked.state != State.RUNNING:
@@ -350,7 +359,8 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
         # Nothing would fit: put back at once, before any call (a Rackbeat read included).
         return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
                        connection_problem=None)
-    record_event(op, _("Attempt %(n)s started by %(worker)s.") % {"n": op.attempts, "worker": worker})
+    record_event(op, Message(gettext_noop("Attempt %(n)s started by %(worker)s."),
+                             n=op.attempts, worker=worker))
     try:
         updates, connection_problem = _execute(op)
     except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
@@ -374,12 +384,13 @@ def _context(op: SyncOperation) -> TransferContext:
 def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]:
     handler = handler_for(op.kind, op.direction)
     if handler is None:
-        return _failed(op, _("No transfer exists for %(kind)s in the direction %(direction)s.") % {
-            "kind": op.get_kind_display(), "direction": op.get_direction_display()}, "NoHandler"), None
+        return _failed(op, Message(gettext_noop(
+            "No transfer exists for %(kind)s in the direction %(direction)s."),
+            kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
     try:
         result = handler(op, _context(op))
     except SkipTransfer as exc:
-        return {"state": State.SKIPPED, "outcome": str(exc), **_clear_error()}, None
+        return {"state": State.SKIPPED, "outcome": exc.args[0] if exc.args else "", **_clear_error()}, None
     except TransferProblem as exc:
         return {
             "state": State.NEEDS_ATTENTION, "last_error_class": type(exc).__name__,
@@ -390,7 +401,7 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
     except errors.ApiError as exc:
         return _api_error(op, exc)
     if not isinstance(result, Result):
-        return _failed(op, _("The transfer returned no result."), "NoResult"), None
+        return _failed(op, Message(gettext_noop("The transfer returned no result.")), "NoResult"), None
     return _result(op, result), None
 
 
@@ -462,11 +473,12 @@ def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, An
     }
 
 
-def _failed(op: SyncOperation, message: str, error_class: str) -> dict[str, Any]:
+def _failed(op: SyncOperation, message: Text, error_class: str) -> dict[str, Any]:
     return {
         "state": State.FAILED, "last_error_class": error_class[:100], "last_error": message,
-        "hint": _("An unexpected error stopped the transfer. Press Retry; if it fails again, contact support "
-                  "with the operation's timeline."),
+        "hint": Message(gettext_noop(
+            "An unexpected error stopped the transfer. Press Retry; if it fails again, contact support "
+            "with the operation's timeline.")),
         "fix_url": "",
     }
 
@@ -502,9 +514,10 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
     if failures >= settings.MAX_TRANSIENT_ATTEMPTS:
         return {
             "state": State.FAILED, "transient_failures": failures, "last_error_class": type(exc).__name__,
-            "last_error": _("Gave up after %(n)s attempts. Last answer: %(message)s") % {
-                "n": failures, "message": message},
-            "hint": _("The service kept failing. Check the HTTP exchanges below, then press Retry."),
+            "last_error": Message(gettext_noop("Gave up after %(n)s attempts. Last answer: %(message)s"),
+                                  n=failures, message=message),
+            "hint": Message(gettext_noop(
+                "The service kept failing. Check the HTTP exchanges below, then press Retry.")),
             "fix_url": "",
         }, None
     retry_after = getattr(exc, "retry_after", None) if isinstance(exc, errors.RateLimited) else None
@@ -528,22 +541,24 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     if final != State.PENDING:
         updates["finished_at"] = now
     updates["claimed_by"] = ""
+    updates = with_texts(updates, TEXT_FIELDS)
     # Conditional on our own claim: a claim recovered as stale and taken by another worker wins.
     changed = SyncOperation.objects.filter(
         pk=op.pk, state=State.RUNNING, claimed_by=worker, claimed_at=claimed_at,
     ).update(**updates)
     op.refresh_from_db()
     if changed != 1:
-        record_event(op, _("The result of attempt by %(worker)s was discarded: its claim had been given up "
-                           "as stale.") % {"worker": worker})
+        record_event(op, Message(gettext_noop(
+            "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
+            worker=worker))
         return op
     if budget_event is None:
         record_event(op, _describe_outcome(op))
     elif budget_event:
-        record_event(op, _("Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, "
-                           "not counted as an attempt).") % {
-            "budget": op.budget_key.split(":", 1)[0].capitalize(),
-            "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")})
+        record_event(op, Message(gettext_noop(
+            "Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, not "
+            "counted as an attempt)."),
+            budget=op.budget_key.split(":", 1)[0].capitalize(), when=op.next_attempt_at))
     if connection_problem is not None:
         # No task: a broken connection is not worked on. The document waits, due and without a
         # task, so the schedule's run_due queues it as soon as a person repairs the connection.
@@ -557,18 +572,21 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     return op
 
 
-def _describe_outcome(op: SyncOperation) -> str:
+def _describe_outcome(op: SyncOperation) -> Message:
     if op.state == State.DONE:
-        return _("Done: %(outcome)s") % {"outcome": op.outcome}
+        return Message(gettext_noop("Done: %(outcome)s"), outcome=meaning(op, "outcome"))
     if op.state == State.SKIPPED:
-        return _("Skipped: %(outcome)s") % {"outcome": op.outcome}
+        return Message(gettext_noop("Skipped: %(outcome)s"), outcome=meaning(op, "outcome"))
     if op.state == State.PENDING and op.last_error_class in CONNECTION_PROBLEMS:
-        return _("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
-                 "document is transferred once the connection works again.") % {"error": op.last_error}
+        return Message(gettext_noop(
+            "Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
+            "document is transferred once the connection works again."),
+            error=meaning(op, "last_error"))
     if op.state == State.PENDING:
-        return _("Temporary problem (%(error)s); next try at %(when)s.") % {
-            "error": op.last_error, "when": timezone.localtime(op.next_attempt_at).strftime("%Y-%m-%d %H:%M:%S")}
-    return _("%(state)s: %(error)s") % {"state": op.get_state_display(), "error": op.last_error}
+        return Message(gettext_noop("Temporary problem (%(error)s); next try at %(when)s."),
+                       error=meaning(op, "last_error"), when=op.next_attempt_at)
+    return Message(gettext_noop("%(state)s: %(error)s"), state=Key("operation_state", op.state),
+                   error=meaning(op, "last_error"))
 
 
 def _rerun_if_requested(op: SyncOperation) -> None:
@@ -587,7 +605,7 @@ def _rerun_if_requested(op: SyncOperation) -> None:
         else:
             _reset_to_pending(locked, trigger=locked.trigger, run=None)
             locked.save()
-            record_event(locked, _("Running again for the work that arrived meanwhile."))
+            record_event(locked, Message(gettext_noop("Running again for the work that arrived meanwhile.")))
     if check:
         _queue_change_check(op.pk)
     else:
@@ -600,26 +618,33 @@ def wait_for_repair(op: SyncOperation, exc: errors.ApiError) -> SyncOperation:
     person repairs the connection. Nothing was written."""
     mark_connection_broken(op.connection, exc)
     SyncOperation.objects.filter(pk=op.pk, state=State.PENDING).update(
-        last_error_class=type(exc).__name__, last_error=exc.describe(), hint=exc.hint, fix_url="",
+        last_error_class=type(exc).__name__, **stored(last_error=exc.describe(), hint=exc.hint), fix_url="",
         updated_at=timezone.now())
     op.refresh_from_db()
-    record_event(op, _("Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the "
-                       "document is transferred once the connection works again.") % {"error": op.last_error})
+    record_event(op, Message(gettext_noop(
+        "Waiting for the connection to be repaired (%(error)s); nothing was transferred, and the document "
+        "is transferred once the connection works again."),
+        error=meaning(op, "last_error")))
     return op
 
 
-def broken_reason(exc: errors.ApiError) -> str:
+def broken_reason(exc: errors.ApiError) -> Text:
     """The connection's state reason for ``exc``: what happened and what to do."""
     if isinstance(exc, errors.AuthenticationFailed):
-        return _("Login rejected: %(message)s %(hint)s") % {"message": exc.message, "hint": exc.hint or ""}
-    return f"{exc.message} {exc.hint}"
+        return Message(gettext_noop(
+            "Login rejected: %(message)s %(hint)s"),
+            message=exc.message, hint=exc.hint or "")
+    return Sentences(exc.message, exc.hint)
 
 
 def mark_connection_broken(connection: Connection, exc: errors.ApiError) -> None:
     """A login rejected or Dinero Pro lost, wherever it was seen: the connection is broken (one alert)."""
     connection.refresh_from_db()
-    if connection.set_state(Connection.State.BROKEN, broken_reason(exc).strip()):
-        connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    reason = stored(state_reason=broken_reason(exc))
+    if connection.set_state(Connection.State.BROKEN, reason["state_reason"].strip(),
+                            reason_meaning=reason["state_reason_meaning"]):
+        connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at",
+                                       "updated_at"])
         try:
             alerts.notify_connection_broken(connection)
         except Exception:
@@ -641,21 +666,25 @@ def retry(op: SyncOperation, *, user: Any) -> SyncOperation:
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if locked.state == State.RUNNING:
-            record_event(locked, _("Retry requested by %(user)s while running: it runs again afterwards.")
-                         % {"user": _user_label(user)})
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s while running: it runs again afterwards."),
+                user=_user_label(user)))
             SyncOperation.objects.filter(pk=op.pk).update(rerun_requested=True)
         elif locked.state == State.DONE and locked.kind in EXACTLY_ONCE_KINDS:
-            record_event(locked, _("Retry requested by %(user)s refused: the document was already transferred.")
-                         % {"user": _user_label(user)})
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s refused: the document was already transferred."),
+                user=_user_label(user)))
         elif locked.handled_at and lifecycle.is_money(locked):
             # Handled may mean "entered by hand": posting it again needs the explicit choice.
-            record_event(locked, _("Retry requested by %(user)s refused: the document was marked handled. If "
-                                   "it is not in %(side)s, choose “It is not there: post it now”.")
-                         % {"user": _user_label(user), "side": lifecycle.other_side(locked)})
+            record_event(locked, Message(gettext_noop(
+                "Retry requested by %(user)s refused: the document was marked handled. If it is not in "
+                "%(side)s, choose “It is not there: post it now”."),
+                user=_user_label(user), side=lifecycle.other_side(locked)))
         else:
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
-            record_event(locked, _("Retry requested by %(user)s.") % {"user": _user_label(user)})
+            record_event(locked, Message(gettext_noop("Retry requested by %(user)s."),
+                                         user=_user_label(user)))
             queue = True
     if queue:
         _queue_task(op.pk)
@@ -673,10 +702,12 @@ def mark_handled(op: SyncOperation, *, user: Any, note: str) -> SyncOperation:
         locked.handled_at = now
         if locked.state in SyncOperation.PROBLEM_STATES or locked.state == State.PENDING:
             locked.state = State.SKIPPED
-            locked.outcome = _("Marked as handled by %(user)s: %(note)s") % {"user": locked.handled_by, "note": note}
+            locked.outcome = Message(gettext_noop("Marked as handled by %(user)s: %(note)s"),
+                                     user=locked.handled_by, note=note)
             locked.finished_at = now
         locked.save()
-        record_event(locked, _("Marked as handled by %(user)s: %(note)s") % {"user": locked.handled_by, "note": note})
+        record_event(locked, Message(gettext_noop("Marked as handled by %(user)s: %(note)s"),
+                                     user=locked.handled_by, note=note))
     op.refresh_from_db()
     return op
 
@@ -708,23 +739,24 @@ def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperat
     who = _user_label(user)
     locked = SyncOperation.objects.get(pk=op.pk)
     if not reference or not lifecycle.is_money(locked) or locked.state in (State.DONE, State.RUNNING):
-        record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
-                     % {"user": who, "state": locked.get_state_display().lower()})
+        record_event(locked, Message(gettext_noop("Linking by %(user)s refused: the document is %(state)s."),
+                                     user=who, state=Key("operation_state_in_sentence", locked.state)))
         op.refresh_from_db()
         return op
     try:
         found = find_for_link(locked, reference)
     except handlers.LinkRefused as exc:
-        record_event(locked, _("Linking by %(user)s to %(reference)s refused: %(reason)s") % {
-            "user": who, "reference": reference, "reason": exc.message})
+        record_event(locked, Message(gettext_noop("Linking by %(user)s to %(reference)s refused: %(reason)s"),
+                                     user=who, reference=reference, reason=exc.message))
         op.refresh_from_db()
         return op
     queue = False
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if locked.state in (State.DONE, State.RUNNING):
-            record_event(locked, _("Linking by %(user)s refused: the document is %(state)s.")
-                         % {"user": who, "state": locked.get_state_display().lower()})
+            record_event(locked, Message(gettext_noop(
+                "Linking by %(user)s refused: the document is %(state)s."),
+                user=who, state=Key("operation_state_in_sentence", locked.state)))
         else:
             kept = {key: value for key, value in (locked.intent or {}).items() if key != "document_gone"}
             locked.intent = {**kept, **found.intent, "in_flight": "", "touched": True, "linked_by": who,
@@ -735,9 +767,10 @@ def link_existing(op: SyncOperation, *, user: Any, reference: str) -> SyncOperat
             locked.handled_by = locked.handled_note = ""
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
-            record_event(locked, _("Linked by %(user)s to %(side)s document %(found)s; it is compared with "
-                                   "Rackbeat's document before anything is booked.") % {
-                "user": who, "side": lifecycle.other_side(locked), "found": found.describe()})
+            record_event(locked, Message(gettext_noop(
+                "Linked by %(user)s to %(side)s document %(found)s; it is compared with Rackbeat's "
+                "document before anything is booked."),
+                user=who, side=lifecycle.other_side(locked), found=found.describe()))
             queue = True
     if queue:
         _queue_task(op.pk)
@@ -757,12 +790,14 @@ def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
         known = lifecycle.known_document(locked)
         if known:
             # Posting now would make a second document beside the one the service knows.
-            record_event(locked, _("Posting by %(user)s refused: %(side)s already has this document (%(known)s). "
-                                   "Correct it there, or mark this operation handled.")
-                         % {"user": _user_label(user), "side": lifecycle.other_side(locked), "known": known})
+            record_event(locked, Message(gettext_noop(
+                "Posting by %(user)s refused: %(side)s already has this document (%(known)s). Correct it "
+                "there, or mark this operation handled."),
+                user=_user_label(user), side=lifecycle.other_side(locked), known=known))
         elif not lifecycle.person_may_choose(locked):
-            record_event(locked, _("Posting by %(user)s refused: the document is %(state)s.")
-                         % {"user": _user_label(user), "state": locked.get_state_display().lower()})
+            record_event(locked, Message(gettext_noop(
+                "Posting by %(user)s refused: the document is %(state)s."),
+                user=_user_label(user), state=Key("operation_state_in_sentence", locked.state)))
         else:
             who = _user_label(user)
             locked.intent = lifecycle.intent_for_post_now(locked.intent or {}, who)
@@ -771,8 +806,9 @@ def post_now(op: SyncOperation, *, user: Any) -> SyncOperation:
             locked.handled_note = ""
             _reset_to_pending(locked, trigger=Trigger.RETRY, run=None)
             locked.save()
-            record_event(locked, _("%(user)s confirmed the document is not in %(side)s: posting it now.")
-                         % {"user": who, "side": lifecycle.other_side(locked)})
+            record_event(locked, Message(gettext_noop(
+                "%(user)s confirmed the document is not in %(side)s: posting it now."),
+                user=who, side=lifecycle.other_side(locked)))
             queue = True
     if queue:
         _queue_task(op.pk)
@@ -861,12 +897,12 @@ def release_claims(running: Any, *, reason: str) -> int:
             lost_worker = op.claimed_by or "?"
             op.refresh_from_db()
             if reason == "dead":
-                message = _("The worker %(worker)s died during attempt %(n)s (its heartbeat stopped); the "
+                message = gettext_noop("The worker %(worker)s died during attempt %(n)s (its heartbeat stopped); the "
                             "operation is queued again (it looks documents up before creating anything).")
             else:
-                message = _("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
+                message = gettext_noop("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
                             "is queued again (it looks documents up before creating anything).")
-            record_event(op, message % {"worker": lost_worker, "n": op.attempts})
+            record_event(op, Message(message, worker=lost_worker, n=op.attempts))
         _queue_task(op.pk)
         recovered += 1
     return recovered

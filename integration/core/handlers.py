@@ -26,13 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
+from integration.core.messages import Message, Money, Sentences, Text, stored
 from integration.core.models import IntegrationSettings, OperationEvent, SyncOperation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,9 +45,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class Result:
-    """What a successful handler reports. ``outcome`` is one readable sentence for the log."""
+    """What a successful handler reports. ``outcome`` is one readable sentence for the log
+    (a :class:`~integration.core.messages.Message`, rendered in the reader's language)."""
 
-    outcome: str
+    outcome: Text
     target_id: str = ""
     target_number: str = ""
     document_number: str = ""
@@ -56,13 +59,20 @@ class Result:
 
 
 class TransferProblem(Exception):
-    """Base for outcomes that need a person. ``hint`` says what to do; ``fix_url`` where."""
+    """Base for outcomes that need a person. ``hint`` says what to do; ``fix_url`` where.
 
-    def __init__(self, message: str, *, hint: str = "", fix_url: str = "") -> None:
+    ``message`` and ``hint`` are texts for people (:mod:`integration.core.messages`): stored as
+    meaning and shown in the reader's language; ``str(problem)`` renders the message.
+    """
+
+    def __init__(self, message: Text, *, hint: Text = "", fix_url: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.fix_url = fix_url
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 class NeedsMapping(TransferProblem):
@@ -71,13 +81,14 @@ class NeedsMapping(TransferProblem):
 
 class TotalsMismatch(TransferProblem):
     def __init__(self, rackbeat_total: Decimal, dinero_total: Decimal, currency: str, **kwargs: Any) -> None:
-        message = (
-            f"Dinero's total {dinero_total} {currency} differs from Rackbeat's total {rackbeat_total} "
-            f"{currency} (difference {dinero_total - rackbeat_total} {currency}). The invoice was left as a "
-            "draft in Dinero."
-        )
-        kwargs.setdefault("hint", "Compare the lines in both systems (rounding, discounts, VAT rates), "
-                                  "correct the cause, then press Retry.")
+        message = Message(gettext_noop(
+            "Dinero's total %(dinero)s differs from Rackbeat's total %(rackbeat)s (difference %(difference)s). "
+            "The invoice was left as a draft in Dinero."),
+            dinero=Money(dinero_total, currency), rackbeat=Money(rackbeat_total, currency),
+            difference=Money(dinero_total - rackbeat_total, currency))
+        kwargs.setdefault("hint", Message(gettext_noop(
+            "Compare the lines in both systems (rounding, discounts, VAT rates), correct the cause, then press "
+            "Retry.")))
         super().__init__(message, **kwargs)
         self.rackbeat_total = rackbeat_total
         self.dinero_total = dinero_total
@@ -86,15 +97,16 @@ class TotalsMismatch(TransferProblem):
 class VatMismatch(TransferProblem):
     """Dinero's VAT of a document differs from Rackbeat's while the totals may agree (VAT is what is reported)."""
 
-    def __init__(self, rackbeat_vat: Decimal, dinero_vat: Decimal, currency: str, where: str = "", **kwargs: Any
+    def __init__(self, rackbeat_vat: Decimal, dinero_vat: Decimal, currency: str, where: Text = "", **kwargs: Any
                  ) -> None:
-        message = _("Dinero's VAT %(dinero)s %(currency)s differs from Rackbeat's VAT %(rackbeat)s %(currency)s "
-                    "(difference %(difference)s %(currency)s).") % {
-            "dinero": dinero_vat, "rackbeat": rackbeat_vat, "currency": currency,
-            "difference": dinero_vat - rackbeat_vat}
-        kwargs.setdefault("hint", _("Compare the VAT rates of the lines in Rackbeat with the VAT codes of the "
-                                    "matrix accounts in Dinero, correct the cause, then press Retry."))
-        super().__init__(" ".join(filter(None, [message, where])), **kwargs)
+        message = Message(gettext_noop(
+            "Dinero's VAT %(dinero)s differs from Rackbeat's VAT %(rackbeat)s (difference %(difference)s)."),
+            dinero=Money(dinero_vat, currency), rackbeat=Money(rackbeat_vat, currency),
+            difference=Money(dinero_vat - rackbeat_vat, currency))
+        kwargs.setdefault("hint", Message(gettext_noop(
+            "Compare the VAT rates of the lines in Rackbeat with the VAT codes of the matrix accounts in Dinero, "
+            "correct the cause, then press Retry.")))
+        super().__init__(Sentences(message, where) if where else message, **kwargs)
         self.rackbeat_vat = rackbeat_vat
         self.dinero_vat = dinero_vat
 
@@ -147,11 +159,11 @@ class TransferContext:
             raise
         self.save_intent(in_flight="", touched=True)
 
-    def note(self, message: str) -> None:
+    def note(self, message: Text) -> None:
         """Add a line to the operation's timeline."""
         OperationEvent.objects.create(
-            operation=self.operation, attempt=self.operation.attempts, state=self.operation.state, message=message
-        )
+            operation=self.operation, attempt=self.operation.attempts, state=self.operation.state,
+            **stored(message=message))
 
 
 Handler = Callable[[SyncOperation, TransferContext], Result]
@@ -209,10 +221,25 @@ class FoundDocument:
     # The intent keys that name the document for its transfer (our Guid of it, its timestamp).
     intent: dict[str, Any] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        return _("%(number)s dated %(date)s, %(total)s %(currency)s, status %(status)s (Guid %(guid)s)") % {
-            "number": self.number or _("without a number"), "date": self.date or "?", "total": self.total or "?",
-            "currency": self.currency, "status": self.status or "?", "guid": self.guid}
+    def describe(self) -> Message:
+        return Message(gettext_noop("%(number)s dated %(date)s, %(total)s, status %(status)s (Guid %(guid)s)"),
+                       number=self.number or Message(gettext_noop("without a number")), date=_day(self.date),
+                       total=_money(self.total, self.currency), status=self.status or "?", guid=self.guid)
+
+
+def _day(value: str) -> Any:
+    """A document's date as a date (shown in the reader's format), else as it was given."""
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return value or "?"
+
+
+def _money(total: str, currency: str) -> Any:
+    try:
+        return Money(Decimal(str(total)), currency)
+    except (ArithmeticError, ValueError):
+        return f"{total or '?'} {currency}".strip()
 
 
 class LinkRefused(TransferProblem):

@@ -19,10 +19,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core import kinds
 from integration.core.clients.rackbeat import parse_rackbeat_time
+from integration.core.messages import Message
 from integration.core.models import Direction, SyncOperation, Trigger
 
 State = SyncOperation.State
@@ -135,19 +136,23 @@ def other_side(op: SyncOperation) -> str:
     return "Rackbeat" if op.direction == Direction.TO_RACKBEAT else "Dinero"
 
 
-def held_message(op: SyncOperation, trigger_label: str) -> str:
+def held_message(op: SyncOperation, trigger_label: Any) -> Message:
     """The timeline line when an automatic trigger meets a touched document."""
     if op.state == State.DONE:
-        return _("Already transferred; %(trigger)s ignored so the document is never transferred twice.") % {
-            "trigger": trigger_label}
+        return Message(gettext_noop(
+            "Already transferred; %(trigger)s ignored so the document is never transferred twice."),
+            trigger=trigger_label)
     if op.handled_at:
-        reason = _("a person marked it handled")
+        reason = Message(gettext_noop("a person marked it handled"))
     elif in_flight(op):
-        reason = _("a request to create it in %(side)s got no clear answer") % {"side": other_side(op)}
+        reason = Message(gettext_noop("a request to create it in %(side)s got no clear answer"),
+                         side=other_side(op))
     else:
-        reason = _("it was already written to %(side)s") % {"side": other_side(op)}
-    return _("%(trigger)s ignored: %(reason)s, so only a person moves it on (on this page: link the "
-             "document that is there, or post it now).") % {"trigger": trigger_label, "reason": reason}
+        reason = Message(gettext_noop("it was already written to %(side)s"), side=other_side(op))
+    return Message(gettext_noop(
+        "%(trigger)s ignored: %(reason)s, so only a person moves it on (on this page: link the document "
+        "that is there, or post it now)."),
+        trigger=trigger_label, reason=reason)
 
 
 def link_target(op: SyncOperation, reference: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 from accounts.fields import EncryptedTextField
 from accounts.models import Connection
 from integration.core.kinds import Direction, Kind, Priority, Trigger, priority_of
+from integration.core.messages import Shown, register_labels
 from integration.core.settings_checks import webhook_events_problems
 
 
@@ -38,7 +39,7 @@ class IntegrationSettings(models.Model):
         RACKBEAT = "rackbeat", _("In Rackbeat, transferred to Dinero immediately")
         DINERO = "dinero", _("In Dinero, transferred to Rackbeat every hour at 13 minutes past")
 
-    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="settings")
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="settings", verbose_name=_("connection"))
 
     # Purchases and suppliers
     supplier_integration_enabled = models.BooleanField(
@@ -98,9 +99,9 @@ class IntegrationSettings(models.Model):
     start_sync_requested = models.BooleanField(_("run the start sync from Dinero"), default=False)
     # The setup wizard's steps a person has completed ("start-sync": "skipped", "purchases": "saved" …),
     # for the steps whose completion cannot be read from the settings themselves.
-    setup_progress = models.JSONField(default=dict, blank=True, editable=False)
-    setup_completed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    setup_progress = models.JSONField(default=dict, blank=True, editable=False, verbose_name=_("setup progress"))
+    setup_completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("setup completed at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     history = HistoricalRecords()
 
@@ -139,21 +140,23 @@ class SyncRun(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
-    kind = models.CharField(max_length=20, choices=RunKind.choices)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    matched = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs", verbose_name=_("connection"))
+    kind = models.CharField(max_length=20, choices=RunKind.choices, verbose_name=_("kind"))
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING, verbose_name=_("state"))
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("heartbeat at"))
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    processed = models.PositiveIntegerField(default=0, verbose_name=_("processed"))
+    created = models.PositiveIntegerField(default=0, verbose_name=_("created"))
+    matched = models.PositiveIntegerField(default=0, verbose_name=_("matched"))
+    skipped = models.PositiveIntegerField(default=0, verbose_name=_("skipped"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
     # Free-form report: per-stream progress, skip reasons, resume markers.
-    report = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True, verbose_name=_("report"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_error = Shown("error")
 
     class Meta:
         verbose_name = _("sync run")
@@ -182,7 +185,11 @@ class StartSyncRecord(models.Model):
     key = models.CharField(max_length=160)
     outcome = models.CharField(max_length=10)  # created | matched | skipped
     what = models.CharField(max_length=300, blank=True)
+    what_meaning = models.JSONField(null=True, blank=True, editable=False)
     reason = models.TextField(blank=True)
+    reason_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_what = Shown("what")
+    shown_reason = Shown("reason")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_start_sync_record")]
@@ -218,7 +225,7 @@ class SyncOperation(models.Model):
     OPEN_STATES = (State.PENDING, State.RUNNING)
     PROBLEM_STATES = (State.FAILED, State.NEEDS_ATTENTION)
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="operations")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="operations", verbose_name=_("connection"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     direction = models.CharField(_("direction"), max_length=12, choices=Direction.choices,
                                  default=Direction.TO_DINERO)
@@ -230,43 +237,48 @@ class SyncOperation(models.Model):
     # Booked documents before master data, within a connection and its request budget.
     priority = KindPriorityField(_("priority"), choices=Priority.choices, default=Priority.MASTER_DATA)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.WEBHOOK)
-    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="operations")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="operations", verbose_name=_("run"))
 
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.CharField(max_length=100, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    claimed_by = models.CharField(max_length=100, blank=True, verbose_name=_("claimed by"))
     # Set when new work arrives while the row is running: the worker runs it again afterwards.
-    rerun_requested = models.BooleanField(default=False)
+    rerun_requested = models.BooleanField(default=False, verbose_name=_("rerun requested"))
     # When a django-q2 task was last queued for the row: the minutely `run_due` schedule queues a
     # task only for due rows without a recent one (backoff retries and lost tasks).
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
     # Transient failures since the row was last (re)queued by new work or a person; the backoff
     # and the give-up limit count these, `attempts` counts every claim ever made.
-    transient_failures = models.PositiveIntegerField(default=0)
+    transient_failures = models.PositiveIntegerField(default=0, verbose_name=_("transient failures"))
     # The request budget (e.g. ``dinero:<organization>``) the row waits for, when it was put back
     # because the budget had no room; empty otherwise. Not a failure: no attempt is counted.
-    budget_key = models.CharField(max_length=120, blank=True)
+    budget_key = models.CharField(max_length=120, blank=True, verbose_name=_("budget key"))
 
     last_error_class = models.CharField(_("error class"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     hint = models.TextField(_("how to fix"), blank=True)
-    fix_url = models.CharField(max_length=500, blank=True)
+    # The meaning of the texts above and of ``outcome`` (integration.core.messages); the text
+    # columns hold their English rendering, for search.
+    last_error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    hint_meaning = models.JSONField(null=True, blank=True, editable=False)
+    fix_url = models.CharField(max_length=500, blank=True, verbose_name=_("where to fix it"))
 
     # Intent and results. `intent` holds what must survive a crash between steps, e.g. the
     # Dinero Guid chosen before the first POST, the Dinero timestamp, the step reached.
-    intent = models.JSONField(default=dict, blank=True)
+    intent = models.JSONField(default=dict, blank=True, verbose_name=_("intent"))
     target_id = models.CharField(_("id on the other side"), max_length=128, blank=True)
     target_number = models.CharField(_("number on the other side"), max_length=64, blank=True)
     outcome = models.TextField(_("outcome"), blank=True)
+    outcome_meaning = models.JSONField(null=True, blank=True, editable=False)
 
-    handled_note = models.TextField(blank=True)
-    handled_by = models.CharField(max_length=150, blank=True)
-    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_note = models.TextField(blank=True, verbose_name=_("handling note"))
+    handled_by = models.CharField(max_length=150, blank=True, verbose_name=_("handled by"))
+    handled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("handled at"))
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         ordering = ["-updated_at"]
@@ -293,9 +305,17 @@ class SyncOperation(models.Model):
         label = self.document_number or self.source_key
         return f"{self.get_kind_display()} {label}"
 
+    shown_last_error = Shown("last_error")
+    shown_hint = Shown("hint")
+    shown_outcome = Shown("outcome")
+
     @property
     def has_error(self) -> bool:
         return bool(self.last_error)
+
+
+register_labels("operation_state", dict(SyncOperation.State.choices))
+register_labels("operation_state_in_sentence", lambda state: str(dict(SyncOperation.State.choices).get(state, state)).lower())
 
 
 class NeedsAttention(SyncOperation):
@@ -310,11 +330,13 @@ class NeedsAttention(SyncOperation):
 class OperationEvent(models.Model):
     """The timeline of an operation: claims, attempts, state changes, notes."""
 
-    operation = models.ForeignKey(SyncOperation, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
-    attempt = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=16, blank=True)
-    message = models.TextField()
+    operation = models.ForeignKey(SyncOperation, on_delete=models.CASCADE, related_name="events", verbose_name=_("operation"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("time"))
+    attempt = models.PositiveIntegerField(default=0, verbose_name=_("attempt"))
+    state = models.CharField(max_length=16, blank=True, verbose_name=_("state"))
+    message = models.TextField(verbose_name=_("message"))
+    message_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_message = Shown("message")
 
     class Meta:
         ordering = ["at", "pk"]
@@ -332,20 +354,20 @@ class HttpExchange(models.Model):
         DINERO = "dinero", "Dinero"
 
     connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="exchanges")
+                                   related_name="exchanges", verbose_name=_("connection"))
     operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="exchanges")
-    attempt = models.PositiveIntegerField(default=0)
-    service = models.CharField(max_length=10, choices=Service.choices)
-    method = models.CharField(max_length=10)
-    url = models.TextField()
-    status = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    request_body = models.TextField(blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    bodies_pruned = models.BooleanField(default=False)
-    at = models.DateTimeField(default=timezone.now)
+                                  related_name="exchanges", verbose_name=_("operation"))
+    attempt = models.PositiveIntegerField(default=0, verbose_name=_("attempt"))
+    service = models.CharField(max_length=10, choices=Service.choices, verbose_name=_("service"))
+    method = models.CharField(max_length=10, verbose_name=_("method"))
+    url = models.TextField(verbose_name=_("URL"))
+    status = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("status"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration (ms)"))
+    request_body = models.TextField(blank=True, verbose_name=_("request body"))
+    response_body = models.TextField(blank=True, verbose_name=_("response body"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    bodies_pruned = models.BooleanField(default=False, verbose_name=_("bodies pruned"))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("time"))
 
     class Meta:
         verbose_name = _("HTTP exchange")
@@ -428,14 +450,14 @@ class WebhookDelivery(models.Model):
         KEPT = "kept", _("Not queued again: the operation is done or waits for a person")
         IGNORED = "ignored", _("Ignored: unknown event")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    event = models.CharField(max_length=100)
-    key = models.CharField(max_length=128, blank=True)
-    body_sha256 = models.CharField(max_length=64)
-    body = models.TextField()
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL)
-    received_at = models.DateTimeField(default=timezone.now)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_deliveries", verbose_name=_("connection"))
+    event = models.CharField(max_length=100, verbose_name=_("event"))
+    key = models.CharField(max_length=128, blank=True, verbose_name=_("key"))
+    body_sha256 = models.CharField(max_length=64, verbose_name=_("body sha256"))
+    body = models.TextField(verbose_name=_("body"))
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, verbose_name=_("outcome"))
+    operation = models.ForeignKey(SyncOperation, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("operation"))
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
 
     class Meta:
         verbose_name = _("webhook delivery")
@@ -528,22 +550,26 @@ class Reconciliation(models.Model):
         SCHEDULE = "schedule", _("Month-end schedule")
         COMMAND = "command", _("Command line")
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reconciliations")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reconciliations", verbose_name=_("connection"))
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to"))
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RUNNING)
-    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.PERSON)
-    requested_by = models.CharField(max_length=150, blank=True)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    stage = models.CharField(max_length=200, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.PERSON, verbose_name=_("trigger"))
+    requested_by = models.CharField(max_length=150, blank=True, verbose_name=_("requested by"))
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("heartbeat at"))
+    stage = models.CharField(max_length=200, blank=True, verbose_name=_("stage"))
+    stage_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_stage = Shown("stage")
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    processed = models.PositiveIntegerField(default=0, verbose_name=_("processed"))
     differences = models.PositiveIntegerField(_("differences"), default=0)
-    result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True, verbose_name=_("result"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    error_meaning = models.JSONField(null=True, blank=True, editable=False)
+    shown_error = Shown("error")
+    emailed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("emailed at"))
 
     class Meta:
         ordering = ["-started_at"]

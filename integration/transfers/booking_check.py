@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.handlers import TotalsMismatch, TransferContext, TransferProblem
+from integration.core.messages import Message, Money, Sentences
 from integration.transfers.invoice_mapping import (
     line_total,
     money,
@@ -38,19 +39,45 @@ ZERO = Decimal("0")
 DRAFT_STATES = ("Draft", "Editing")
 
 
+@dataclass(frozen=True, order=True)
+class Line:
+    """One booked line as compared: its account, its amount to the øre, and its VAT code or the
+    account it balances against where the document kind has one."""
+
+    account: str
+    amount: Decimal
+    code: str = ""
+    against: str = ""
+
+    def message(self) -> Message:
+        if self.against:
+            return Message(gettext_noop("account %(account)s against %(balancing)s: %(amount)s"),
+                           account=self.account, balancing=self.against, amount=self.amount)
+        if self.code:
+            return Message(gettext_noop("account %(account)s (%(code)s): %(amount)s"),
+                           account=self.account, code=self.code, amount=self.amount)
+        return Message(gettext_noop(
+            "account %(account)s: %(amount)s"),
+            account=self.account, amount=self.amount)
+
+    def __str__(self) -> str:
+        return self.message().render()
+
+
 @dataclass(frozen=True)
 class Figures:
     """What a money document books, as a person reads it: lines, VAT and total, to the øre."""
 
-    lines: tuple[str, ...]
+    lines: tuple[Line, ...]
     vat: Decimal | None      # None: the source states no VAT to compare with
     total: Decimal
     currency: str
 
-    def describe(self) -> str:
-        return _("%(total)s %(currency)s, VAT %(vat)s %(currency)s, lines: %(lines)s") % {
-            "total": self.total, "vat": "?" if self.vat is None else self.vat, "currency": self.currency,
-            "lines": "; ".join(self.lines) or "-"}
+    def describe(self) -> Message:
+        return Message(gettext_noop("%(total)s, VAT %(vat)s, lines: %(lines)s"),
+                       total=Money(self.total, self.currency),
+                       vat="?" if self.vat is None else Money(self.vat, self.currency),
+                       lines=Sentences(*(line.message() for line in self.lines), separator="; ") or "-")
 
     def matches(self, found: Figures) -> bool:
         """Whether Dinero's ``found`` figures equal these expected ones (VAT only where known)."""
@@ -61,9 +88,8 @@ class Figures:
         """The accounts the lines book on, in order of appearance, for the log."""
         seen: list[str] = []
         for line in self.lines:
-            account = line.split(" ", 2)[1] if line.startswith("account ") else ""
-            if account and account not in seen:
-                seen.append(account)
+            if line.account and line.account not in seen:
+                seen.append(line.account)
         return ", ".join(seen)
 
 
@@ -76,15 +102,15 @@ def _code(value: Any) -> str:
     return "none" if not code or code.lower() == "none" else code.upper()
 
 
-def _figures(lines: list[str], vat: Decimal | None, total: Decimal, currency: str) -> Figures:
+def _figures(lines: list[Line], vat: Decimal | None, total: Decimal, currency: str) -> Figures:
     return Figures(lines=tuple(sorted(lines)), vat=None if vat is None else ore(vat), total=ore(total),
                    currency=currency or "DKK")
 
 
 # --- sales invoices and credit notes -------------------------------------------------------------
 
-def _sales_line(account: Any, total: Decimal) -> str:
-    return f"account {account}: {ore(total)}"
+def _sales_line(account: Any, total: Decimal) -> Line:
+    return Line(str(account), ore(total))
 
 
 def sales_expected(payload: Any) -> Figures:
@@ -111,8 +137,8 @@ def sales_found(document: dict[str, Any]) -> Figures:
 
 # --- purchase vouchers ---------------------------------------------------------------------------
 
-def _purchase_line(account: Any, code: str, amount: Decimal) -> str:
-    return f"account {account} ({code}): {ore(amount)}"
+def _purchase_line(account: Any, code: str, amount: Decimal) -> Line:
+    return Line(str(account), ore(amount), code=code)
 
 
 def purchase_expected(payload: Any, invoice: dict[str, Any]) -> Figures:
@@ -149,8 +175,8 @@ def purchase_found(voucher: dict[str, Any]) -> Figures:
 
 # --- manual vouchers (item consumption) ----------------------------------------------------------
 
-def _manual_line(account: Any, balancing: Any, amount: Decimal) -> str:
-    return f"account {account} against {balancing}: {ore(amount)}"
+def _manual_line(account: Any, balancing: Any, amount: Decimal) -> Line:
+    return Line(str(account), ore(amount), against=str(balancing))
 
 
 def manual_expected(payload: Any) -> Figures:
@@ -190,17 +216,21 @@ class DineroDocument:
 class DocumentDiffers(TotalsMismatch):
     """What Dinero holds differs from Rackbeat's current document; both figures are named."""
 
-    def __init__(self, label: str, expected: Figures, found: Figures, *, booked: bool) -> None:
+    def __init__(self, label: Any, expected: Figures, found: Figures, *, booked: bool) -> None:
         if booked:
-            message = _("The %(label)s is booked in Dinero and differs from Rackbeat's current document. Dinero has "
-                        "%(found)s. Rackbeat now gives %(expected)s. Nothing was changed in Dinero.")
-            hint = _("Correct Dinero by hand (for example a credit note and a new document), then mark this "
-                     "operation handled.")
+            message = Message(gettext_noop(
+                "The %(label)s is booked in Dinero and differs from Rackbeat's current document. Dinero "
+                "has %(found)s. Rackbeat now gives %(expected)s. Nothing was changed in Dinero."))
+            hint = Message(gettext_noop(
+                "Correct Dinero by hand (for example a credit note and a new document), then mark this "
+                "operation handled."))
         else:
-            message = _("The %(label)s differs from Rackbeat's document even after it was updated. Dinero has "
-                        "%(found)s. Rackbeat gives %(expected)s. It was left as a draft in Dinero.")
-            hint = _("Compare the lines in both systems (accounts, VAT codes in Dinero, rounding, discounts), "
-                     "correct the cause, then press Retry.")
+            message = Message(gettext_noop(
+                "The %(label)s differs from Rackbeat's document even after it was updated. Dinero has "
+                "%(found)s. Rackbeat gives %(expected)s. It was left as a draft in Dinero."))
+            hint = Message(gettext_noop(
+                "Compare the lines in both systems (accounts, VAT codes in Dinero, rounding, discounts), "
+                "correct the cause, then press Retry."))
         TransferProblem.__init__(self, message % {"label": label, "found": found.describe(),
                                                   "expected": expected.describe()}, hint=hint)
         self.rackbeat_total = expected.total
@@ -230,9 +260,10 @@ def check_before_booking(ctx: TransferContext, document: DineroDocument, expecte
     if written_now:
         raise DocumentDiffers(document.label, expected, found, booked=False)
     document.update(read)
-    ctx.note(_("The draft %(label)s in Dinero differed from Rackbeat's current document (Dinero had %(found)s; "
-               "Rackbeat gives %(expected)s); it was updated before booking.") % {
-        "label": document.label, "found": found.describe(), "expected": expected.describe()})
+    ctx.note(Message(gettext_noop(
+        "The draft %(label)s in Dinero differed from Rackbeat's current document (Dinero had %(found)s; "
+        "Rackbeat gives %(expected)s); it was updated before booking."),
+        label=document.label, found=found.describe(), expected=expected.describe()))
     read = document.read()
     found = document.found(read)
     if not expected.matches(found):

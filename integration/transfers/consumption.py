@@ -20,12 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core import lifecycle
 from integration.core.clients.errors import NotFound
 from integration.core.clients.rackbeat_documents import is_credit_note, party_name
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.messages import Message
 from integration.core.models import Direction, Kind, SyncOperation
 from integration.transfers.booking_check import (
     DRAFT_STATES,
@@ -59,11 +60,15 @@ def _settings_url(connection: Any) -> str:
 def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if not settings.item_consumption_enabled:
-        raise SkipTransfer(_("Automatic booking of item consumption is off for this connection."))
+        raise SkipTransfer(Message(gettext_noop(
+            "Automatic booking of item consumption is off for this connection.")))
     if not settings.stock_account or not settings.consumption_account:
         raise NeedsMapping(
-            _("Item consumption is enabled, but the stock account or the consumption account is not chosen."),
-            hint=_("Choose both accounts in the connection's settings (sales and customers), then press Retry."),
+            Message(gettext_noop(
+                "Item consumption is enabled, but the stock account or the consumption account is not "
+                "chosen.")),
+            hint=Message(gettext_noop(
+                "Choose both accounts in the connection's settings (sales and customers), then press Retry.")),
             fix_url=_settings_url(ctx.connection))
 
     # Handed over by the invoice's own transfer when it ran moments ago: one Rackbeat read per invoice.
@@ -73,8 +78,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
     if not invoice.get("is_booked"):
-        raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked "
-                             "when it is.") % {"number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "Invoice %(number)s is not booked in Rackbeat yet; its consumption is booked when it is."),
+            number=number))
 
     # Whether a line is stock-tracked is on the item, often not embedded: fetched once per item.
     invoice = ctx.related.with_items(invoice)
@@ -95,8 +101,9 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                 hint="If it was deleted in Dinero on purpose, mark this operation handled; to create it again, "
                      "choose “It is not there: post it now” on this page.")
     elif payload.amount == 0:
-        raise SkipTransfer(_("Invoice %(number)s has no stock-tracked lines, so there is no item consumption "
-                             "to book.") % {"number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "Invoice %(number)s has no stock-tracked lines, so there is no item consumption to book."),
+            number=number))
 
     if voucher is None and lifecycle.in_flight(op):
         voucher = _look_up_unanswered_create(ctx, payload, number)
@@ -124,7 +131,7 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     # Rule 13: booked (and logged) is the voucher as Dinero holds it, equal to Rackbeat's current
     # invoice — a draft of an earlier attempt is updated first.
     voucher, figures = check_before_booking(ctx, DineroDocument(
-        label=_("consumption voucher of invoice %(number)s") % {"number": number},
+        label=Message(gettext_noop("consumption voucher of invoice %(number)s"), number=number),
         read=lambda: ctx.dinero.get_manual_voucher(guid),
         found=manual_found,
         update=lambda current: ctx.dinero.update_manual_voucher(guid, {
@@ -137,11 +144,13 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     voucher_number = str(voucher.get("VoucherNumber") or "")
     ctx.save_intent(step="booked", voucher_number=voucher_number)
     if figures.total < 0:
-        text = _("Item consumption of %(amount)s DKK reversed in Dinero for the credit note (voucher %(number)s): "
-                 "stock account %(stock)s debited, account %(consumption)s credited.")
+        text = Message(gettext_noop(
+            "Item consumption of %(amount)s DKK reversed in Dinero for the credit note (voucher "
+            "%(number)s): stock account %(stock)s debited, account %(consumption)s credited."))
     else:
-        text = _("Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
-                 "%(consumption)s debited, stock account %(stock)s credited.")
+        text = Message(gettext_noop(
+            "Item consumption of %(amount)s DKK booked in Dinero (voucher %(number)s): account "
+            "%(consumption)s debited, stock account %(stock)s credited."))
     accounts = manual_accounts(voucher)
     outcome = text % {
         "amount": abs(figures.total), "number": voucher_number, "consumption": accounts[0], "stock": accounts[1]}
@@ -163,8 +172,10 @@ def _look_up_unanswered_create(ctx: TransferContext, payload: ConsumptionPayload
     """
     voucher = voucher_carrying_file(
         ctx, find=ctx.dinero.voucher_with_file, read=ctx.dinero.get_manual_voucher,
-        found=_("Found the consumption voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
-                "not created again."),
-        missing=_("The consumption voucher create of an earlier attempt got no clear answer; no voucher in Dinero "
-                  "carries its file %(file)s, so it is created now."))
+        found=Message(gettext_noop(
+            "Found the consumption voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; "
+            "it was not created again.")),
+        missing=Message(gettext_noop(
+            "The consumption voucher create of an earlier attempt got no clear answer; no voucher in "
+            "Dinero carries its file %(file)s, so it is created now.")))
     return voucher

@@ -20,11 +20,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import NotFound
 from integration.core.clients.rackbeat_documents import master_data_outcome, party_name
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.creation_claims import create_once
 
@@ -44,7 +45,7 @@ def external_reference(kind: str, number: Any) -> str:
 
 
 def _label(kind: str) -> str:
-    return _("Customer") if kind == Kind.CUSTOMER else _("Supplier")
+    return Message(gettext_noop("Customer")) if kind == Kind.CUSTOMER else Message(gettext_noop("Supplier"))
 
 
 def contact_payload(party: dict[str, Any], *, kind: str, number: str, settings: IntegrationSettings) -> dict[str, Any]:
@@ -52,9 +53,11 @@ def contact_payload(party: dict[str, Any], *, kind: str, number: str, settings: 
     name = party_name(party)
     if not name:
         raise NeedsMapping(
-            _("%(label)s %(number)s has no name in Rackbeat, so no Dinero contact can be made.")
-            % {"label": _label(kind), "number": number},
-            hint=_("Give it a name in Rackbeat; the change is transferred automatically."),
+            Message(gettext_noop(
+                "%(label)s %(number)s has no name in Rackbeat, so no Dinero contact can be made."),
+                label=_label(kind), number=number),
+            hint=Message(gettext_noop(
+                "Give it a name in Rackbeat; the change is transferred automatically.")),
         )
     with_number = settings.customer_number_in_name if kind == Kind.CUSTOMER else settings.supplier_number_in_name
     is_person = bool(party.get("is_person"))
@@ -214,9 +217,10 @@ def ensure_contact(ctx: TransferContext, kind: str, number: str, embedded: dict[
     party = _fetch(ctx, kind, number) or embedded or _embedded_in_document(ctx, kind, number)
     if party is None:
         raise NeedsMapping(
-            _("%(label)s %(number)s was not found in Rackbeat, so the document has no Dinero contact.")
-            % {"label": _label(kind), "number": number},
-            hint=_("Check the document in Rackbeat, then press Retry."),
+            Message(gettext_noop(
+                "%(label)s %(number)s was not found in Rackbeat, so the document has no Dinero contact."),
+                label=_label(kind), number=number),
+            hint=Message(gettext_noop("Check the document in Rackbeat, then press Retry.")),
         )
     guid, _what = sync_contact(ctx, kind, number, party)
     return guid
@@ -229,13 +233,19 @@ def transfer_contact(op: SyncOperation, ctx: TransferContext) -> Result:
     label = _label(kind)
     if not _integration_on(ctx.settings, kind):
         raise SkipTransfer(
-            _("The customer integration is off for this connection, so customers are not transferred to Dinero.")
+            Message(gettext_noop(
+                "The customer integration is off for this connection, so customers are not transferred to "
+                "Dinero."))
             if kind == Kind.CUSTOMER else
-            _("The supplier integration is off for this connection, so suppliers are not transferred to Dinero."))
+            Message(gettext_noop(
+                "The supplier integration is off for this connection, so suppliers are not transferred to "
+                "Dinero.")))
     party = _fetch(ctx, kind, number)
     if party is None:
-        raise SkipTransfer(_("%(label)s %(number)s was deleted in Rackbeat; the Dinero contact is kept because "
-                             "Dinero keeps history.") % {"label": label, "number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "%(label)s %(number)s was deleted in Rackbeat; the Dinero contact is kept because Dinero keeps "
+            "history."),
+            label=label, number=number))
     guid, what = sync_contact(ctx, kind, number, party)
     name = party_name(party)
     outcome = master_data_outcome(label, number, what, barred=bool(party.get("is_barred")))

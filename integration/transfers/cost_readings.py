@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.rackbeat_documents import (
     base_units_per,
@@ -30,6 +30,7 @@ from integration.core.clients.rackbeat_documents import (
     line_item_ref,
     number_or_none,
 )
+from integration.core.messages import Message, Money, Sentences
 
 ORE = Decimal("0.01")
 
@@ -69,23 +70,25 @@ class CostAgreement:
             return self.per_line
         return _ore(self.exact)
 
-    def units_text(self) -> str:
+    def units_note(self) -> Message | None:
         if not self.converted:
-            return ""
-        return " " + _("%(n)s of them converted to the product's base unit by its alternative units.") % {
-            "n": self.converted}
+            return None
+        return Message(gettext_noop("%(n)s of them converted to the product's base unit by its alternative "
+                                    "units."), n=self.converted)
 
-    def disagreement(self) -> str:
-        return _("Invoice %(number)s: Rackbeat's total cost (total_cost) is %(given)s DKK, but its lines give "
-                 "%(lines)s DKK (unit cost × quantity over %(count)s lines with an item).") % {
-            "number": self.number, "given": _ore(self.given or Decimal(0)), "lines": self.from_lines,
-            "count": self.lines} + self.units_text()
+    def disagreement(self) -> Sentences:
+        return Sentences(Message(gettext_noop(
+            "Invoice %(number)s: Rackbeat's total cost (total_cost) is %(given)s, but its lines give %(lines)s "
+            "(unit cost × quantity over %(count)s lines with an item)."),
+            number=self.number, given=Money(_ore(self.given or Decimal(0)), "DKK"),
+            lines=Money(self.from_lines, "DKK"), count=self.lines), self.units_note())
 
-    def agreement(self) -> str:
-        return _("Invoice %(number)s: Rackbeat's total cost (total_cost) %(given)s DKK equals unit cost × "
-                 "quantity over its %(count)s lines with an item (rounded to the øre as a whole or line by "
-                 "line).") % {"number": self.number, "given": _ore(self.given or Decimal(0)),
-                              "count": self.lines} + self.units_text()
+    def agreement(self) -> Sentences:
+        return Sentences(Message(gettext_noop(
+            "Invoice %(number)s: Rackbeat's total cost (total_cost) %(given)s equals unit cost × quantity over "
+            "its %(count)s lines with an item (rounded to the øre as a whole or line by line)."),
+            number=self.number, given=Money(_ore(self.given or Decimal(0)), "DKK"), count=self.lines),
+            self.units_note())
 
 
 def cost_agreement(invoice: dict[str, Any]) -> CostAgreement:

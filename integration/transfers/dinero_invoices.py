@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import NotFound
 from integration.core.handlers import (
@@ -32,6 +32,7 @@ from integration.core.handlers import (
     TransferContext,
     register,
 )
+from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.invoice_mapping import dinero_marker, map_dinero_invoice, money, ore
 from integration.transfers.sales_invoices import consumption_follow_up
@@ -42,8 +43,9 @@ POLLED_STATUSES = "Booked,Paid,OverPaid,Overdue"
 class RackbeatTotalsMismatch(TotalsMismatch):
     def __init__(self, rackbeat_total: Decimal, dinero_total: Decimal, currency: str, number: Any) -> None:
         super().__init__(rackbeat_total, dinero_total, currency,
-                         hint=_("Compare the invoice in both systems (VAT of the product groups, the "
-                                "customer's VAT zone), correct the cause in Rackbeat, then press Retry."))
+                         hint=Message(gettext_noop(
+                             "Compare the invoice in both systems (VAT of the product groups, the "
+                             "customer's VAT zone), correct the cause in Rackbeat, then press Retry.")))
         self.message = (
             f"Rackbeat computed a total of {rackbeat_total} {currency} for the copy of the Dinero invoice, "
             f"but Dinero's total is {dinero_total} {currency} (difference {rackbeat_total - dinero_total} "
@@ -54,8 +56,10 @@ class RackbeatTotalsMismatch(TotalsMismatch):
 def _customer_number(ctx: TransferContext, invoice: dict[str, Any]) -> str:
     contact_guid = str(invoice.get("ContactGuid") or "")
     if not contact_guid:
-        raise NeedsMapping(_("The Dinero invoice %(n)s has no customer.") % {"n": invoice.get("Number")},
-                           hint=_("Choose a customer on the invoice in Dinero, then press Retry."))
+        raise NeedsMapping(Message(gettext_noop("The Dinero invoice %(n)s has no customer."),
+                                   n=invoice.get("Number")),
+                           hint=Message(gettext_noop(
+                               "Choose a customer on the invoice in Dinero, then press Retry.")))
     binding = Binding.objects.filter(connection=ctx.connection, kind=Kind.CUSTOMER, dinero_id=contact_guid).first()
     if binding:
         return binding.rackbeat_key
@@ -77,10 +81,13 @@ def _customer_number(ctx: TransferContext, invoice: dict[str, Any]) -> str:
                     pass
                 return number
     raise NeedsMapping(
-        _("The Dinero customer “%(name)s” (%(email)s) has no Rackbeat customer: it is not bound, and no "
-          "Rackbeat customer has its e-mail address.") % {"name": name, "email": email or _("no e-mail")},
-        hint=_("Create the customer in Rackbeat with the same e-mail address (or add the e-mail address in "
-               "Dinero), then press Retry."))
+        Message(gettext_noop(
+            "The Dinero customer “%(name)s” (%(email)s) has no Rackbeat customer: it is not bound, and no "
+            "Rackbeat customer has its e-mail address."),
+            name=name, email=email or Message(gettext_noop("no e-mail"))),
+        hint=Message(gettext_noop(
+            "Create the customer in Rackbeat with the same e-mail address (or add the e-mail address in "
+            "Dinero), then press Retry.")))
 
 
 def _product_numbers(ctx: TransferContext, invoice: dict[str, Any]) -> dict[str, str | None]:
@@ -123,11 +130,13 @@ def _compare_totals(rackbeat_invoice: dict[str, Any], invoice: dict[str, Any], n
     currency = str(invoice.get("Currency") or "DKK")
     if invoice.get("TotalInclVat") in (None, "") or rackbeat_invoice.get("total_total") in (None, ""):
         raise NeedsMapping(
-            _("Rackbeat invoice %(number)s (the copy of Dinero invoice %(dinero)s) shows no total, so it cannot be "
-              "compared with Dinero's before booking; it was left unbooked.") % {
-                "number": number, "dinero": invoice.get("Number") or invoice.get("Guid")},
-            hint=_("Open the invoice in Rackbeat, compare it with Dinero's, book it there by hand if it matches, "
-                   "then mark this operation handled."))
+            Message(gettext_noop(
+                "Rackbeat invoice %(number)s (the copy of Dinero invoice %(dinero)s) shows no total, so it "
+                "cannot be compared with Dinero's before booking; it was left unbooked."),
+                number=number, dinero=invoice.get("Number") or invoice.get("Guid")),
+            hint=Message(gettext_noop(
+                "Open the invoice in Rackbeat, compare it with Dinero's, book it there by hand if it "
+                "matches, then mark this operation handled.")))
     dinero_total = ore(money(invoice.get("TotalInclVat"), "Dinero total"))
     rackbeat_total = ore(money(rackbeat_invoice.get("total_total"), "Rackbeat total"))
     if rackbeat_total != dinero_total:
@@ -138,15 +147,17 @@ def _compare_totals(rackbeat_invoice: dict[str, Any], invoice: dict[str, Any], n
 def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if settings.customer_invoices_created_in != IntegrationSettings.InvoicesCreatedIn.DINERO:
-        raise SkipTransfer(_("Customer invoices are created in Rackbeat for this connection, so Dinero "
-                             "invoices are not transferred to Rackbeat."))
+        raise SkipTransfer(Message(gettext_noop(
+            "Customer invoices are created in Rackbeat for this connection, so Dinero invoices are not "
+            "transferred to Rackbeat.")))
     invoice = ctx.dinero.get_invoice(op.source_key)
     if invoice is None:
         raise NotFound(f"Dinero invoice {op.source_key} does not exist (any more).", service="dinero")
     dinero_number = str(invoice.get("Number") or "")
     contact_name = str(invoice.get("ContactName") or "")
     if str(invoice.get("Status") or "Draft") == "Draft":
-        raise SkipTransfer(_("The Dinero invoice is a draft; it is transferred once it is booked."))
+        raise SkipTransfer(Message(gettext_noop(
+            "The Dinero invoice is a draft; it is transferred once it is booked.")))
 
     intent = op.intent or {}
     rackbeat_invoice: dict[str, Any] | None = None
@@ -182,7 +193,8 @@ def transfer_dinero_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     ctx.save_intent(step="booked")
 
     return Result(
-        outcome=_("Created and booked in Rackbeat as customer invoice %(number)s.") % {"number": number},
+        outcome=Message(gettext_noop("Created and booked in Rackbeat as customer invoice %(number)s."),
+                        number=number),
         target_id=number, target_number=number, document_number=dinero_number, document_name=contact_name,
         follow_ups=consumption_follow_up(settings, number),
     )

@@ -36,7 +36,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.rackbeat_documents import (
     in_dinero_direction,
@@ -47,6 +47,7 @@ from integration.core.clients.rackbeat_documents import (
     is_credit_note as credit_note_flag,
 )
 from integration.core.handlers import NeedsMapping
+from integration.core.messages import Message, Money, Percent, Sentences, Text
 from integration.transfers.cost_readings import base_quantity, cost_agreement
 
 ORE = Decimal("0.01")
@@ -65,7 +66,7 @@ class TotalsNotReproducible(NeedsMapping):
 
 # --- numbers and dates -------------------------------------------------------------------------
 
-def money(value: Any, what: str = "amount") -> Decimal:
+def money(value: Any, what: Text = "amount") -> Decimal:
     """Read a Rackbeat amount (number or numeric string) exactly; ``None``/``""`` is zero."""
     if value is None or value == "":
         return ZERO
@@ -74,11 +75,9 @@ def money(value: Any, what: str = "amount") -> Decimal:
     try:
         result = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise NeedsMapping(f"The {what} {value!r} in Rackbeat is not a number.",
-                           hint="Correct the document in Rackbeat, then press Retry.") from exc
+        raise NeedsMapping(_not_a("number", what, value), hint=_CORRECT_IN_RACKBEAT) from exc
     if not result.is_finite():
-        raise NeedsMapping(f"The {what} {value!r} in Rackbeat is not a number.",
-                           hint="Correct the document in Rackbeat, then press Retry.")
+        raise NeedsMapping(_not_a("number", what, value), hint=_CORRECT_IN_RACKBEAT)
     return result
 
 
@@ -113,7 +112,7 @@ def json_number(value: Decimal) -> float | int:
     return float(value)
 
 
-def document_date(value: Any, what: str = "date", field: str = "") -> date:
+def document_date(value: Any, what: Text = "date", field: str = "") -> date:
     """A document date as written in Rackbeat (``YYYY-MM-DD``, possibly followed by a time).
 
     Only the calendar date the user sees is used; a time or offset after it is ignored instead of
@@ -122,18 +121,46 @@ def document_date(value: Any, what: str = "date", field: str = "") -> date:
     """
     text = str(value or "").strip()
     if not text and field:
-        raise NeedsMapping(f"Rackbeat sent no {what}: the field {field} is missing or empty on this document.",
-                           hint="Enter the date on the document in Rackbeat, then press Retry. If Rackbeat has "
-                                "it under another name, run the Rackbeat shape check and report it.")
+        raise NeedsMapping(Message(gettext_noop(
+            "Rackbeat sent no %(what)s: the field %(field)s is missing or empty on this document."),
+            what=_what(what), field=field), hint=Message(gettext_noop(
+                "Enter the date on the document in Rackbeat, then press Retry. If Rackbeat has it under "
+                "another name, run the Rackbeat shape check and report it.")))
     try:
         return date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise NeedsMapping(f"The {what} {text!r} in Rackbeat is not a date.",
-                           hint="Correct the document in Rackbeat, then press Retry.") from exc
+        raise NeedsMapping(_not_a("date", what, text), hint=_CORRECT_IN_RACKBEAT) from exc
 
 
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
+_CORRECT_IN_RACKBEAT = Message(gettext_noop("Correct the document in Rackbeat, then press Retry."))
+# The names of the amounts and dates a document gives, as the mappers name them to ``money`` and
+# ``document_date`` (each a msgid, so a reader sees it in their language).
+_WHATS = (gettext_noop("amount"), gettext_noop("date"), gettext_noop("invoice total"),
+          gettext_noop("invoice subtotal"), gettext_noop("invoice VAT"), gettext_noop("invoice date"),
+          gettext_noop("due date"), gettext_noop("quantity"), gettext_noop("price"), gettext_noop("discount"))
+
+
+def _what(what: Text) -> Text:
+    return Message(what) if isinstance(what, str) else what
+
+
+def _not_a(kind: str, what: Text, value: Any) -> Message:
+    if kind == "date":
+        return Message(gettext_noop("The %(what)s %(value)s in Rackbeat is not a date."), what=_what(what),
+                       value=repr(value))
+    return Message(gettext_noop("The %(what)s %(value)s in Rackbeat is not a number."), what=_what(what),
+                   value=repr(value))
+
+
+def _line_label(position: int, name: str) -> Message:
+    if name:
+        return Message(gettext_noop("line %(n)s (%(name)s)"), n=position, name=name)
+    return Message(gettext_noop("line %(n)s"), n=position)
+
+
+def _on(what: str, label: Message) -> Message:
+    """"quantity on line 2 (Freight)": which figure of which line could not be read."""
+    return Message(gettext_noop("%(what)s on %(line)s"), what=Message(what), line=label)
 
 
 def _key(value: Any) -> str:
@@ -158,11 +185,18 @@ def line_item(line: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": kind, "number": number}
 
 
-def _no_group_message(item: dict[str, Any], label: str, document: str) -> str:
+def _no_group_message(item: dict[str, Any], label: Message, document: Message) -> Message:
     if item.get("missing_in_rackbeat"):
-        return (f"The product {item.get('number')} on {label} of {document} was not found in Rackbeat, so its "
-                "product group is unknown.")
-    return f"The product {item.get('number')} on {label} of {document} has no product group."
+        return Message(gettext_noop(
+            "The product %(product)s on %(line)s of %(document)s was not found in Rackbeat, so its product "
+            "group is unknown."),
+            product=str(item.get("number") or ""), line=label, document=document)
+    return Message(gettext_noop("The product %(product)s on %(line)s of %(document)s has no product group."),
+                   product=str(item.get("number") or ""), line=label, document=document)
+
+
+_GIVE_A_GROUP = Message(gettext_noop("Give the product a product group in Rackbeat, then press Retry."))
+_ADD_THE_LINES = Message(gettext_noop("Add the lines in Rackbeat, then press Retry."))
 
 
 # --- collecting every missing mapping ----------------------------------------------------------
@@ -179,7 +213,7 @@ class _Problems:
                 self.items.append(problem)
             return None
 
-    def add(self, message: str, *, hint: str = "", fix_url: str = "") -> None:
+    def add(self, message: Text, *, hint: Text = "", fix_url: str = "") -> None:
         self.call(_raise, message, hint, fix_url)
 
     def raise_if_any(self) -> None:
@@ -188,13 +222,13 @@ class _Problems:
         if len(self.items) == 1:
             raise self.items[0]
         first = self.items[0]
-        message = "\n".join(p.message for p in self.items)
+        message = Sentences(*(p.message for p in self.items), separator="\n")
         hints = list(OrderedDict.fromkeys(p.hint for p in self.items if p.hint))
         fix_url = next((p.fix_url for p in self.items if p.fix_url), "")
-        raise NeedsMapping(message, hint=" ".join(hints) or first.hint, fix_url=fix_url)
+        raise NeedsMapping(message, hint=Sentences(*hints) if hints else first.hint, fix_url=fix_url)
 
 
-def _raise(message: str, hint: str, fix_url: str) -> None:
+def _raise(message: Text, hint: Text, fix_url: str) -> None:
     raise NeedsMapping(message, hint=hint, fix_url=fix_url)
 
 
@@ -262,8 +296,10 @@ def map_sales_invoice(
     currency = str(invoice.get("currency") or customer.get("currency") or "DKK").upper()
     zone = invoice_vat_zone(invoice)
     if not zone:
-        problems.add(f"Invoice {number} has no VAT zone, and neither has its customer.",
-                     hint="Set the customer's VAT zone in Rackbeat, then press Retry.")
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s has no VAT zone, and neither has its customer."),
+            number=str(number)),
+                     hint=Message(gettext_noop("Set the customer's VAT zone in Rackbeat, then press Retry.")))
 
     invoice_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date")
 
@@ -277,13 +313,15 @@ def map_sales_invoice(
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line)
         name = str(line.get("name") or (item or {}).get("name") or "").strip()
-        label = f"line {position} ({name})" if name else f"line {position}"
-        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
-        price = problems.call(money, line.get("line_price"), f"price on {label}") or ZERO
-        discount = problems.call(money, line.get("discount_percentage"), f"discount on {label}") or ZERO
+        label = _line_label(position, name)
+        quantity = problems.call(money, line.get("quantity"), _on("quantity", label)) or ZERO
+        price = problems.call(money, line.get("line_price"), _on("price", label)) or ZERO
+        discount = problems.call(money, line.get("discount_percentage"), _on("discount", label)) or ZERO
         if not ZERO <= discount <= HUNDRED:
-            problems.add(f"The discount {discount} % on {label} of invoice {number} is outside 0–100 %.",
-                         hint="Correct the line in Rackbeat, then press Retry.")
+            problems.add(Message(gettext_noop(
+                "The discount %(discount)s on %(line)s of invoice %(number)s is outside 0–100 %%."),
+                discount=Percent(discount), line=label, number=str(number)),
+                         hint=Message(gettext_noop("Correct the line in Rackbeat, then press Retry.")))
             continue
         total = line_total(quantity, price, discount)
 
@@ -294,17 +332,21 @@ def map_sales_invoice(
                               "BaseAmountValue": 0, "Discount": 0, "AccountNumber": None})
                 continue
             problems.add(
-                f"{_upper_first(label)} of invoice {number} has an amount ({total} {currency}) but no "
-                "product, so no product group decides its revenue account.",
-                hint="Use a product on the line in Rackbeat (e.g. a product for freight or fees), "
-                     "then press Retry.",
+                Message(gettext_noop(
+                    "Invoice %(number)s: %(line)s has an amount (%(amount)s) but no product, so no product "
+                    "group decides its revenue account."),
+                    number=str(number), line=label, amount=Money(total, currency)),
+                hint=Message(gettext_noop(
+                    "Use a product on the line in Rackbeat (e.g. a product for freight or fees), then "
+                    "press Retry.")),
             )
             continue
 
         group = _key(item.get("group") or item.get("group_id"))
         if not group:
-            problems.add(_no_group_message(item, label, f"invoice {number}"),
-                         hint="Give the product a product group in Rackbeat, then press Retry.")
+            problems.add(_no_group_message(item, label, Message(gettext_noop("invoice %(number)s"),
+                                                                number=str(number))),
+                         hint=_GIVE_A_GROUP)
             continue
         account = problems.call(mappings.revenue_account, group, zone) if zone else None
         unit_number = _key(line.get("unit") or item.get("unit") or line.get("unit_id"))
@@ -335,13 +377,15 @@ def map_sales_invoice(
         if rate is None or rate == "":
             vat_known = False
         else:
-            rate_d = problems.call(money, rate, f"VAT rate on {label}")
+            rate_d = problems.call(money, rate, _on(gettext_noop("VAT rate"), label))
             if rate_d is not None:
                 line_vats.append((total, rate_d))
 
     if not any(line["LineType"] == "Product" for line in lines) and not problems.items:
-        problems.add(f"Invoice {number} has no lines with a product, so there is nothing to book.",
-                     hint="Add the lines in Rackbeat, then press Retry.")
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s has no lines with a product, so there is nothing to book."),
+            number=str(number)),
+                     hint=_ADD_THE_LINES)
 
     layout = _key(invoice.get("layout_id") or customer.get("layout_id"))
     language = problems.call(mappings.dinero_language, layout) if layout else None
@@ -352,9 +396,13 @@ def map_sales_invoice(
     if terms:
         condition_type = PAYMENT_CONDITION_TYPES.get(str(terms.get("type") or ""))
         if condition_type is None:
-            problems.add(f"The payment terms {terms.get('name') or terms.get('number')!s} of invoice {number} "
-                         f"have the type {terms.get('type')!r}, which Dinero has no equivalent for.",
-                         hint="Use net, current month or cash payment terms in Rackbeat, then press Retry.")
+            problems.add(Message(gettext_noop(
+                "The payment terms %(terms)s of invoice %(number)s have the type %(type)s, which Dinero "
+                "has no equivalent for."),
+                terms=str(terms.get("name") or terms.get("number")), number=str(number),
+                type=repr(terms.get("type"))),
+                         hint=Message(gettext_noop(
+                             "Use net, current month or cash payment terms in Rackbeat, then press Retry.")))
         elif condition_type != "NettoCash":
             condition_days = int(terms.get("maturity_days") or 0)
 
@@ -448,27 +496,33 @@ def _credit_note_header(written: dict[str, Any], currency: str) -> str:
 def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_totals: tuple[Decimal, Decimal],
                         currency: str, vat_known: bool) -> None:
     number = invoice.get("number")
-    hint = ("Rackbeat's totals are not the sum of its lines rounded to øre the way Dinero rounds them. "
-            "Check the lines (prices with many decimals, discounts), correct the invoice in Rackbeat or "
-            "transfer it by hand, then mark the operation handled.")
+    hint = Message(gettext_noop(
+        "Rackbeat's totals are not the sum of its lines rounded to øre the way Dinero rounds them. Check "
+        "the lines (prices with many decimals, discounts), correct the invoice in Rackbeat or transfer it "
+        "by hand, then mark the operation handled."))
     if invoice.get("total_total") in (None, ""):
-        raise TotalsNotReproducible(f"Invoice {number} has no total in Rackbeat, so the transferred total "
-                                    "cannot be checked.", hint=hint)
+        raise TotalsNotReproducible(Message(gettext_noop(
+            "Invoice %(number)s has no total in Rackbeat, so the transferred total cannot be checked."),
+            number=str(number)), hint=hint)
     if invoice.get("total_subtotal") not in (None, ""):
         rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
         if rackbeat_subtotal != subtotal:
-            raise TotalsNotReproducible(
-                f"Invoice {number}: the lines add up to {subtotal} {currency} excluding VAT in Dinero, "
-                f"but Rackbeat's subtotal is {rackbeat_subtotal} {currency} "
-                f"(difference {subtotal - rackbeat_subtotal} {currency}).", hint=hint)
+            raise TotalsNotReproducible(Message(gettext_noop(
+                "Invoice %(number)s: the lines add up to %(subtotal)s excluding VAT in Dinero, but "
+                "Rackbeat's subtotal is %(rackbeat)s (difference %(difference)s)."),
+                number=str(number), subtotal=Money(subtotal, currency),
+                rackbeat=Money(rackbeat_subtotal, currency),
+                difference=Money(subtotal - rackbeat_subtotal, currency)), hint=hint)
     if vat_known:
         rackbeat_total = money(invoice.get("total_total"), what="invoice total")
         expected_total = expected_totals[0]
         if rackbeat_total not in expected_totals:
-            raise TotalsNotReproducible(
-                f"Invoice {number}: Dinero would compute a total of {expected_total} {currency} including "
-                f"VAT, but Rackbeat's total is {rackbeat_total} {currency} "
-                f"(difference {expected_total - rackbeat_total} {currency}).", hint=hint)
+            raise TotalsNotReproducible(Message(gettext_noop(
+                "Invoice %(number)s: Dinero would compute a total of %(dinero)s including VAT, but "
+                "Rackbeat's total is %(rackbeat)s (difference %(difference)s)."),
+                number=str(number), dinero=Money(expected_total, currency),
+                rackbeat=Money(rackbeat_total, currency),
+                difference=Money(expected_total - rackbeat_total, currency)), hint=hint)
 
 
 # --- supplier invoices → purchase vouchers -----------------------------------------------------
@@ -587,12 +641,16 @@ def map_supplier_invoice(
     currency = str(invoice.get("currency") or supplier.get("currency") or "DKK").upper()
     zone = supplier_vat_zone(invoice)
     if not zone and not supplier:
-        supplier_ref = " ".join(filter(None, ["its supplier", str(invoice.get("supplier_id") or "")]))
-        problems.add(f"Supplier invoice {number}: {supplier_ref} could not be read from Rackbeat, so its VAT "
-                     "zone is unknown.", hint="Check that the supplier exists in Rackbeat, then press Retry.")
+        problems.add(Message(gettext_noop(
+            "Supplier invoice %(number)s: its supplier %(supplier)s could not be read from Rackbeat, so "
+            "its VAT zone is unknown."),
+            number=str(number), supplier=str(invoice.get("supplier_id") or "")),
+                     hint=Message(gettext_noop(
+                         "Check that the supplier exists in Rackbeat, then press Retry.")))
     elif not zone:
-        problems.add(f"Supplier invoice {number}: the supplier has no VAT zone.",
-                     hint="Set the supplier's VAT zone in Rackbeat, then press Retry.")
+        problems.add(Message(gettext_noop("Supplier invoice %(number)s: the supplier has no VAT zone."),
+                             number=str(number)),
+                     hint=Message(gettext_noop("Set the supplier's VAT zone in Rackbeat, then press Retry.")))
     voucher_date = problems.call(document_date, invoice.get("invoice_date"), "invoice date", "invoice_date")
     due = invoice.get("due_date")
     payment_date = problems.call(document_date, due, "due date") if due else voucher_date
@@ -605,23 +663,26 @@ def map_supplier_invoice(
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line) or {}
         name = str(line.get("name") or item.get("name") or "").strip()
-        label = f"line {position} ({name})" if name else f"line {position}"
-        quantity = problems.call(money, line.get("quantity"), f"quantity on {label}") or ZERO
-        price = problems.call(money, line.get("line_price"), f"price on {label}") or ZERO
-        discount = problems.call(money, line.get("discount_percentage"), f"discount on {label}") or ZERO
+        label = _line_label(position, name)
+        quantity = problems.call(money, line.get("quantity"), _on("quantity", label)) or ZERO
+        price = problems.call(money, line.get("line_price"), _on("price", label)) or ZERO
+        discount = problems.call(money, line.get("discount_percentage"), _on("discount", label)) or ZERO
         total = line_total(quantity, price, discount)
         if total == ZERO:
             continue
         group = _key(item.get("group") or item.get("group_id"))
         if not group and item:
-            problems.add(_no_group_message(item, label, f"supplier invoice {number}"),
-                         hint="Give the product a product group in Rackbeat, then press Retry.")
+            problems.add(_no_group_message(item, label, Message(gettext_noop("supplier invoice %(number)s"),
+                                                                number=str(number))),
+                         hint=_GIVE_A_GROUP)
             continue
         if not group:
-            problems.add(f"{_upper_first(label)} of supplier invoice {number} has an amount ({total} "
-                         f"{currency}) but no product group, so the supplier matrix cannot choose its "
-                         "account.", hint="Use a product with a product group on the line in Rackbeat, "
-                                          "then press Retry.")
+            problems.add(Message(gettext_noop(
+                "Supplier invoice %(number)s: %(line)s has an amount (%(amount)s) but no product group, so "
+                "the supplier matrix cannot choose its account."),
+                number=str(number), line=label, amount=Money(total, currency)),
+                         hint=Message(gettext_noop(
+                             "Use a product with a product group on the line in Rackbeat, then press Retry.")))
             continue
         account = problems.call(mappings.supplier_account, group, zone) if zone else None
         if account is None:
@@ -633,8 +694,10 @@ def map_supplier_invoice(
     accounts = list(OrderedDict.fromkeys(account for account, _net, _name in priced))
     vats = {account: problems.call(mappings.account_vat, account) for account in accounts}
     if not priced and not problems.items:
-        problems.add(f"Supplier invoice {number} has no lines with an amount, so there is nothing to book.",
-                     hint="Add the lines in Rackbeat, then press Retry.")
+        problems.add(Message(gettext_noop(
+            "Supplier invoice %(number)s has no lines with an amount, so there is nothing to book."),
+            number=str(number)),
+                     hint=_ADD_THE_LINES)
     problems.raise_if_any()
 
     lines = []
@@ -655,12 +718,16 @@ def map_supplier_invoice(
     reverse_charge = any(is_reverse_charge(vats[account].vat_code) for account in accounts)
     vat = None if reverse_charge else rackbeat_vat(invoice)
     if vat is not None and vat != dinero_vat:
-        raise TotalsNotReproducible(
-            f"Supplier invoice {number}: Dinero would book {dinero_vat} {currency} purchase VAT, but Rackbeat's VAT "
-            f"is {vat} {currency} (difference {dinero_vat - vat} {currency}); the totals are "
-            f"{voucher_total} {currency} and {rackbeat_total} {currency}.",
-            hint="Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier matrix accounts "
-                 "in Dinero, correct the cause, then press Retry.")
+        raise TotalsNotReproducible(Message(gettext_noop(
+            "Supplier invoice %(number)s: Dinero would book %(dinero)s purchase VAT, but Rackbeat's VAT is "
+            "%(rackbeat)s (difference %(difference)s); the totals are %(voucher_total)s and "
+            "%(rackbeat_total)s."),
+            number=str(number), dinero=Money(dinero_vat, currency), rackbeat=Money(vat, currency),
+            difference=Money(dinero_vat - vat, currency), voucher_total=Money(voucher_total, currency),
+            rackbeat_total=Money(rackbeat_total, currency)),
+            hint=Message(gettext_noop(
+                "Compare the VAT rates of Rackbeat's lines with the VAT codes of the supplier matrix "
+                "accounts in Dinero, correct the cause, then press Retry.")))
     reference = external_reference("supplier-invoice", number)
     body: dict[str, Any] = {
         "PurchaseType": "credit",
@@ -687,36 +754,51 @@ def _check_purchase_totals(invoice: dict[str, Any], *, subtotal: Decimal, vouche
     must equal Rackbeat's ``total_total``.
     """
     number = invoice.get("number")
-    hint = ("Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in "
-            "Dinero (a domestic supplier needs accounts with purchase VAT, an EU or foreign supplier "
-            "accounts with reverse-charge VAT), correct the cause, then press Retry.")
+    hint = Message(gettext_noop(
+        "Compare the supplier invoice in Rackbeat with the supplier matrix accounts' VAT codes in Dinero "
+        "(a domestic supplier needs accounts with purchase VAT, an EU or foreign supplier accounts with "
+        "reverse-charge VAT), correct the cause, then press Retry."))
     if invoice.get("total_subtotal") not in (None, ""):
         rackbeat_subtotal = money(invoice.get("total_subtotal"), what="invoice subtotal")
         if rackbeat_subtotal != subtotal:
-            raise TotalsNotReproducible(
-                f"Supplier invoice {number}: the lines add up to {subtotal} {currency} excluding VAT, but "
-                f"Rackbeat's subtotal is {rackbeat_subtotal} {currency}.", hint=hint)
+            raise TotalsNotReproducible(Message(gettext_noop(
+                "Supplier invoice %(number)s: the lines add up to %(subtotal)s excluding VAT, but "
+                "Rackbeat's subtotal is %(rackbeat)s."),
+                number=str(number), subtotal=Money(subtotal, currency),
+                rackbeat=Money(rackbeat_subtotal, currency)),
+                hint=hint)
     if invoice.get("total_total") in (None, ""):
-        raise TotalsNotReproducible(f"Supplier invoice {number} has no total in Rackbeat, so the voucher's total "
-                                    "cannot be checked.", hint=hint)
+        raise TotalsNotReproducible(Message(gettext_noop(
+            "Supplier invoice %(number)s has no total in Rackbeat, so the voucher's total cannot be "
+            "checked."),
+            number=str(number)), hint=hint)
     rackbeat_total = money(invoice.get("total_total"), what="invoice total")
     if voucher_total == rackbeat_total:
         return
     if all(inclusive):
-        raise TotalsNotReproducible(
-            f"Supplier invoice {number}: the voucher lines including VAT add up to {voucher_total} {currency}, "
-            f"but Rackbeat's total is {rackbeat_total} {currency}.", hint=hint, fix_url=fix_url)
+        raise TotalsNotReproducible(Message(gettext_noop(
+            "Supplier invoice %(number)s: the voucher lines including VAT add up to %(voucher)s, but "
+            "Rackbeat's total is %(rackbeat)s."),
+            number=str(number), voucher=Money(voucher_total, currency),
+            rackbeat=Money(rackbeat_total, currency)),
+            hint=hint, fix_url=fix_url)
     if not any(inclusive):
-        raise TotalsNotReproducible(
-            f"Supplier invoice {number}: the accounts' VAT codes book no purchase VAT (amount "
-            f"{voucher_total} {currency}), but Rackbeat's invoice carries VAT (total {rackbeat_total} "
-            f"{currency}).", hint=hint, fix_url=fix_url)
+        raise TotalsNotReproducible(Message(gettext_noop(
+            "Supplier invoice %(number)s: the accounts' VAT codes book no purchase VAT (amount "
+            "%(voucher)s), but Rackbeat's invoice carries VAT (total %(rackbeat)s)."),
+            number=str(number), voucher=Money(voucher_total, currency),
+            rackbeat=Money(rackbeat_total, currency)),
+            hint=hint, fix_url=fix_url)
     with_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if inc)
     without_vat = ", ".join(str(a) for a, inc in zip(accounts, inclusive, strict=True) if not inc)
-    raise TotalsNotReproducible(
-        f"Supplier invoice {number}: the voucher would book {voucher_total} {currency}, but Rackbeat's total is "
-        f"{rackbeat_total} {currency} (difference {voucher_total - rackbeat_total} {currency}): account(s) "
-        f"{with_vat} book purchase VAT, account(s) {without_vat} do not.", hint=hint, fix_url=fix_url)
+    raise TotalsNotReproducible(Message(gettext_noop(
+        "Supplier invoice %(number)s: the voucher would book %(voucher)s, but Rackbeat's total is "
+        "%(rackbeat)s (difference %(difference)s): account(s) %(with_vat)s book purchase VAT, account(s) "
+        "%(without_vat)s do not."),
+        number=str(number), voucher=Money(voucher_total, currency), rackbeat=Money(rackbeat_total, currency),
+        difference=Money(voucher_total - rackbeat_total, currency), with_vat=with_vat,
+        without_vat=without_vat),
+        hint=hint, fix_url=fix_url)
 
 
 # --- item consumption → manual voucher ---------------------------------------------------------
@@ -755,28 +837,34 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
     lines: list[ConsumptionLine] = []
     # Stock lines whose cost is missing or 0: a zero consumption would be booked (or the voucher
     # skipped) with nobody told, so they stop the voucher together, each item named.
-    without_cost: list[str] = []
+    without_cost: list[Message] = []
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line) or {}
         if not item:
             continue
         name = str(line.get("name") or item.get("name") or "").strip()
-        label = f"line {position} ({name})" if name else f"line {position}"
+        label = _line_label(position, name)
         if "inventory_enabled" not in item:
-            problems.add(f"Rackbeat does not say whether the product {item.get('number')} on {label} of invoice "
-                         f"{invoice.get('number')} is stock-tracked, so its consumption cannot be computed.",
-                         hint="Check that the product still exists in Rackbeat, then press Retry.")
+            problems.add(Message(gettext_noop(
+                "Rackbeat does not say whether the product %(product)s on %(line)s of invoice %(number)s "
+                "is stock-tracked, so its consumption cannot be computed."),
+                product=str(item.get("number") or ""), line=label, number=str(invoice.get("number") or "")),
+                         hint=Message(gettext_noop(
+                             "Check that the product still exists in Rackbeat, then press Retry.")))
             continue
         if not item.get("inventory_enabled"):
             continue
         cost_price = line_cost_price(line)
-        cost = problems.call(money, cost_price, f"cost price on {label}") if cost_price is not None else ZERO
+        cost = problems.call(money, cost_price, _on(gettext_noop("cost price"), label)) if cost_price is not None \
+            else ZERO
         if cost is None:
             continue
         if cost == ZERO:
-            without_cost.append(f"{item.get('number')} ({label})")
+            without_cost.append(Message(gettext_noop(
+                "%(product)s (%(line)s)"),
+                product=str(item.get("number") or ""), line=label))
             continue
-        if problems.call(money, line.get("quantity"), f"quantity on {label}") is None:
+        if problems.call(money, line.get("quantity"), _on("quantity", label)) is None:
             continue
         # In the product's base unit: a box of 12 consumes 12 pieces at the piece's cost.
         quantity = base_quantity(line, item) or ZERO
@@ -784,18 +872,21 @@ def consumption_lines(invoice: dict[str, Any]) -> tuple[Decimal, list[Consumptio
         lines.append(ConsumptionLine(item=str(item.get("number") or ""), name=name, quantity=quantity,
                                      cost_price=abs(cost), amount=ore(abs(cost) * quantity)))
     if without_cost:
-        problems.add(f"Invoice {invoice.get('number')}: stock items without a cost price (missing or 0): "
-                     f"{', '.join(without_cost)}. Their consumption cannot be computed, so no consumption "
-                     "voucher was booked.",
-                     hint="Enter the cost price of these products in Rackbeat (or correct the invoice lines), "
-                          "then press Retry.")
+        problems.add(Message(gettext_noop(
+            "Invoice %(number)s: stock items without a cost price (missing or 0): %(items)s. Their "
+            "consumption cannot be computed, so no consumption voucher was booked."),
+            number=str(invoice.get("number") or ""), items=Sentences(*without_cost, separator=", ")),
+                     hint=Message(gettext_noop(
+                         "Enter the cost price of these products in Rackbeat (or correct the invoice "
+                         "lines), then press Retry.")))
     agreement = cost_agreement(invoice)
     if not agreement.agrees:
-        problems.add(agreement.disagreement() + " " + _("Rackbeat's own figures disagree, so no consumption "
-                                                         "voucher was booked."),
-                     hint=_("Open the invoice in Rackbeat and compare its cost with the lines' unit costs and "
-                            "units (the shape check reports the same comparison). If the lines are right, book "
-                            "the consumption by hand in Dinero and mark this operation handled."))
+        problems.add(Sentences(agreement.disagreement(), Message(gettext_noop(
+            "Rackbeat's own figures disagree, so no consumption voucher was booked."))),
+                     hint=Message(gettext_noop(
+                         "Open the invoice in Rackbeat and compare its cost with the lines' unit costs and "
+                         "units (the shape check reports the same comparison). If the lines are right, book "
+                         "the consumption by hand in Dinero and mark this operation handled.")))
     problems.raise_if_any()
     amount = ore(total)
     return (-amount if credit_note_flag(invoice) else amount), lines

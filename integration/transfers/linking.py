@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import ApiError, NotFound
 from integration.core.handlers import (
@@ -26,6 +26,7 @@ from integration.core.handlers import (
     TransferProblem,
     register_link_lookup,
 )
+from integration.core.messages import Message
 from integration.core.models import Direction, Kind, SyncOperation
 from integration.transfers.booking_check import Figures, manual_found, purchase_found
 from integration.transfers.invoice_mapping import document_date
@@ -79,25 +80,28 @@ def _find(op: SyncOperation, ctx: TransferContext, reference: str, read: Reader,
         document = _or_none(lambda: read(ctx, reference)) if _is_guid(reference) \
             else _by_number(op, ctx, reference, read)
     except ApiError as exc:
-        raise LinkRefused(_("Could not look %(reference)s up in Dinero: %(error)s") % {
-            "reference": reference, "error": exc.describe()}) from exc
+        raise LinkRefused(Message(gettext_noop("Could not look %(reference)s up in Dinero: %(error)s"),
+                                  reference=reference, error=exc.describe())) from exc
     except TransferProblem as exc:  # the Rackbeat document's date is unreadable
-        raise LinkRefused(_("Could not look %(reference)s up in Dinero: %(error)s") % {
-            "reference": reference, "error": exc.message}, hint=exc.hint) from exc
+        raise LinkRefused(Message(gettext_noop("Could not look %(reference)s up in Dinero: %(error)s"),
+                                  reference=reference, error=exc.message), hint=exc.hint) from exc
     if document is None:
         if _is_guid(reference):
-            message = _("Dinero has no %(what)s with the Guid %(reference)s.")
+            message = Message(gettext_noop("Dinero has no %(what)s with the Guid %(reference)s."))
         else:
-            message = _("Dinero has no booked %(what)s numbered %(reference)s dated near this document. A draft has "
-                        "no number in Dinero yet: enter its Guid (the last part of its address in Dinero).")
+            message = Message(gettext_noop(
+                "Dinero has no booked %(what)s numbered %(reference)s dated near this document. A draft "
+                "has no number in Dinero yet: enter its Guid (the last part of its address in Dinero)."))
         raise LinkRefused(message % {"what": what, "reference": reference},
-                          hint=_("Look again in Dinero, or choose “It is not there: post it now”."))
+                          hint=Message(gettext_noop(
+                              "Look again in Dinero, or choose “It is not there: post it now”.")))
     return document
 
 
 @register_link_lookup(Kind.SUPPLIER_INVOICE, Direction.TO_DINERO)
 def find_purchase_voucher(op: SyncOperation, ctx: TransferContext, reference: str) -> FoundDocument:
-    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_purchase_voucher(guid), _("purchase voucher"))
+    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_purchase_voucher(guid), Message(gettext_noop(
+        "purchase voucher")))
     return _voucher_found(voucher, reference, purchase_found(voucher))
 
 
@@ -111,7 +115,8 @@ def _voucher_found(voucher: dict[str, Any], reference: str, figures: Figures) ->
 
 @register_link_lookup(Kind.ITEM_CONSUMPTION, Direction.TO_DINERO)
 def find_manual_voucher(op: SyncOperation, ctx: TransferContext, reference: str) -> FoundDocument:
-    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_manual_voucher(guid), _("voucher"))
+    voucher = _find(op, ctx, reference, lambda c, guid: c.dinero.get_manual_voucher(guid), Message(gettext_noop(
+        "voucher")))
     return _voucher_found(voucher, reference, manual_found(voucher))
 
 
@@ -123,7 +128,9 @@ def find_sales_document(op: SyncOperation, ctx: TransferContext, reference: str)
     def read(c: TransferContext, guid: str) -> dict[str, Any] | None:
         return c.dinero.get_credit_note(guid) if credit_note else c.dinero.get_invoice(guid)
 
-    document = _find(op, ctx, reference, read, _("credit note") if credit_note else _("invoice"))
+    document = _find(op, ctx, reference, read, Message(gettext_noop(
+        "credit note")) if credit_note else Message(gettext_noop(
+        "invoice")))
     guid = str(document.get("Guid") or reference)
     return FoundDocument(guid=guid, number=str(document.get("Number") or ""),
                          total=str(document.get("TotalInclVat") or ""),

@@ -23,11 +23,12 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import NotFound
 from integration.core.clients.rackbeat_documents import master_data_outcome
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
+from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.creation_claims import create_once
 from mappings import lookup
@@ -38,7 +39,7 @@ def external_reference(kind: str, number: Any) -> str:
 
 
 def _label(kind: str) -> str:
-    return _("BOM") if kind == Kind.BOM else _("Product")
+    return Message(gettext_noop("BOM")) if kind == Kind.BOM else Message(gettext_noop("Product"))
 
 
 def _number_of(value: Any) -> str:
@@ -52,9 +53,10 @@ def _price(item: dict[str, Any], kind: str, number: str) -> Decimal:
         return Decimal(str(item.get("sales_price") if item.get("sales_price") is not None else "0"))
     except (InvalidOperation, ValueError) as exc:
         raise NeedsMapping(
-            _("%(label)s %(number)s has a sales price Dinero cannot read: %(price)s.")
-            % {"label": _label(kind), "number": number, "price": item.get("sales_price")},
-            hint=_("Correct the sales price in Rackbeat; the change is transferred automatically."),
+            Message(gettext_noop("%(label)s %(number)s has a sales price Dinero cannot read: %(price)s."),
+                    label=_label(kind), number=number, price=item.get("sales_price")),
+            hint=Message(gettext_noop(
+                "Correct the sales price in Rackbeat; the change is transferred automatically.")),
         ) from exc
 
 
@@ -65,9 +67,11 @@ def product_payload(connection: Any, item: dict[str, Any], *, kind: str, number:
     unit = _number_of(item.get("unit")) or _number_of(item.get("unit_id"))
     if not group:
         raise NeedsMapping(
-            _("%(label)s %(number)s has no product group in Rackbeat, so no sales account can be chosen.")
-            % {"label": _label(kind), "number": number},
-            hint=_("Put it in a product group in Rackbeat; the change is transferred automatically."),
+            Message(gettext_noop(
+                "%(label)s %(number)s has no product group in Rackbeat, so no sales account can be chosen."),
+                label=_label(kind), number=number),
+            hint=Message(gettext_noop(
+                "Put it in a product group in Rackbeat; the change is transferred automatically.")),
         )
     name = str(item.get("name") or "").strip() or str(number)
     return {
@@ -172,12 +176,15 @@ def transfer_product(op: SyncOperation, ctx: TransferContext) -> Result:
     kind, number = op.kind, op.source_key
     label = _label(kind)
     if not _integration_on(ctx.settings):
-        raise SkipTransfer(_("Products and BOMs are transferred only when the customer integration and the "
-                             "product transfer are on for this connection."))
+        raise SkipTransfer(Message(gettext_noop(
+            "Products and BOMs are transferred only when the customer integration and the product transfer "
+            "are on for this connection.")))
     item = _fetch(ctx, kind, number)
     if item is None:
-        raise SkipTransfer(_("%(label)s %(number)s was deleted in Rackbeat; the Dinero product is kept because "
-                             "Dinero keeps history.") % {"label": label, "number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "%(label)s %(number)s was deleted in Rackbeat; the Dinero product is kept because Dinero keeps "
+            "history."),
+            label=label, number=number))
     guid, what = sync_product(ctx, kind, number, item)
     outcome = master_data_outcome(label, number, what, barred=bool(item.get("is_barred")))
     return Result(outcome=outcome, target_id=guid, document_number=number, document_name=str(item.get("name") or ""))

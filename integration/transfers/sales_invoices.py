@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core.clients.errors import NotFound, TransientError
 from integration.core.clients.rackbeat_documents import (
@@ -38,6 +38,7 @@ from integration.core.handlers import (
     register,
     register_link_follow_ups,
 )
+from integration.core.messages import Message, Sentences
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.booking_check import (
     DineroDocument,
@@ -199,14 +200,17 @@ def follow_ups_after_link(op: SyncOperation) -> list[tuple[str, str, str]]:
 def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if not settings.sales_from_rackbeat:
-        raise SkipTransfer(_("Customer invoices are created in Dinero for this connection, so invoices "
-                             "booked in Rackbeat are not transferred to Dinero."))
+        raise SkipTransfer(Message(gettext_noop(
+            "Customer invoices are created in Dinero for this connection, so invoices booked in Rackbeat "
+            "are not transferred to Dinero.")))
     invoice = ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     if not invoice.get("is_booked"):
-        raise SkipTransfer(_("Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it "
-                             "is booked.") % {"number": number})
-    refuse_before_go_live(op, ctx.connection, invoice, _("Invoice %(number)s") % {"number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "Invoice %(number)s is not booked in Rackbeat yet; it is transferred when it is booked."),
+            number=number))
+    refuse_before_go_live(op, ctx.connection, invoice, Message(gettext_noop("Invoice %(number)s"),
+                                                               number=number))
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
     if not settings.customer_integration_enabled:
@@ -214,8 +218,9 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         if follow_ups:
             remember_customer_invoice(ctx.connection.pk, number, invoice)
         return Result(
-            outcome=_("The customer integration is off, so the invoice was not transferred to Dinero.")
-            + (" " + _("Its item consumption is booked.") if follow_ups else ""),
+            outcome=Message(gettext_noop(
+                "The customer integration is off, so the invoice was not transferred to Dinero."))
+            + (" " + Message(gettext_noop("Its item consumption is booked.")) if follow_ups else ""),
             document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
         )
 
@@ -237,7 +242,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         payload = map_sales_invoice(invoice, sales_mappings(ctx), contact_guid=None, dinero_guid=None,
                                     credit_note_for=credit_note_for)
     docs = SalesDocuments(ctx.dinero, credit_note=credit_note)
-    label = _("credit note") if credit_note else _("invoice")
+    label = Message(gettext_noop("credit note")) if credit_note else Message(gettext_noop("invoice"))
 
     # A previous attempt may have posted: look up by our Guid, then by ExternalReference.
     intent = op.intent or {}
@@ -266,7 +271,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
                             sent=snapshot(invoice))
     elif not _is_booked(existing):
         if docs.update(guid, {**body, "Timestamp": _timestamp(existing)}):
-            notes.append(_("The draft left by an earlier attempt was updated."))
+            notes.append(Message(gettext_noop("The draft left by an earlier attempt was updated.")))
         ctx.save_intent(step="draft_updated", touched=True, in_flight="", sent=snapshot(invoice))
     else:
         ctx.save_intent(touched=True, in_flight="")
@@ -280,7 +285,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     # document found by an earlier attempt cannot be: either must equal Rackbeat's invoice.
     try:
         document, _figures = check_before_booking(ctx, DineroDocument(
-            label=f"{label} {number}", read=lambda: docs.get(guid) or {}, found=sales_found, update=None,
+            label=Sentences(label, number), read=lambda: docs.get(guid) or {}, found=sales_found, update=None,
         ), sales_expected(payload), current=document, written_now=True)
     except DocumentDiffers as exc:
         ctx.save_intent(step="totals_mismatch", dinero_total=str(exc.dinero_total),
@@ -289,35 +294,38 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     ctx.save_intent(sent=snapshot(invoice))
 
     if credit_note_for:
-        notes.append(_("Linked to the Dinero invoice of Rackbeat invoice %(n)s.") % {"n": credited})
+        notes.append(Message(gettext_noop("Linked to the Dinero invoice of Rackbeat invoice %(n)s."),
+                             n=credited))
     elif credit_note:
-        notes.append(_("Not linked to an original invoice: %(why)s") % {
-            "why": (_("Rackbeat invoice %(n)s has not been transferred to Dinero.") % {"n": credited})
-            if credited else _("Rackbeat names no original invoice.")})
+        notes.append(Message(gettext_noop("Not linked to an original invoice: %(why)s"), why=Message(
+            gettext_noop("Rackbeat invoice %(n)s has not been transferred to Dinero."), n=credited)
+            if credited else Message(gettext_noop("Rackbeat names no original invoice."))))
 
     status = settings.sales_invoice_status
     dinero_number = str(document.get("Number") or "")
     if status == IntegrationSettings.SalesInvoiceStatus.DRAFT:
-        outcome = _("Created as a draft %(label)s in Dinero.") % {"label": label}
+        outcome = Message(gettext_noop("Created as a draft %(label)s in Dinero."), label=label)
     else:
         if not _is_booked(document):
             document = docs.book(guid, _timestamp(document)) or docs.get(guid) or {}
         dinero_number = str(document.get("Number") or dinero_number)
         ctx.save_intent(step="booked", dinero_number=dinero_number, dinero_timestamp=_timestamp(document))
-        outcome = _("Booked in Dinero as %(label)s %(number)s.") % {"label": label, "number": dinero_number}
+        outcome = Message(gettext_noop("Booked in Dinero as %(label)s %(number)s."),
+                          label=label, number=dinero_number)
         if status == IntegrationSettings.SalesInvoiceStatus.BOOKED_EMAILED:
             if str(document.get("MailOutStatus") or "NotSent") in ("NotSent", "Failed", ""):
                 docs.email(guid, None)
             ctx.save_intent(step="emailed")
-            outcome = _("Booked in Dinero as %(label)s %(number)s and e-mailed to the customer.") % {
-                "label": label, "number": dinero_number}
+            outcome = Message(gettext_noop(
+                "Booked in Dinero as %(label)s %(number)s and e-mailed to the customer."),
+                label=label, number=dinero_number)
 
     follow_ups = consumption_follow_up(settings, number)
     if follow_ups:
         # The consumption follow-up reads this very document: it is handed over, not read again.
         remember_customer_invoice(ctx.connection.pk, number, invoice)
     return Result(
-        outcome=" ".join([outcome, *notes]),
+        outcome=Sentences(outcome, *notes),
         target_id=guid,
         target_number=dinero_number,
         document_number=str(number),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core import lifecycle
 from integration.core.clients.errors import NotFound
@@ -33,6 +33,7 @@ from integration.core.handlers import (
     VatMismatch,
     register,
 )
+from integration.core.messages import Message
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.booking_check import (
     DRAFT_STATES,
@@ -69,10 +70,10 @@ class VoucherTotalsDiffer(TotalsMismatch):
     """Dinero's dry run of the voucher books another total than Rackbeat's invoice; nothing was written."""
 
     def __init__(self, rackbeat_total: Any, dinero_total: Any, currency: str, number: Any) -> None:
-        super().__init__(rackbeat_total, dinero_total, currency, hint=_(
+        super().__init__(rackbeat_total, dinero_total, currency, hint=Message(gettext_noop(
             "Dinero computes the voucher's VAT from the accounts' VAT codes. Compare the supplier matrix "
             "accounts' VAT codes in Dinero with the VAT on Rackbeat's invoice, refresh the reference data, "
-            "then press Retry."))
+            "then press Retry.")))
         self.message = (f"Supplier invoice {number}: Dinero would book {dinero_total} {currency}, but Rackbeat's "
                         f"total is {rackbeat_total} {currency} (difference {dinero_total - rackbeat_total} "
                         f"{currency}). Nothing was created in Dinero.")
@@ -118,14 +119,18 @@ def _timestamp(document: dict[str, Any] | None) -> str:
 def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     settings = ctx.settings
     if not settings.supplier_integration_enabled:
-        raise SkipTransfer(_("The supplier integration is off for this connection, so supplier invoices are "
-                             "not transferred to Dinero."))
+        raise SkipTransfer(Message(gettext_noop(
+            "The supplier integration is off for this connection, so supplier invoices are not transferred "
+            "to Dinero.")))
     invoice = ctx.rackbeat.get_supplier_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     if not invoice.get("is_booked"):
-        raise SkipTransfer(_("Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred "
-                             "when it is booked.") % {"number": number})
-    refuse_before_go_live(op, ctx.connection, invoice, _("Supplier invoice %(number)s") % {"number": number})
+        raise SkipTransfer(Message(gettext_noop(
+            "Supplier invoice %(number)s is not booked in Rackbeat yet; it is transferred when it is "
+            "booked."),
+            number=number))
+    refuse_before_go_live(op, ctx.connection, invoice, Message(gettext_noop("Supplier invoice %(number)s"),
+                                                               number=number))
     # The supplier (VAT zone) and the lines' items (product groups) are often not embedded:
     # fetched once for this document.
     invoice = ctx.related.supplier_invoice(invoice)
@@ -175,7 +180,7 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
     # Rule 13: what is booked (and what the log says) is the voucher as Dinero holds it, equal to
     # Rackbeat's current invoice — a draft of an earlier attempt is updated first.
     voucher, figures = check_before_booking(ctx, DineroDocument(
-        label=_("purchase voucher of supplier invoice %(number)s") % {"number": number},
+        label=Message(gettext_noop("purchase voucher of supplier invoice %(number)s"), number=number),
         read=lambda: ctx.dinero.get_purchase_voucher(guid),
         found=purchase_found,
         update=lambda current: ctx.dinero.update_purchase_voucher(guid, {
@@ -191,15 +196,17 @@ def transfer_supplier_invoice(op: SyncOperation, ctx: TransferContext) -> Result
             voucher = ctx.dinero.book_purchase_voucher(guid, _timestamp(voucher)) or voucher
             voucher_number = str(voucher.get("VoucherNumber") or voucher_number)
         ctx.save_intent(step="booked", voucher_number=voucher_number)
-        outcome = _("Booked in Dinero as purchase voucher %(number)s on account(s) %(accounts)s "
-                    "(%(total)s %(currency)s).")
+        outcome = Message(gettext_noop(
+            "Booked in Dinero as purchase voucher %(number)s on account(s) %(accounts)s (%(total)s "
+            "%(currency)s)."))
     else:
-        outcome = _("Created as a draft purchase voucher in Dinero on account(s) %(accounts)s "
-                    "(%(total)s %(currency)s).")
+        outcome = Message(gettext_noop(
+            "Created as a draft purchase voucher in Dinero on account(s) %(accounts)s (%(total)s "
+            "%(currency)s)."))
     outcome = outcome % {"number": voucher_number, "accounts": figures.accounts(), "total": figures.total,
                          "currency": figures.currency}
     if not (op.intent or {}).get("file_guid"):
-        outcome += " " + _("No PDF was available in Rackbeat to attach.")
+        outcome += " " + Message(gettext_noop("No PDF was available in Rackbeat to attach."))
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=supplier_name)
 
@@ -218,10 +225,12 @@ def _look_up_unanswered_create(op: SyncOperation, ctx: TransferContext, number: 
     """After a create without a clear answer, ask Dinero for the purchase voucher carrying our PDF."""
     return voucher_carrying_file(
         ctx, find=ctx.dinero.find_purchase_voucher_by_file, read=ctx.dinero.get_purchase_voucher,
-        found=_("Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it was "
-                "not created again."),
-        missing=_("The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
-                  "with its file %(file)s, so it is created now."))
+        found=Message(gettext_noop(
+            "Found the purchase voucher %(guid)s of an earlier attempt in Dinero by its file %(file)s; it "
+            "was not created again.")),
+        missing=Message(gettext_noop(
+            "The purchase voucher create of an earlier attempt got no clear answer; Dinero has no voucher "
+            "with its file %(file)s, so it is created now.")))
 
 
 def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> None:
@@ -245,8 +254,9 @@ def _compare_with_dinero(ctx: TransferContext, payload: Any, number: Any) -> Non
         return
     dinero_vat = ore(money(totals["Vat"], "Dinero VAT"))
     if dinero_vat != payload.rackbeat_vat:
-        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, _(
-            "Supplier invoice %(number)s: nothing was created in Dinero.") % {"number": number})
+        raise VatMismatch(payload.rackbeat_vat, dinero_vat, payload.currency, Message(gettext_noop(
+            "Supplier invoice %(number)s: nothing was created in Dinero."),
+            number=number))
 
 
 def _pdf_name(number: Any) -> str:

@@ -13,11 +13,12 @@ import logging
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integration.core import engine, lifecycle
 from integration.core.clients.errors import ApiError, NotFound
 from integration.core.handlers import SkipTransfer
+from integration.core.messages import Message, Text, stored
 from integration.core.models import Direction, Kind, OperationEvent, SyncOperation
 from integration.transfers.sent_snapshot import describe_change, snapshot
 
@@ -33,17 +34,17 @@ def refuse_before_go_live(op: SyncOperation, connection: Any, document: dict[str
     booked = lifecycle.booked_before_go_live(connection, document)
     if booked is None:
         return
-    raise SkipTransfer(_(
-        "%(document)s was booked in Rackbeat at %(booked)s, before the integration went live at %(live)s, so it "
-        "is not transferred automatically (it belongs to the books kept by hand until then). If it should be in "
-        "Dinero, transfer it from Troubleshooting › Transfer now.") % {
-            "document": label, "booked": timezone.localtime(booked).strftime("%Y-%m-%d %H:%M"),
-            "live": timezone.localtime(connection.state_changed_at).strftime("%Y-%m-%d %H:%M")})
+    raise SkipTransfer(Message(gettext_noop(
+        "%(document)s was booked in Rackbeat at %(booked)s, before the integration went live at %(live)s, "
+        "so it is not transferred automatically (it belongs to the books kept by hand until then). If it "
+        "should be in Dinero, transfer it from Troubleshooting › Transfer now."),
+        document=label, booked=booked, live=connection.state_changed_at))
 
 
-def changed_hint() -> str:
-    return _("Nothing was changed in Dinero, and the document will not be sent again. Correct Dinero by hand "
-             "(for example a credit note and a new invoice), then mark this operation handled.")
+def changed_hint() -> Message:
+    return Message(gettext_noop(
+        "Nothing was changed in Dinero, and the document will not be sent again. Correct Dinero by hand "
+        "(for example a credit note and a new invoice), then mark this operation handled."))
 
 
 def _read_source(op: SyncOperation, ctx: Any) -> dict[str, Any] | None:
@@ -56,8 +57,8 @@ def _read_source(op: SyncOperation, ctx: Any) -> dict[str, Any] | None:
     return None
 
 
-def _note(op: SyncOperation, message: str) -> None:
-    OperationEvent.objects.create(operation=op, attempt=op.attempts, state=op.state, message=message)
+def _note(op: SyncOperation, message: Text) -> None:
+    OperationEvent.objects.create(operation=op, attempt=op.attempts, state=op.state, **stored(message=message))
 
 
 def check_transferred_document(op_id: int) -> str:
@@ -73,26 +74,30 @@ def check_transferred_document(op_id: int) -> str:
     try:
         document = _read_source(op, engine._context(op))
     except NotFound:
-        _note(op, _("Compared after new work: the document no longer exists in Rackbeat. Dinero keeps what was "
-                    "transferred."))
+        _note(op, Message(gettext_noop(
+            "Compared after new work: the document no longer exists in Rackbeat. Dinero keeps what was "
+            "transferred.")))
         return "gone"
     except ApiError as exc:
         # A read that failed proves nothing; the next webhook or poll compares again.
-        _note(op, _("Could not compare with Rackbeat after new work: %(error)s") % {"error": exc.describe()})
+        _note(op, Message(gettext_noop("Could not compare with Rackbeat after new work: %(error)s"),
+                          error=exc.describe()))
         return "unreadable"
     if document is None:
         return "not compared"
     if not document.get("is_booked", True):
-        _note(op, _("Not booked in Rackbeat at the moment; it is compared with what was transferred when it is "
-                    "booked again."))
+        _note(op, Message(gettext_noop(
+            "Not booked in Rackbeat at the moment; it is compared with what was transferred when it is "
+            "booked again.")))
         return "unbooked"
     change = describe_change(sent, snapshot(document))
     if not change:
-        _note(op, _("Compared with Rackbeat after new work: unchanged since the transfer."))
+        _note(op, Message(gettext_noop(
+            "Compared with Rackbeat after new work: unchanged since the transfer.")))
         return "unchanged"
     changed = SyncOperation.objects.filter(pk=op.pk, state=State.DONE, updated_at=seen_at).update(
-        state=State.NEEDS_ATTENTION, last_error_class="ChangedAfterTransfer", last_error=change,
-        hint=changed_hint(), fix_url="", finished_at=timezone.now(), updated_at=timezone.now())
+        state=State.NEEDS_ATTENTION, last_error_class="ChangedAfterTransfer",
+        **stored(last_error=change, hint=changed_hint()), fix_url="", finished_at=timezone.now(), updated_at=timezone.now())
     if changed == 1:
         op.refresh_from_db()
         _note(op, change)

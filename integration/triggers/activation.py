@@ -26,12 +26,15 @@ from django.conf import settings
 from django.db.models.signals import pre_delete
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from accounts.languages import country_code
 from accounts.models import Connection
 from integration.core import engine
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.clients.rackbeat import RackbeatClient
+from integration.core.messages import Message, stored
 from integration.core.models import IntegrationSettings, RackbeatEventAnswer, RackbeatWebhook
 from integration.triggers.webhooks import webhook_events
 
@@ -61,9 +64,11 @@ def check_rackbeat(connection: Connection) -> list[str]:
     if not account_id:
         return [_("Rackbeat did not say which account the API token belongs to. Create a new token in Rackbeat "
                   "and try again.")]
-    if connection.rackbeat_account_id != account_id:
+    country = country_code(account.get("address_country"))
+    if (connection.rackbeat_account_id, connection.company_country) != (account_id, country):
         connection.rackbeat_account_id = account_id
-        connection.save(update_fields=["rackbeat_account_id", "updated_at"])
+        connection.company_country = country
+        connection.save(update_fields=["rackbeat_account_id", "company_country", "updated_at"])
     return []
 
 
@@ -181,7 +186,7 @@ def activate(connection: Connection) -> list[str]:
     IntegrationSettings.objects.get_or_create(connection=connection)
     connection.refresh_from_db()
     connection.set_state(Connection.State.ACTIVE)
-    connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at", "updated_at"])
     # What waited while the connection was paused or its login rejected goes on at once.
     engine.queue_waiting(connection)
     return []
@@ -191,8 +196,9 @@ def pause(connection: Connection) -> list[str]:
     """Stop transfers: Rackbeat stops sending webhooks; queued work waits for the resume."""
     problems = remove_webhooks(connection)
     connection.refresh_from_db()
-    connection.set_state(Connection.State.PAUSED, _("Paused by a person."))
-    connection.save(update_fields=["state", "state_reason", "state_changed_at", "updated_at"])
+    reason = stored(state_reason=Message(gettext_noop("Paused by a person.")))
+    connection.set_state(Connection.State.PAUSED, reason["state_reason"], reason_meaning=reason["state_reason_meaning"])
+    connection.save(update_fields=["state", "state_reason", "state_reason_meaning", "state_changed_at", "updated_at"])
     return problems
 
 

@@ -53,15 +53,16 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 
 from accounts.models import Connection
 from integration.core import dispatch, report_slots
 from integration.core.clients import errors
 from integration.core.clients.factory import dinero_client, rackbeat_client
-from integration.core.countries import vat_zone_for_country, vat_zone_label
+from integration.core.countries import vat_zone_for_country
 from integration.core.engine import _after_commit, _sync_mode
+from integration.core.messages import Key, Message, Text, render, stored, with_texts
 from integration.core.models import Binding, Kind, StartSyncRecord, SyncRun
 from integration.core.shared_cache import shared_cache
 from integration.triggers.polling import parse_rackbeat_time
@@ -179,10 +180,9 @@ class Progress:
     def done(self, key: str) -> bool:
         return key in self.handled
 
-    def record(self, key: str, outcome: str, *, skip_reason: str = "", label: str = "") -> None:
+    def record(self, key: str, outcome: str, *, skip_reason: Text = "", label: Text = "") -> None:
         self.handled.add(key)
-        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome=outcome, what=label[:300],
-                                            reason=skip_reason))
+        self.pending.append(_line(self.run, key, outcome, label, skip_reason))
         if outcome == "created":
             self.run.created += 1
         elif outcome == "matched":
@@ -196,14 +196,13 @@ class Progress:
         else:
             self.beat()
 
-    def note_skip(self, key: str, label: str, reason: str) -> None:
+    def note_skip(self, key: str, label: Text, reason: Text) -> None:
         """A skip inside a record that is counted once under its own key (e.g. one role of a contact)."""
         self.note(key, "skipped", label, reason)
 
-    def note(self, key: str, outcome: str, label: str, reason: str) -> None:
+    def note(self, key: str, outcome: str, label: Text, reason: Text) -> None:
         """A line of the report that is not a record of its own (e.g. the VAT zone a record was given)."""
-        self.pending.append(StartSyncRecord(run=self.run, key=key[:160], outcome=outcome, what=label[:300],
-                                            reason=reason))
+        self.pending.append(_line(self.run, key, outcome, label, reason))
 
     def save(self, **fields: Any) -> None:
         """Append the pending records and store the counters (the report itself stays small)."""
@@ -213,22 +212,33 @@ class Progress:
                 self.pending = []
             self.run.report = self.report
             self.run.heartbeat_at = timezone.now()
-            for name, value in fields.items():
+            for name, value in with_texts(fields, ("error",)).items():
                 setattr(self.run, name, value)
             self.run.save()
         self.unsaved = 0
         self.saved_at = time.monotonic()
 
 
+def _line(run: SyncRun, key: str, outcome: str, label: Text, reason: Text) -> StartSyncRecord:
+    """One line of the report, its texts stored as meaning (integration.core.messages)."""
+    texts = stored(what=label, reason=reason)
+    texts["what"] = texts["what"][:300]
+    return StartSyncRecord(run=run, key=key[:160], outcome=outcome, **texts)
+
+
+def _readable(lines: Any) -> list[dict[str, str]]:
+    return [{"what": render(line["what_meaning"], line["what"]), "reason": render(line["reason_meaning"], line["reason"])}
+            for line in lines.order_by("pk").values("what", "reason", "what_meaning", "reason_meaning")]
+
+
 def vat_zones_of(run: SyncRun) -> list[dict[str, str]]:
     """The VAT zone each customer and supplier the run created was given, and from which country."""
-    return list(StartSyncRecord.objects.filter(run=run, outcome="vat_zone").order_by("pk").values("what", "reason"))
+    return _readable(StartSyncRecord.objects.filter(run=run, outcome="vat_zone"))
 
 
 def skips_of(run: SyncRun) -> list[dict[str, str]]:
     """What a run skipped and why, in the order it happened (records, then any legacy report)."""
-    skips = list(StartSyncRecord.objects.filter(run=run, outcome="skipped").exclude(reason="")
-                 .order_by("pk").values("what", "reason"))
+    skips = _readable(StartSyncRecord.objects.filter(run=run, outcome="skipped").exclude(reason=""))
     return skips + list((run.report or {}).get("skips", []))
 
 
@@ -274,7 +284,8 @@ def _run_slice(run_id: int) -> SyncRun | None:
         # A full budget or a 429: back when the vendor has room, not failed; the worker moves on.
         logger.info("Start sync %s waits %.0f s for the request budget", run_id, exc.retry_after)
         progress.report["claimed"] = False
-        progress.save(error=_("Waiting for the request budget: %(error)s") % {"error": exc.describe()})
+        progress.save(error=Message(gettext_noop("Waiting for the request budget: %(error)s"),
+                                    error=exc.describe()))
         _queue(run_id, after_seconds=max(exc.retry_after, 1.0))
         return progress.run
     except errors.ApiError as exc:
@@ -284,24 +295,28 @@ def _run_slice(run_id: int) -> SyncRun | None:
             logger.info("Start sync %s paused after a transient failure (%s of %s): %s", run_id, failures,
                         MAX_TRANSIENT_FAILURES, exc.describe())
             progress.report["transient_failures"] = failures
-            progress.save(error=_("Paused after a temporary failure, continues by itself: %(error)s")
-                          % {"error": exc.describe()})
+            progress.save(error=Message(gettext_noop(
+                "Paused after a temporary failure, continues by itself: %(error)s"),
+                error=exc.describe()))
             _queue(run_id, after_seconds=TRANSIENT_PAUSE_SECONDS)
             return progress.run
         logger.warning("Start sync %s stopped: %s", run_id, exc.describe())
         progress.report["transient_failures"] = 0
         _forget_lists(run_id)
         progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
-                      error=_("Stopped: %(error)s Start it again to continue where it stopped.")
-                      % {"error": exc.describe()})
+                      error=Message(gettext_noop(
+                          "Stopped: %(error)s Start it again to continue where it stopped."),
+                          error=exc.describe()))
         return progress.run
     except Exception as exc:
         logger.exception("Start sync %s failed", run_id)
         progress.report["claimed"] = False
         _forget_lists(run_id)
         progress.save(state=SyncRun.State.FAILED, finished_at=timezone.now(),
-                      error=_("Stopped by an unexpected error (%(error)s). Start it again to continue where it "
-                              "stopped.") % {"error": f"{type(exc).__name__}: {exc}"})
+                      error=Message(gettext_noop(
+                          "Stopped by an unexpected error (%(error)s). Start it again to continue where it "
+                          "stopped."),
+                          error=f"{type(exc).__name__}: {exc}"))
         return progress.run
     progress.report["claimed"] = False
     progress.report["transient_failures"] = 0
@@ -477,8 +492,9 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
     if not guid or progress.done(f"contact:{guid}"):
         return
     if not str(contact.get("Email") or "").strip():
-        progress.record(f"contact:{guid}", "skipped", label=_("Contact “%(name)s”") % {"name": name},
-                        skip_reason=_("no e-mail address in Dinero"))
+        progress.record(f"contact:{guid}", "skipped", label=Message(gettext_noop("Contact “%(name)s”"),
+                                                                    name=name),
+                        skip_reason=Message(gettext_noop("no e-mail address in Dinero")))
         return
     known = _known_roles(connection, contact, guid)
     if known:
@@ -491,9 +507,11 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         if number is not None:
             if not _bind(connection, kind, number, guid):
                 progress.note_skip(
-                    f"contact:{guid}:{kind}", _("Contact “%(name)s”") % {"name": name},
-                    _("its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
-                      "another Dinero contact") % {"kind": kind, "number": number})
+                    f"contact:{guid}:{kind}", Message(gettext_noop("Contact “%(name)s”"), name=name),
+                    Message(gettext_noop(
+                        "its e-mail matches Rackbeat %(kind)s %(number)s, which is already linked to "
+                        "another Dinero contact"),
+                        kind=Key("kind_in_sentence", kind), number=number))
                 outcomes.append("skipped")
                 continue
             outcomes.append("matched")
@@ -505,8 +523,9 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
             else:
                 created = rackbeat.create_supplier({**body, "supplier_group_id": supplier_group})
         except errors.ValidationFailed as exc:
-            progress.note_skip(f"contact:{guid}:{kind}", _("Contact “%(name)s”") % {"name": name},
-                               _("Rackbeat refused it: %(error)s") % {"error": exc.describe()})
+            progress.note_skip(f"contact:{guid}:{kind}", Message(gettext_noop("Contact “%(name)s”"),
+                                                                 name=name),
+                               Message(gettext_noop("Rackbeat refused it: %(error)s"), error=exc.describe()))
             outcomes.append("skipped")
             continue
         number = str(created["number"])
@@ -514,15 +533,18 @@ def _contact(connection: Connection, dinero: Any, rackbeat: Any, index: Rackbeat
         _bind(connection, kind, number, guid, created=created)
         outcomes.append("created")
         progress.note(f"contact:{guid}:{kind}:vat-zone", "vat_zone", _party_label(kind, name),
-                      _("VAT zone %(zone)s, from the Dinero contact's country %(country)s") % {
-                          "zone": vat_zone_label(body["vat_zone"]), "country": body["address_country"]})
+                      Message(gettext_noop(
+                          "VAT zone %(zone)s, from the Dinero contact's country %(country)s"),
+                          zone=Key("vat_zone", body["vat_zone"]), country=body["address_country"]))
     outcome = "created" if "created" in outcomes else "matched" if "matched" in outcomes else "skipped"
     # The reason of a skip is on the role's own line above.
     progress.record(f"contact:{guid}", outcome)
 
 
 def _party_label(kind: str, name: str) -> str:
-    return (_("Customer “%(name)s”") if kind == Kind.CUSTOMER else _("Supplier “%(name)s”")) % {"name": name}
+    return (Message(gettext_noop(
+        "Customer “%(name)s”")) if kind == Kind.CUSTOMER else Message(gettext_noop(
+        "Supplier “%(name)s”"))) % {"name": name}
 
 
 def _known_roles(connection: Connection, contact: dict[str, Any], guid: str) -> list[tuple[str, str]]:
@@ -543,21 +565,23 @@ def _match_known(connection: Connection, index: RackbeatIndex, progress: Progres
                  known: list[tuple[str, str]]) -> None:
     """Match a contact the service knows to its own Rackbeat records; never create one for it."""
     outcomes = []
-    label = _("Contact “%(name)s”") % {"name": name}
+    label = Message(gettext_noop("Contact “%(name)s”"), name=name)
     for kind, number in known:
         if Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number, dinero_id=guid).exists():
             outcomes.append("matched")
         elif number not in index.parties[kind]:
-            progress.note_skip(f"contact:{guid}:{kind}", label, _(
-                "it carries the reference of Rackbeat %(kind)s %(number)s, which Rackbeat does not have; it "
-                "was created from Rackbeat, so it is not copied back") % {"kind": kind, "number": number})
+            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which Rackbeat does not have; "
+                "it was created from Rackbeat, so it is not copied back"),
+                kind=Key("kind_in_sentence", kind), number=number))
             outcomes.append("skipped")
         elif _bind(connection, kind, number, guid):
             outcomes.append("matched")
         else:
-            progress.note_skip(f"contact:{guid}:{kind}", label, _(
-                "it carries the reference of Rackbeat %(kind)s %(number)s, which is already linked to another "
-                "Dinero contact") % {"kind": kind, "number": number})
+            progress.note_skip(f"contact:{guid}:{kind}", label, Message(gettext_noop(
+                "it carries the reference of Rackbeat %(kind)s %(number)s, which is already linked to "
+                "another Dinero contact"),
+                kind=Key("kind_in_sentence", kind), number=number))
             outcomes.append("skipped")
     progress.record(f"contact:{guid}", "matched" if "matched" in outcomes else "skipped")
 
@@ -587,7 +611,7 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
     key = f"product:{guid}"
     if not guid or progress.done(key):
         return
-    label = _("Product “%(name)s”") % {"name": name}
+    label = Message(gettext_noop("Product “%(name)s”"), name=name)
     if Binding.objects.filter(connection=connection, dinero_id=guid, kind__in=[Kind.PRODUCT, Kind.BOM]).exists():
         progress.record(key, "matched")
         return
@@ -597,19 +621,21 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
         _match_referenced_product(connection, index, progress, key, label, guid, reference.group(2))
         return
     if not number:
-        progress.record(key, "skipped", label=label, skip_reason=_("no product number"))
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop("no product number")))
         return
     kind = index.items.get(number)
     if kind is not None:
         if _bind(connection, kind, number, guid):
             progress.record(key, "matched")
         else:
-            progress.record(key, "skipped", label=label, skip_reason=_(
-                "product number %(number)s is already linked to another Dinero product") % {"number": number})
+            progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+                "product number %(number)s is already linked to another Dinero product"),
+                number=number))
         return
     group = _product_group_for(connection, product, groups)
     if group is None:
-        progress.record(key, "skipped", label=label, skip_reason=_("Rackbeat has no product group to put it in"))
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "Rackbeat has no product group to put it in")))
         return
     try:
         price = Decimal(str(product.get("BaseAmountValue") or "0"))
@@ -624,7 +650,8 @@ def _product(connection: Connection, rackbeat: Any, index: RackbeatIndex, progre
         created = rackbeat.create_product(body)
     except errors.ValidationFailed as exc:
         progress.record(key, "skipped", label=label,
-                        skip_reason=_("Rackbeat refused it: %(error)s") % {"error": exc.describe()})
+                        skip_reason=Message(gettext_noop("Rackbeat refused it: %(error)s"),
+                                            error=exc.describe()))
         return
     index.items[number] = Kind.PRODUCT
     _bind(connection, Kind.PRODUCT, number, guid, created=created if isinstance(created, dict) else {})
@@ -635,11 +662,13 @@ def _match_referenced_product(connection: Connection, index: RackbeatIndex, prog
                               label: str, guid: str, number: str) -> None:
     kind = index.items.get(number)
     if kind is None:
-        progress.record(key, "skipped", label=label, skip_reason=_(
-            "it carries the reference of Rackbeat product %(number)s, which Rackbeat does not have; it was created "
-            "from Rackbeat, so it is not copied back") % {"number": number})
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "it carries the reference of Rackbeat product %(number)s, which Rackbeat does not have; it was "
+            "created from Rackbeat, so it is not copied back"),
+            number=number))
     elif _bind(connection, kind, number, guid):
         progress.record(key, "matched")
     else:
-        progress.record(key, "skipped", label=label, skip_reason=_(
-            "product number %(number)s is already linked to another Dinero product") % {"number": number})
+        progress.record(key, "skipped", label=label, skip_reason=Message(gettext_noop(
+            "product number %(number)s is already linked to another Dinero product"),
+            number=number))

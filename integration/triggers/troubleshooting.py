@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts.models import Connection
 from integration.core import engine
 from integration.core.clients.errors import ApiError, AuthenticationFailed, NoProSubscription
 from integration.core.clients.factory import dinero_client, rackbeat_client
 from integration.core.engine import record_event
+from integration.core.messages import Message, stored
 from integration.core.models import Direction, HttpExchange, Kind, SyncOperation, Trigger
 from integration.transfers.dinero_invoices import POLLED_STATUSES
 from integration.transfers.invoice_mapping import sales_external_reference
@@ -173,7 +174,7 @@ def transfer_now(connection: Connection, choice: str, number: str) -> TransferRe
         if existing and existing.state == SyncOperation.State.DONE and existing.target_id:
             return TransferReport(
                 _("Invoice %(number)s was already transferred (%(outcome)s) It was not transferred again.")
-                % {"number": number, "outcome": existing.outcome},
+                % {"number": number, "outcome": existing.shown_outcome},
                 state=existing.state, operation=existing, link=document_link(existing), already_existed=True)
         if choice == SALES_TO_DINERO and not (existing and (existing.intent or {}).get("dinero_guid")):
             found_kind, guid = _found_in_dinero(connection, number)
@@ -193,9 +194,9 @@ def transfer_now(connection: Connection, choice: str, number: str) -> TransferRe
     exchanges = list(HttpExchange.objects.filter(operation=op, attempt=op.attempts).order_by("at", "pk"))
     if existing is None and _no_such_document(op, exchanges):
         return _mistyped(op, number, exchanges)
-    message = op.outcome or op.last_error or op.get_state_display()
+    message = op.shown_outcome or op.shown_last_error or op.get_state_display()
     if op.hint and op.state in SyncOperation.PROBLEM_STATES:
-        message = f"{message}\n{op.hint}"
+        message = f"{message}\n{op.shown_hint}"
     return TransferReport(message, state=op.state, operation=op,
                           link=document_link(op) if op.state == SyncOperation.State.DONE else "",
                           exchanges=_shown(exchanges))
@@ -210,11 +211,14 @@ def _no_such_document(op: SyncOperation, exchanges: list[HttpExchange]) -> bool:
 def _mistyped(op: SyncOperation, number: str, exchanges: list[HttpExchange]) -> TransferReport:
     """A mistyped number is not a document that needs attention: the row is closed as skipped."""
 
-    source = _("Dinero") if op.direction == Direction.TO_RACKBEAT else _("Rackbeat")
-    message = _("%(source)s has no invoice with the number %(number)s. Check the number and try again; "
-                "nothing was transferred.") % {"source": source, "number": number}
+    source = "Dinero" if op.direction == Direction.TO_RACKBEAT else "Rackbeat"
+    message = Message(gettext_noop(
+        "%(source)s has no invoice with the number %(number)s. Check the number and try again; nothing was "
+        "transferred."),
+        source=source, number=number)
     SyncOperation.objects.filter(pk=op.pk).update(
-        state=SyncOperation.State.SKIPPED, outcome=message, last_error="", last_error_class="", hint="", fix_url="")
+        state=SyncOperation.State.SKIPPED, **stored(outcome=message, last_error="", hint=""), last_error_class="",
+        fix_url="")
     op.refresh_from_db()
     record_event(op, message)
-    return TransferReport(message, state=op.state, operation=op, exchanges=_shown(exchanges))
+    return TransferReport(str(message), state=op.state, operation=op, exchanges=_shown(exchanges))

@@ -187,6 +187,14 @@ def product_read(product: Product, chart: Chart) -> dict[str, Any]:
 
 # --- sales documents ---------------------------------------------------------------------------------
 
+
+def _product_name(org: Any, product_guid: Any) -> str | None:
+    """The name Dinero shows on an invoice line that has a product and no description of its own."""
+    if not product_guid:
+        return None
+    product = Product.objects.filter(organization=org, guid=product_guid).first()
+    return product.name if product else None
+
 def sales_lines(chart: Chart, org: Organization, data: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Read-model lines and totals of an invoice or credit note body; raises BusinessError."""
     lines_in = data.get("ProductLines") or []
@@ -232,7 +240,9 @@ def sales_lines(chart: Chart, org: Organization, data: dict[str, Any]) -> tuple[
             non_vatable += total
         total_vat += vat
         lines.append({
-            "ProductGuid": product_guid, "Description": line.get("Description"), "Comments": line.get("Comments"),
+            # Dinero's read model always has a description: the product's name when the line names none.
+            "ProductGuid": product_guid, "Description": line.get("Description") or _product_name(org, product_guid),
+            "Comments": line.get("Comments"),
             "Quantity": float(quantity), "AccountNumber": account.number, "AccountName": account.name,
             "Unit": line.get("Unit") or "parts", "Discount": float(discount), "LineType": line.get("LineType") or "Product",
             "BaseAmountValue": money(base_excl), "BaseAmountValueInclVat": money(base_incl),

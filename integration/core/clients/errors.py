@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
+from integration.core.messages import Message
+
 
 class ApiError(Exception):
     """Base class. ``hint`` is shown to the user next to the message."""
@@ -56,41 +60,41 @@ class ApiError(Exception):
 class ValidationFailed(ApiError):
     """The other side rejected the content (Dinero 400 / Rackbeat 422)."""
 
-    default_hint = "Correct the document or the mapping named in the message, then press Retry."
+    default_hint = Message(gettext_noop("Correct the document or the mapping named in the message, then press Retry."))
 
 
 class NotFound(ApiError):
-    default_hint = "The document no longer exists on the other side."
+    default_hint = Message(gettext_noop("The document no longer exists on the other side."))
 
 
 class AuthenticationFailed(ApiError):
-    default_hint = (
+    default_hint = Message(gettext_noop(
         "The credentials were rejected. A support consultant must enter new credentials on the "
         "connection's page."
-    )
+    ))
 
 
 class AccessDenied(ApiError):
-    default_hint = "The credentials do not give access to this resource."
+    default_hint = Message(gettext_noop("The credentials do not give access to this resource."))
 
 
 class NoProSubscription(ApiError):
-    default_hint = (
+    default_hint = Message(gettext_noop(
         "The Dinero organization has no active Dinero Pro subscription, which the integration "
         "requires. Upgrade in Dinero, then reactivate the connection."
-    )
+    ))
 
 
 class StaleTimestamp(ApiError):
     """Dinero code 58: the document changed; re-read it and retry once."""
 
     permanent = False
-    default_hint = "The document changed in Dinero while it was being updated."
+    default_hint = Message(gettext_noop("The document changed in Dinero while it was being updated."))
 
 
 class RateLimited(ApiError):
     permanent = False
-    default_hint = "The API's request budget was used up; the transfer continues automatically."
+    default_hint = Message(gettext_noop("The API's request budget was used up; the transfer continues automatically."))
 
     def __init__(self, message: str, *, retry_after: float = 60.0, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -99,23 +103,23 @@ class RateLimited(ApiError):
 
 class TransientError(ApiError):
     permanent = False
-    default_hint = "The service did not answer properly; the transfer is retried automatically."
+    default_hint = Message(gettext_noop("The service did not answer properly; the transfer is retried automatically."))
 
 
 class UncertainOutcome(ApiError):
     permanent = False
     uncertain = True
-    default_hint = (
+    default_hint = Message(gettext_noop(
         "The service failed while saving; the document is looked up before anything is created "
         "again, so no duplicate can appear."
-    )
+    ))
 
 
 class DeprecatedEndpoint(ApiError):
     """Dinero 480 'brownout': the endpoint is being removed."""
 
     permanent = False
-    default_hint = "Dinero is removing an endpoint this service uses; contact support."
+    default_hint = Message(gettext_noop("Dinero is removing an endpoint this service uses; contact support."))
 
 
 class BudgetExhausted(RateLimited):
@@ -125,7 +129,7 @@ class BudgetExhausted(RateLimited):
     time, without counting a transient failure, and the worker takes other work meanwhile.
     """
 
-    default_hint = "The request budget is used up for now; the transfer continues automatically when it has room."
+    default_hint = Message(gettext_noop("The request budget is used up for now; the transfer continues automatically when it has room."))
 
     def __init__(self, *, key: str, retry_after: float, due_at: float, message: str = "", **kwargs: Any) -> None:
         service = key.split(":", 1)[0]

@@ -17,7 +17,7 @@ def money_first(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0017_delivery_shapes'),
+        ('integration', '0018_shape_check_outcomes'),
     ]
 
     operations = [

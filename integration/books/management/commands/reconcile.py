@@ -16,7 +16,7 @@ from accounts.ids import parse_id
 from accounts.models import Connection
 from integration.books import reconciliation
 from integration.books.reconciliation import Period
-from integration.books.reconciliation_report import csv_bytes, pdf_bytes, taken
+from integration.books.reconciliation_report import csv_bytes, pdf_bytes, readable, taken
 from integration.core.models import Reconciliation
 
 
@@ -46,8 +46,8 @@ class Command(BaseCommand):
                                                period_end=period.end, trigger=Reconciliation.Trigger.COMMAND)
         record = reconciliation.run(record.pk)
         if record.state != Reconciliation.State.DONE:
-            raise CommandError(record.error)
-        result = record.result
+            raise CommandError(record.shown_error)
+        result = readable(record.result)
         counts = result["counts"]
         self.stdout.write(f"{connection.name}: {period.start} – {period.end} (taken in {taken(record)})")
         self.stdout.write(f"Rackbeat: {counts['rackbeat_sales']} sales invoices and credit notes, "
