@@ -61,7 +61,6 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     group_number = str(group_number or "").strip()
     vat_zone = str(vat_zone or "").strip()
     what, where = MATRIX_WORDS[matrix]
-    url = matrix_url(connection, matrix, group_number, vat_zone)
     if not group_number:
         raise NeedsMapping(
             _("An invoice line has a product without a product group, so no %(what)s can be chosen.")
@@ -79,6 +78,11 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     cell = AccountMatrixCell.objects.filter(
         connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone
     ).first()
+    problem = matrix_account_problem(connection, matrix, cell.account_number) if cell is not None else ""
+    if cell is not None and not problem:
+        return cell.account_number
+    # Only a document that stops needs the words and the link naming the cell.
+    url = matrix_url(connection, matrix, group_number, vat_zone)
     subject = _("%(group)s × VAT zone %(zone)s") % {
         "group": _group_label(connection, group_number), "zone": _zone_label(vat_zone)
     }
@@ -89,15 +93,12 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
             hint=_("Choose a Dinero account in the highlighted cell, save, then press Retry."),
             fix_url=url,
         )
-    problem = matrix_account_problem(connection, matrix, cell.account_number)
-    if problem:
-        raise NeedsMapping(
-            _("%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s.")
-            % {"problem": problem, "subject": subject, "where": where},
-            hint=_("Refresh the reference data if the account was changed in Dinero, then press Retry."),
-            fix_url=url,
-        )
-    return cell.account_number
+    raise NeedsMapping(
+        _("%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s.")
+        % {"problem": problem, "subject": subject, "where": where},
+        hint=_("Refresh the reference data if the account was changed in Dinero, then press Retry."),
+        fix_url=url,
+    )
 
 
 def revenue_account(connection: Connection, group_number: str, vat_zone: str) -> int:

@@ -29,6 +29,14 @@ def test_mapped_revenue_account_is_returned(seeded):
     assert lookup.revenue_account(seeded, "10", "domestic") == 1000
 
 
+def test_a_mapped_cell_reads_only_the_cell_and_its_account(seeded, django_assert_max_num_queries):
+    cell(seeded, AccountMatrixCell.Matrix.REVENUE, "10", "domestic", 1000)
+    # The product group's name and the link to the cell are only for a document that stops.
+    with django_assert_max_num_queries(2) as queries:
+        assert lookup.revenue_account(seeded, "10", "domestic") == 1000
+    assert not any("productgroup" in q["sql"] for q in queries.captured_queries)
+
+
 def test_unmapped_vat_zone_stops_invoice_with_hint(seeded):
     with pytest.raises(NeedsMapping) as caught:
         lookup.revenue_account(seeded, "20", "eu")
