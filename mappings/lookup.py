@@ -121,9 +121,10 @@ def _named(model, connection: Connection, number: str, label: str) -> str:
 def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
     """The Dinero unit (one of Dinero's 19 fixed strings) for a Rackbeat unit."""
     number = str(rackbeat_unit_number or "").strip()
-    url = reverse("admin:connection-units", args=[connection.pk])
     mapping = UnitMapping.objects.filter(connection=connection, rackbeat_unit_number=number).first() if number else None
     if mapping is None:
+        # The link is only for a document that stops.
+        url = reverse("admin:connection-units", args=[connection.pk])
         subject = _named(RackbeatUnit, connection, number, _("Rackbeat unit")) if number else _("an empty unit")
         raise NeedsMapping(
             _("No Dinero unit for %(subject)s. Set it in the unit mapping.") % {"subject": subject},
@@ -136,11 +137,12 @@ def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
 def dinero_language(connection: Connection, rackbeat_layout_number: str) -> str:
     """The Dinero invoice language (``da-DK`` or ``en-GB``) for a Rackbeat layout."""
     number = str(rackbeat_layout_number or "").strip()
-    url = reverse("admin:connection-layouts", args=[connection.pk])
     mapping = (
         LayoutMapping.objects.filter(connection=connection, rackbeat_layout_number=number).first() if number else None
     )
     if mapping is None:
+        # The link is only for a document that stops.
+        url = reverse("admin:connection-layouts", args=[connection.pk])
         subject = _named(RackbeatLayout, connection, number, _("Rackbeat layout")) if number else _("an empty layout")
         raise NeedsMapping(
             _("No Dinero language for %(subject)s. Set it in the layout mapping.") % {"subject": subject},

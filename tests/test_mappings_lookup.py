@@ -92,6 +92,18 @@ def test_mappings_of_another_connection_are_not_used(seeded, other_connection):
         lookup.revenue_account(seeded, "10", "domestic")
 
 
+def test_a_mapped_unit_and_layout_build_no_link(seeded, monkeypatch):
+    UnitMapping.objects.create(connection=seeded, rackbeat_unit_number="7", dinero_unit="parts")
+    LayoutMapping.objects.create(connection=seeded, rackbeat_layout_number="7", language="da-DK")
+
+    def no_link(*args, **kwargs):
+        raise AssertionError("a link is built only for a document that stops")
+
+    monkeypatch.setattr(lookup, "reverse", no_link)
+    assert lookup.dinero_unit(seeded, "7") == "parts"
+    assert lookup.dinero_language(seeded, "7") == "da-DK"
+
+
 def test_unit_lookup_returns_dinero_unit_or_names_the_unit(seeded):
     UnitMapping.objects.create(connection=seeded, rackbeat_unit_number="1", dinero_unit="parts")
 
