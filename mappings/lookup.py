@@ -61,7 +61,6 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     group_number = str(group_number or "").strip()
     vat_zone = str(vat_zone or "").strip()
     what, where = MATRIX_WORDS[matrix]
-    url = matrix_url(connection, matrix, group_number, vat_zone)
     if not group_number:
         raise NeedsMapping(
             Message(gettext_noop(
@@ -83,6 +82,11 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
     cell = AccountMatrixCell.objects.filter(
         connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone
     ).first()
+    problem = matrix_account_problem(connection, matrix, cell.account_number) if cell is not None else ""
+    if cell is not None and not problem:
+        return cell.account_number
+    # Only a document that stops needs the words and the link naming the cell.
+    url = matrix_url(connection, matrix, group_number, vat_zone)
     subject = Message(gettext_noop("%(group)s × VAT zone %(zone)s"),
                       group=_group_label(connection, group_number), zone=_zone_label(vat_zone))
     if cell is None:
@@ -93,17 +97,14 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
                 "Choose a Dinero account in the highlighted cell, save, then press Retry.")),
             fix_url=url,
         )
-    problem = matrix_account_problem(connection, matrix, cell.account_number)
-    if problem:
-        raise NeedsMapping(
-            Message(gettext_noop(
-                "%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s."),
-                problem=problem, subject=subject, where=where),
-            hint=Message(gettext_noop(
-                "Refresh the reference data if the account was changed in Dinero, then press Retry.")),
-            fix_url=url,
-        )
-    return cell.account_number
+    raise NeedsMapping(
+        Message(gettext_noop(
+            "%(problem)s It is mapped for %(subject)s. Choose another account in the %(where)s."),
+            problem=problem, subject=subject, where=where),
+        hint=Message(gettext_noop(
+            "Refresh the reference data if the account was changed in Dinero, then press Retry.")),
+        fix_url=url,
+    )
 
 
 def revenue_account(connection: Connection, group_number: str, vat_zone: str) -> int:
@@ -126,9 +127,10 @@ def _named(model, connection: Connection, number: str, label: Message) -> Senten
 def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
     """The Dinero unit (one of Dinero's 19 fixed strings) for a Rackbeat unit."""
     number = str(rackbeat_unit_number or "").strip()
-    url = reverse("admin:connection-units", args=[connection.pk])
     mapping = UnitMapping.objects.filter(connection=connection, rackbeat_unit_number=number).first() if number else None
     if mapping is None:
+        # The link is only for a document that stops.
+        url = reverse("admin:connection-units", args=[connection.pk])
         subject = _named(RackbeatUnit, connection, number, Message(gettext_noop(
             "Rackbeat unit"))) if number else Message(gettext_noop(
             "an empty unit"))
@@ -144,11 +146,12 @@ def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
 def dinero_language(connection: Connection, rackbeat_layout_number: str) -> str:
     """The Dinero invoice language (``da-DK`` or ``en-GB``) for a Rackbeat layout."""
     number = str(rackbeat_layout_number or "").strip()
-    url = reverse("admin:connection-layouts", args=[connection.pk])
     mapping = (
         LayoutMapping.objects.filter(connection=connection, rackbeat_layout_number=number).first() if number else None
     )
     if mapping is None:
+        # The link is only for a document that stops.
+        url = reverse("admin:connection-layouts", args=[connection.pk])
         subject = _named(RackbeatLayout, connection, number, Message(gettext_noop(
             "Rackbeat layout"))) if number else Message(gettext_noop(
             "an empty layout"))

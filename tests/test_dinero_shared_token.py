@@ -51,6 +51,33 @@ def test_a_client_built_elsewhere_uses_the_stored_token_without_asking(dinero_se
 
 
 @responses.activate
+def test_a_client_reads_the_shared_token_once_for_all_its_requests(dinero_settings, make_client, connection):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    responses.post(TOKEN_URL, json=token_answer("access-token-1"))
+    responses.get(url("/v1/{org}/vatTypes"), json=[])
+    make_client(connection).vat_types()  # the token is in the shared cache now
+    client = make_client(type(connection).objects.get(pk=connection.pk))
+    with CaptureQueriesContext(db) as queries:
+        for _ in range(4):
+            client.vat_types()
+    assert sum("shared_cache" in q["sql"] for q in queries.captured_queries) == 1
+
+
+@responses.activate
+def test_a_refused_token_is_not_used_again_by_the_same_client(dinero_settings, make_client, connection):
+    responses.post(TOKEN_URL, json=token_answer("first"))
+    responses.get(url("/v1/{org}/vatTypes"), json=[])
+    client = make_client(connection)
+    assert client.tokens.token() == "first"
+    responses.replace(responses.POST, TOKEN_URL, json=token_answer("second"))
+    assert client.tokens.renew(stale="first") == "second"
+    client.vat_types()
+    assert responses.calls[-1].request.headers["Authorization"] == "Bearer second"
+
+
+@responses.activate
 def test_after_a_401_a_token_renewed_by_another_process_is_used(dinero_settings, connection):
     responses.post(TOKEN_URL, json=token_answer("renewed-elsewhere"))
     provider = tokens_for(connection)

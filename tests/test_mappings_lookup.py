@@ -29,6 +29,14 @@ def test_mapped_revenue_account_is_returned(seeded):
     assert lookup.revenue_account(seeded, "10", "domestic") == 1000
 
 
+def test_a_mapped_cell_reads_only_the_cell_and_its_account(seeded, django_assert_max_num_queries):
+    cell(seeded, AccountMatrixCell.Matrix.REVENUE, "10", "domestic", 1000)
+    # The product group's name and the link to the cell are only for a document that stops.
+    with django_assert_max_num_queries(2) as queries:
+        assert lookup.revenue_account(seeded, "10", "domestic") == 1000
+    assert not any("productgroup" in q["sql"] for q in queries.captured_queries)
+
+
 def test_unmapped_vat_zone_stops_invoice_with_hint(seeded):
     with pytest.raises(NeedsMapping) as caught:
         lookup.revenue_account(seeded, "20", "eu")
@@ -82,6 +90,18 @@ def test_mappings_of_another_connection_are_not_used(seeded, other_connection):
 
     with pytest.raises(NeedsMapping):
         lookup.revenue_account(seeded, "10", "domestic")
+
+
+def test_a_mapped_unit_and_layout_build_no_link(seeded, monkeypatch):
+    UnitMapping.objects.create(connection=seeded, rackbeat_unit_number="7", dinero_unit="parts")
+    LayoutMapping.objects.create(connection=seeded, rackbeat_layout_number="7", language="da-DK")
+
+    def no_link(*args, **kwargs):
+        raise AssertionError("a link is built only for a document that stops")
+
+    monkeypatch.setattr(lookup, "reverse", no_link)
+    assert lookup.dinero_unit(seeded, "7") == "parts"
+    assert lookup.dinero_language(seeded, "7") == "da-DK"
 
 
 def test_unit_lookup_returns_dinero_unit_or_names_the_unit(seeded):

@@ -188,6 +188,34 @@ def test_limiters_in_one_process_share_the_database_budget():
 
 
 @pytest.mark.django_db
+def test_a_clients_own_requests_cost_one_statement_per_grant_and_per_answer():
+    from django.test.utils import CaptureQueriesContext
+
+    fake = FakeTime()
+    rl = limiter(100, fake)
+    rl.finish("dinero:400555", rl.start("dinero:400555"))  # the row exists and is known
+    with CaptureQueriesContext(db_connection) as queries:
+        for _ in range(5):
+            ticket = rl.start("dinero:400555")
+            fake.now += 0.2
+            rl.finish("dinero:400555", ticket)
+    assert len(queries.captured_queries) == 10
+    assert all(q["sql"].lstrip().startswith("UPDATE") for q in queries.captured_queries)
+    assert rl.used("dinero:400555") == 6
+
+
+@pytest.mark.django_db
+def test_a_grant_by_another_process_in_between_is_read_before_counting():
+    fake = FakeTime()
+    mine, other = limiter(2, fake), limiter(2, fake)
+    mine.acquire("dinero:400555")
+    other.acquire("dinero:400555")  # the row mine last wrote is no longer current
+    assert mine.try_acquire("dinero:400555") == pytest.approx(SPAN, abs=0.01)
+    other.penalize("dinero:400555", 500)
+    assert mine.try_acquire("dinero:400555") == pytest.approx(500, abs=0.01)
+
+
+@pytest.mark.django_db
 def test_penalty_after_429_blocks_the_key_until_it_ends():
     fake = FakeTime()
     rl = limiter(100, fake)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_noop
 
+from integration.core import product_facts
 from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.messages import Message, Money, Sentences, Text, stored
@@ -131,7 +132,13 @@ class TransferContext:
         """The records the document refers to (items, customer, supplier), each fetched from
         Rackbeat at most once per attempt (:class:`~integration.core.clients.rackbeat_documents.RelatedRecords`)."""
         if self._related is None:
-            self._related = RelatedRecords(self.rackbeat)
+            # A bound, unchanged product is answered from its binding instead of read again.
+            self._related = RelatedRecords(
+                self.rackbeat,
+                known=lambda item_type, number: product_facts.known_item(
+                    self.connection, self.settings, item_type, number),
+                learned=lambda item_type, number, item: product_facts.remember_item(
+                    self.connection, item_type, number, item))
         return self._related
 
     def save_intent(self, **values: Any) -> None:

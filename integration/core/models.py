@@ -395,6 +395,9 @@ class Binding(models.Model):
     # Rackbeat's ``updated_at`` of a record this service wrote itself (the start sync creates
     # them): a poll that sees the record unchanged since then knows there is nothing to send back.
     rackbeat_written_at = models.DateTimeField(null=True, blank=True)
+    # Of a product or BOM: what the transfers read of it, as last read from Rackbeat
+    # (integration.core.product_facts says when it is trusted).
+    facts = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

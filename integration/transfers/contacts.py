@@ -140,8 +140,13 @@ def _exists(ctx: TransferContext, guid: str) -> dict[str, Any] | None:
     return contact
 
 
-def sync_contact(ctx: TransferContext, kind: str, number: str, party: dict[str, Any]) -> tuple[str, str]:
-    """Create or update the Dinero contact; returns (ContactGuid, what happened)."""
+def sync_contact(ctx: TransferContext, kind: str, number: str, party: dict[str, Any], *,
+                 not_found_by_reference: bool = False) -> tuple[str, str]:
+    """Create or update the Dinero contact; returns (ContactGuid, what happened).
+
+    ``not_found_by_reference``: the caller has just asked Dinero for the ExternalReference and
+    found nothing, so the look-up before the create is not sent a second time.
+    """
     payload = contact_payload(party, kind=kind, number=number, settings=ctx.settings)
     fingerprint = Binding.fingerprint_of(payload)
     binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
@@ -149,7 +154,7 @@ def sync_contact(ctx: TransferContext, kind: str, number: str, party: dict[str, 
         return binding.dinero_id, "unchanged"
     current = _exists(ctx, binding.dinero_id) if binding else None
     guid = binding.dinero_id if current else ""
-    if not guid:
+    if not guid and not (not_found_by_reference and binding is None):
         found = ctx.dinero.find_contact(payload["ExternalReference"])
         guid = _guid_of(found)
         if guid:
@@ -222,7 +227,7 @@ def ensure_contact(ctx: TransferContext, kind: str, number: str, embedded: dict[
                 label=_label(kind), number=number),
             hint=Message(gettext_noop("Check the document in Rackbeat, then press Retry.")),
         )
-    guid, _what = sync_contact(ctx, kind, number, party)
+    guid, _what = sync_contact(ctx, kind, number, party, not_found_by_reference=True)
     return guid
 
 

@@ -25,8 +25,9 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
+from integration.core import product_facts
 from integration.core.clients.errors import NotFound
-from integration.core.clients.rackbeat_documents import master_data_outcome
+from integration.core.clients.rackbeat_documents import item_facts, master_data_outcome
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
@@ -86,7 +87,7 @@ def product_payload(connection: Any, item: dict[str, Any], *, kind: str, number:
 
 
 def _integration_on(settings: IntegrationSettings) -> bool:
-    return settings.customer_integration_enabled and settings.product_integration_enabled
+    return product_facts.followed(settings)
 
 
 def _fetch(ctx: TransferContext, kind: str, number: str) -> dict[str, Any] | None:
@@ -102,10 +103,12 @@ def _guid_of(row: dict[str, Any] | None) -> str:
     return str(row.get("ProductGuid") or row.get("productGuid") or row.get("Guid") or "")
 
 
-def _bind(ctx: TransferContext, kind: str, number: str, guid: str, fingerprint: str) -> None:
+def _bind(ctx: TransferContext, kind: str, number: str, guid: str, fingerprint: str, item: dict[str, Any]) -> None:
     Binding.objects.filter(connection=ctx.connection, kind=kind, dinero_id=guid).exclude(rackbeat_key=number).delete()
+    # The item's facts travel with the binding: the invoices that sell it need not read it again.
     Binding.objects.update_or_create(connection=ctx.connection, kind=kind, rackbeat_key=number,
-                                     defaults={"dinero_id": guid, "fingerprint": fingerprint})
+                                     defaults={"dinero_id": guid, "fingerprint": fingerprint,
+                                               "facts": item_facts(item)})
 
 
 def _still_there(ctx: TransferContext, guid: str) -> bool:
@@ -130,7 +133,7 @@ def sync_product(ctx: TransferContext, kind: str, number: str, item: dict[str, A
                         or ctx.dinero.find_product_by_number(number))
     if guid:
         ctx.dinero.update_product(guid, payload)
-        _bind(ctx, kind, number, guid, fingerprint)
+        _bind(ctx, kind, number, guid, fingerprint, item)
         return guid, "updated"
     ctx.save_intent(product_create_sent=True)
 
@@ -141,7 +144,7 @@ def sync_product(ctx: TransferContext, kind: str, number: str, item: dict[str, A
     # Rule 11: one transfer at a time creates this product; another one waits or finds it.
     guid = create_once(ctx, kind, number, label=_label(kind), planned_id="", look_up=look_up,
                        create=lambda _claimed: ctx.dinero.create_product(payload),
-                       bind=lambda found: _bind(ctx, kind, number, found, fingerprint))
+                       bind=lambda found: _bind(ctx, kind, number, found, fingerprint, item))
     return guid, "created"
 
 

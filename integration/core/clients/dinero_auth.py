@@ -178,6 +178,9 @@ class ApiKeyTokens:
         self.connection = connection
         self.transport = transport
         self.sleep = sleep
+        # The token this client last used: read (and decrypted) from the shared cache once per
+        # client, not once per request; a 401 renews it.
+        self._token = ""
 
     @property
     def cache_key(self) -> str:
@@ -197,10 +200,16 @@ class ApiKeyTokens:
         return token
 
     def token(self) -> str:
-        return self._cached() or self.renew()
+        if not self._token:
+            self._token = self._cached() or self.renew()
+        return self._token
 
     def renew(self, stale: str = "") -> str:
         """A token other than ``stale`` (the one Dinero just refused), fetched by one process at a time."""
+        self._token = self._renewed(stale)
+        return self._token
+
+    def _renewed(self, stale: str) -> str:
         fresh = self._cached()
         if fresh and fresh != stale:
             return fresh  # another process renewed it meanwhile

@@ -26,6 +26,7 @@ and every request still goes through the client's shared rate limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -280,6 +281,16 @@ def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
 # What a line's item must carry for the mappers; an embedded item missing any of these is
 # completed from the product or BOM itself.
 ITEM_FIELDS_NEEDED = ("group", "inventory_enabled")
+# Everything the transfers read of a product or BOM (group and unit for the accounts, the stock
+# flag and cost price for the consumption, name and price for the Dinero product): what is kept
+# of a bound item with its binding, so an unchanged item need not be read again.
+ITEM_FACT_FIELDS = ("number", "type", "name", "group", "group_id", "unit", "unit_id", "inventory_enabled",
+                    "sales_price", *COST_PRICE_FIELDS, "is_barred", "barred", "deleted_at", "is_deleted")
+
+
+def item_facts(item: dict[str, Any]) -> dict[str, Any]:
+    """The part of a product or BOM the transfers read (see :data:`ITEM_FACT_FIELDS`)."""
+    return {name: item[name] for name in ITEM_FACT_FIELDS if name in item}
 
 
 class RelatedRecords:
@@ -290,8 +301,18 @@ class RelatedRecords:
     rate limit). A record Rackbeat no longer has is remembered as missing, not fetched again.
     """
 
-    def __init__(self, client: RackbeatClient) -> None:
+    def __init__(
+        self,
+        client: RackbeatClient,
+        *,
+        known: Callable[[str, str], dict[str, Any] | None] | None = None,
+        learned: Callable[[str, str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        """``known(type, number)`` answers what is already known of an unchanged item (None: read
+        it); ``learned(type, number, item)`` hears of every item read from Rackbeat."""
         self.client = client
+        self.known = known
+        self.learned = learned
         self._items: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._parties: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._units: dict[str, list[dict[str, Any]]] = {}
@@ -299,11 +320,17 @@ class RelatedRecords:
     def item(self, kind: str, number: str) -> dict[str, Any] | None:
         key = (kind, number)
         if key not in self._items:
+            facts = self.known(kind, number) if self.known is not None else None
+            if facts is not None:
+                self._items[key] = facts
+                return facts
             fetch = self.client.get_lot if kind == "lot" else self.client.get_product
             try:
                 self._items[key] = fetch(number)
             except NotFound:
                 self._items[key] = None
+            if self._items[key] is not None and self.learned is not None:
+                self.learned(kind, number, self._items[key])
         return self._items[key]
 
     def alternative_units(self, number: str) -> list[dict[str, Any]]:

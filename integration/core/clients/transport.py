@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.utils import timezone
@@ -116,6 +117,24 @@ def _redact_structure(value: Any) -> Any:
 
 MAX_LOGGED_BODY = 200_000
 
+# What the process environment says for requests to one scheme and host (proxies, CA bundle),
+# as ``requests`` would work it out. It scans the whole environment on every request; a worker's
+# environment does not change while it runs, so it is worked out once per host.
+_ENVIRONMENT: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def environment_for(url: str) -> dict[str, Any]:
+    """``proxies``, ``verify`` and ``cert`` for ``url`` from the environment, worked out once per host."""
+    parts = urlsplit(url)
+    key = (parts.scheme, parts.netloc)
+    found = _ENVIRONMENT.get(key)
+    if found is None:
+        with requests.Session() as probe:
+            merged = probe.merge_environment_settings(url, {}, None, None, None)
+        found = {name: merged[name] for name in ("proxies", "verify", "cert")}
+        _ENVIRONMENT[key] = found
+    return found
+
 
 def retry_after_seconds(response: requests.Response, default: float) -> float:
     """Seconds to wait after a 429: the Retry-After header (seconds or HTTP date), else ``default``."""
@@ -160,6 +179,8 @@ class Transport:
         self.redactor = Redactor()
         self.redactor.add(*secrets)
         self.session = session or requests.Session()
+        # The environment is applied per request from environment_for() instead.
+        self.session.trust_env = False
         if default_headers:
             self.session.headers.update(default_headers)
 
@@ -183,7 +204,7 @@ class Transport:
         try:
             response = self.session.request(
                 method, url, params=params, json=json_body, data=data, files=files, headers=headers,
-                timeout=timeout or self.timeout,
+                timeout=timeout or self.timeout, **environment_for(url),
             )
             return response
         except requests.RequestException as exc:

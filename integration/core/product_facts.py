@@ -1,0 +1,59 @@
+"""What the transfers need of a bound product or BOM, kept with its binding.
+
+An invoice's lines name their products; the sales invoice needs each product's group (the
+revenue account) and unit, the item consumption its stock flag and cost price. Once a product is
+bound, those facts (:data:`~integration.core.clients.rackbeat_documents.ITEM_FACT_FIELDS`) are
+kept on its :class:`~integration.core.models.Binding`, so an invoice whose products are bound and
+unchanged reads only the invoice from Rackbeat.
+
+The facts are written whenever the item is read from Rackbeat (by any transfer), and trusted
+only while nothing says the product changed since: a product webhook or the Rackbeat poll queues
+the product's own operation, and until that operation is done — it reads the product again and
+writes the new facts — every transfer reads the product from Rackbeat as before. A product
+operation that did not end done (the product deleted, a mapping missing) keeps the facts
+untrusted. When products are not transferred for the connection, their changes are not followed,
+so the facts are not used at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
+from accounts.models import Connection
+from integration.core.clients.rackbeat_documents import item_facts
+from integration.core.kinds import Direction, Kind
+from integration.core.models import Binding, IntegrationSettings, SyncOperation
+
+
+def binding_kind(item_type: str) -> str:
+    """The binding kind of a Rackbeat item type (``lot`` is Rackbeat's word for a BOM)."""
+    return Kind.BOM if item_type == "lot" else Kind.PRODUCT
+
+
+def followed(settings: IntegrationSettings) -> bool:
+    """Whether the connection transfers products, and so follows their changes."""
+    return bool(settings.customer_integration_enabled and settings.product_integration_enabled)
+
+
+def known_item(connection: Connection, settings: IntegrationSettings, item_type: str,
+               number: str) -> dict[str, Any] | None:
+    """The kept facts of a bound, unchanged product or BOM; None when it must be read (one query)."""
+    if not followed(settings):
+        return None
+    kind = binding_kind(item_type)
+    changed = SyncOperation.objects.filter(
+        connection=connection, kind=kind, direction=Direction.TO_DINERO, source_key=OuterRef("rackbeat_key"),
+    ).exclude(state=SyncOperation.State.DONE)
+    row = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number) \
+        .annotate(changed=Exists(changed)).values_list("facts", "changed").first()
+    if row is None or not row[0] or row[1]:
+        return None
+    return {**row[0], "type": item_type}
+
+
+def remember_item(connection: Connection, item_type: str, number: str, item: dict[str, Any]) -> None:
+    """Keep what was just read of a product or BOM with its binding (when it is bound)."""
+    Binding.objects.filter(connection=connection, kind=binding_kind(item_type), rackbeat_key=number) \
+        .update(facts=item_facts(item))

@@ -1,0 +1,113 @@
+"""Vendor calls per invoice, counted at the HTTP chokepoint (every request is an HttpExchange row).
+
+Over real HTTP against both emulators: a sales invoice whose customer and products are bound and
+unchanged reads Rackbeat once — the invoice; its products come from what is kept with their
+bindings — and its consumption voucher reads nothing more. A product Rackbeat says changed (its
+webhook or the poll queues its operation) is read again until its own transfer has run. A new
+customer or product is looked up in Dinero once before it is created.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from urllib.parse import unquote_plus
+
+import pytest
+
+from integration.core import engine
+from integration.core.models import Binding, HttpExchange, Kind, SyncOperation, Trigger
+from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer, e2e
+
+USES = (e2e,)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+LINES = [("FV-1", 2, "499.00"), ("RD-9", 5, "29.95")]
+
+
+def _calls(*ops: SyncOperation) -> Counter:
+    """(service, method, path and query) of every request the operations sent."""
+    return Counter((x.service, x.method, x.url.split("/v1/", 1)[-1] if x.service == "dinero" else x.url.split("/api/", 1)[-1])
+                   for x in HttpExchange.objects.filter(operation__in=ops).exclude(url__contains="oauth"))
+
+
+def _invoice_with_consumption(e2e) -> tuple[SyncOperation, SyncOperation]:
+    connection = e2e["connection"]
+    invoice = _book_sales_invoice(e2e["rackbeat"], LINES)
+    sales = _transfer(connection, Kind.SALES_INVOICE, invoice["number"])
+    # The invoice's transfer queues its consumption voucher (run at once: tasks run inline here).
+    consumption = SyncOperation.objects.get(connection=connection, kind=Kind.ITEM_CONSUMPTION,
+                                            source_key=str(invoice["number"]))
+    assert sales.state == consumption.state == SyncOperation.State.DONE, (sales.last_error, consumption.last_error)
+    return sales, consumption
+
+
+def _rackbeat_reads(calls: Counter) -> list[str]:
+    return sorted(path for (service, method, path), n in calls.items() for _ in range(n)
+                  if service == "rackbeat" and method == "GET")
+
+
+@pytest.fixture
+def consuming(e2e):
+    _settings(e2e["connection"], item_consumption_enabled=True, product_integration_enabled=True,
+              sales_invoice_status="booked")
+    return e2e
+
+
+def test_new_customer_and_products_are_looked_up_once_each_before_they_are_created(consuming):
+    sales, _consumption = _invoice_with_consumption(consuming)
+    calls = _calls(sales)
+    lookups = Counter(path.split("?", 1)[0].rsplit("/", 1)[-1] for (service, method, path) in calls.elements()
+                      if service == "dinero" and method == "GET" and "queryFilter=ExternalReference" in unquote_plus(path))
+    # One look-up by reference per object: the contact once, each of the two products once.
+    assert lookups == {"contacts": 1, "products": 2}, calls
+    assert sum(n for (service, method, path), n in calls.items()
+               if service == "dinero" and method == "POST" and path.endswith(("/contacts", "/products"))) == 3
+
+
+def test_bound_unchanged_products_cost_one_rackbeat_read_per_invoice(consuming):
+    _invoice_with_consumption(consuming)  # binds the customer and both products
+    sales, consumption = _invoice_with_consumption(consuming)
+    calls = _calls(sales, consumption)
+    assert _rackbeat_reads(calls) == [f"customer-invoices/{sales.source_key}"], calls
+    # Dinero: the invoice created, read back and booked; the voucher's file, the voucher, its booking.
+    dinero = [(method, path.split("?", 1)[0].split("/", 2)[1]) for (service, method, path) in calls.elements() if service == "dinero"]
+    assert sorted(dinero) == [("GET", "invoices"), ("POST", "files"), ("POST", "invoices"), ("POST", "invoices"),
+                              ("POST", "vouchers"), ("POST", "vouchers")], dinero
+    facts = Binding.objects.get(connection=consuming["connection"], kind=Kind.PRODUCT, rackbeat_key="FV-1").facts
+    assert facts["inventory_enabled"] is True and Decimal(str(facts["cost_price"])) == Decimal("210.50")
+
+
+@pytest.mark.parametrize("trigger", [Trigger.WEBHOOK, Trigger.POLL])
+def test_a_changed_product_is_read_again_until_its_own_transfer_ran(consuming, settings, trigger):
+    connection = consuming["connection"]
+    _invoice_with_consumption(consuming)
+    from sandbox.rackbeat import models as rb
+
+    rb.Item.objects.filter(number="FV-1").update(cost_price=Decimal("220.00"))
+    # Rackbeat's product webhook (or the poll) queues the product's operation; no worker has run it yet.
+    inline = settings.Q_CLUSTER
+    settings.Q_CLUSTER = {**inline, "sync": False}
+    product_op = engine.enqueue(connection, Kind.PRODUCT, "to_dinero", "FV-1", trigger=trigger)
+    settings.Q_CLUSTER = inline
+
+    sales, consumption = _invoice_with_consumption(consuming)
+    assert _rackbeat_reads(_calls(sales, consumption)) == [
+        f"customer-invoices/{sales.source_key}", "products/FV-1"]
+    voucher = consuming["dinero"].get_manual_voucher(consumption.target_id)
+    # 2 × 220.00 (the new cost price) + 5 × 11.00.
+    assert Decimal(str(voucher["Lines"][0].get("Amount", voucher["Lines"][0].get("AmountInclVatValue")))) \
+        == Decimal("495.00")
+
+    product_op = engine.execute_now(product_op)
+    assert product_op.state == SyncOperation.State.DONE, product_op.last_error
+    sales, consumption = _invoice_with_consumption(consuming)
+    assert _rackbeat_reads(_calls(sales, consumption)) == [f"customer-invoices/{sales.source_key}"]
+
+
+def test_product_facts_are_not_trusted_when_products_are_not_followed(consuming):
+    _invoice_with_consumption(consuming)
+    # Without the product transfer no webhook or poll follows the products' changes.
+    _settings(consuming["connection"], product_integration_enabled=False)
+    sales, consumption = _invoice_with_consumption(consuming)
+    reads = _rackbeat_reads(_calls(sales, consumption))
+    assert reads.count("products/FV-1") >= 1 and reads.count("products/RD-9") >= 1
