@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import F
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Connection
 from integration.core import engine
@@ -179,6 +180,9 @@ def test_invoice_changed_after_transfer_needs_attention_with_both_totals_and_is_
     assert op.state == State.NEEDS_ATTENTION
     assert op.last_error == ("Changed in Rackbeat after transfer: Dinero has 125.00 DKK, Rackbeat now has "
                              "150.00 DKK.")
+    with translation.override("da"):  # stored as meaning: read in the reader's language and formats
+        assert op.shown_last_error == ("Ændret i Rackbeat efter overførslen: Dinero har 125,00 DKK, Rackbeat har "
+                                       "nu 150,00 DKK.")
     assert dinero.count("create_invoice") == 1 and len(dinero.invoices) == 1
     op = trigger(live, Kind.SALES_INVOICE, 1001, Trigger.POLL)
     assert op.state == State.NEEDS_ATTENTION and dinero.count("create_invoice") == 1

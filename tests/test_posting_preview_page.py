@@ -72,16 +72,19 @@ def test_fresh_previews_of_one_connection_are_spaced_out(accountant_client, conn
 
 
 @pytest.mark.parametrize(("language", "seen"), [
-    ("da", ["Salgsfaktura 10006 · 07.12.2026 · Kunde A/S · EU", "1.295,00", "3.885,00", "3.885,00 EUR", "Vare med navn"]),
-    ("sv", ["2026-12-07", "1\xa0295,00", "3\xa0885,00 EUR", "Vare med navn"]),
+    ("da", ["Salgsfaktura 10006 · 07.12.2026 · Kunde A/S · EU", "1.295,00", "3.885,00", "3.885,00 EUR", "Vare med navn",
+            "Kundeintegrationen er slået fra"]),
+    ("sv", ["2026-12-07", "1\xa0295,00", "3\xa0885,00 EUR", "Vare med navn", "Kundintegrationen är avstängd"]),
 ])
 def test_the_preview_reads_in_the_readers_language(accountant_client, connection, monkeypatch, language, seen):
     """No "· eu", no "1295.00", "3.0" or "0.0": labels and the language's numbers."""
     from decimal import Decimal
 
     from django.core.cache import caches
+    from django.utils.translation import gettext_noop
 
     from integration.books.posting_preview import PreviewDocument, PreviewLine
+    from integration.core.messages import Message
 
     doc = PreviewDocument(kind="sales_invoice", number="10006", date="2026-12-07", party="Kunde A/S", zone="eu",
                           currency="EUR", rackbeat_total=Decimal("3885.00"), dinero_total=Decimal("3885.00"),
@@ -89,8 +92,13 @@ def test_the_preview_reads_in_the_readers_language(accountant_client, connection
     doc.lines.append(PreviewLine(description="Vare med navn", account=1100, account_name="Salg EU", vat_code="U00",
                                  quantity="3.0", unit_price="1295.00", discount="0.0", amount="3885.00",
                                  amount_incl_vat="3885.00"))
+    doc.notes.append(Message(gettext_noop(
+        "The customer integration is off: this invoice is not transferred until it is on.")))
     monkeypatch.setattr(posting_preview, "preview", lambda connection, count=10: Preview(documents=[doc]))
     caches["shared"].clear()
+    # Made for an English reader first: the cached preview is read in each reader's language.
+    english = accountant_client.post(_url(connection), {"n": "1"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The customer integration is off" in english
     html = accountant_client.post(_url(connection), {"n": "1"}, HTTP_ACCEPT_LANGUAGE=language).content.decode()
     for text in seen:
         assert text in html

@@ -222,3 +222,15 @@ def test_an_account_without_documents_is_not_verifiable_yet_never_all_clear(invo
     check = RackbeatShapeCheck.objects.get(connection=connection)
     assert check.outcome == RackbeatShapeCheck.Outcome.UNVERIFIED
     assert check.get_outcome_display() != "Everything needed was found"
+
+
+def test_field_labels_and_notes_read_in_the_language_of_whoever_runs_the_check():
+    from django.utils import translation
+
+    needs = (Need("invoice number", ("number",)), Need("currency", ("currency",), required=False,
+                                                        note="DKK is assumed without it."))
+    with translation.override("da"):
+        number, currency = check_fields({"number": 7}, needs)
+    assert (number.label, currency.label, currency.note) == ("fakturanummer", "valuta", "Uden det antages DKK.")
+    with translation.override("sv"):
+        assert [r.label for r in check_fields({}, needs)] == ["fakturanummer", "valuta"]

@@ -36,6 +36,7 @@ from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.db.models import Count, Max
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Connection
 from integration.core.clients.errors import ApiError
@@ -49,7 +50,7 @@ from integration.core.clients.rackbeat_documents import (
 )
 from integration.core.countries import vat_zone_label
 from integration.core.handlers import NeedsMapping
-from integration.core.messages import Sentences, Text
+from integration.core.messages import Message, Sentences, Text
 from integration.core.models import Binding, IntegrationSettings, Kind
 from integration.transfers.consumption import _settings_url
 from integration.transfers.invoice_mapping import (
@@ -109,7 +110,8 @@ class PreviewDocument:
     dinero_error: str = ""
     consumption: dict[str, Any] | None = None
     consumption_problem: Problem | None = None
-    notes: list[str] = field(default_factory=list)
+    # Messages, read in the language of whoever looks (the preview is cached across readers).
+    notes: list[Message] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -263,10 +265,12 @@ class _Builder:
                               date=str(invoice.get("invoice_date") or "")[:10],
                               party=party_name(invoice.get("customer")), zone=invoice_vat_zone(invoice))
         if not self.settings.sales_from_rackbeat:
-            doc.notes.append(_("Customer invoices are created in Dinero for this connection, so this invoice is "
-                               "not transferred; shown as it would be posted otherwise."))
+            doc.notes.append(Message(gettext_noop(
+                "Customer invoices are created in Dinero for this connection, so this invoice is not "
+                "transferred; shown as it would be posted otherwise.")))
         elif not self.settings.customer_integration_enabled:
-            doc.notes.append(_("The customer integration is off: this invoice is not transferred until it is on."))
+            doc.notes.append(Message(gettext_noop(
+                "The customer integration is off: this invoice is not transferred until it is on.")))
         credited = invoice.get("credited_invoice_number")
         try:
             payload = map_sales_invoice(
@@ -332,7 +336,8 @@ class _Builder:
                               date=str(invoice.get("invoice_date") or "")[:10],
                               party=party_name(invoice.get("supplier")), zone=supplier_vat_zone(invoice))
         if not self.settings.supplier_integration_enabled:
-            doc.notes.append(_("The supplier integration is off: this invoice is not transferred until it is on."))
+            doc.notes.append(Message(gettext_noop(
+                "The supplier integration is off: this invoice is not transferred until it is on.")))
         contact = _bound(self.connection, Kind.SUPPLIER, supplier_number(invoice)) or ""
         try:
             payload = map_supplier_invoice(invoice, supplier_mappings(self.scope), contact_guid=contact)  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from accounts.models import Connection
 from integration.books.rackbeat_crosschecks import (
@@ -133,88 +133,88 @@ class Section:
 # --- what the service reads, per document --------------------------------------------------------
 
 INVOICE_HEADER = (
-    Need("invoice number", ("number",)),
-    Need("invoice date", ("invoice_date",)),
-    Need("due date", ("due_date",), required=False),
-    Need("currency", ("currency",), required=False, note="DKK is assumed without it."),
-    Need("booked flag", ("is_booked",)),
-    Need("subtotal excl. VAT", ("total_subtotal",), required=False),
-    Need("total incl. VAT", ("total_total",)),
-    Need("customer number", ("customer_id", "customer.number")),
-    Need("VAT zone", ("vat_zone", "customer.vat_zone", "fetched customer.vat_zone")),
-    Need("layout", ("layout_id", "customer.layout_id", "fetched customer.layout_id"), required=False,
-         note="Decides the invoice language in Dinero through the layout mapping."),
-    Need("payment terms", ("payment_terms", "customer.payment_terms", "fetched customer.payment_terms"),
+    Need(gettext_noop("invoice number"), ("number",)),
+    Need(gettext_noop("invoice date"), ("invoice_date",)),
+    Need(gettext_noop("due date"), ("due_date",), required=False),
+    Need(gettext_noop("currency"), ("currency",), required=False, note=gettext_noop("DKK is assumed without it.")),
+    Need(gettext_noop("booked flag"), ("is_booked",)),
+    Need(gettext_noop("subtotal excl. VAT"), ("total_subtotal",), required=False),
+    Need(gettext_noop("total incl. VAT"), ("total_total",)),
+    Need(gettext_noop("customer number"), ("customer_id", "customer.number")),
+    Need(gettext_noop("VAT zone"), ("vat_zone", "customer.vat_zone", "fetched customer.vat_zone")),
+    Need(gettext_noop("layout"), ("layout_id", "customer.layout_id", "fetched customer.layout_id"), required=False,
+         note=gettext_noop("Decides the invoice language in Dinero through the layout mapping.")),
+    Need(gettext_noop("payment terms"), ("payment_terms", "customer.payment_terms", "fetched customer.payment_terms"),
          required=False),
 )
 SALES_LINE = (
-    Need("line text", ("name", "item.name"), required=False),
-    Need("quantity", ("quantity",)),
-    Need("unit price", ("line_price",)),
-    Need("discount %", ("discount_percentage",), required=False),
-    Need("item number", ("child_id", "item.number", "item_id")),
-    Need("item type", ("child_type", "item.type"), required=False, note="product is assumed without it."),
-    Need("unit cost (item consumption)", ("item_cost_price", "cost_price")),
-    Need("VAT rate", ("vat_percentage",), required=False,
-         note="Without it Rackbeat's total is checked against Dinero's after the draft is made."),
-    Need("product group", ("fetched item.group", "item.group", "fetched item.group_id")),
-    Need("stock-tracked flag", ("fetched item.inventory_enabled", "item.inventory_enabled")),
+    Need(gettext_noop("line text"), ("name", "item.name"), required=False),
+    Need(gettext_noop("quantity"), ("quantity",)),
+    Need(gettext_noop("unit price"), ("line_price",)),
+    Need(gettext_noop("discount %"), ("discount_percentage",), required=False),
+    Need(gettext_noop("item number"), ("child_id", "item.number", "item_id")),
+    Need(gettext_noop("item type"), ("child_type", "item.type"), required=False, note=gettext_noop("product is assumed without it.")),
+    Need(gettext_noop("unit cost (item consumption)"), ("item_cost_price", "cost_price")),
+    Need(gettext_noop("VAT rate"), ("vat_percentage",), required=False,
+         note=gettext_noop("Without it Rackbeat's total is checked against Dinero's after the draft is made.")),
+    Need(gettext_noop("product group"), ("fetched item.group", "item.group", "fetched item.group_id")),
+    Need(gettext_noop("stock-tracked flag"), ("fetched item.inventory_enabled", "item.inventory_enabled")),
 )
 CREDIT_NOTE = (
-    Need("credit-note flag", ("is_creditnote", "is_credit_note")),
-    Need("credited invoice number", ("credited_invoice_number",), required=False,
-         note="Links the Dinero credit note to the original invoice when present."),
-    Need("total incl. VAT", ("total_total",)),
+    Need(gettext_noop("credit-note flag"), ("is_creditnote", "is_credit_note")),
+    Need(gettext_noop("credited invoice number"), ("credited_invoice_number",), required=False,
+         note=gettext_noop("Links the Dinero credit note to the original invoice when present.")),
+    Need(gettext_noop("total incl. VAT"), ("total_total",)),
 )
 SUPPLIER_INVOICE = (
-    Need("invoice number", ("number",)),
-    Need("invoice date", ("invoice_date",),
-         note="The only public schema of supplier invoices (2018) has no dates; without it a supplier "
-              "invoice stops, naming the field."),
-    Need("booked flag", ("is_booked",)),
-    Need("total incl. VAT", ("total_total",)),
-    Need("subtotal excl. VAT", ("total_subtotal",), required=False),
-    Need("supplier number", ("supplier_id", "supplier.number")),
-    Need("VAT zone", ("fetched supplier.vat_zone", "supplier.vat_zone", "vat_zone")),
-    Need("supplier's own invoice number", ("supplier_invoice_number",), required=False,
-         note="Shown in the voucher text; Rackbeat's number is used without it."),
+    Need(gettext_noop("invoice number"), ("number",)),
+    Need(gettext_noop("invoice date"), ("invoice_date",),
+         note=gettext_noop("The only public schema of supplier invoices (2018) has no dates; without it a "
+                           "supplier invoice stops, naming the field.")),
+    Need(gettext_noop("booked flag"), ("is_booked",)),
+    Need(gettext_noop("total incl. VAT"), ("total_total",)),
+    Need(gettext_noop("subtotal excl. VAT"), ("total_subtotal",), required=False),
+    Need(gettext_noop("supplier number"), ("supplier_id", "supplier.number")),
+    Need(gettext_noop("VAT zone"), ("fetched supplier.vat_zone", "supplier.vat_zone", "vat_zone")),
+    Need(gettext_noop("supplier's own invoice number"), ("supplier_invoice_number",), required=False,
+         note=gettext_noop("Shown in the voucher text; Rackbeat's number is used without it.")),
 )
 SUPPLIER_LINE = (
-    Need("quantity", ("quantity",)),
-    Need("unit price", ("line_price",)),
-    Need("item number", ("child_id", "item.number", "item_id")),
-    Need("product group", ("fetched item.group", "item.group", "fetched item.group_id")),
+    Need(gettext_noop("quantity"), ("quantity",)),
+    Need(gettext_noop("unit price"), ("line_price",)),
+    Need(gettext_noop("item number"), ("child_id", "item.number", "item_id")),
+    Need(gettext_noop("product group"), ("fetched item.group", "item.group", "fetched item.group_id")),
 )
 PRODUCT = (
-    Need("number", ("number",)),
-    Need("name", ("name",)),
-    Need("product group", ("group", "group_id")),
-    Need("stock-tracked flag", ("inventory_enabled",)),
-    Need("unit", ("unit", "unit_id"), required=False),
-    Need("sales price", ("sales_price",), required=False),
-    Need("cost price", ("cost_price",), required=False),
-    Need("barred flag", ("is_barred",), required=False),
-    Need("changed at", ("updated_at",), required=False, note="The poll asks for changes since its last run."),
+    Need(gettext_noop("number"), ("number",)),
+    Need(gettext_noop("name"), ("name",)),
+    Need(gettext_noop("product group"), ("group", "group_id")),
+    Need(gettext_noop("stock-tracked flag"), ("inventory_enabled",)),
+    Need(gettext_noop("unit"), ("unit", "unit_id"), required=False),
+    Need(gettext_noop("sales price"), ("sales_price",), required=False),
+    Need(gettext_noop("cost price"), ("cost_price",), required=False),
+    Need(gettext_noop("barred flag"), ("is_barred",), required=False),
+    Need(gettext_noop("changed at"), ("updated_at",), required=False, note=gettext_noop("The poll asks for changes since its last run.")),
 )
 PARTY = (
-    Need("number", ("number",)),
-    Need("name", ("name", "company_name")),
-    Need("VAT zone", ("vat_zone",)),
-    Need("country", ("address_country",), required=False),
-    Need("e-mail", ("contact_email",), required=False),
-    Need("VAT number", ("company_vat",), required=False),
-    Need("currency", ("currency",), required=False),
-    Need("payment terms", ("payment_terms",), required=False),
-    Need("changed at", ("updated_at",), required=False),
+    Need(gettext_noop("number"), ("number",)),
+    Need(gettext_noop("name"), ("name", "company_name")),
+    Need(gettext_noop("VAT zone"), ("vat_zone",)),
+    Need(gettext_noop("country"), ("address_country",), required=False),
+    Need(gettext_noop("e-mail"), ("contact_email",), required=False),
+    Need(gettext_noop("VAT number"), ("company_vat",), required=False),
+    Need(gettext_noop("currency"), ("currency",), required=False),
+    Need(gettext_noop("payment terms"), ("payment_terms",), required=False),
+    Need(gettext_noop("changed at"), ("updated_at",), required=False),
 )
 PRODUCT_GROUP = (
-    Need("number", ("number",)),
-    Need("name", ("name",)),
-    Need("domestic VAT rate", ("vat_domestic",), required=False),
+    Need(gettext_noop("number"), ("number",)),
+    Need(gettext_noop("name"), ("name",)),
+    Need(gettext_noop("domestic VAT rate"), ("vat_domestic",), required=False),
 )
-UNIT = (Need("number", ("number",)), Need("name", ("name",)))
-LAYOUT = (Need("number", ("number",)), Need("name", ("name",)),
-          Need("language", ("locale", "language"), required=False))
+UNIT = (Need(gettext_noop("number"), ("number",)), Need(gettext_noop("name"), ("name",)))
+LAYOUT = (Need(gettext_noop("number"), ("number",)), Need(gettext_noop("name"), ("name",)),
+          Need(gettext_noop("language"), ("locale", "language"), required=False))
 
 
 # --- reading values by dotted names --------------------------------------------------------------
@@ -253,8 +253,9 @@ def check_fields(doc: dict[str, Any], needs: tuple[Need, ...], fetched: dict[str
     fetched = fetched or {}
     results = []
     for need in needs:
-        result = FieldResult(label=need.label, status=MISSING, expected=need.names[0], required=need.required,
-                             note=need.note)
+        # Labels and notes are the catalogue's msgids: read in the language of whoever runs the check.
+        result = FieldResult(label=_(need.label), status=MISSING, expected=need.names[0], required=need.required,
+                             note=_(need.note) if need.note else "")
         for position, name in enumerate(need.names):
             value = _value(doc, name, fetched)
             if _present(value):

@@ -8,9 +8,13 @@ the øre, and each line's item, quantity, price and discount.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from integration.core.clients.rackbeat_documents import line_item_ref
+from integration.core.messages import Message, Money
 from integration.transfers.invoice_mapping import money, ore
 
 
@@ -42,13 +46,25 @@ def snapshot(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def describe_change(sent: dict[str, Any], now: dict[str, Any]) -> str:
-    """'' when nothing that was booked changed; else the sentence for the operation page."""
+def _amount(total: Any, currency: str) -> Money | str:
+    """A snapshot's total as an amount in the reader's format; '?' where none was recorded."""
+    try:
+        return Money(Decimal(str(total)), currency) if total not in (None, "") else "?"
+    except InvalidOperation:
+        return str(total)
+
+
+def describe_change(sent: dict[str, Any], now: dict[str, Any]) -> Message | str:
+    """'' when nothing that was booked changed; else the message for the operation page."""
     currency = sent.get("currency") or now.get("currency") or "DKK"
     if sent.get("total") != now.get("total"):
-        return (f"Changed in Rackbeat after transfer: Dinero has {sent.get('total') or '?'} {currency}, "
-                f"Rackbeat now has {now.get('total') or '?'} {now.get('currency') or currency}.")
+        return Message(gettext_noop(
+            "Changed in Rackbeat after transfer: Dinero has %(sent)s, Rackbeat now has %(now)s."),
+            sent=_amount(sent.get("total"), currency),
+            now=_amount(now.get("total"), now.get("currency") or currency))
     if list(sent.get("lines") or []) != list(now.get("lines") or []):
-        return ("Changed in Rackbeat after transfer: the total is the same, but the lines differ. Dinero has: "
-                f"{'; '.join(sent.get('lines') or [])}. Rackbeat now has: {'; '.join(now.get('lines') or [])}.")
+        return Message(gettext_noop(
+            "Changed in Rackbeat after transfer: the total is the same, but the lines differ. Dinero has: "
+            "%(sent)s. Rackbeat now has: %(now)s."),
+            sent="; ".join(sent.get("lines") or []), now="; ".join(now.get("lines") or []))
     return ""
