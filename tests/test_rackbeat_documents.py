@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from integration.core.clients.rackbeat_documents import (
     RelatedRecords,
@@ -228,3 +229,6 @@ def test_credit_note_in_an_unknown_sign_combination_stops_with_rackbeats_own_fig
     assert "quantity -2 × price -100 (line total -200.00)" in message
     assert "subtotal -200.00 DKK" in message and "total -250.00 DKK" in message
     assert "-1027.95" not in message and " 200.00 DKK" not in message
+    with translation.override("da"):  # Rackbeat's signs, in the Danish reader's number format
+        assert str(message).startswith("Kreditnota 1003: Rackbeats tal passer ikke")
+        assert "-200,00 DKK" in str(message) and "-250,00 DKK" in str(message) and "-200.00" not in str(message)

@@ -417,9 +417,9 @@ def map_sales_invoice(
     if is_credit_note and invoice.get("total_subtotal") not in (None, "") \
             and money(invoice.get("total_subtotal"), what="invoice subtotal") != subtotal:
         # Named in the credit note's figures as Rackbeat shows them, not as read in Dinero's direction.
-        raise TotalsNotReproducible(_credit_note_figures(as_written, currency), hint=(
+        raise TotalsNotReproducible(_credit_note_figures(as_written, currency), hint=Message(gettext_noop(
             "Check the signs of the credit note's lines in Rackbeat (a credit note's lines all carry the minus in "
-            "the same place), correct it or transfer it by hand, then mark the operation handled."))
+            "the same place), correct it or transfer it by hand, then mark the operation handled.")))
     try:
         _check_reproducible(invoice, subtotal=subtotal, expected_totals=(expected_total, alternative_total),
                             currency=currency, vat_known=vat_known)
@@ -464,33 +464,49 @@ def map_sales_invoice(
     )
 
 
-def _credit_note_figures(written: dict[str, Any], currency: str) -> str:
+def _figure(value: Any) -> Decimal | str:
+    """A figure as Rackbeat wrote it (its sign kept), shown in the reader's number format."""
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _credit_note_figures(written: dict[str, Any], currency: str) -> Message:
     """Why a credit note cannot be read, in Rackbeat's own figures (signs as Rackbeat writes them)."""
-    number = written.get("number")
     lines = []
     for position, line in enumerate(written.get("lines") or [], start=1):
         if line_item(line) is None and not line.get("line_price"):
             continue
-        total = line.get("line_total", line.get("total_subtotal"))
-        figures = f"quantity {line.get('quantity')} × price {line.get('line_price')}"
-        if total not in (None, ""):
-            figures += f" (line total {total})"
         name = str(line.get("name") or "").strip()
-        lines.append(f"line {position}{f' ({name})' if name else ''}: {figures}")
-    return (f"Credit note {number}: Rackbeat's figures fit none of the sign conventions the service reads "
-            f"(negative quantities, negative unit prices, or negative line totals with positive quantities and "
-            f"prices), so its lines cannot be matched with its totals. In Rackbeat: {'; '.join(lines)}; "
-            f"{_header_figures(written, currency)}.")
+        label = (Message(gettext_noop("line %(position)s (%(name)s):"), position=position, name=name) if name
+                 else Message(gettext_noop("line %(position)s:"), position=position))
+        figures = Message(gettext_noop("quantity %(quantity)s × price %(price)s"),
+                          quantity=_figure(line.get("quantity")), price=_figure(line.get("line_price")))
+        total = line.get("line_total", line.get("total_subtotal"))
+        line_total = (Message(gettext_noop("(line total %(total)s)"), total=_figure(total))
+                      if total not in (None, "") else None)
+        lines.append(Sentences(label, figures, line_total))
+    return Message(gettext_noop(
+        "Credit note %(number)s: Rackbeat's figures fit none of the sign conventions the service reads "
+        "(negative quantities, negative unit prices, or negative line totals with positive quantities and "
+        "prices), so its lines cannot be matched with its totals. In Rackbeat: %(lines)s; %(totals)s."),
+        number=str(written.get("number") or ""), lines=Sentences(*lines, separator="; "),
+        totals=_header_figures(written, currency))
 
 
-def _header_figures(written: dict[str, Any], currency: str) -> str:
-    return ", ".join(f"{label} {written.get(field)} {currency}" for label, field in (
-        ("subtotal", "total_subtotal"), ("VAT", "total_vat"), ("total", "total_total"))
-        if written.get(field) not in (None, "")) or "no totals"
+def _header_figures(written: dict[str, Any], currency: str) -> Sentences | Message:
+    figures = [Message(label, amount=Money(value, currency)) for label, value in (
+        (gettext_noop("subtotal %(amount)s"), _figure(written.get("total_subtotal"))),
+        (gettext_noop("VAT %(amount)s"), _figure(written.get("total_vat"))),
+        (gettext_noop("total %(amount)s"), _figure(written.get("total_total"))))
+        if isinstance(value, Decimal)]
+    return Sentences(*figures, separator=", ") if figures else Message(gettext_noop("no totals"))
 
 
-def _credit_note_header(written: dict[str, Any], currency: str) -> str:
-    return f"Rackbeat shows the credit note with {_header_figures(written, currency)}."
+def _credit_note_header(written: dict[str, Any], currency: str) -> Message:
+    return Message(gettext_noop("Rackbeat shows the credit note with %(figures)s."),
+                   figures=_header_figures(written, currency))
 
 
 def _check_reproducible(invoice: dict[str, Any], *, subtotal: Decimal, expected_totals: tuple[Decimal, Decimal],
