@@ -26,6 +26,7 @@ from integration.core.clients.rackbeat_documents import (
     CREDIT_NOTE_FLAGS,
     in_dinero_direction,
     is_credit_note,
+    line_amount_as_written,
     line_item_ref,
     number_or_none,
 )
@@ -159,15 +160,7 @@ def cost_finding(doc: dict[str, Any]) -> Finding:
 
 def _line_amount(line: dict[str, Any]) -> Decimal | None:
     """A line's amount excluding VAT, after its discount: its line total, else quantity × price."""
-    for name in ("line_total", "total_subtotal"):
-        amount = number_or_none(line.get(name))
-        if amount is not None:
-            return amount
-    quantity, price = number_or_none(line.get("quantity")), number_or_none(line.get("line_price"))
-    if quantity is None or price is None:
-        return None
-    discount = number_or_none(line.get("discount_percentage")) or Decimal(0)
-    return quantity * price * (1 - discount / HUNDRED)
+    return line_amount_as_written(line, after_discount=True)
 
 
 def vat_finding(doc: dict[str, Any]) -> Finding:

@@ -220,8 +220,9 @@ def stored_negative(doc: dict[str, Any]) -> bool:
     return total < 0
 
 
-def line_amount_as_written(line: dict[str, Any]) -> Decimal | None:
-    """A line's amount excluding VAT with Rackbeat's own sign: its line total, else quantity × price."""
+def line_amount_as_written(line: dict[str, Any], *, after_discount: bool = False) -> Decimal | None:
+    """A line's amount excluding VAT with Rackbeat's own sign: its line total, else quantity × price
+    (less the line's discount percentage with ``after_discount``)."""
     for name in ("line_total", "total_subtotal"):
         number = number_or_none(line.get(name))
         if number is not None:
@@ -229,7 +230,8 @@ def line_amount_as_written(line: dict[str, Any]) -> Decimal | None:
     quantity, price = number_or_none(line.get("quantity")), number_or_none(line.get("line_price"))
     if quantity is None or price is None:
         return None
-    return quantity * price
+    discount = (number_or_none(line.get("discount_percentage")) or Decimal(0)) if after_discount else Decimal(0)
+    return quantity * price * (1 - discount / 100)
 
 
 def in_dinero_direction(doc: dict[str, Any]) -> dict[str, Any]:
