@@ -58,8 +58,8 @@ def test_a_disagreeing_total_cost_stops_the_consumption_with_both_figures(invoic
     consumption = _transfer(connection, Kind.ITEM_CONSUMPTION, invoice["number"])
 
     assert consumption.state == SyncOperation.State.NEEDS_ATTENTION
-    assert (f"Invoice {invoice['number']}: Rackbeat's total cost (total_cost) is 2536.50 DKK, but its lines give "
-            "2537.00 DKK (unit cost × quantity over 2 lines with an item). 1 of them converted to the product's "
+    assert (f"Invoice {invoice['number']}: Rackbeat's total cost (total_cost) is 2,536.50 DKK, but its lines give "
+            "2,537.00 DKK (unit cost × quantity over 2 lines with an item). 1 of them converted to the product's "
             "base unit by its alternative units.") in consumption.last_error
     from sandbox.dinero.models import Voucher
 
@@ -74,4 +74,4 @@ def test_the_shape_check_reads_the_alternative_units_too(invoice_world):  # noqa
     (cost,) = [f for s in check.sections if s["title"] == "Booked customer invoice" for f in s["findings"]
                if f["label"] == "cost total against the lines"]
     assert cost["status"] == "verified"
-    assert "5063.00 DKK equals" in cost["text"] and "1 of them converted" in cost["text"]
+    assert "5,063.00 DKK equals" in cost["text"] and "1 of them converted" in cost["text"]
