@@ -25,6 +25,10 @@ Rounds of the trees alternate, so before and after share the machine's load; the
 ``--rounds`` is reported with the load average, and beside it the same figure less what the
 worker spends idle (measured for 20 s before the rounds) over the round's wall time.
 
+``--spy PATH`` samples every process of the first tree's ``qcluster`` (sentinel, pusher, workers,
+monitor) with py-spy while the rounds run, only while they are on the CPU, and writes collapsed
+stacks to PATH: where the worker's CPU goes, django-q2's own bookkeeping included.
+
 ``--profile PATH`` instead books one burst with the worker stopped and then runs the queued
 operations in one process under cProfile (timed by process CPU time) (the same ``integration.tasks.run_operation`` the
 worker runs), writing the statistics to PATH and the top entries to stdout.
@@ -37,6 +41,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -58,6 +64,9 @@ RACKBEAT_TOKEN = "chaos-rackbeat-token-0-0123456789"  # chaos.world's token of c
 CUSTOMERS = list(range(3001, 3021))                   # chaos.world's existing customers
 LINES = [("FV-100", 2, "499.00"), ("RD-10", 3, "29.95")]  # two stock-tracked items of chaos.world
 RAISED = "100000"  # budgets far above the run: CPU is measured, not the vendors' bound
+# config.settings' development keys, spelled out for the service's processes run with DEBUG off.
+DEV_SECRET_KEY = "dev-only-insecure-key-8c1f0d4e2b7a49e6a3d5c9f1b0e7d2a6c4f8e1b3d5a7c9e0f2b4d6a8c0e2f4"
+DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="
 
 
 def say(message: str) -> None:
@@ -138,6 +147,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database", default="rd_i25_cost", help="database of the first tree (others: _2, _3 …)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--profile", default="", help="cProfile one burst of --invoices to this path instead")
+    parser.add_argument("--debug-service", action="store_true",
+                        help="run the worker and the intake with DEBUG on (how figures before 2026-12-07 15:00 were taken)")
+    parser.add_argument("--spy", default="", help="sample the first tree's qcluster (every process) with py-spy "
+                        "during the rounds, collapsed stacks to this path (py-spy on PATH or in $PY_SPY)")
     return parser.parse_args(argv)
 
 
@@ -262,6 +275,12 @@ class World:
             "DINERO_RATE_LIMIT_PER_MINUTE": RAISED, "RACKBEAT_RATE_LIMIT_PER_MINUTE": RAISED,
             "POLL_INTERVAL_MINUTES": "60",
         })
+        if role in ("worker", "intake") and not self.args.debug_service:
+            # The service as in production: DEBUG off (no query log, no debug cursor), no sandbox.
+            # The keys are the development ones the setup encrypted and signed with.
+            env.update({"DEBUG": "false", "SANDBOX_ENABLED": "false", "SECRET_KEY": DEV_SECRET_KEY,
+                        "FIELD_ENCRYPTION_KEYS": DEV_FIELD_KEY, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                        "SECURE_SSL_REDIRECT": "false"})
         return env
 
     def setup(self) -> None:
@@ -284,8 +303,8 @@ class World:
         self.sampler.backends[f"bench_{self.label}_intake"] = f"{self.label}:intake_db"
         self.sampler.groups[self.processes["intake"].pid] = f"{self.label}:intake"
 
-    def inside(self, step: str, extra: dict[str, str] | None = None) -> None:
-        env = {**self.env("setup"), **(extra or {})}
+    def inside(self, step: str, extra: dict[str, str] | None = None, role: str = "setup") -> None:
+        env = {**self.env(role), **(extra or {})}
         subprocess.run([PYTHON, str(Path(__file__).resolve()), "--inside", step], cwd=self.tree,
                        env=env, check=True, stdin=subprocess.DEVNULL, timeout=900)
 
@@ -444,10 +463,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if not world.settled(world.invoice_count):
                 say(f"{world.label}: the warm-up did not settle: {world.states()}")
             world.idle()
+        spy = start_spy(args.spy, worlds[0].processes["worker"].pid) if args.spy else None
         for number in range(args.rounds):
             for world in worlds:
                 figures = world.round()
                 say(f"{world.label} round {number + 1}: {json.dumps(figures)}")
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         return {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                             "note": os.environ.get("BENCH_NOTE", "")},
                 "invoices_per_round": args.invoices, "workers": args.workers,
@@ -456,6 +479,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         sampler.stopped.set()
         for world in worlds:
             world.close()
+
+
+def start_spy(path: str, pid: int) -> subprocess.Popen:
+    """py-spy sampling ``pid`` and its children while they are on the CPU (not waiting)."""
+    binary = os.environ.get("PY_SPY") or shutil.which("py-spy") or "py-spy"
+    return subprocess.Popen([binary, "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
+                             "--nonblocking", "--format", "raw", "--output", str(Path(path).resolve())],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def profile(args: argparse.Namespace) -> None:
@@ -473,7 +504,7 @@ def profile(args: argparse.Namespace) -> None:
         while time.monotonic() < deadline and world.sql(
                 "SELECT count(*) FROM integration_syncoperation WHERE kind = 'sales_invoice'")[0][0] < world.invoice_count:
             time.sleep(0.5)
-        world.inside("profile", {"BENCH_PROFILE_PATH": str(Path(args.profile).resolve())})
+        world.inside("profile", {"BENCH_PROFILE_PATH": str(Path(args.profile).resolve())}, role="worker")
     finally:
         world.close()
 

@@ -107,6 +107,8 @@ def environments(args: argparse.Namespace, port: int, database: str) -> tuple[di
     common.update({
         "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "Q_WORKERS": str(args.workers),
+        # Every task's result is kept: the bench counts the start sync's task executions.
+        "Q_SAVE_LIMIT": "0",
         # Raised so the budgets are not the bound (the emulators' are raised in the database).
         "DINERO_RATE_LIMIT_PER_MINUTE": str(args.dinero_budget), "RACKBEAT_RATE_LIMIT_PER_MINUTE": str(RAISED),
     })

@@ -252,7 +252,11 @@ Q_CLUSTER = {
     "ack_failures": True,
     "max_attempts": 1,
     "catch_up": False,
-    "save_limit": 100,
+    # django-q2 keeps no record of tasks that succeeded (-1): a task only runs an operation, whose
+    # row and timeline are the record. With a positive limit every finished task would read and
+    # lock up to that many stored results to prune one (a third of a burst's database work).
+    # Failed tasks are kept either way.
+    "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
     "time_zone": TIME_ZONE,
     "poll": 0.2,
     "label": "Task queue",

@@ -12,6 +12,7 @@ from django.utils import translation
 
 from accounts.models import Connection, Membership
 from accounts.roles import ACCOUNTANT, SUPPORT_CONSULTANT, ensure_roles
+from integration.core.clients import ratelimit
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,14 @@ def site_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def budget_rows_read_afresh():
+    """The limiter remembers the budget rows this process last wrote; the database under them is
+    emptied between tests (and SQLite may give a new row an old row's id)."""
+    ratelimit.forget_rows()
+    yield
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import pytest
 from django.core.cache import caches
 
 from integration.core import engine
-from integration.core.models import Binding, HttpExchange, Kind, SyncOperation, Trigger
+from integration.core.clients.ratelimit import SharedRateLimiter
+from integration.core.models import Binding, HttpExchange, Kind, RateLimitWindow, SyncOperation, Trigger
 from tests.test_e2e_invoices import _book_sales_invoice, _settings, _transfer, e2e
 
 USES = (e2e,)
@@ -79,6 +80,18 @@ def test_bound_unchanged_products_cost_one_rackbeat_read_per_invoice(consuming):
                               ("POST", "vouchers"), ("POST", "vouchers")], dinero
     facts = Binding.objects.get(connection=consuming["connection"], kind=Kind.PRODUCT, rackbeat_key="FV-1").facts
     assert facts["inventory_enabled"] is True and Decimal(str(facts["cost_price"])) == Decimal("210.50")
+
+
+def test_every_answer_is_in_the_shared_budgets_once_the_transfers_end(consuming):
+    """The transfers write their answers' times to the budgets with the next request or at their
+    end: nothing they sent is left counted as in flight."""
+    _invoice_with_consumption(consuming)
+    _invoice_with_consumption(consuming)
+    limiter = SharedRateLimiter(100)
+    windows = {window.key: (limiter.in_flight(window.key), limiter.used(window.key))
+               for window in RateLimitWindow.objects.all()}
+    assert {key.split(":", 1)[0] for key in windows} == {"dinero", "rackbeat"}, windows
+    assert all(flying == 0 and used > 0 for flying, used in windows.values()), windows
 
 
 @pytest.mark.parametrize("trigger", [Trigger.WEBHOOK, Trigger.POLL])

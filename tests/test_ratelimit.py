@@ -205,6 +205,50 @@ def test_a_clients_own_requests_cost_one_statement_per_grant_and_per_answer():
 
 
 @pytest.mark.django_db
+def test_deferred_answers_are_written_with_the_next_grant_and_by_flush():
+    """A transfer's requests cost one statement each and one at its end; meanwhile every other
+    process counts the answered request as in flight ("now"): more than it is, never less."""
+    from django.test.utils import CaptureQueriesContext
+
+    fake = FakeTime()
+    rl, other = limiter(100, fake), limiter(100, fake)
+    rl.finish("dinero:400555", rl.start("dinero:400555"))  # the row exists and is known
+    answers = []
+    with CaptureQueriesContext(db_connection) as queries:
+        for _ in range(5):
+            ticket = rl.start("dinero:400555")
+            fake.now += 0.2
+            rl.finish("dinero:400555", ticket, defer=True)
+            answers.append(fake.now)
+    assert len(queries.captured_queries) == 5
+    assert all(q["sql"].lstrip().startswith("UPDATE") for q in queries.captured_queries)
+    # The last answer is not written yet: the database holds that request as in flight.
+    assert other.in_flight("dinero:400555") == 1
+    assert other.used("dinero:400555") == 6
+    fake.now += 30
+    with CaptureQueriesContext(db_connection) as queries:
+        rl.flush()
+        rl.flush()  # nothing left to write
+    assert len(queries.captured_queries) == 1
+    assert other.in_flight("dinero:400555") == 0
+    # Stamped when each answer came, not when it was written.
+    assert other.granted_at("dinero:400555")[1:] == pytest.approx(answers, abs=0.001)
+
+
+@pytest.mark.django_db
+def test_a_deferred_answer_counts_at_its_answer_time_for_its_own_limiter():
+    fake = FakeTime()
+    rl, other = limiter(1, fake), limiter(1, fake)
+    rl.finish("dinero:400555", rl.start("dinero:400555"), defer=True)  # answered at T0
+    fake.now += SPAN + 1
+    # Another process still sees the request in flight: for it the budget is full until its flight ends.
+    assert other.try_acquire("dinero:400555") > 0
+    # The limiter that knows the answer counts it at T0: that moment has left the span.
+    assert rl.try_acquire("dinero:400555") == 0
+    assert other.in_flight("dinero:400555") == 0  # the grant wrote the answer with it
+
+
+@pytest.mark.django_db
 def test_a_grant_by_another_process_in_between_is_read_before_counting():
     fake = FakeTime()
     mine, other = limiter(2, fake), limiter(2, fake)

@@ -369,16 +369,34 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
     return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem)
 
 
-def _context(op: SyncOperation) -> TransferContext:
+def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferContext:
+    """The clients and settings of one attempt. With ``defer_answers`` the clients write each
+    answer's time to the shared budget with their next request (see
+    :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
+    writes the rest when the attempt ends."""
     connection = op.connection
     integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+
+    def built(client: Any) -> Any:
+        client.transport.defer_answers = defer_answers
+        return client
+
     return TransferContext(
         connection=connection,
         settings=integration_settings,
-        rackbeat=LazyClient(lambda: rackbeat_client(connection, op)),  # type: ignore[arg-type]
-        dinero=LazyClient(lambda: dinero_client(connection, op)),  # type: ignore[arg-type]
+        rackbeat=LazyClient(lambda: built(rackbeat_client(connection, op))),  # type: ignore[arg-type]
+        dinero=LazyClient(lambda: built(dinero_client(connection, op))),  # type: ignore[arg-type]
         operation=op,
     )
+
+
+def _flush_answers(ctx: TransferContext) -> None:
+    for client in (ctx.rackbeat, ctx.dinero):
+        if isinstance(client, LazyClient):
+            client = client._client  # None: never built, nothing sent
+        transport = getattr(client, "transport", None)
+        if transport is not None:
+            transport.flush()
 
 
 def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]:
@@ -387,8 +405,16 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
         return _failed(op, Message(gettext_noop(
             "No transfer exists for %(kind)s in the direction %(direction)s."),
             kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
+    ctx = _context(op, defer_answers=True)
     try:
-        result = handler(op, _context(op))
+        return _outcome(op, handler, ctx)
+    finally:
+        _flush_answers(ctx)
+
+
+def _outcome(op: SyncOperation, handler: Any, ctx: TransferContext) -> tuple[dict[str, Any], errors.ApiError | None]:
+    try:
+        result = handler(op, ctx)
     except SkipTransfer as exc:
         return {"state": State.SKIPPED, "outcome": exc.args[0] if exc.args else "", **_clear_error()}, None
     except TransferProblem as exc:

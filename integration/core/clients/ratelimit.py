@@ -18,7 +18,11 @@ API for the same customer, so the budget lives in one ``RateLimitWindow`` row pe
 * **one conditional UPDATE per grant, one per answer** — the new log is written with
   ``UPDATE … WHERE key = %s AND version = <the version read>``; a process that lost the race to
   another reads again. Both PostgreSQL and SQLite serialise the update, so two processes can never
-  both take the last slot;
+  both take the last slot. The row a process last read or wrote is tried without reading it again
+  (the version decides), and a transfer's answers may be *deferred* (``finish(…, defer=True)``):
+  each is written with the next grant for the same key, or by :meth:`flush` when the transfer
+  ends — until then the request counts as in flight ("now") for every other process, never less
+  than it should, and this limiter already counts it at its answer time;
 * ``blocked_until`` records the vendor's Retry-After after a 429: nobody sends for that key until
   then.
 
@@ -98,11 +102,8 @@ class SharedRateLimiter:
             if safety_seconds is None else safety_seconds
         # The span within which at most ``limit`` grants may fall.
         self.span = WINDOW_SECONDS + max(safety, 0.0)
-        # Each key's row as this limiter last wrote it. A grant or an answer is first tried as the
-        # conditional UPDATE against it, without reading the row: the version in the WHERE clause
-        # makes that exactly as safe as a fresh read (any other write moved the version, and then
-        # the row is read again). One statement per step instead of two for a client's own burst.
-        self._known: dict[str, dict[str, Any]] = {}
+        # Answers not written yet, per key: ticket → answer time (see :meth:`finish`).
+        self._answers: dict[str, dict[str, float]] = {}
 
     # --- public API ---------------------------------------------------------------------------
     def start(self, key: str) -> str:
@@ -115,14 +116,30 @@ class SharedRateLimiter:
         self._acquire(key, ticket)
         return ticket
 
-    def finish(self, key: str, ticket: str) -> None:
-        """The answer to the request with ``ticket`` arrived (or it failed): stamp it now."""
+    def finish(self, key: str, ticket: str, *, defer: bool = False) -> None:
+        """The answer to the request with ``ticket`` arrived (or it failed): stamp it now.
+
+        ``defer`` keeps the stamp in this limiter until its next grant for ``key`` or
+        :meth:`flush`, which write it with their own statement. Meanwhile the log in the database
+        holds the request as in flight, which every process counts as "now": more than it is, never
+        less. A caller that defers must call :meth:`flush` when its work ends.
+        """
+        self._answers.setdefault(key, {})[ticket] = round(self.clock(), 3)
+        if not defer:
+            self._write_answers(key)
+
+    def flush(self) -> None:
+        """Write every deferred answer (see :meth:`finish`)."""
+        for key in list(self._answers):
+            self._write_answers(key)
+
+    def _write_answers(self, key: str) -> None:
+        if not self._answers.get(key):
+            return
         for attempt in range(MAX_RACES):
             row = self._current(key, fresh=attempt > 0)
             now = self.clock()
-            log = _Log.parse(row["grants"])
-            log.flying.pop(ticket, None)
-            log.add_done(now)
+            log = self._parse(key, row)
             if self._write(key, row, log.pruned(now, self.span)):
                 return
 
@@ -152,15 +169,16 @@ class SharedRateLimiter:
             # The row is read before the clock: a grant written before this read was stamped no
             # later than ``now`` (on one clock), so the log read holds every grant that can share
             # a span with ours; a grant written after it makes our conditional update fail. (The
-            # row this limiter wrote last counts as read: the update succeeds only if it is current.)
-            row = self._current(key, fresh=attempt > 0)
+            # row this process last read or wrote counts as read: the update succeeds only if it is
+            # current. A wait is only told from a row read now: a remembered one may be stale.)
+            known = None if attempt > 0 else _KNOWN.get(key)
+            row = known if known is not None else self._row(key)
             now = self.clock()
-            blocked = _blocked_seconds(row["blocked_until"], now)
-            if blocked > 0:
-                return blocked
-            log = _Log.parse(row["grants"])
-            wait = self._wait(log.counted(now, self.span), now)
+            log = self._parse(key, row)
+            wait = max(_blocked_seconds(row["blocked_until"], now), self._wait(log.counted(now, self.span), now))
             if wait > 0:
+                if known is not None:
+                    continue
                 return wait
             if ticket is None:
                 log.add_done(now)
@@ -241,6 +259,14 @@ class SharedRateLimiter:
         return sorted([*log.done, *log.flying.values()])
 
     # --- the log ----------------------------------------------------------------------------
+    def _parse(self, key: str, row: dict[str, Any]) -> _Log:
+        """The log of ``row`` with this limiter's deferred answers for ``key`` applied."""
+        log = _Log.parse(row["grants"])
+        for ticket, answered in self._answers.get(key, {}).items():
+            log.flying.pop(ticket, None)
+            log.add_done(answered)
+        return log
+
     def _counted(self, row: dict[str, Any], now: float) -> list[float]:
         return _Log.parse(row["grants"]).counted(now, self.span)
 
@@ -254,31 +280,48 @@ class SharedRateLimiter:
     # --- database steps ---------------------------------------------------------------------
     @staticmethod
     def _row(key: str) -> dict[str, Any]:
-        fields = ("grants", "version", "blocked_until", "promised_until", "money_promised_until")
+        fields = ("id", "grants", "version", "blocked_until", "promised_until", "money_promised_until")
         row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
-        if row is not None:
-            return row
-        try:
-            with transaction.atomic():
-                RateLimitWindow.objects.create(key=key, grants="[]", version=0)
-        except IntegrityError:
-            pass  # another process created it first
-        return RateLimitWindow.objects.filter(key=key).values(*fields).get()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    RateLimitWindow.objects.create(key=key, grants="[]", version=0)
+            except IntegrityError:
+                pass  # another process created it first
+            row = RateLimitWindow.objects.filter(key=key).values(*fields).get()
+        _KNOWN[key] = row
+        return row
 
     def _current(self, key: str, *, fresh: bool) -> dict[str, Any]:
-        """The row as this limiter last wrote it, or (``fresh``, or none written) as stored."""
-        known = None if fresh else self._known.get(key)
+        """The row as this process last read or wrote it, or (``fresh``, or none known) as stored."""
+        known = None if fresh else _KNOWN.get(key)
         return known if known is not None else self._row(key)
 
     def _write(self, key: str, row: dict[str, Any], log: _Log) -> bool:
         grants, version = log.dumps(), row["version"]
-        written = bool(RateLimitWindow.objects.filter(key=key, version=version).update(
+        # The row's id as well as its version: a row deleted and created again starts its versions anew.
+        written = bool(RateLimitWindow.objects.filter(pk=row["id"], key=key, version=version).update(
             grants=grants, version=version + 1))
         if written:
-            self._known[key] = {**row, "grants": grants, "version": version + 1}
+            _KNOWN[key] = {**row, "grants": grants, "version": version + 1}
+            # The deferred answers of this key are in the log now.
+            self._answers.pop(key, None)
         else:
-            self._known.pop(key, None)
+            _KNOWN.pop(key, None)
         return written
+
+
+# Each key's row as this process last read or wrote it. A grant or an answer is first tried as the
+# conditional UPDATE against it, without reading the row: the version in the WHERE clause makes
+# that exactly as safe as a fresh read (any other write moved the version, and then the row is
+# read again). One statement per step instead of two while this process has the row's last version
+# (a worker's own burst; the budget check before a transfer, then its first request).
+_KNOWN: dict[str, dict[str, Any]] = {}
+
+
+def forget_rows() -> None:
+    """Read every budget row afresh from now on (tests: the database is emptied between them)."""
+    _KNOWN.clear()
 
 
 class _Log:

@@ -176,6 +176,10 @@ class Transport:
         self.on_exchange = on_exchange
         self.limiter = limiter
         self.limiter_key = limiter_key
+        # When set (a transfer's clients), each answer's time is written to the limiter with the
+        # next request's grant or by flush() at the transfer's end: one statement per request.
+        self.defer_answers = False
+        self._deferred = False
         self.redactor = Redactor()
         self.redactor.add(*secrets)
         self.session = session or requests.Session()
@@ -221,9 +225,23 @@ class Transport:
         # request). A failure here must not hide the vendor's answer: the request then counts as
         # in flight until the limiter's MAX_FLIGHT_SECONDS, which only slows later requests.
         try:
-            self.limiter.finish(self.limiter_key, ticket)
+            if self.defer_answers:
+                self.limiter.finish(self.limiter_key, ticket, defer=True)
+                self._deferred = True
+            else:
+                self.limiter.finish(self.limiter_key, ticket)
         except Exception:
             logger.exception("Could not record the answer time of a %s request", self.service)
+
+    def flush(self) -> None:
+        """Write the answer times kept back (``defer_answers``); never raises, like the answers."""
+        if self.limiter is None or not self._deferred:
+            return
+        self._deferred = False
+        try:
+            self.limiter.flush()
+        except Exception:
+            logger.exception("Could not record the answer times of %s requests", self.service)
 
     def _report(self, method, url, params, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
         if self.on_exchange is None:
