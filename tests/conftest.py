@@ -12,7 +12,7 @@ from django.utils import translation
 
 from accounts.models import Connection, Membership
 from accounts.roles import ACCOUNTANT, SUPPORT_CONSULTANT, ensure_roles
-from integration.core.clients import ratelimit
+from integration.core.clients import dinero_auth, ratelimit
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +26,12 @@ def site_language():
 
 
 @pytest.fixture(autouse=True)
-def budget_rows_read_afresh():
-    """The limiter remembers the budget rows this process last wrote; the database under them is
-    emptied between tests (and SQLite may give a new row an old row's id)."""
+def process_memory_read_afresh():
+    """The limiter remembers the budget rows this process last wrote, and the Dinero clients the
+    token they last read; the database and the shared cache under them are emptied between tests
+    (and SQLite may give a new row an old row's id)."""
     ratelimit.forget_rows()
+    dinero_auth.forget_recent_tokens()
     yield
 
 

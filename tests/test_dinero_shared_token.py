@@ -55,14 +55,22 @@ def test_a_client_reads_the_shared_token_once_for_all_its_requests(dinero_settin
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
+    from integration.core.clients import dinero_auth
+
     responses.post(TOKEN_URL, json=token_answer("access-token-1"))
     responses.get(url("/v1/{org}/vatTypes"), json=[])
     make_client(connection).vat_types()  # the token is in the shared cache now
+    dinero_auth.forget_recent_tokens()  # as another process would start: nothing in its memory
     client = make_client(type(connection).objects.get(pk=connection.pk))
     with CaptureQueriesContext(db) as queries:
         for _ in range(4):
             client.vat_types()
     assert sum("shared_cache" in q["sql"] for q in queries.captured_queries) == 1
+    # The process's next transfers use the token it read without reading it again.
+    with CaptureQueriesContext(db) as queries:
+        make_client(type(connection).objects.get(pk=connection.pk)).vat_types()
+    assert sum("shared_cache" in q["sql"] for q in queries.captured_queries) == 0
+    assert len([c for c in responses.calls if c.request.url == TOKEN_URL]) == 1
 
 
 @responses.activate

@@ -21,11 +21,13 @@ broker other than the ORM one the operation is left to the ``run_due`` schedule.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
@@ -48,16 +50,36 @@ def due_operations(*, waiting_connection_states: tuple[str, ...]) -> Any:
 def candidates(preferred: int | None, *, waiting_connection_states: tuple[str, ...],
                rng: random.Random | None = None) -> list[int]:
     """Operation ids to try claiming, best first (see the module docstring)."""
+    return list(itertools.islice(
+        each_candidate(preferred, waiting_connection_states=waiting_connection_states, rng=rng), CANDIDATES))
+
+
+def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[str, ...],
+                   rng: random.Random | None = None) -> Iterator[int]:
+    """:func:`candidates` one at a time: a worker whose first claim succeeds asks for no more.
+
+    Two statements find the first: the due and running operations counted per connection in one,
+    then whether the task's own operation keeps its place. Each further candidate costs one more.
+    """
     rng = rng or random.Random()
     due = due_operations(waiting_connection_states=waiting_connection_states)
-    oldest = dict(due.values("connection").annotate(oldest=Min("next_attempt_at")).order_by()
-                  .values_list("connection", "oldest"))
-    if not oldest:
-        return []
-    running = dict(
-        SyncOperation.objects.filter(state=State.RUNNING, connection__in=list(oldest))
-        .values("connection").annotate(n=Count("pk")).order_by().values_list("connection", "n")
+    now = timezone.now()
+    pending_due = Q(state=State.PENDING, next_attempt_at__lte=now)
+    per_connection = (
+        SyncOperation.objects.filter(pending_due | Q(state=State.RUNNING))
+        .exclude(connection__state__in=waiting_connection_states)
+        .values("connection")
+        .annotate(oldest=Min("next_attempt_at", filter=pending_due), n=Count("pk", filter=Q(state=State.RUNNING)))
+        .order_by().values_list("connection", "oldest", "n")
     )
+    running: dict[int, int] = {}
+    oldest: list[int] = []
+    for connection, first_due, n in per_connection:
+        running[connection] = n
+        if first_due is not None:
+            oldest.append(connection)
+    if not oldest:
+        return
     ties = {connection: rng.random() for connection in oldest}
     order = sorted(oldest, key=lambda c: (running.get(c, 0), ties[c]))
     chosen: list[int] = []
@@ -69,14 +91,13 @@ def candidates(preferred: int | None, *, waiting_connection_states: tuple[str, .
                 and not (own[1] > Priority.MONEY
                          and due.filter(connection=own[0], priority__lt=own[1]).exists())):
             chosen.append(preferred)
+            yield preferred
     for connection in order:
-        if len(chosen) >= CANDIDATES:
-            break
         pk = (due.filter(connection=connection).exclude(pk__in=chosen)
               .order_by("priority", "next_attempt_at", "pk").values_list("pk", flat=True).first())
         if pk is not None:
             chosen.append(pk)
-    return chosen
+            yield pk
 
 
 @functools.cache

@@ -26,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -315,7 +316,8 @@ def run_operation(op_id: int) -> SyncOperation | None:
     """
     if _sync_mode():
         return _run(op_id, require_active=True)
-    for candidate in dispatch.candidates(op_id, waiting_connection_states=WAITING_CONNECTION_STATES):
+    tried = dispatch.each_candidate(op_id, waiting_connection_states=WAITING_CONNECTION_STATES)
+    for candidate in itertools.islice(tried, dispatch.CANDIDATES):
         result = _run(candidate, require_active=True)
         if result is not None:
             return result
@@ -352,7 +354,8 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
     worker = worker_name()
     if not _claim(op_id, worker=worker, require_active=require_active):
         return None
-    op = SyncOperation.objects.select_related("connection").get(pk=op_id)
+    # The connection and its settings come with the row: every attempt needs both.
+    op = SyncOperation.objects.select_related("connection", "connection__settings").get(pk=op_id)
     claimed_at = op.claimed_at
     exhausted = _dinero_budget_exhausted(op)
     if exhausted is not None:
@@ -375,7 +378,10 @@ def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferConte
     :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
     writes the rest when the attempt ends."""
     connection = op.connection
-    integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+    try:
+        integration_settings = connection.settings
+    except IntegrationSettings.DoesNotExist:
+        integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
 
     def built(client: Any) -> Any:
         client.transport.defer_answers = defer_answers
@@ -572,7 +578,9 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     changed = SyncOperation.objects.filter(
         pk=op.pk, state=State.RUNNING, claimed_by=worker, claimed_at=claimed_at,
     ).update(**updates)
+    connection = op.connection
     op.refresh_from_db()
+    op.connection = connection  # the same row: kept rather than read again
     if changed != 1:
         record_event(op, Message(gettext_noop(
             "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
@@ -593,8 +601,9 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         _queue_task(op.pk, at=op.next_attempt_at)
     for kind, direction, source_key in follow_ups:
         enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
-    _rerun_if_requested(op)
-    op.refresh_from_db()
+    # Read again only where the row moved on since (queued again, or its task's time written).
+    if _rerun_if_requested(op) or op.state == State.PENDING:
+        op.refresh_from_db()
     return op
 
 
@@ -615,14 +624,15 @@ def _describe_outcome(op: SyncOperation) -> Message:
                    error=meaning(op, "last_error"))
 
 
-def _rerun_if_requested(op: SyncOperation) -> None:
+def _rerun_if_requested(op: SyncOperation) -> bool:
+    """Whether the row changed: work that arrived while it ran queues it again, or is noted."""
     if not op.rerun_requested:
-        return
+        return False
     check = False
     with transaction.atomic():
         locked = SyncOperation.objects.select_for_update().get(pk=op.pk)
         if not locked.rerun_requested or locked.state in (State.RUNNING, State.PENDING):
-            return
+            return False
         if lifecycle.touched(locked):
             # Rule 9: the work that arrived meanwhile does not move a touched document on.
             locked.rerun_requested = False
@@ -636,6 +646,7 @@ def _rerun_if_requested(op: SyncOperation) -> None:
         _queue_change_check(op.pk)
     else:
         _queue_task(op.pk)
+    return True
 
 
 def wait_for_repair(op: SyncOperation, exc: errors.ApiError) -> SyncOperation:

@@ -36,7 +36,7 @@ from integration.core import product_facts
 from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.messages import Message, Money, Sentences, Text, stored
-from integration.core.models import IntegrationSettings, OperationEvent, SyncOperation
+from integration.core.models import Binding, IntegrationSettings, OperationEvent, SyncOperation
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -126,6 +126,8 @@ class TransferContext:
     dinero: DineroClient
     operation: SyncOperation
     _related: Any = field(default=None, init=False, repr=False)
+    # (kind, Rackbeat number) → Dinero id of the bindings this attempt found.
+    _bound: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def related(self) -> Any:
@@ -136,15 +138,39 @@ class TransferContext:
             self._related = RelatedRecords(
                 self.rackbeat,
                 known=lambda item_type, number: product_facts.known_item(
-                    self.connection, self.settings, item_type, number),
+                    self.connection, self.settings, item_type, number, bound=self._remember_binding),
                 learned=lambda item_type, number, item: product_facts.remember_item(
                     self.connection, item_type, number, item))
         return self._related
 
+    def bound_dinero_id(self, kind: str, number: str) -> str | None:
+        """The Dinero id ``number`` is bound to (None: not bound), looked up once per attempt once found.
+
+        A binding not found is looked up again when asked again: the transfer may create it meanwhile.
+        """
+        key = (str(kind), str(number))
+        if key not in self._bound:
+            found = Binding.objects.filter(connection=self.connection, kind=kind, rackbeat_key=number) \
+                .values_list("dinero_id", flat=True).first()
+            if found is None:
+                return None
+            self._bound[key] = found
+        return self._bound[key]
+
+    def _remember_binding(self, kind: str, number: str, dinero_id: str) -> None:
+        self._bound[(str(kind), str(number))] = dinero_id
+
     def save_intent(self, **values: Any) -> None:
-        """Merge ``values`` into ``operation.intent`` and commit it at once."""
-        self.operation.intent = {**(self.operation.intent or {}), **values}
+        """Merge ``values`` into ``operation.intent`` and commit it at once (with what was staged)."""
+        self.stage_intent(**values)
         SyncOperation.objects.filter(pk=self.operation.pk).update(intent=self.operation.intent)
+
+    def stage_intent(self, **values: Any) -> None:
+        """Merge ``values`` into ``operation.intent``, committed by the next :meth:`save_intent`
+        (a :meth:`writing` block ends with one). Only for what an attempt that never saw it works
+        out again by itself: a Guid no request has carried yet, a document's newest timestamp, the
+        step reached inside a write whose end is saved anyway."""
+        self.operation.intent = {**(self.operation.intent or {}), **values}
 
     @contextmanager
     def writing(self, what: str) -> Iterator[None]:

@@ -17,6 +17,7 @@ so the facts are not used at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Exists, OuterRef
@@ -38,8 +39,12 @@ def followed(settings: IntegrationSettings) -> bool:
 
 
 def known_item(connection: Connection, settings: IntegrationSettings, item_type: str,
-               number: str) -> dict[str, Any] | None:
-    """The kept facts of a bound, unchanged product or BOM; None when it must be read (one query)."""
+               number: str, *, bound: Callable[[str, str, str], None] | None = None) -> dict[str, Any] | None:
+    """The kept facts of a bound, unchanged product or BOM; None when it must be read (one query).
+
+    ``bound(kind, number, dinero_id)`` is told the binding the query found, so the transfer does
+    not look it up again.
+    """
     if not followed(settings):
         return None
     kind = binding_kind(item_type)
@@ -47,7 +52,9 @@ def known_item(connection: Connection, settings: IntegrationSettings, item_type:
         connection=connection, kind=kind, direction=Direction.TO_DINERO, source_key=OuterRef("rackbeat_key"),
     ).exclude(state=SyncOperation.State.DONE)
     row = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number) \
-        .annotate(changed=Exists(changed)).values_list("facts", "changed").first()
+        .annotate(changed=Exists(changed)).values_list("facts", "changed", "dinero_id").first()
+    if row is not None and bound is not None:
+        bound(kind, number, row[2])
     if row is None or not row[0] or row[1]:
         return None
     return {**row[0], "type": item_type}

@@ -125,7 +125,8 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         with ctx.writing("manual_voucher"):
             voucher = ctx.dinero.create_manual_voucher(payload.body)
             guid = str(voucher.get("Guid") or "")
-            ctx.save_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
+            # Saved as the write ends (``touched``), in the same statement.
+            ctx.stage_intent(voucher_guid=guid, voucher_timestamp=_timestamp(voucher), step="draft_created")
         written_now = True
 
     # Rule 13: booked (and logged) is the voucher as Dinero holds it, equal to Rackbeat's current

@@ -19,6 +19,7 @@ Steps, each persisted in the operation's intent the moment it happens (``ctx.sav
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ from integration.core.handlers import (
     register_link_follow_ups,
 )
 from integration.core.messages import Message, Sentences
-from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.booking_check import (
     DineroDocument,
     DocumentDiffers,
@@ -62,16 +63,27 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
     connection = ctx.connection
 
     def product_guid(item_type: str, number: str) -> str | None:
-        kind = Kind.BOM if item_type == "lot" else Kind.PRODUCT
-        binding = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number).first()
-        return binding.dinero_id if binding else None
+        return ctx.bound_dinero_id(Kind.BOM if item_type == "lot" else Kind.PRODUCT, number)
 
     return SalesMappings(
-        revenue_account=lambda group, zone: lookup.revenue_account(connection, group, zone),
-        dinero_unit=lambda unit: lookup.dinero_unit(connection, unit),
-        dinero_language=lambda layout: lookup.dinero_language(connection, layout),
+        revenue_account=once_per_value(lambda group, zone: lookup.revenue_account(connection, group, zone)),
+        dinero_unit=once_per_value(lambda unit: lookup.dinero_unit(connection, unit)),
+        dinero_language=once_per_value(lambda layout: lookup.dinero_language(connection, layout)),
         product_guid=product_guid,
     )
+
+
+def once_per_value(look_up: Callable[..., Any]) -> Callable[..., Any]:
+    """``look_up`` asked once per set of arguments within one mapping of a document (lines of one
+    product group share their account). A mapping that is missing raises every time it is asked."""
+    found: dict[tuple[Any, ...], Any] = {}
+
+    def answer(*args: Any) -> Any:
+        if args not in found:
+            found[args] = look_up(*args)
+        return found[args]
+
+    return answer
 
 
 def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
@@ -86,7 +98,7 @@ def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
         if ref is None:
             continue
         kind = Kind.BOM if ref[0] == "lot" else Kind.PRODUCT
-        if Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=ref[1]).exists():
+        if ctx.bound_dinero_id(kind, ref[1]) is not None:
             continue
         bound_now = bool(ensure_product(ctx, kind, ref[1], read=ctx.related.item)) or bound_now
     return bound_now
@@ -257,7 +269,8 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
             ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(existing), step="found_existing")
     else:
         guid = str(uuid.uuid4())
-        ctx.save_intent(dinero_guid=guid, step="guid_chosen", document_kind=docs.url_kind)
+        # Saved with the create's "in flight" mark: until a request carries it, a new one is as good.
+        ctx.stage_intent(dinero_guid=guid, step="guid_chosen", document_kind=docs.url_kind)
 
     contact_guid = ensure_contact(ctx, Kind.CUSTOMER, customer_number(invoice), customer or None)
     body = {**payload.body, "Guid": guid, "ContactGuid": contact_guid}
@@ -267,8 +280,9 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         with ctx.writing(docs.url_kind):
             created = docs.create(body)
             guid = str(created.get("Guid") or guid)
-            ctx.save_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created",
-                            sent=snapshot(invoice))
+            # Saved as the write ends (``touched``), in the same statement.
+            ctx.stage_intent(dinero_guid=guid, dinero_timestamp=_timestamp(created), step="draft_created",
+                             sent=snapshot(invoice))
     elif not _is_booked(existing):
         if docs.update(guid, {**body, "Timestamp": _timestamp(existing)}):
             notes.append(Message(gettext_noop("The draft left by an earlier attempt was updated.")))
@@ -279,7 +293,7 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     document = docs.get(guid)
     if document is None:
         raise NotFound(f"Dinero does not return the {label} {guid} it has just created.", service="dinero")
-    ctx.save_intent(dinero_timestamp=_timestamp(document))
+    ctx.stage_intent(dinero_timestamp=_timestamp(document))
 
     # Rule 13: a draft was just written with the current content (created or updated); a booked
     # document found by an earlier attempt cannot be: either must equal Rackbeat's invoice.

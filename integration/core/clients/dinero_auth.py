@@ -50,6 +50,16 @@ if TYPE_CHECKING:  # pragma: no cover
 EXPIRY_MARGIN = timedelta(seconds=60)
 # Another process asking for the organization's token is waited for this long at most.
 RENEWAL_WAIT_SECONDS = 10.0
+# A token read from the shared cache is used by this process's next transfers for this long without
+# reading it again. The cache lets a token go EXPIRY_MARGIN before it expires, so one kept this much
+# shorter is still valid; one Dinero refuses is renewed at once all the same.
+RECENT_SECONDS = 30.0
+_RECENT: dict[str, tuple[str, float]] = {}
+
+
+def forget_recent_tokens() -> None:
+    """Read every token from the shared cache again (tests: the cache is emptied between them)."""
+    _RECENT.clear()
 RENEWAL_POLL_SECONDS = 0.1
 # A Visma Connect refresh in flight is waited for this long; the lease outlives the token request.
 VISMA_LEASE_SECONDS = 120
@@ -197,17 +207,28 @@ class ApiKeyTokens:
         except DecryptionError:
             return ""  # written under keys since rotated away: fetch a new one
         self.transport.redactor.add(token)
+        _RECENT[self.cache_key] = (token, time.monotonic() + RECENT_SECONDS)
         return token
 
     def token(self) -> str:
         if not self._token:
-            self._token = self._cached() or self.renew()
+            self._token = self._recent() or self._cached() or self.renew()
         return self._token
 
     def renew(self, stale: str = "") -> str:
         """A token other than ``stale`` (the one Dinero just refused), fetched by one process at a time."""
+        if stale and _RECENT.get(self.cache_key, ("", 0.0))[0] == stale:
+            del _RECENT[self.cache_key]
         self._token = self._renewed(stale)
         return self._token
+
+    def _recent(self) -> str:
+        """The token this process read or fetched in the last ``RECENT_SECONDS`` ('' when none)."""
+        token, until = _RECENT.get(self.cache_key, ("", 0.0))
+        if not token or time.monotonic() >= until:
+            return ""
+        self.transport.redactor.add(token)
+        return token
 
     def _renewed(self, stale: str) -> str:
         fresh = self._cached()
@@ -250,6 +271,7 @@ class ApiKeyTokens:
         lifetime = (tokens.expires_at - timezone.now() - EXPIRY_MARGIN).total_seconds()
         if lifetime > 0:
             cache.set(self.cache_key, encrypt(tokens.access_token), timeout=int(lifetime))
+            _RECENT[self.cache_key] = (tokens.access_token, time.monotonic() + min(RECENT_SECONDS, lifetime))
         return tokens.access_token
 
 
