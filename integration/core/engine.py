@@ -69,6 +69,7 @@ from integration.core.models import (
     SyncRun,
     Trigger,
 )
+from integration.core.row_writes import insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +103,8 @@ def worker_name() -> str:
 TEXT_FIELDS = ("last_error", "hint", "outcome")
 
 
-def record_event(op: SyncOperation, message: Text, *, state: str | None = None) -> OperationEvent:
-    return OperationEvent.objects.create(
-        operation=op, attempt=op.attempts, state=state or op.state, **stored(message=message)
-    )
+def record_event(op: SyncOperation, message: Text, *, state: str | None = None) -> None:
+    insert_row(OperationEvent(operation=op, attempt=op.attempts, state=state or op.state, **stored(message=message)))
 
 
 # --- queueing -------------------------------------------------------------------------------------
@@ -354,8 +353,7 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
     worker = worker_name()
     if not _claim(op_id, worker=worker, require_active=require_active):
         return None
-    # The connection and its settings come with the row: every attempt needs both.
-    op = SyncOperation.objects.select_related("connection", "connection__settings").get(pk=op_id)
+    op = SyncOperation.objects.select_related("connection").get(pk=op_id)
     claimed_at = op.claimed_at
     exhausted = _dinero_budget_exhausted(op)
     if exhausted is not None:
@@ -378,10 +376,7 @@ def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferConte
     :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
     writes the rest when the attempt ends."""
     connection = op.connection
-    try:
-        integration_settings = connection.settings
-    except IntegrationSettings.DoesNotExist:
-        integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+    integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
 
     def built(client: Any) -> Any:
         client.transport.defer_answers = defer_answers

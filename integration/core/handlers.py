@@ -37,6 +37,7 @@ from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.messages import Message, Money, Sentences, Text, stored
 from integration.core.models import Binding, IntegrationSettings, OperationEvent, SyncOperation
+from integration.core.row_writes import insert_row, update_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -163,7 +164,7 @@ class TransferContext:
     def save_intent(self, **values: Any) -> None:
         """Merge ``values`` into ``operation.intent`` and commit it at once (with what was staged)."""
         self.stage_intent(**values)
-        SyncOperation.objects.filter(pk=self.operation.pk).update(intent=self.operation.intent)
+        update_row(SyncOperation, self.operation.pk, intent=self.operation.intent)
 
     def stage_intent(self, **values: Any) -> None:
         """Merge ``values`` into ``operation.intent``, committed by the next :meth:`save_intent`
@@ -194,9 +195,9 @@ class TransferContext:
 
     def note(self, message: Text) -> None:
         """Add a line to the operation's timeline."""
-        OperationEvent.objects.create(
+        insert_row(OperationEvent(
             operation=self.operation, attempt=self.operation.attempts, state=self.operation.state,
-            **stored(message=message))
+            **stored(message=message)))
 
 
 Handler = Callable[[SyncOperation, TransferContext], Result]

@@ -17,6 +17,7 @@ from integration.core.clients.dinero import DineroClient
 from integration.core.clients.rackbeat import RackbeatClient
 from integration.core.clients.transport import Exchange
 from integration.core.models import HttpExchange
+from integration.core.row_writes import insert_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -29,7 +30,7 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
     """An ``on_exchange`` hook storing each exchange for ``connection`` (and ``operation``)."""
 
     def record(exchange: Exchange) -> None:
-        HttpExchange.objects.create(
+        insert_row(HttpExchange(
             connection=connection,
             operation=operation,
             attempt=operation.attempts if operation is not None else 0,
@@ -41,7 +42,7 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
             request_body=exchange.request_body,
             response_body=exchange.response_body,
             error=exchange.error,
-        )
+        ))
 
     return record
 

@@ -55,6 +55,7 @@ from django.db.models import F, Q
 
 from integration.core.clients.errors import BudgetExhausted
 from integration.core.models import RateLimitWindow
+from integration.core.row_writes import update_row
 
 WINDOW_SECONDS = 60
 # Added to the window for hosts' clocks (NTP keeps them well within this) and the vendor's own
@@ -300,8 +301,8 @@ class SharedRateLimiter:
     def _write(self, key: str, row: dict[str, Any], log: _Log) -> bool:
         grants, version = log.dumps(), row["version"]
         # The row's id as well as its version: a row deleted and created again starts its versions anew.
-        written = bool(RateLimitWindow.objects.filter(pk=row["id"], key=key, version=version).update(
-            grants=grants, version=version + 1))
+        written = bool(update_row(RateLimitWindow, row["id"], where={"key": key, "version": version},
+                                  grants=grants, version=version + 1))
         if written:
             _KNOWN[key] = {**row, "grants": grants, "version": version + 1}
             # The deferred answers of this key are in the log now.

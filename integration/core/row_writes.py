@@ -1,0 +1,62 @@
+"""Writes the engine makes for every document, as one prepared statement each.
+
+A transfer writes the same few rows again and again: its HTTP exchanges, its timeline entries,
+its intent, the shared request budget. Django's ``create()`` and ``filter().update()`` build and
+compile a query for every one of them, which costs several times what the database spends on the
+statement. Here the SQL text of each shape is built once per process from the model's own
+metadata (table and column names, quoted) and every value is prepared by its field exactly as
+``save()`` would prepare it (``pre_save`` for defaults and ``auto_now``, ``get_db_prep_save`` for
+JSON and times). Nothing else differs from the ORM: no signals are connected to these models, and
+PostgreSQL and SQLite both take the statements.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, models, router
+
+from integration.core.insert_if_absent import row_values
+
+
+def insert_row(obj: models.Model) -> None:
+    """INSERT ``obj`` (not saved yet) without reading anything back; its primary key stays unset."""
+    model = type(obj)
+    connection = connections[router.db_for_write(model)]
+    columns, values = row_values(obj, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, connection.alias, tuple(columns)), values)
+
+
+def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | None = None, **values: Any) -> int:
+    """``UPDATE … SET values WHERE pk = pk [AND field = value …]``; returns the rows changed (0 or 1)."""
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    sets = tuple(values)
+    conditions = tuple(where or ())
+    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, connection.alias, sets, conditions), params)
+        return int(cursor.rowcount)
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model], alias: str, columns: Sequence[str]) -> str:
+    quote = connections[alias].ops.quote_name
+    placeholders = ", ".join(["%s"] * len(columns))
+    # Only identifiers from the model's own metadata are interpolated (quoted); every value is a parameter.
+    return f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+
+
+@functools.cache
+def _update_sql(model: type[models.Model], alias: str, sets: Sequence[str], conditions: Sequence[str]) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in sets)
+    where = " AND ".join([f"{quote(meta.pk.column)} = %s",
+                          *(f"{quote(meta.get_field(name).column)} = %s" for name in conditions)])
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
