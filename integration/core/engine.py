@@ -26,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -595,11 +596,22 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     elif op.state == State.PENDING:
         _queue_task(op.pk, at=op.next_attempt_at)
     for kind, direction, source_key in follow_ups:
-        enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
+        _follow_up(op, kind, direction, source_key)
     # Read again only where the row moved on since (queued again, or its task's time written).
     if _rerun_if_requested(op) or op.state == State.PENDING:
         op.refresh_from_db()
     return op
+
+
+def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str) -> None:
+    """Queue the document ``op``'s transfer asks for (its consumption voucher): one INSERT with
+    its timeline entry and task when it is new, the lifecycle rules of :func:`enqueue` otherwise."""
+    if op.run_id is None:
+        # In sync mode the new row's task runs at once, after the row is committed.
+        with contextlib.nullcontext() if _sync_mode() else transaction.atomic():
+            if enqueue_new(op.connection_id, kind, direction, source_key, trigger=Trigger.FOLLOW_UP) is not None:
+                return
+    enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
 
 
 def _describe_outcome(op: SyncOperation) -> Message:
