@@ -72,6 +72,8 @@ class Redactor:
             return text
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
+        if not _may_name_a_secret(text):
+            return text
         # key=value pairs (query strings, form bodies)
         text = re.sub(
             r"(?i)\b(" + "|".join(SECRET_KEYS | FORM_ONLY_SECRET_KEYS) + r")=([^&\s\"']+)",
@@ -93,6 +95,8 @@ class Redactor:
                 return f"«{len(body)} bytes of binary data»"
         if isinstance(body, dict | list):
             body = json.dumps(_redact_structure(body), ensure_ascii=False)
+        elif not _may_name_a_secret(body):
+            pass  # no key a secret goes by, however written: nothing to take out but the values themselves
         else:
             try:
                 parsed = json.loads(body)
@@ -102,6 +106,19 @@ class Redactor:
                 if isinstance(parsed, dict | list):
                     body = json.dumps(_redact_structure(parsed), ensure_ascii=False)
         return self.text(str(body))
+
+
+# Lower-case fragments of every key name, form pair and scheme the redaction looks for (``code``
+# only as a form pair; "\\u": a JSON key may spell a letter as an escape).
+_SECRET_WORDS = ("authoriz", "token", "apikey", "api_key", "secret", "password", "username", "code_verifier",
+                 "code=", "bearer", "basic", "\\u")
+
+
+def _may_name_a_secret(text: str) -> bool:
+    """Whether ``text`` may hold a key name of SECRET_KEYS or an auth scheme: most bodies do not,
+    and then neither the JSON nor the patterns need to be looked at."""
+    lowered = text.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def _redact_structure(value: Any) -> Any:
