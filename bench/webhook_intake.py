@@ -1,10 +1,15 @@
-"""Webhook intake throughput and latency: gunicorn with 2 workers, PostgreSQL, a bounded load from wrk.
+"""Webhook intake throughput and latency: gunicorn as deployed, PostgreSQL, a bounded load from wrk.
 
 What is measured is the receiver alone, as the intake issue states it: no ``qcluster`` runs, so
 every accepted delivery leaves its operation, its timeline entry, its django-q2 task and the stored
 delivery in the database, and nothing competes for them. Each scenario runs a fixed number of
 concurrent connections (a closed loop, so the load is bounded by the client, not open-ended) for a
 fixed time, and afterwards checks that every 2xx answer left its stored delivery.
+
+The service is served as in production (``--server gthread``: ``config/gunicorn.py``, threaded
+workers, ``--workers`` processes of ``--threads`` threads, keep-alive connections), or with the
+sync workers of earlier measurements (``--server sync``: one request per process at a time, a new
+TCP connection per request).
 
 Scenarios:
 
@@ -18,6 +23,7 @@ Usage::
 
     .venv/bin/python bench/webhook_intake.py                      # PostgreSQL database rd_webhook_intake_bench
     .venv/bin/python bench/webhook_intake.py --seconds 30 --connections 4,8,16
+    .venv/bin/python bench/webhook_intake.py --server sync     # 2 sync workers, as measured for issue 13
     .venv/bin/python bench/webhook_intake.py --database-url postgres://postgres@127.0.0.1:5432/other
 
 The database is created and migrated when missing. Needs ``wrk`` (``apt-get install wrk``); without
@@ -246,18 +252,28 @@ def main() -> int:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="serve another checkout (e.g. an older version, with its own --database-url)")
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--server", choices=["gthread", "sync"], default="gthread",
+                        help="gthread: config/gunicorn.py as deployed; sync: sync workers (earlier measurements)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker (gthread)")
     args = parser.parse_args()
 
     prepare_database(args.database_url, args.code)
     connection_id, public_id = prepare_connection(args.database_url, args.code)
     load = run_wrk if args.client == "wrk" else run_python
     rows = []
-    with gunicorn(args.database_url, workers=2, extra_env=_production_env(args.database_url),
-                  code=args.code) as base:
+    counts = [int(c) for c in args.connections.split(",")]
+    served = {"settings_file": "config/gunicorn.py"} if args.server == "gthread" else {}
+    env = {**_production_env(args.database_url), "WEB_WORKERS": str(args.workers), "WEB_THREADS": str(args.threads)}
+    print(f"gunicorn: {args.server}, {args.workers} workers" + (f" x {args.threads} threads" if served else ""),
+          flush=True)
+    with gunicorn(args.database_url, workers=args.workers, extra_env=env, code=args.code, **served) as base:
         url = f"{base}/webhooks/rackbeat/{public_id}/"
-        load(url, 4, 3, 0)  # warm-up: both workers import everything and open their connections
+        # Warm-up at the most connections: every worker (and every thread the load will use)
+        # imports everything and opens its database connection before measuring.
+        load(url, max(counts), 3, 0)
         for scenario in args.scenarios.split(","):
-            for connections in [int(c) for c in args.connections.split(",")]:
+            for connections in counts:
                 target = f"{base}/webhooks/rackbeat/{uuid.uuid4()}/" if scenario == "unknown" else url
                 reset(args.database_url)
                 keys = 20 if scenario == "repeat" else 0

@@ -321,6 +321,32 @@ def test_the_one_statement_is_prepared_once_per_database_connection_and_still_lo
     assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_is_not_rewritten_by_the_client_for_each_delivery(client, active, handled, settings,
+                                                                           monkeypatch):
+    """The statement's text is sent as built, with its values as parameters: psycopg does not scan
+    and rewrite the placeholders of a long statement for every delivery (whatever the number of
+    columns the four tables grow to)."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's")
+    from psycopg import _queries
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    thin(client, active, key="8999")  # warms the address cache and this process's statement
+    rewritten: list[bytes] = []
+    split = _queries._split_query
+
+    def counted(query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rewritten.append(query)
+        return split(query, *args, **kwargs)
+
+    monkeypatch.setattr(_queries, "_split_query", counted)
+    for key in range(3):
+        assert thin(client, active, key=str(9000 + key)).status_code == 202
+    assert [query for query in rewritten if b"WITH conn AS" in query] == []
+    assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4
+
+
 def _intake_path(settings, monkeypatch, one_statement: bool) -> None:
     """Tasks queued as in production; the one-statement intake where the database has it, or not."""
     from integration.triggers import intake_insert
