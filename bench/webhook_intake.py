@@ -4,7 +4,10 @@ What is measured is the receiver alone, as the intake issue states it: no ``qclu
 every accepted delivery leaves its operation, its timeline entry, its django-q2 task and the stored
 delivery in the database, and nothing competes for them. Each scenario runs a fixed number of
 concurrent connections (a closed loop, so the load is bounded by the client, not open-ended) for a
-fixed time, and afterwards checks that every 2xx answer left its stored delivery.
+fixed time, and afterwards checks that every 2xx answer left its stored delivery. It also reports
+the CPU time per request of the served processes (gunicorn's master and workers) and of the
+database's PostgreSQL backends, read from ``/proc`` before and after each run: a figure that
+depends much less on what else runs on the machine than the latencies do.
 
 The service is served as in production (``--server gthread``: ``config/gunicorn.py``, threaded
 workers, ``--workers`` processes of ``--threads`` threads, keep-alive connections), or with the
@@ -124,6 +127,48 @@ def reset(database_url: str) -> None:
     _sql(database_url, "TRUNCATE integration_webhookdelivery, integration_operationevent, "
                        "integration_syncoperation, django_q_ormq CASCADE")
     _sql(database_url, "VACUUM ANALYZE integration_syncoperation")
+
+
+def _ticks(pid: int) -> tuple[int, int] | None:
+    """(parent pid, utime + stime in clock ticks) of a live process, else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_ticks(database_url: str) -> dict[str, dict[int, int]]:
+    """CPU ticks so far of the served processes (every process below this one but the load
+    generator) and of the benchmark database's PostgreSQL backends, per pid."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := _ticks(int(entry))) is not None:
+            parents[int(entry)], ticks[int(entry)] = found
+    served: dict[int, int] = {}
+    for pid in ticks:
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != os.getpid():
+            ancestor = parents.get(ancestor, 0)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if ancestor == os.getpid() and b"gunicorn" in command:
+            served[pid] = ticks[pid]
+    backends = {pid: found[1] for (pid,) in _sql(
+        database_url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()") if (found := _ticks(pid)) is not None}
+    return {"server": served, "database": backends}
+
+
+def cpu_ms_per_request(before: dict[str, dict[int, int]], after: dict[str, dict[int, int]],
+                       requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of the served processes and of the database backends."""
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return {side: sum(ticks - before[side].get(pid, 0) for pid, ticks in after[side].items()) * per_tick
+            / max(1, requests) for side in ("server", "database")}
 
 
 def stored_deliveries(database_url: str, connection_id: int) -> int:
@@ -280,19 +325,24 @@ def main() -> int:
                 if keys:
                     load(url, 2, 1, keys)  # the 20 operations exist and are queued before measuring
                 before = stored_deliveries(args.database_url, connection_id)
+                ticks = cpu_ticks(args.database_url)
                 result = load(target, connections, args.seconds, keys)
+                result.update(cpu_ms_per_request(ticks, cpu_ticks(args.database_url), result["requests"]))
                 stored = stored_deliveries(args.database_url, connection_id) - before
                 ok = result["requests"] - result["non_2xx"] if scenario != "unknown" else 0
                 rows.append((scenario, connections, result, stored, ok))
                 print(f"{scenario:6} c={connections:<3} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
                       f"p90 {result['p90']:6.1f} ms  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx']}  "
-                      f"socket errors {result['socket_errors']}  stored {stored}/{ok}", flush=True)
+                      f"socket errors {result['socket_errors']}  stored {stored}/{ok}  CPU/request: server "
+                      f"{result['server']:.2f} ms, database {result['database']:.2f} ms", flush=True)
     print()
-    print("| Scenario | Client connections | Requests/s | p50 | p90 | p99 | Non-2xx | Stored / 2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| Scenario | Client connections | Requests/s | p50 | p90 | p99 | Non-2xx | Stored / 2xx "
+          "| CPU/request: server | database |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scenario, connections, r, stored, ok in rows:
         print(f"| {scenario} | {connections} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p90']:.1f} ms | "
-              f"{r['p99']:.1f} ms | {r['non_2xx']} | {stored} / {ok} |")
+              f"{r['p99']:.1f} ms | {r['non_2xx']} | {stored} / {ok} | {r['server']:.2f} ms | "
+              f"{r['database']:.2f} ms |")
     print(f"\nload average after the run: {os.getloadavg()}")
     return 0
 

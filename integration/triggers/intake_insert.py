@@ -35,27 +35,47 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import threading
+from collections.abc import Callable, Hashable
+from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, models, router
+from django.db.models import Field
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from accounts.models import Connection
 from integration.core import dispatch
-from integration.core.engine import TASK
+from integration.core.engine import TASK, queued_texts
 from integration.core.insert_if_absent import row_values
 from integration.core.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
 
 IDS_PER_DRAW = 50
 NEVER_AUTOMATICALLY = 2**31 - 1
+# A few row shapes per kind and language; past this many the templates start afresh.
+TEMPLATES_MAX = 1_000
 
 _ids: list[int] = []
 _ids_lock = threading.Lock()
+_templates: dict[Hashable, tuple[list[str], list[object], list[tuple[int, Field]]]] = {}
+_templates_lock = threading.Lock()
+_capturing = threading.local()
+
+
+class _QuietWhileCapturing(logging.Filter):
+    """Drops django-q2's "Enqueued" line for a package the intake only captures: nothing is queued
+    at that moment (the statement writes the task), and a log line per delivery costs time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_capturing, "active", False)
+
+
+logging.getLogger("django-q").addFilter(_QuietWhileCapturing())
 
 
 class _CapturedPackage:
@@ -105,11 +125,48 @@ def _operation_id(cursor) -> int:  # type: ignore[no-untyped-def]
 
 def _task_package(op_id: int) -> tuple[str, str]:
     """The django-q2 task row's key and payload, exactly as ``async_task`` would write them."""
-
-
     captured = _CapturedPackage(dispatch.orm_queue() or "")
-    async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
+    _capturing.active = True
+    try:
+        async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
+    finally:
+        _capturing.active = False
     return captured.list_key, captured.package
+
+
+def _row(shape: Hashable, model: type[models.Model], connection, *,  # type: ignore[no-untyped-def]
+         fixed: Callable[[], dict[str, Any]], varying: dict[str, Any], include_pk: bool = False,
+         leave_out: tuple[str, ...] = ()) -> tuple[list[str], list[object]]:
+    """The quoted columns and prepared values an INSERT of ``model(**fixed(), **varying)`` writes,
+    exactly as :func:`~integration.core.insert_if_absent.row_values` (and so ``Model.save()``)
+    would, less the ``leave_out`` columns.
+
+    Most of a row is the same for every delivery of one ``shape`` (the columns' defaults, the kind
+    and what follows from it, the timeline's text): ``fixed()`` must depend on ``shape`` alone. That
+    part is built and prepared once per process; a later delivery prepares only its ``varying``
+    fields and those set when a row is saved (``auto_now``).
+    """
+    template = _templates.get((shape, model, connection.alias))
+    if template is None:
+        instance = model(**fixed(), **varying)
+        fields = {connection.ops.quote_name(field.column): field for field in model._meta.concrete_fields}
+        kept = [(column, value) for column, value in zip(*row_values(instance, connection, include_pk=include_pk),
+                                                         strict=True) if fields[column].attname not in leave_out]
+        columns = [column for column, _ in kept]
+        renewed = [(index, fields[column]) for index, column in enumerate(columns)
+                   if fields[column].attname in varying or fields[column].name in varying
+                   or getattr(fields[column], "auto_now", False) or getattr(fields[column], "auto_now_add", False)]
+        with _templates_lock:
+            if len(_templates) >= TEMPLATES_MAX:
+                _templates.clear()
+            _templates[(shape, model, connection.alias)] = (columns, [value for _, value in kept], renewed)
+        return columns, [value for _, value in kept]
+    columns, values, renewed = template
+    values = list(values)
+    for index, field in renewed:
+        given = SimpleNamespace(**{field.attname: varying.get(field.attname, varying.get(field.name))})
+        values[index] = field.get_db_prep_save(field.pre_save(given, add=True), connection)
+    return columns, values
 
 
 def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: str) -> tuple[int, str] | None:
@@ -117,25 +174,24 @@ def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: st
     created (with its timeline entry and task), ``duplicate`` when it exists and is still queued.
     None when it exists in another state: nothing was written, the ordinary path decides."""
     connection = connections[router.db_for_write(SyncOperation)]
-    quote = connection.ops.quote_name
     now = timezone.now()
     with connection.cursor() as cursor:
         op_id = _operation_id(cursor)
-    op = SyncOperation(pk=op_id, connection_id=connection_id, kind=kind, direction=Direction.TO_DINERO,
-                       source_key=key, trigger=Trigger.WEBHOOK, document_number=key, next_attempt_at=now,
-                       enqueued_at=now, created_at=now)
-    event_row = OperationEvent(operation_id=op_id, at=now, attempt=0, state=SyncOperation.State.PENDING,
-                               message=_("Queued (%(trigger)s).") % {"trigger": Trigger.WEBHOOK.label})
-    delivery = WebhookDelivery(connection_id=connection_id, event=event, key=key, body=body_text,
-                               body_sha256=hashlib.sha256(body_text.encode()).hexdigest(),
-                               outcome=WebhookDelivery.Outcome.ACCEPTED, operation_id=op_id, received_at=now)
-    op_columns, op_values = row_values(op, connection, include_pk=True)
-    event_columns, event_values = row_values(event_row, connection)
+    op_columns, op_values = _row(
+        ("operation", kind), SyncOperation, connection, include_pk=True,
+        fixed=lambda: {"kind": kind, "direction": Direction.TO_DINERO, "trigger": Trigger.WEBHOOK},
+        varying={"id": op_id, "connection_id": connection_id, "source_key": key, "document_number": key,
+                 "next_attempt_at": now, "enqueued_at": now, "created_at": now})
+    event_columns, event_values = _row(
+        ("event",), OperationEvent, connection,
+        fixed=lambda: {"attempt": 0, "state": SyncOperation.State.PENDING, **queued_texts(Trigger.WEBHOOK)},
+        varying={"operation_id": op_id, "at": now})
     # The delivery's operation and outcome come from the statement itself (created or joined).
-    kept = [(column, value) for column, value in zip(*row_values(delivery, connection), strict=True)
-            if column not in (quote("operation_id"), quote("outcome"))]
-    delivery_columns = [column for column, _ in kept]
-    delivery_values = [value for _, value in kept]
+    delivery_columns, delivery_values = _row(
+        ("delivery",), WebhookDelivery, connection, fixed=dict,
+        varying={"connection_id": connection_id, "event": event, "key": key, "body": body_text,
+                 "body_sha256": hashlib.sha256(body_text.encode()).hexdigest(), "received_at": now},
+        leave_out=("operation_id", "outcome"))
     task_key, task_payload = _task_package(op_id)
 
     sql, names = _statement(connection, op_columns, event_columns, delivery_columns)
