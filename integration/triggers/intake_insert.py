@@ -307,7 +307,12 @@ def _param(prefix: str, quoted_column: str) -> str:
 
 
 def _named(prefix: str, columns: list[str], values: list[object]) -> dict[str, object]:
-    return {_param(prefix, column): value for column, value in zip(columns, values, strict=True)}
+    return dict(zip(_names(prefix, tuple(columns)), values, strict=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _names(prefix: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_param(prefix, column) for column in columns)
 
 
 def _statement(connection, op_columns: list[str], event_columns: list[str],  # type: ignore[no-untyped-def]
