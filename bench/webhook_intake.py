@@ -27,6 +27,7 @@ Usage::
     .venv/bin/python bench/webhook_intake.py                      # PostgreSQL database rd_webhook_intake_bench
     .venv/bin/python bench/webhook_intake.py --seconds 30 --connections 4,8,16
     .venv/bin/python bench/webhook_intake.py --server sync     # 2 sync workers, as measured for issue 13
+    .venv/bin/python bench/webhook_intake.py --in-process 3000 # CPU and statements per delivery, no HTTP
     .venv/bin/python bench/webhook_intake.py --database-url postgres://postgres@127.0.0.1:5432/other
 
 The database is created and migrated when missing. Needs ``wrk`` (``apt-get install wrk``); without
@@ -111,6 +112,62 @@ def prepare_connection(database_url: str, code: Path = ROOT) -> tuple[int, str]:
                          env={**_env(database_url), "DJANGO_SETTINGS_MODULE": "config.settings",
                               "PYTHONPATH": str(code)}).stdout.split()
     return int(out[-2]), out[-1]
+
+
+IN_PROCESS = """
+import io, os, sys, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.wsgi import application
+from django.db import connection as db
+public_id, deliveries, token, event, account = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
+statements = [0]
+
+def counted(execute, sql, params, many, context):
+    statements[0] += 1
+    return execute(sql, params, many, context)
+
+def deliver(n):
+    key = int(time.time()) % 100000 * 10**8 + n
+    body = ('{"key_name": "number", "key": "' + str(key) + '"}').encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/webhooks/rackbeat/{public_id}/", "SCRIPT_NAME": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "HTTP_RACKBEAT_WEBHOOK_TOKEN": token, "HTTP_RACKBEAT_WEBHOOK_EVENT": event,
+               "HTTP_RACKBEAT_ACCOUNT_ID": account}
+    status = []
+    b"".join(application(environ, lambda line, headers, *_: status.append(line)))
+    assert status[0].startswith("202"), status
+
+def backend_seconds():
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+for n in range(200):  # warm-up: imports, the address cache, the prepared statement
+    deliver(n)
+with db.execute_wrapper(counted):
+    for n in range(200, 300):
+        deliver(n)
+database, process = backend_seconds(), time.process_time()
+for n in range(300, 300 + deliveries):
+    deliver(n)
+print(statements[0] / 100, (time.process_time() - process) * 1000 / deliveries,
+      (backend_seconds() - database) * 1000 / deliveries)
+"""
+
+
+def in_process(database_url: str, public_id: str, deliveries: int, code: Path = ROOT) -> dict[str, float]:
+    """New deliveries through the WSGI application in one process of ``code`` (no HTTP, no
+    gunicorn): statements per delivery, and CPU milliseconds per delivery of that process and of
+    its PostgreSQL backend."""
+    out = subprocess.run([sys.executable, "-c", IN_PROCESS, public_id, str(deliveries), TOKEN, EVENT, ACCOUNT],
+                         cwd=code, check=True,
+                         capture_output=True, text=True,
+                         env={**_env(database_url), "PYTHONPATH": str(code)}).stdout.split()
+    return {"statements": float(out[-3]), "process": float(out[-2]), "database": float(out[-1])}
 
 
 def _sql(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
@@ -301,10 +358,20 @@ def main() -> int:
                         help="gthread: config/gunicorn.py as deployed; sync: sync workers (earlier measurements)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker (gthread)")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="only send N new deliveries through the WSGI application in one process (no HTTP) "
+                             "and report statements and CPU per delivery")
     args = parser.parse_args()
 
     prepare_database(args.database_url, args.code)
     connection_id, public_id = prepare_connection(args.database_url, args.code)
+    if args.in_process:
+        found = in_process(args.database_url, public_id, args.in_process, args.code)
+        reset(args.database_url)
+        print(f"in one process, {args.in_process} new deliveries: {found['statements']:.2f} statements, CPU "
+              f"{found['process']:.3f} ms (process) + {found['database']:.3f} ms (database) per delivery; "
+              f"load average {os.getloadavg()}")
+        return 0
     load = run_wrk if args.client == "wrk" else run_python
     rows = []
     counts = [int(c) for c in args.connections.split(",")]
