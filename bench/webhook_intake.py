@@ -1,10 +1,18 @@
-"""Webhook intake throughput and latency: gunicorn with 2 workers, PostgreSQL, a bounded load from wrk.
+"""Webhook intake throughput and latency: gunicorn as deployed, PostgreSQL, a bounded load from wrk.
 
 What is measured is the receiver alone, as the intake issue states it: no ``qcluster`` runs, so
 every accepted delivery leaves its operation, its timeline entry, its django-q2 task and the stored
 delivery in the database, and nothing competes for them. Each scenario runs a fixed number of
 concurrent connections (a closed loop, so the load is bounded by the client, not open-ended) for a
-fixed time, and afterwards checks that every 2xx answer left its stored delivery.
+fixed time, and afterwards checks that every 2xx answer left its stored delivery. It also reports
+the CPU time per request of the served processes (gunicorn's master and workers) and of the
+database's PostgreSQL backends, read from ``/proc`` before and after each run: a figure that
+depends much less on what else runs on the machine than the latencies do.
+
+The service is served as in production (``--server gthread``: ``config/gunicorn.py``, threaded
+workers, ``--workers`` processes of ``--threads`` threads, keep-alive connections), or with the
+sync workers of earlier measurements (``--server sync``: one request per process at a time, a new
+TCP connection per request).
 
 Scenarios:
 
@@ -18,6 +26,8 @@ Usage::
 
     .venv/bin/python bench/webhook_intake.py                      # PostgreSQL database rd_webhook_intake_bench
     .venv/bin/python bench/webhook_intake.py --seconds 30 --connections 4,8,16
+    .venv/bin/python bench/webhook_intake.py --server sync     # 2 sync workers, as measured for issue 13
+    .venv/bin/python bench/webhook_intake.py --in-process 3000 # CPU and statements per delivery, no HTTP
     .venv/bin/python bench/webhook_intake.py --database-url postgres://postgres@127.0.0.1:5432/other
 
 The database is created and migrated when missing. Needs ``wrk`` (``apt-get install wrk``); without
@@ -104,6 +114,62 @@ def prepare_connection(database_url: str, code: Path = ROOT) -> tuple[int, str]:
     return int(out[-2]), out[-1]
 
 
+IN_PROCESS = """
+import io, os, sys, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.wsgi import application
+from django.db import connection as db
+public_id, deliveries, token, event, account = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
+statements = [0]
+
+def counted(execute, sql, params, many, context):
+    statements[0] += 1
+    return execute(sql, params, many, context)
+
+def deliver(n):
+    key = int(time.time()) % 100000 * 10**8 + n
+    body = ('{"key_name": "number", "key": "' + str(key) + '"}').encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/webhooks/rackbeat/{public_id}/", "SCRIPT_NAME": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "HTTP_RACKBEAT_WEBHOOK_TOKEN": token, "HTTP_RACKBEAT_WEBHOOK_EVENT": event,
+               "HTTP_RACKBEAT_ACCOUNT_ID": account}
+    status = []
+    b"".join(application(environ, lambda line, headers, *_: status.append(line)))
+    assert status[0].startswith("202"), status
+
+def backend_seconds():
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+for n in range(200):  # warm-up: imports, the address cache, the prepared statement
+    deliver(n)
+with db.execute_wrapper(counted):
+    for n in range(200, 300):
+        deliver(n)
+database, process = backend_seconds(), time.process_time()
+for n in range(300, 300 + deliveries):
+    deliver(n)
+print(statements[0] / 100, (time.process_time() - process) * 1000 / deliveries,
+      (backend_seconds() - database) * 1000 / deliveries)
+"""
+
+
+def in_process(database_url: str, public_id: str, deliveries: int, code: Path = ROOT) -> dict[str, float]:
+    """New deliveries through the WSGI application in one process of ``code`` (no HTTP, no
+    gunicorn): statements per delivery, and CPU milliseconds per delivery of that process and of
+    its PostgreSQL backend."""
+    out = subprocess.run([sys.executable, "-c", IN_PROCESS, public_id, str(deliveries), TOKEN, EVENT, ACCOUNT],
+                         cwd=code, check=True,
+                         capture_output=True, text=True,
+                         env={**_env(database_url), "PYTHONPATH": str(code)}).stdout.split()
+    return {"statements": float(out[-3]), "process": float(out[-2]), "database": float(out[-1])}
+
+
 def _sql(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
     import psycopg
 
@@ -118,6 +184,48 @@ def reset(database_url: str) -> None:
     _sql(database_url, "TRUNCATE integration_webhookdelivery, integration_operationevent, "
                        "integration_syncoperation, django_q_ormq CASCADE")
     _sql(database_url, "VACUUM ANALYZE integration_syncoperation")
+
+
+def _ticks(pid: int) -> tuple[int, int] | None:
+    """(parent pid, utime + stime in clock ticks) of a live process, else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_ticks(database_url: str) -> dict[str, dict[int, int]]:
+    """CPU ticks so far of the served processes (every process below this one but the load
+    generator) and of the benchmark database's PostgreSQL backends, per pid."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := _ticks(int(entry))) is not None:
+            parents[int(entry)], ticks[int(entry)] = found
+    served: dict[int, int] = {}
+    for pid in ticks:
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != os.getpid():
+            ancestor = parents.get(ancestor, 0)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if ancestor == os.getpid() and b"gunicorn" in command:
+            served[pid] = ticks[pid]
+    backends = {pid: found[1] for (pid,) in _sql(
+        database_url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()") if (found := _ticks(pid)) is not None}
+    return {"server": served, "database": backends}
+
+
+def cpu_ms_per_request(before: dict[str, dict[int, int]], after: dict[str, dict[int, int]],
+                       requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of the served processes and of the database backends."""
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+    return {side: sum(ticks - before[side].get(pid, 0) for pid, ticks in after[side].items()) * per_tick
+            / max(1, requests) for side in ("server", "database")}
 
 
 def stored_deliveries(database_url: str, connection_id: int) -> int:
@@ -246,37 +354,62 @@ def main() -> int:
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="serve another checkout (e.g. an older version, with its own --database-url)")
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--server", choices=["gthread", "sync"], default="gthread",
+                        help="gthread: config/gunicorn.py as deployed; sync: sync workers (earlier measurements)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker (gthread)")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="only send N new deliveries through the WSGI application in one process (no HTTP) "
+                             "and report statements and CPU per delivery")
     args = parser.parse_args()
 
     prepare_database(args.database_url, args.code)
     connection_id, public_id = prepare_connection(args.database_url, args.code)
+    if args.in_process:
+        found = in_process(args.database_url, public_id, args.in_process, args.code)
+        reset(args.database_url)
+        print(f"in one process, {args.in_process} new deliveries: {found['statements']:.2f} statements, CPU "
+              f"{found['process']:.3f} ms (process) + {found['database']:.3f} ms (database) per delivery; "
+              f"load average {os.getloadavg()}")
+        return 0
     load = run_wrk if args.client == "wrk" else run_python
     rows = []
-    with gunicorn(args.database_url, workers=2, extra_env=_production_env(args.database_url),
-                  code=args.code) as base:
+    counts = [int(c) for c in args.connections.split(",")]
+    served = {"settings_file": "config/gunicorn.py"} if args.server == "gthread" else {}
+    env = {**_production_env(args.database_url), "WEB_WORKERS": str(args.workers), "WEB_THREADS": str(args.threads)}
+    print(f"gunicorn: {args.server}, {args.workers} workers" + (f" x {args.threads} threads" if served else ""),
+          flush=True)
+    with gunicorn(args.database_url, workers=args.workers, extra_env=env, code=args.code, **served) as base:
         url = f"{base}/webhooks/rackbeat/{public_id}/"
-        load(url, 4, 3, 0)  # warm-up: both workers import everything and open their connections
+        # Warm-up at the most connections: every worker (and every thread the load will use)
+        # imports everything and opens its database connection before measuring.
+        load(url, max(counts), 3, 0)
         for scenario in args.scenarios.split(","):
-            for connections in [int(c) for c in args.connections.split(",")]:
+            for connections in counts:
                 target = f"{base}/webhooks/rackbeat/{uuid.uuid4()}/" if scenario == "unknown" else url
                 reset(args.database_url)
                 keys = 20 if scenario == "repeat" else 0
                 if keys:
                     load(url, 2, 1, keys)  # the 20 operations exist and are queued before measuring
                 before = stored_deliveries(args.database_url, connection_id)
+                ticks = cpu_ticks(args.database_url)
                 result = load(target, connections, args.seconds, keys)
+                result.update(cpu_ms_per_request(ticks, cpu_ticks(args.database_url), result["requests"]))
                 stored = stored_deliveries(args.database_url, connection_id) - before
                 ok = result["requests"] - result["non_2xx"] if scenario != "unknown" else 0
                 rows.append((scenario, connections, result, stored, ok))
                 print(f"{scenario:6} c={connections:<3} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
                       f"p90 {result['p90']:6.1f} ms  p99 {result['p99']:6.1f} ms  non-2xx {result['non_2xx']}  "
-                      f"socket errors {result['socket_errors']}  stored {stored}/{ok}", flush=True)
+                      f"socket errors {result['socket_errors']}  stored {stored}/{ok}  CPU/request: server "
+                      f"{result['server']:.2f} ms, database {result['database']:.2f} ms", flush=True)
     print()
-    print("| Scenario | Client connections | Requests/s | p50 | p90 | p99 | Non-2xx | Stored / 2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| Scenario | Client connections | Requests/s | p50 | p90 | p99 | Non-2xx | Stored / 2xx "
+          "| CPU/request: server | database |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scenario, connections, r, stored, ok in rows:
         print(f"| {scenario} | {connections} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p90']:.1f} ms | "
-              f"{r['p99']:.1f} ms | {r['non_2xx']} | {stored} / {ok} |")
+              f"{r['p99']:.1f} ms | {r['non_2xx']} | {stored} / {ok} | {r['server']:.2f} ms | "
+              f"{r['database']:.2f} ms |")
     print(f"\nload average after the run: {os.getloadavg()}")
     return 0
 

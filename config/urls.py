@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 from integration.core import health
 
 urlpatterns = [
+    # First: the request this service answers most often (Rackbeat's deliveries) is matched at once.
+    path("webhooks/", include("integration.triggers.webhook_urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", health.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages without an icon link (JSON, the sandbox apps).
@@ -14,7 +16,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("oauth/", include("integration.console.oauth_urls")),
-    path("webhooks/", include("integration.triggers.webhook_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -75,7 +75,9 @@ def gunicorn(database: str, *, workers: int = 2, extra_env: dict[str, str] | Non
             process = subprocess.Popen(
                 [str(GUNICORN), "config.wsgi:application",
                  *(["--config", settings_file] if settings_file else ["--workers", str(workers)]),
-                 "--bind", "127.0.0.1:0", "--log-level", "info", "--access-logfile", "-" if os.environ.get("GUNICORN_ACCESS_LOG") else "/dev/null",
+                 "--bind", "127.0.0.1:0", "--log-level", "info",
+                 # As deployed, no access log (gunicorn then formats no line per request); on request, to the log.
+                 *(["--access-logfile", "-"] if os.environ.get("GUNICORN_ACCESS_LOG") else []),
                  *([] if settings_file else ["--graceful-timeout", "5", "--timeout", "60"]),
                  "--control-socket", str(Path(directory) / "ctl")],
                 cwd=code, env=env, stdout=log, stderr=log,

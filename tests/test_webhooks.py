@@ -297,6 +297,47 @@ def test_the_one_statement_path_writes_what_the_ordinary_path_writes(client, act
     assert OrmQ.objects.count() == 1
 
 
+def _columns(obj, *, besides: set[str]) -> dict[str, object]:
+    return {field.attname: getattr(obj, field.attname) for field in type(obj)._meta.concrete_fields
+            if field.attname not in besides}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("event", ["customer.updated", "product.updated"])
+def test_every_column_the_one_statement_writes_is_what_the_ordinary_path_writes(client, active, handled, settings,
+                                                                               monkeypatch, event):
+    """Row for row and column for column, apart from the record's key, ids and times: the
+    operation (with its kind's priority), its timeline entry (text and meaning) and the delivery —
+    for the first delivery of a process and for every later one."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's")
+    from integration.core.models import OperationEvent
+    from integration.triggers import intake_insert
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    one_statement = [thin(client, active, event=event, key=key).json()["operation"] for key in ("5001", "5002")]
+    monkeypatch.setattr(intake_insert, "available", lambda: False)
+    ordinary = thin(client, active, event=event, key="6001").json()["operation"]
+
+    def written(op_id: int) -> tuple[dict, list[dict], list[dict]]:
+        return (
+            _columns(SyncOperation.objects.get(pk=op_id), besides={
+                "id", "source_key", "document_number", "next_attempt_at", "enqueued_at", "created_at", "updated_at"}),
+            [_columns(row, besides={"id", "operation_id", "at"})
+             for row in OperationEvent.objects.filter(operation_id=op_id)],
+            [_columns(row, besides={"id", "key", "body", "body_sha256", "operation_id", "received_at"})
+             for row in WebhookDelivery.objects.filter(operation_id=op_id)],
+        )
+
+    expected = written(ordinary)
+    assert expected[1][0]["message_meaning"] is not None
+    for op_id in one_statement:
+        assert written(op_id) == expected
+    first, later = (SyncOperation.objects.get(pk=op_id) for op_id in one_statement)
+    assert (later.source_key, later.document_number) == ("5002", "5002")
+    assert later.created_at >= first.created_at and later.updated_at >= later.created_at
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_one_statement_is_prepared_once_per_database_connection_and_still_logged(client, active, handled,
                                                                                     settings):
@@ -318,6 +359,32 @@ def test_the_one_statement_is_prepared_once_per_database_connection_and_still_lo
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH conn AS%%'")
         assert cursor.fetchone()[0] == 1
+    assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_is_not_rewritten_by_the_client_for_each_delivery(client, active, handled, settings,
+                                                                           monkeypatch):
+    """The statement's text is sent as built, with its values as parameters: psycopg does not scan
+    and rewrite the placeholders of a long statement for every delivery (whatever the number of
+    columns the four tables grow to)."""
+    if db_connection.vendor != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's")
+    from psycopg import _queries
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    thin(client, active, key="8999")  # warms the address cache and this process's statement
+    rewritten: list[bytes] = []
+    split = _queries._split_query
+
+    def counted(query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rewritten.append(query)
+        return split(query, *args, **kwargs)
+
+    monkeypatch.setattr(_queries, "_split_query", counted)
+    for key in range(3):
+        assert thin(client, active, key=str(9000 + key)).status_code == 202
+    assert [query for query in rewritten if b"WITH conn AS" in query] == []
     assert WebhookDelivery.objects.filter(outcome="accepted").count() == 4
 
 

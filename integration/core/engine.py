@@ -230,13 +230,14 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
-    label = Key("trigger", trigger)
-    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING,
-                                  **stored(message=Message(gettext_noop(
-                                      "Queued (%(trigger)s)."),
-                                      trigger=label)))
+    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger))
     _send_task(op_pk)
     return op_pk
+
+
+def queued_texts(trigger: str) -> dict[str, Any]:
+    """The text and meaning columns of a new operation's first timeline entry."""
+    return stored(message=Message(gettext_noop("Queued (%(trigger)s)."), trigger=Key("trigger", trigger)))
 
 
 def _join_existing(op: SyncOperation, *, trigger: str, run: SyncRun | None, label: Key,

@@ -23,9 +23,10 @@ or a delete: a pause waits for the deliveries already writing, and every deliver
 the new state (:func:`lock_connection_state` does the same on the ordinary path).
 The task's payload names the operation, so operation ids are drawn from the table's sequence in
 advance, a few dozen per process at a time (a gap in the ids when a process stops is harmless).
-The statement is built once per process and prepared once per database connection; its values
-travel as named server-side parameters (the natural key once), so neither the client merges them
-into the query text nor PostgreSQL parses and plans it per delivery.
+The statement is built once per process, in PostgreSQL's own placeholders (``$1`` …), and
+prepared once per database connection; its values travel as server-side parameters (the natural
+key once), so the client neither scans nor rewrites the query text per delivery, and PostgreSQL
+does not parse and plan it per delivery.
 Everywhere else — SQLite, another broker, synchronous tasks in development and tests — the
 receiver uses :func:`integration.core.engine.enqueue_new` in one ordinary transaction.
 """
@@ -34,27 +35,47 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import threading
+from collections.abc import Callable, Hashable
+from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, models, router
+from django.db.models import Field
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from accounts.models import Connection
 from integration.core import dispatch
-from integration.core.engine import TASK
+from integration.core.engine import TASK, queued_texts
 from integration.core.insert_if_absent import row_values
 from integration.core.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
 
 IDS_PER_DRAW = 50
 NEVER_AUTOMATICALLY = 2**31 - 1
+# A few row shapes per kind and language; past this many the templates start afresh.
+TEMPLATES_MAX = 1_000
 
 _ids: list[int] = []
 _ids_lock = threading.Lock()
+_templates: dict[Hashable, tuple[list[str], list[object], list[tuple[int, Field]]]] = {}
+_templates_lock = threading.Lock()
+_capturing = threading.local()
+
+
+class _QuietWhileCapturing(logging.Filter):
+    """Drops django-q2's "Enqueued" line for a package the intake only captures: nothing is queued
+    at that moment (the statement writes the task), and a log line per delivery costs time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_capturing, "active", False)
+
+
+logging.getLogger("django-q").addFilter(_QuietWhileCapturing())
 
 
 class _CapturedPackage:
@@ -104,11 +125,48 @@ def _operation_id(cursor) -> int:  # type: ignore[no-untyped-def]
 
 def _task_package(op_id: int) -> tuple[str, str]:
     """The django-q2 task row's key and payload, exactly as ``async_task`` would write them."""
-
-
     captured = _CapturedPackage(dispatch.orm_queue() or "")
-    async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
+    _capturing.active = True
+    try:
+        async_task(TASK, op_id, task_name=f"operation-{op_id}", sync=False, broker=captured)
+    finally:
+        _capturing.active = False
     return captured.list_key, captured.package
+
+
+def _row(shape: Hashable, model: type[models.Model], connection, *,  # type: ignore[no-untyped-def]
+         fixed: Callable[[], dict[str, Any]], varying: dict[str, Any], include_pk: bool = False,
+         leave_out: tuple[str, ...] = ()) -> tuple[list[str], list[object]]:
+    """The quoted columns and prepared values an INSERT of ``model(**fixed(), **varying)`` writes,
+    exactly as :func:`~integration.core.insert_if_absent.row_values` (and so ``Model.save()``)
+    would, less the ``leave_out`` columns.
+
+    Most of a row is the same for every delivery of one ``shape`` (the columns' defaults, the kind
+    and what follows from it, the timeline's text): ``fixed()`` must depend on ``shape`` alone. That
+    part is built and prepared once per process; a later delivery prepares only its ``varying``
+    fields and those set when a row is saved (``auto_now``).
+    """
+    template = _templates.get((shape, model, connection.alias))
+    if template is None:
+        instance = model(**fixed(), **varying)
+        fields = {connection.ops.quote_name(field.column): field for field in model._meta.concrete_fields}
+        kept = [(column, value) for column, value in zip(*row_values(instance, connection, include_pk=include_pk),
+                                                         strict=True) if fields[column].attname not in leave_out]
+        columns = [column for column, _ in kept]
+        renewed = [(index, fields[column]) for index, column in enumerate(columns)
+                   if fields[column].attname in varying or fields[column].name in varying
+                   or getattr(fields[column], "auto_now", False) or getattr(fields[column], "auto_now_add", False)]
+        with _templates_lock:
+            if len(_templates) >= TEMPLATES_MAX:
+                _templates.clear()
+            _templates[(shape, model, connection.alias)] = (columns, [value for _, value in kept], renewed)
+        return columns, [value for _, value in kept]
+    columns, values, renewed = template
+    values = list(values)
+    for index, field in renewed:
+        given = SimpleNamespace(**{field.attname: varying.get(field.attname, varying.get(field.name))})
+        values[index] = field.get_db_prep_save(field.pre_save(given, add=True), connection)
+    return columns, values
 
 
 def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: str) -> tuple[int, str] | None:
@@ -116,48 +174,49 @@ def accept(connection_id: int, kind: str, key: str, *, event: str, body_text: st
     created (with its timeline entry and task), ``duplicate`` when it exists and is still queued.
     None when it exists in another state: nothing was written, the ordinary path decides."""
     connection = connections[router.db_for_write(SyncOperation)]
-    quote = connection.ops.quote_name
     now = timezone.now()
     with connection.cursor() as cursor:
         op_id = _operation_id(cursor)
-    op = SyncOperation(pk=op_id, connection_id=connection_id, kind=kind, direction=Direction.TO_DINERO,
-                       source_key=key, trigger=Trigger.WEBHOOK, document_number=key, next_attempt_at=now,
-                       enqueued_at=now, created_at=now)
-    event_row = OperationEvent(operation_id=op_id, at=now, attempt=0, state=SyncOperation.State.PENDING,
-                               message=_("Queued (%(trigger)s).") % {"trigger": Trigger.WEBHOOK.label})
-    delivery = WebhookDelivery(connection_id=connection_id, event=event, key=key, body=body_text,
-                               body_sha256=hashlib.sha256(body_text.encode()).hexdigest(),
-                               outcome=WebhookDelivery.Outcome.ACCEPTED, operation_id=op_id, received_at=now)
-    op_columns, op_values = row_values(op, connection, include_pk=True)
-    event_columns, event_values = row_values(event_row, connection)
+    op_columns, op_values = _row(
+        ("operation", kind), SyncOperation, connection, include_pk=True,
+        fixed=lambda: {"kind": kind, "direction": Direction.TO_DINERO, "trigger": Trigger.WEBHOOK},
+        varying={"id": op_id, "connection_id": connection_id, "source_key": key, "document_number": key,
+                 "next_attempt_at": now, "enqueued_at": now, "created_at": now})
+    event_columns, event_values = _row(
+        ("event",), OperationEvent, connection,
+        fixed=lambda: {"attempt": 0, "state": SyncOperation.State.PENDING, **queued_texts(Trigger.WEBHOOK)},
+        varying={"operation_id": op_id, "at": now})
     # The delivery's operation and outcome come from the statement itself (created or joined).
-    kept = [(column, value) for column, value in zip(*row_values(delivery, connection), strict=True)
-            if column not in (quote("operation_id"), quote("outcome"))]
-    delivery_columns = [column for column, _ in kept]
-    delivery_values = [value for _, value in kept]
+    delivery_columns, delivery_values = _row(
+        ("delivery",), WebhookDelivery, connection, fixed=dict,
+        varying={"connection_id": connection_id, "event": event, "key": key, "body": body_text,
+                 "body_sha256": hashlib.sha256(body_text.encode()).hexdigest(), "received_at": now},
+        leave_out=("operation_id", "outcome"))
     task_key, task_payload = _task_package(op_id)
 
-    sql = _statement(connection, op_columns, event_columns, delivery_columns)
-    # Named parameters: the record's natural key is the operation's own values, so each travels
-    # once (and the statement stays within psycopg's cache of converted queries).
-    params = {
+    sql, names = _statement(connection, op_columns, event_columns, delivery_columns)
+    values = {
         **_named("op", op_columns, op_values), **_named("ev", event_columns, event_values),
         **_named("dl", delivery_columns, delivery_values),
         "task_key": task_key, "task_payload": task_payload, "task_lock": now, "pending": SyncOperation.State.PENDING,
         "accepted": WebhookDelivery.Outcome.ACCEPTED, "duplicate": WebhookDelivery.Outcome.DUPLICATE,
-        "connection_id": connection_id, "active": Connection.State.ACTIVE,
+        "active": Connection.State.ACTIVE,
     }
+    params = [values[name] for name in names]
     row = _execute_prepared(connection, sql, params)
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def _execute_prepared(connection, sql: str, params: dict[str, object]):  # type: ignore[no-untyped-def]
-    """Run ``sql`` as a prepared statement with server-side parameters; return its one row or None.
+def _execute_prepared(connection, sql: str, params: list[object]):  # type: ignore[no-untyped-def]
+    """Run ``sql`` (placeholders ``$1`` …) as a prepared statement; return its one row or None.
 
     The statement is the same for every delivery, so PostgreSQL parses and plans it once per
     database connection (psycopg prepares it on the connection, kept for ``CONN_MAX_AGE``), and
     the parameters travel separately instead of being merged into the query text by the client.
-    The cursor is wrapped as Django wraps its own, so execute wrappers and query logging see it.
+    Its text is already in PostgreSQL's own placeholders, so the client sends it as it is: no
+    scan for ``%s`` placeholders per delivery (psycopg caches that scan only for statements of at
+    most 50 parameters, and this one has more). The cursor is wrapped as Django wraps its own, so
+    execute wrappers and query logging see it.
     """
     connection.ensure_connection()
     pg = connection.connection
@@ -175,10 +234,11 @@ def _execute_prepared(connection, sql: str, params: dict[str, object]):  # type:
 
 @functools.cache
 def _prepared_cursor_class() -> type:
-    """A psycopg cursor with server-side parameters whose ``execute`` prepares the statement
-    (``INTAKE_PREPARED_STATEMENTS``; off behind a pooler that cannot keep prepared statements)."""
+    """A psycopg cursor with server-side parameters in PostgreSQL's placeholders (``$1`` …) whose
+    ``execute`` prepares the statement (``INTAKE_PREPARED_STATEMENTS``; off behind a pooler that
+    cannot keep prepared statements)."""
 
-    class PreparedCursor(psycopg.Cursor):
+    class PreparedCursor(psycopg.RawCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
             prepared = bool(getattr(settings, "INTAKE_PREPARED_STATEMENTS", True))
             return super().execute(query, params, prepare=prepared, binary=binary)
@@ -187,41 +247,59 @@ def _prepared_cursor_class() -> type:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_statement(columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], alias: str) -> str:
+def _cached_statement(columns: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
+                      alias: str) -> tuple[str, tuple[str, ...]]:
     op_columns, event_columns, delivery_columns = columns
     quote = connections[alias].ops.quote_name
+    # Each named value gets one numbered placeholder, however often the statement uses it (the
+    # record's natural key and the connection's id travel once).
+    names: list[str] = []
+
+    def placeholder(name: str) -> str:
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
 
     def select(prefix: str, columns: tuple[str, ...]) -> str:
-        return ", ".join(f"%({_param(prefix, column)})s" for column in columns)
+        return ", ".join(placeholder(_param(prefix, column)) for column in columns)
 
     connection_table = quote(Connection._meta.db_table)
     fields = [SyncOperation._meta.get_field(name).column for name in ("connection", "kind", "direction", "source_key")]
     natural_key = ", ".join(quote(column) for column in fields)
-    natural_values = ", ".join(f"%({_param('op', quote(column))})s" for column in fields)
     operations = quote(SyncOperation._meta.db_table)
+    connection_id = placeholder(_param("op", quote(fields[0])))
+    # The connection, only while it is active, share-locked against a pause or a delete.
+    conn = (f"SELECT {quote('id')} FROM {connection_table} "  # noqa: S608
+            f"WHERE {quote('id')} = {connection_id} AND {quote('state')} = {placeholder('active')} FOR SHARE")
+    op_values = select("op", op_columns)
+    natural_values = ", ".join(placeholder(_param("op", quote(column))) for column in fields)
+    event_values = select("ev", event_columns)
+    task_values = ", ".join(placeholder(name) for name in ("task_key", "task_payload", "task_lock"))
+    pending = placeholder("pending")
+    delivery_values = select("dl", delivery_columns)
+    accepted, duplicate = placeholder("accepted"), placeholder("duplicate")
     # Only identifiers from the models' own metadata are interpolated (quoted); values are parameters.
-    return (
-        # The connection, only while it is active, share-locked against a pause or a delete.
-        f"WITH conn AS (SELECT {quote('id')} FROM {connection_table} "  # noqa: S608
-        f"WHERE {quote('id')} = %(connection_id)s AND {quote('state')} = %(active)s FOR SHARE), "
+    sql = (
+        f"WITH conn AS ({conn}), "  # noqa: S608
         f"op AS (INSERT INTO {operations} ({', '.join(op_columns)}) "
-        f"SELECT {select('op', op_columns)} FROM conn ON CONFLICT ({natural_key}) DO NOTHING "
+        f"SELECT {op_values} FROM conn ON CONFLICT ({natural_key}) DO NOTHING "
         f"RETURNING {quote('id')}), "
         f"ev AS (INSERT INTO {quote(OperationEvent._meta.db_table)} ({', '.join(event_columns)}) "
-        f"SELECT {select('ev', event_columns)} FROM op), "
+        f"SELECT {event_values} FROM op), "
         f"task AS (INSERT INTO {quote(OrmQ._meta.db_table)} ({quote('key')}, {quote('payload')}, {quote('lock')}) "
-        f"SELECT %(task_key)s, %(task_payload)s, %(task_lock)s FROM op), "
+        f"SELECT {task_values} FROM op), "
         # The record's operation, when it exists and is still queued: this delivery joins it. No
         # lock is needed: a worker claiming it after this snapshot reads the record afterwards.
         f"queued AS (SELECT {quote('id')} FROM {operations} WHERE ({natural_key}) = ({natural_values}) "
-        f"AND {quote('state')} = %(pending)s AND EXISTS (SELECT 1 FROM conn)) "
+        f"AND {quote('state')} = {pending} AND EXISTS (SELECT 1 FROM conn)) "
         f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} "
         f"({', '.join(delivery_columns)}, {quote('operation_id')}, {quote('outcome')}) "
-        f"SELECT {select('dl', delivery_columns)}, found.id, found.outcome FROM "
-        f"(SELECT {quote('id')}, %(accepted)s AS outcome FROM op UNION ALL "
-        f"SELECT {quote('id')}, %(duplicate)s FROM queued WHERE NOT EXISTS (SELECT 1 FROM op)) AS found "
+        f"SELECT {delivery_values}, found.id, found.outcome FROM "
+        f"(SELECT {quote('id')}, {accepted} AS outcome FROM op UNION ALL "
+        f"SELECT {quote('id')}, {duplicate} FROM queued WHERE NOT EXISTS (SELECT 1 FROM op)) AS found "
         f"RETURNING {quote('operation_id')}, {quote('outcome')}"
     )
+    return sql, tuple(names)
 
 
 def _param(prefix: str, quoted_column: str) -> str:
@@ -229,9 +307,16 @@ def _param(prefix: str, quoted_column: str) -> str:
 
 
 def _named(prefix: str, columns: list[str], values: list[object]) -> dict[str, object]:
-    return {_param(prefix, column): value for column, value in zip(columns, values, strict=True)}
+    return dict(zip(_names(prefix, tuple(columns)), values, strict=True))
 
 
-def _statement(connection, op_columns: list[str], event_columns: list[str], delivery_columns: list[str]) -> str:  # type: ignore[no-untyped-def]
-    """The intake statement for these columns, built once per process."""
+@functools.lru_cache(maxsize=16)
+def _names(prefix: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_param(prefix, column) for column in columns)
+
+
+def _statement(connection, op_columns: list[str], event_columns: list[str],  # type: ignore[no-untyped-def]
+               delivery_columns: list[str]) -> tuple[str, tuple[str, ...]]:
+    """The intake statement for these columns, built once per process, and the names of its
+    values in the order of its placeholders."""
     return _cached_statement((tuple(op_columns), tuple(event_columns), tuple(delivery_columns)), connection.alias)
