@@ -230,7 +230,7 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
-    OperationEvent.objects.create(operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger))
+    insert_row(OperationEvent(operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger)))
     _send_task(op_pk)
     return op_pk
 
