@@ -40,7 +40,7 @@ from integration.core.handlers import (
     register_link_follow_ups,
 )
 from integration.core.messages import Message, Sentences
-from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
+from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
 from integration.transfers.booking_check import (
     DineroDocument,
     DocumentDiffers,
@@ -63,7 +63,12 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
     connection = ctx.connection
 
     def product_guid(item_type: str, number: str) -> str | None:
-        return ctx.bound_dinero_id(Kind.BOM if item_type == "lot" else Kind.PRODUCT, number)
+        kind = Kind.BOM if item_type == "lot" else Kind.PRODUCT
+        if isinstance(ctx, TransferContext):  # a transfer: its bindings are looked up once per attempt
+            return ctx.bound_dinero_id(kind, number)
+        # The posting preview and the reconciliation map documents outside a transfer.
+        return Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number) \
+            .values_list("dinero_id", flat=True).first()
 
     return SalesMappings(
         revenue_account=once_per_value(lambda group, zone: lookup.revenue_account(connection, group, zone)),
