@@ -61,6 +61,10 @@ def test_ctrl_c_stops_make_run_with_one_graceful_stop(tmp_path):
             "run"]
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal session of its own, as a person's shell would give
+        # A suite started in the background by a non-interactive shell inherits SIGINT ignored, and
+        # an ignored signal stays ignored across exec (bash cannot even trap it): a person's terminal
+        # delivers Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.chdir(ROOT)
         os.execvpe("make", args, env)
     seen: list[str] = []
