@@ -8,7 +8,7 @@ import responses
 from django.conf import settings
 
 from accounts.crypto import decrypt
-from integration.core.clients.dinero_auth import ApiKeyTokens, token_cache
+from integration.core.clients.dinero_auth import ApiKeyTokens, forget_recent_tokens, token_cache
 from integration.core.clients.transport import Transport
 from tests.dinero_fixtures import *  # noqa: F403 (the fixtures)
 from tests.dinero_fixtures import TOKEN_URL, token_answer, url
@@ -55,12 +55,10 @@ def test_a_client_reads_the_shared_token_once_for_all_its_requests(dinero_settin
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
-    from integration.core.clients import dinero_auth
-
     responses.post(TOKEN_URL, json=token_answer("access-token-1"))
     responses.get(url("/v1/{org}/vatTypes"), json=[])
     make_client(connection).vat_types()  # the token is in the shared cache now
-    dinero_auth.forget_recent_tokens()  # as another process would start: nothing in its memory
+    forget_recent_tokens()  # as another process would start: nothing in its memory
     client = make_client(type(connection).objects.get(pk=connection.pk))
     with CaptureQueriesContext(db) as queries:
         for _ in range(4):

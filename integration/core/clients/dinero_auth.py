@@ -54,17 +54,20 @@ RENEWAL_WAIT_SECONDS = 10.0
 # reading it again. The cache lets a token go EXPIRY_MARGIN before it expires, so one kept this much
 # shorter is still valid; one Dinero refuses is renewed at once all the same.
 RECENT_SECONDS = 30.0
+RENEWAL_POLL_SECONDS = 0.1
+# A Visma Connect refresh in flight is waited for this long; the lease outlives the token request.
+VISMA_LEASE_SECONDS = 120
+DEFAULT_EXPIRES_IN = 3600
+VISMA_SCOPES = "dineropublicapi:read dineropublicapi:write offline_access"
+
+# Cache key → (token, monotonic moment until which this process uses it without reading the cache).
 _RECENT: dict[str, tuple[str, float]] = {}
 
 
 def forget_recent_tokens() -> None:
     """Read every token from the shared cache again (tests: the cache is emptied between them)."""
     _RECENT.clear()
-RENEWAL_POLL_SECONDS = 0.1
-# A Visma Connect refresh in flight is waited for this long; the lease outlives the token request.
-VISMA_LEASE_SECONDS = 120
-DEFAULT_EXPIRES_IN = 3600
-VISMA_SCOPES = "dineropublicapi:read dineropublicapi:write offline_access"
+
 
 RECONNECT_HINT = gettext_lazy(
     "Dinero no longer accepts the Visma Connect login of this connection. A support consultant must "
@@ -207,7 +210,7 @@ class ApiKeyTokens:
         except DecryptionError:
             return ""  # written under keys since rotated away: fetch a new one
         self.transport.redactor.add(token)
-        _RECENT[self.cache_key] = (token, time.monotonic() + RECENT_SECONDS)
+        self._remember(token, RECENT_SECONDS)
         return token
 
     def token(self) -> str:
@@ -221,6 +224,9 @@ class ApiKeyTokens:
             del _RECENT[self.cache_key]
         self._token = self._renewed(stale)
         return self._token
+
+    def _remember(self, token: str, seconds: float) -> None:
+        _RECENT[self.cache_key] = (token, time.monotonic() + seconds)
 
     def _recent(self) -> str:
         """The token this process read or fetched in the last ``RECENT_SECONDS`` ('' when none)."""
@@ -271,7 +277,7 @@ class ApiKeyTokens:
         lifetime = (tokens.expires_at - timezone.now() - EXPIRY_MARGIN).total_seconds()
         if lifetime > 0:
             cache.set(self.cache_key, encrypt(tokens.access_token), timeout=int(lifetime))
-            _RECENT[self.cache_key] = (tokens.access_token, time.monotonic() + min(RECENT_SECONDS, lifetime))
+            self._remember(tokens.access_token, min(RECENT_SECONDS, lifetime))
         return tokens.access_token
 
 

@@ -70,8 +70,7 @@ class Redactor:
     def text(self, text: str) -> str:
         if not text:
             return text
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
+        text = self._values_removed(text)
         if not _may_name_a_secret(text):
             return text
         # key=value pairs (query strings, form bodies)
@@ -85,6 +84,11 @@ class Redactor:
         )
         return re.sub(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", lambda m: f"{m.group(1)} {REDACTED}", text)
 
+    def _values_removed(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
     def body(self, body: Any) -> str:
         if body is None or body == b"" or body == "":
             return ""
@@ -96,7 +100,8 @@ class Redactor:
         if isinstance(body, dict | list):
             body = json.dumps(_redact_structure(body), ensure_ascii=False)
         elif not _may_name_a_secret(body):
-            pass  # no key a secret goes by, however written: nothing to take out but the values themselves
+            # No key a secret goes by, however written: nothing to take out but the values themselves.
+            return self._values_removed(body)
         else:
             try:
                 parsed = json.loads(body)
@@ -196,7 +201,6 @@ class Transport:
         # When set (a transfer's clients), each answer's time is written to the limiter with the
         # next request's grant or by flush() at the transfer's end: one statement per request.
         self.defer_answers = False
-        self._deferred = False
         self.redactor = Redactor()
         self.redactor.add(*secrets)
         self.session = session or requests.Session()
@@ -244,7 +248,6 @@ class Transport:
         try:
             if self.defer_answers:
                 self.limiter.finish(self.limiter_key, ticket, defer=True)
-                self._deferred = True
             else:
                 self.limiter.finish(self.limiter_key, ticket)
         except Exception:
@@ -252,9 +255,8 @@ class Transport:
 
     def flush(self) -> None:
         """Write the answer times kept back (``defer_answers``); never raises, like the answers."""
-        if self.limiter is None or not self._deferred:
+        if self.limiter is None or not self.defer_answers:
             return
-        self._deferred = False
         try:
             self.limiter.flush()
         except Exception:
