@@ -6,7 +6,7 @@ import pytest
 
 from integration.core.clients.errors import UncertainOutcome
 from integration.core.handlers import NeedsMapping, SkipTransfer
-from integration.core.models import IntegrationSettings, Kind
+from integration.core.models import IntegrationSettings, Kind, SyncOperation
 from integration.transfers.consumption import book_item_consumption
 from tests.invoice_fixtures import (
     FINISHED_GOODS,
@@ -14,6 +14,7 @@ from tests.invoice_fixtures import (
     SPARE_PARTS,
     dinero_fixture,
     line,
+    operation,
     rackbeat_fixture,
     run,
     sales_invoice,
@@ -148,16 +149,39 @@ def test_draft_found_by_its_file_is_brought_to_rackbeats_figures_before_it_is_bo
     assert dinero.count("update_manual_voucher") == 1 and dinero.count("create_manual_voucher") == 1
     assert voucher["FileGuid"] in dinero.files
 
-    # Done with it: a later consumption run (a person's retry) reads Rackbeat afresh.
-    from integration.transfers.shared_reads import recall_customer_invoice
-
-    assert recall_customer_invoice(connection.pk, "1001") is None
-
 
 def test_consumption_reads_the_invoice_when_nothing_was_handed_over(connection, rackbeat, dinero):
     rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
     _run(connection, rackbeat, dinero)
     assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+
+
+def _handed_over(connection, invoice):
+    operation(connection, Kind.ITEM_CONSUMPTION, invoice["number"])
+    SyncOperation.objects.filter(connection=connection, kind=Kind.ITEM_CONSUMPTION).update(handed_over=invoice)
+
+
+def test_the_invoice_handed_over_by_its_transfer_is_used_without_reading_rackbeat(connection, rackbeat, dinero):
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 3, "100", cost="40")])
+    _handed_over(connection, rackbeat.customer_invoices["1001"])
+    result = _run(connection, rackbeat, dinero)
+    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 0
+    assert dinero.manual_vouchers[result.target_id]["Status"] == "Booked" and "120.00 DKK" in result.outcome
+
+
+def test_a_try_after_an_unanswered_create_compares_with_rackbeat_not_with_the_copy(connection, rackbeat, dinero):
+    """Rule 13: once a voucher may exist in Dinero, the copy handed over is no longer what is compared."""
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 2, "100", cost="40")])
+    _handed_over(connection, rackbeat.customer_invoices["1001"])
+    dinero.fail_after_write.add("create_manual_voucher")
+    with pytest.raises(UncertainOutcome):
+        _run(connection, rackbeat, dinero)
+    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 0
+    rackbeat.customer_invoices["1001"] = sales_invoice(1001, [line("A-1", FINISHED_GOODS, 6, "100", cost="40")])
+    result = _run(connection, rackbeat, dinero)
+    assert rackbeat.calls.count(("get_customer_invoice", "1001")) == 1
+    (voucher,) = dinero.manual_vouchers.values()
+    assert voucher["Status"] == "Booked" and "240.00 DKK" in result.outcome
 
 
 # --- Rackbeat's own cost total, and lines in another unit ------------------------------------------

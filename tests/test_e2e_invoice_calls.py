@@ -74,6 +74,8 @@ def test_bound_unchanged_products_cost_one_rackbeat_read_per_invoice(consuming):
     sales, consumption = _invoice_with_consumption(consuming)
     calls = _calls(sales, consumption)
     assert _rackbeat_reads(calls) == [f"customer-invoices/{sales.source_key}"], calls
+    # The invoice reached the voucher on its row, and the row lets it go once the voucher is booked.
+    assert consumption.trigger == Trigger.FOLLOW_UP and consumption.handed_over is None
     # Dinero: the invoice created, read back and booked; the voucher's file, the voucher, its booking.
     dinero = [(method, path.split("?", 1)[0].split("/", 2)[1]) for (service, method, path) in calls.elements() if service == "dinero"]
     assert sorted(dinero) == [("GET", "invoices"), ("POST", "files"), ("POST", "invoices"), ("POST", "invoices"),

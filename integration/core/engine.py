@@ -214,19 +214,20 @@ def enqueue(
 
 
 def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, *, trigger: str,
-                document_number: str = "") -> int | None:
+                document_number: str = "", handed_over: dict[str, Any] | None = None) -> int | None:
     """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
 
     One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
     entry and its task — in the caller's transaction, with no savepoint and no read-back. Returns
     the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
     the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
+    ``handed_over`` is the source document as the caller just read it (``SyncOperation.handed_over``).
     """
 
     now = timezone.now()
     op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
                        trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
-                       enqueued_at=now, created_at=now)
+                       enqueued_at=now, created_at=now, handed_over=handed_over)
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
@@ -450,6 +451,7 @@ def _result(op: SyncOperation, result: Result) -> dict[str, Any]:
         if value:
             updates[field] = str(value)[:255]
     updates["_follow_ups"] = list(result.follow_ups)
+    updates["_handover"] = result.handover
     return updates
 
 
@@ -563,6 +565,7 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
             connection_problem: errors.ApiError | None) -> SyncOperation:
     follow_ups = updates.pop("_follow_ups", [])
+    handover = updates.pop("_handover", None)
     budget_event = updates.pop("_budget_event", None)
     if budget_event is None:
         updates["budget_key"] = ""
@@ -571,6 +574,8 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     updates["updated_at"] = now
     if final != State.PENDING:
         updates["finished_at"] = now
+        if op.handed_over is not None:
+            updates["handed_over"] = None  # what a later try uses is read afresh
     updates["claimed_by"] = ""
     updates = with_texts(updates, TEXT_FIELDS)
     # Conditional on our own claim: a claim recovered as stale and taken by another worker wins.
@@ -599,20 +604,23 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     elif op.state == State.PENDING:
         _queue_task(op.pk, at=op.next_attempt_at)
     for kind, direction, source_key in follow_ups:
-        _follow_up(op, kind, direction, source_key)
+        _follow_up(op, kind, direction, source_key, handover)
     # Read again only where the row moved on since (queued again, or its task's time written).
     if _rerun_if_requested(op) or op.state == State.PENDING:
         op.refresh_from_db()
     return op
 
 
-def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str) -> None:
+def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str,
+               handover: dict[str, Any] | None) -> None:
     """Queue the document ``op``'s transfer asks for (its consumption voucher): one INSERT with
-    its timeline entry and task when it is new, the lifecycle rules of :func:`enqueue` otherwise."""
+    its timeline entry and task — and the ``handover`` — when it is new, the lifecycle rules of
+    :func:`enqueue` otherwise (an existing row reads its source itself)."""
     if op.run_id is None:
         # In sync mode the new row's task runs at once, after the row is committed.
         with contextlib.nullcontext() if _sync_mode() else transaction.atomic():
-            if enqueue_new(op.connection_id, kind, direction, source_key, trigger=Trigger.FOLLOW_UP) is not None:
+            if enqueue_new(op.connection_id, kind, direction, source_key, trigger=Trigger.FOLLOW_UP,
+                           handed_over=handover) is not None:
                 return
     enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
 

@@ -58,6 +58,9 @@ class Result:
     skipped: bool = False
     # Further operations to queue once this one is done, as (kind, direction, source_key).
     follow_ups: list[tuple[str, str, str]] = field(default_factory=list)
+    # The source document the follow-ups need as well, exactly as this transfer read it: stored on
+    # each new follow-up row (``SyncOperation.handed_over``), so it is not read from the source again.
+    handover: dict[str, Any] | None = None
 
 
 class TransferProblem(Exception):

@@ -271,6 +271,10 @@ class SyncOperation(models.Model):
     target_number = models.CharField(_("number on the other side"), max_length=64, blank=True)
     outcome = models.TextField(_("outcome"), blank=True)
     outcome_meaning = models.JSONField(null=True, blank=True, editable=False)
+    # The source document as the operation that queued this one had just read it (a booked
+    # invoice, for its consumption voucher): used instead of reading it again while nothing of
+    # this operation reached Dinero, and emptied when the operation finishes.
+    handed_over = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("handed over"))
 
     handled_note = models.TextField(blank=True, verbose_name=_("handling note"))
     handled_by = models.CharField(max_length=150, blank=True, verbose_name=_("handled by"))

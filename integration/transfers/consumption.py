@@ -39,7 +39,6 @@ from integration.transfers.booking_check import (
 from integration.transfers.consumption_pdf import file_name, specification
 from integration.transfers.invoice_mapping import ConsumptionPayload, map_consumption
 from integration.transfers.sent_snapshot import snapshot
-from integration.transfers.shared_reads import forget_customer_invoice, recall_customer_invoice
 from integration.transfers.supplier_invoices import PERSON_CHOICES, VoucherOutcomeUnknown
 from integration.transfers.voucher_files import upload_once, voucher_carrying_file
 
@@ -54,6 +53,14 @@ def _settings_url(connection: Any) -> str:
         return reverse("admin:integration_integrationsettings_change", args=[connection.settings.pk])
     except (NoReverseMatch, AttributeError):
         return ""
+
+
+def _handed_over(op: SyncOperation) -> dict[str, Any] | None:
+    """The invoice as its own transfer read it moments before (one Rackbeat read per invoice), while
+    nothing of this voucher may have reached Dinero; after that a try compares with Rackbeat's
+    invoice as it is then (DESIGN rule 13)."""
+    invoice = op.handed_over
+    return invoice if isinstance(invoice, dict) and invoice and not lifecycle.touched(op) else None
 
 
 @register(Kind.ITEM_CONSUMPTION, Direction.TO_DINERO)
@@ -71,9 +78,7 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
                 "Choose both accounts in the connection's settings (sales and customers), then press Retry.")),
             fix_url=_settings_url(ctx.connection))
 
-    # Handed over by the invoice's own transfer when it ran moments ago: one Rackbeat read per invoice.
-    invoice = recall_customer_invoice(ctx.connection.pk, op.source_key) \
-        or ctx.rackbeat.get_customer_invoice(op.source_key)
+    invoice = _handed_over(op) or ctx.rackbeat.get_customer_invoice(op.source_key)
     number = invoice.get("number", op.source_key)
     customer = invoice.get("customer") or {}
     customer_name = party_name(customer)
@@ -155,7 +160,6 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
     accounts = manual_accounts(voucher)
     outcome = text % {
         "amount": abs(figures.total), "number": voucher_number, "consumption": accounts[0], "stock": accounts[1]}
-    forget_customer_invoice(ctx.connection.pk, op.source_key)
     return Result(outcome=outcome, target_id=guid, target_number=voucher_number, document_number=str(number),
                   document_name=customer_name)
 

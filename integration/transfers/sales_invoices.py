@@ -52,7 +52,6 @@ from integration.transfers.contacts import ensure_contact
 from integration.transfers.invoice_mapping import SalesMappings, map_sales_invoice
 from integration.transfers.products import ensure_product
 from integration.transfers.sent_snapshot import snapshot
-from integration.transfers.shared_reads import remember_customer_invoice
 from integration.transfers.transfer_checks import refuse_before_go_live
 from mappings import lookup
 
@@ -232,13 +231,12 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
     customer_name = party_name(customer)
     if not settings.customer_integration_enabled:
         follow_ups = consumption_follow_up(settings, number)
-        if follow_ups:
-            remember_customer_invoice(ctx.connection.pk, number, invoice)
         return Result(
             outcome=Message(gettext_noop(
                 "The customer integration is off, so the invoice was not transferred to Dinero."))
             + (" " + Message(gettext_noop("Its item consumption is booked.")) if follow_ups else ""),
             document_number=str(number), document_name=customer_name, skipped=True, follow_ups=follow_ups,
+            handover=invoice if follow_ups else None,
         )
 
     # Items and customer that are not embedded are fetched once for this document.
@@ -340,9 +338,6 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
                 label=label, number=dinero_number)
 
     follow_ups = consumption_follow_up(settings, number)
-    if follow_ups:
-        # The consumption follow-up reads this very document: it is handed over, not read again.
-        remember_customer_invoice(ctx.connection.pk, number, invoice)
     return Result(
         outcome=Sentences(outcome, *notes),
         target_id=guid,
@@ -350,4 +345,6 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         document_number=str(number),
         document_name=customer_name,
         follow_ups=follow_ups,
+        # The consumption follow-up needs this very document: handed over, not read again.
+        handover=invoice if follow_ups else None,
     )
