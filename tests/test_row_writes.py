@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from integration.core.messages import Message, stored
 from integration.core.models import HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
-from integration.core.row_writes import insert_row, update_row
+from integration.core.row_writes import insert_row, update_row, update_row_returning
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +50,24 @@ def test_an_update_writes_json_and_obeys_its_conditions(op):
     assert update_row(SyncOperation, op.pk, next_attempt_at=later) == 1
     op.refresh_from_db()
     assert op.next_attempt_at == later
+
+
+def test_an_update_returning_gives_the_row_as_a_query_reads_it(op):
+    claimed = timezone.now() - timedelta(seconds=3)
+    SyncOperation.objects.filter(pk=op.pk).update(state="running", claimed_by="w1", claimed_at=claimed,
+                                                  rerun_requested=True)
+    later = timezone.now() + timedelta(minutes=5)
+    # Another claim's conditions: nothing changes, nothing comes back.
+    assert update_row_returning(SyncOperation, op.pk, where={"state": "running", "claimed_by": "w2",
+                                                             "claimed_at": claimed}, state="done") is None
+    row = update_row_returning(SyncOperation, op.pk, where={"state": "running", "claimed_by": "w1",
+                                                            "claimed_at": claimed},
+                               state="pending", next_attempt_at=later, claimed_by="",
+                               **stored(outcome=Message("Done: %(n)s", n=1)))
+    read = SyncOperation.objects.get(pk=op.pk)
+    # Every field, converted as a query converts it (times aware, JSON decoded), and what other
+    # writers set meanwhile (the rerun asked for) included.
+    assert row == {field.attname: getattr(read, field.attname) for field in SyncOperation._meta.concrete_fields}
+    assert row["next_attempt_at"] == later and row["rerun_requested"] is True
+    assert row["intent"] == {"step": "guid_chosen"} and row["outcome_meaning"] == {"message": "Done: %(n)s",
+                                                                                   "params": {"n": 1}}

@@ -70,7 +70,7 @@ from integration.core.models import (
     SyncRun,
     Trigger,
 )
-from integration.core.row_writes import insert_row
+from integration.core.row_writes import insert_row, update_row_returning
 
 logger = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ def _budget_wait(op: SyncOperation, exc: errors.BudgetExhausted) -> dict[str, An
     """
     return {
         "state": State.PENDING, "next_attempt_at": datetime.fromtimestamp(exc.due_at, tz=UTC),
-        "attempts": F("attempts") - 1, "budget_key": exc.key[:120],
+        "attempts": op.attempts - 1, "budget_key": exc.key[:120],  # the claim is ours: nobody else counts
         # One timeline entry per wait, not one per wake-up that found the budget still full.
         "_budget_event": not op.budget_key,
     }
@@ -579,13 +579,17 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     updates["claimed_by"] = ""
     updates = with_texts(updates, TEXT_FIELDS)
     # Conditional on our own claim: a claim recovered as stale and taken by another worker wins.
-    changed = SyncOperation.objects.filter(
-        pk=op.pk, state=State.RUNNING, claimed_by=worker, claimed_at=claimed_at,
-    ).update(**updates)
-    connection = op.connection
-    op.refresh_from_db()
-    op.connection = connection  # the same row: kept rather than read again
-    if changed != 1:
+    # The row comes back with the update (a rerun asked for meanwhile included).
+    stored_row = update_row_returning(SyncOperation, op.pk, where={
+        "state": State.RUNNING, "claimed_by": worker, "claimed_at": claimed_at}, **updates)
+    if stored_row is None:
+        connection = op.connection
+        op.refresh_from_db()
+        op.connection = connection  # the same row: kept rather than read again
+    else:
+        for attname, value in stored_row.items():
+            setattr(op, attname, value)
+    if stored_row is None:
         record_event(op, Message(gettext_noop(
             "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
             worker=worker))

@@ -44,6 +44,52 @@ def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | No
         return int(cursor.rowcount)
 
 
+def update_row_returning(model: type[models.Model], pk: Any, *, where: dict[str, Any] | None = None,
+                         **values: Any) -> dict[str, Any] | None:
+    """:func:`update_row` that gives the row as it is after the update (``RETURNING``: every
+    concrete field by its attribute name, loaded as a query loads it), or None when no row
+    matched: one statement where an update and a read back were two."""
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
+    sql = _update_sql(model, connection.alias, tuple(values), tuple(where or ())) + _returning_sql(model, connection.alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = _returning_fields(model, connection)
+    loaded = [value if value is None else _converted(value, col, converters, connection)
+              for value, (col, converters) in zip(row, fields, strict=True)]
+    return dict(zip((field.attname for field in meta.concrete_fields), loaded, strict=True))
+
+
+def _converted(value: Any, col: Any, converters: Sequence[Any], connection: Any) -> Any:
+    for converter in converters:
+        value = converter(value, col, connection)
+    return value
+
+
+@functools.cache
+def _returning_sql(model: type[models.Model], alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return " RETURNING " + ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+
+
+@functools.lru_cache(maxsize=64)
+def _returning_fields(model: type[models.Model], connection: Any) -> list[tuple[Any, list[Any]]]:
+    """Each returned column's expression and the converters a query applies to it (SQLite's times
+    arrive as text, JSON as text): what Django's compiler does for a SELECT of the same columns.
+    Per database connection object (one per thread), as the converters are its methods."""
+    fields = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        fields.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
+    return fields
+
+
 @functools.cache
 def _insert_sql(model: type[models.Model], alias: str, columns: Sequence[str]) -> str:
     quote = connections[alias].ops.quote_name
