@@ -7,6 +7,7 @@ to a default account: a wrong account is worse than a document that waits.
 
 from __future__ import annotations
 
+from django.db.models import Subquery
 from django.urls import reverse
 from django.utils.translation import gettext_noop
 
@@ -15,12 +16,14 @@ from integration.core.handlers import NeedsMapping
 from integration.core.messages import Key, Message, Sentences, register_labels
 from mappings.models import (
     AccountMatrixCell,
+    DineroAccount,
     LayoutMapping,
     ProductGroup,
     RackbeatLayout,
     RackbeatUnit,
     UnitMapping,
     VatZone,
+    chart_account_problem,
     matrix_account_problem,
 )
 
@@ -79,9 +82,14 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
                 "Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
-    cell = AccountMatrixCell.objects.filter(
-        connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone
-    ).first()
+    cells = AccountMatrixCell.objects.filter(
+        connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone)
+    # The usual answer in one statement: the cell's account as Dinero's chart has it.
+    account = DineroAccount.objects.filter(
+        connection=connection, number=Subquery(cells.values("account_number")[:1])).first()
+    if account is not None and not chart_account_problem(account, matrix):
+        return account.number
+    cell = cells.first()
     problem = matrix_account_problem(connection, matrix, cell.account_number) if cell is not None else ""
     if cell is not None and not problem:
         return cell.account_number

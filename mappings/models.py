@@ -7,6 +7,8 @@ matrix editor can show it as gone instead of silently dropping a mapping.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -304,5 +306,13 @@ def product_group_problem(connection: Connection, number: str) -> str | None:
 
 def matrix_account_problem(connection: Connection, matrix: str, number: int) -> str | None:
     """The one validation of an account in a matrix cell, whatever form or file it came from."""
-    return check_account(connection, number, purchase=matrix == AccountMatrixCell.Matrix.SUPPLIER,
-                         use=use_of_matrix(matrix))
+    return check_account(connection, number, **_matrix_use(matrix))
+
+
+def chart_account_problem(account: DineroAccount, matrix: str) -> str | None:
+    """:func:`matrix_account_problem` of an account already read from the chart."""
+    return account_problem(account, account.number, chart_loaded=True, **_matrix_use(matrix))
+
+
+def _matrix_use(matrix: str) -> dict[str, Any]:
+    return {"purchase": matrix == AccountMatrixCell.Matrix.SUPPLIER, "use": use_of_matrix(matrix)}
