@@ -220,3 +220,64 @@ def test_due_rows_left_without_a_task_get_one_from_the_sweep(active, queued_not_
     # One waiting task per due row is enough: the next sweep adds none.
     assert engine.run_due() == 0
     assert OrmQ.objects.count() == 3
+
+
+# --- a follow-up continues in the task that queued it ----------------------------------------------
+
+@pytest.fixture
+def with_follow_up(handler, monkeypatch):
+    """The scripted invoice queues its consumption voucher, handing the invoice over."""
+    from integration.core import handlers
+
+    voucher = ScriptedHandler()
+    monkeypatch.setitem(handlers._REGISTRY, (str(Kind.ITEM_CONSUMPTION), str(Direction.TO_DINERO)), voucher)
+    handler.script = [Result(outcome="booked", follow_ups=[(Kind.ITEM_CONSUMPTION, Direction.TO_DINERO, "1001")],
+                             handover={"number": 1001, "is_booked": True})]
+    voucher.script = [lambda op, ctx: Result(outcome=f"voucher from {op.handed_over['number']}")]
+    return voucher
+
+
+def _follow_up_of(connection) -> SyncOperation:
+    return SyncOperation.objects.get(connection=connection, kind=Kind.ITEM_CONSUMPTION, source_key="1001")
+
+
+def test_a_worker_runs_the_follow_up_it_queued_in_the_same_task(active, with_follow_up, queued_not_run):
+    invoice = queue(active)
+    OrmQ.objects.all().delete()  # the invoice's own task, as a worker has taken it
+    ran = engine.run_operation(invoice.pk)
+    assert ran.pk == invoice.pk and ran.state == State.DONE
+    voucher = _follow_up_of(active)
+    assert voucher.state == State.DONE and voucher.outcome == "voucher from 1001"
+    assert voucher.handed_over is None  # let go once done
+    # No task was written for it, none is left behind, and its timeline reads as any operation's.
+    assert OrmQ.objects.count() == 0 and voucher.enqueued_at is None
+    assert [e.message for e in voucher.events.order_by("pk")][:2] == [
+        "Queued (Follow-up of another transfer).", f"Attempt 1 started by {engine.worker_name()}."]
+
+
+def test_the_follow_up_gets_its_task_when_another_connection_is_due_first(both_active, handler, with_follow_up,
+                                                                          queued_not_run):
+    busy, quiet = both_active
+    booked = handler.script.pop()
+
+    def meanwhile(op, ctx):
+        _pending(busy, "busy", running=True)  # another worker took the invoice's connection's next work
+        return booked
+
+    handler.script = [meanwhile]
+    invoice = queue(busy)
+    waiting = queue(quiet, "9", kind=Kind.CUSTOMER)
+    OrmQ.objects.all().delete()
+    assert engine.run_operation(invoice.pk).pk == invoice.pk
+    voucher = _follow_up_of(busy)
+    assert voucher.state == State.PENDING and with_follow_up.calls == []
+    assert voucher.enqueued_at is not None and OrmQ.objects.count() == 1
+    assert SyncOperation.objects.get(pk=waiting.pk).state == State.PENDING  # its own task takes it
+
+
+def test_a_follow_up_whose_worker_died_before_running_it_gets_a_task_from_the_sweep(active, queued_not_run):
+    pk = engine.enqueue_new(active.pk, Kind.ITEM_CONSUMPTION, Direction.TO_DINERO, "1001",
+                            trigger=Trigger.FOLLOW_UP, task=False)
+    assert OrmQ.objects.count() == 0
+    assert engine.run_due() == 1
+    assert OrmQ.objects.count() == 1 and SyncOperation.objects.get(pk=pk).enqueued_at is not None

@@ -214,7 +214,8 @@ def enqueue(
 
 
 def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, *, trigger: str,
-                document_number: str = "", handed_over: dict[str, Any] | None = None) -> int | None:
+                document_number: str = "", handed_over: dict[str, Any] | None = None,
+                task: bool = True) -> int | None:
     """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
 
     One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
@@ -222,17 +223,20 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
     the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
     ``handed_over`` is the source document as the caller just read it (``SyncOperation.handed_over``).
+    Without ``task`` the row is left for the caller to run (``enqueued_at`` empty: ``run_due``
+    queues it should the caller not).
     """
 
     now = timezone.now()
     op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
                        trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
-                       enqueued_at=now, created_at=now, handed_over=handed_over)
+                       enqueued_at=now if task else None, created_at=now, handed_over=handed_over)
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
     insert_row(OperationEvent(operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger)))
-    _send_task(op_pk)
+    if task:
+        _send_task(op_pk)
     return op_pk
 
 
@@ -320,7 +324,7 @@ def run_operation(op_id: int) -> SyncOperation | None:
         return _run(op_id, require_active=True)
     tried = dispatch.each_candidate(op_id, waiting_connection_states=WAITING_CONNECTION_STATES)
     for candidate in itertools.islice(tried, dispatch.CANDIDATES):
-        result = _run(candidate, require_active=True)
+        result = _run(candidate, require_active=True, follow_ups_here=True)
         if result is not None:
             return result
     return None
@@ -352,7 +356,7 @@ def execute_now(op: SyncOperation) -> SyncOperation:
     return result
 
 
-def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
+def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> SyncOperation | None:
     worker = worker_name()
     if not _claim(op_id, worker=worker, require_active=require_active):
         return None
@@ -370,7 +374,8 @@ def _run(op_id: int, *, require_active: bool) -> SyncOperation | None:
     except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
         logger.exception("Operation %s failed unexpectedly", op_id)
         updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
-    return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem)
+    return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem,
+                   follow_ups_here=follow_ups_here)
 
 
 def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferContext:
@@ -563,7 +568,7 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 
 
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
-            connection_problem: errors.ApiError | None) -> SyncOperation:
+            connection_problem: errors.ApiError | None, follow_ups_here: bool = False) -> SyncOperation:
     follow_ups = updates.pop("_follow_ups", [])
     handover = updates.pop("_handover", None)
     budget_event = updates.pop("_budget_event", None)
@@ -607,26 +612,49 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         mark_connection_broken(op.connection, connection_problem)
     elif op.state == State.PENDING:
         _queue_task(op.pk, at=op.next_attempt_at)
-    for kind, direction, source_key in follow_ups:
-        _follow_up(op, kind, direction, source_key, handover)
+    here = [pk for kind, direction, source_key in follow_ups
+            if (pk := _follow_up(op, kind, direction, source_key, handover, here=follow_ups_here)) is not None]
     # Read again only where the row moved on since (queued again, or its task's time written).
     if _rerun_if_requested(op) or op.state == State.PENDING:
         op.refresh_from_db()
+    for follow_up in here:
+        _continue_here(follow_up)
     return op
 
 
 def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str,
-               handover: dict[str, Any] | None) -> None:
+               handover: dict[str, Any] | None, *, here: bool) -> int | None:
     """Queue the document ``op``'s transfer asks for (its consumption voucher): one INSERT with
     its timeline entry and task — and the ``handover`` — when it is new, the lifecycle rules of
-    :func:`enqueue` otherwise (an existing row reads its source itself)."""
+    :func:`enqueue` otherwise (an existing row reads its source itself).
+
+    ``here`` (a worker, not sync mode): a new row gets no task; its id is returned for this worker
+    to continue with (:func:`_continue_here`). Should the worker die first, the row is due without a
+    task, and ``run_due`` gives it one within a minute.
+    """
+    here = here and not _sync_mode()
     if op.run_id is None:
         # In sync mode the new row's task runs at once, after the row is committed.
         with contextlib.nullcontext() if _sync_mode() else transaction.atomic():
-            if enqueue_new(op.connection_id, kind, direction, source_key, trigger=Trigger.FOLLOW_UP,
-                           handed_over=handover) is not None:
-                return
+            created = enqueue_new(op.connection_id, kind, direction, source_key, trigger=Trigger.FOLLOW_UP,
+                                  handed_over=handover, task=not here)
+            if created is not None:
+                return created if here else None
     enqueue(op.connection, kind, direction, source_key, trigger=Trigger.FOLLOW_UP, run=op.run)
+    return None
+
+
+def _continue_here(op_pk: int) -> None:
+    """Run the follow-up this worker just queued without a task — the same document's next part,
+    its source at hand — unless the fair choice (:mod:`integration.core.dispatch`) puts another
+    connection's work first: then the follow-up gets its task and waits its turn like any row.
+
+    One task per booked invoice instead of two: the broker's row, its hand-out and its removal are
+    the largest cost per operation after the transfer itself."""
+    first = next(dispatch.each_candidate(op_pk, waiting_connection_states=WAITING_CONNECTION_STATES), None)
+    if first == op_pk and _run(op_pk, require_active=True) is not None:
+        return
+    _queue_task(op_pk)
 
 
 def _describe_outcome(op: SyncOperation) -> Message:
