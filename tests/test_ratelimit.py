@@ -477,3 +477,26 @@ def test_a_log_written_before_in_flight_tracking_is_read_as_answered_requests():
     rl = limiter(2, fake, max_block=0)
     assert rl.used("dinero:400555") == 2
     assert rl.try_acquire("dinero:400555") == pytest.approx(SPAN - 30, abs=0.01)
+
+
+@pytest.mark.django_db
+def test_a_log_with_foreign_entries_counts_only_its_times():
+    fake = FakeTime()
+    RateLimitWindow.objects.create(key="dinero:9", version=0,
+                                   grants=f'[{T0 - 2}, "x", null, {T0 - 1}, true, {{"a": 1}}]')
+    rl = limiter(100, fake)
+    # The numbers count (a JSON true is the number 1 to Python: far outside the span); the rest is ignored.
+    assert rl.used("dinero:9") == 2
+    assert rl.try_acquire("dinero:9") == 0 and rl.used("dinero:9") == 3
+
+
+def test_a_decoded_log_is_handed_out_as_a_copy():
+    from integration.core.clients.ratelimit import _Log
+
+    stored = _Log([T0 - 3, T0 - 2], {"t1": T0 - 1}).dumps()
+    first = _Log.parse_known(stored)
+    first.add_done(T0)
+    first.flying.clear()
+    again = _Log.parse_known(stored)
+    assert again.done == [T0 - 3, T0 - 2] and again.flying == {"t1": T0 - 1}
+    assert _Log.parse(stored).done == again.done

@@ -262,7 +262,7 @@ class SharedRateLimiter:
     # --- the log ----------------------------------------------------------------------------
     def _parse(self, key: str, row: dict[str, Any]) -> _Log:
         """The log of ``row`` with this limiter's deferred answers for ``key`` applied."""
-        log = _Log.parse(row["grants"])
+        log = _Log.parse_known(row["grants"])
         for ticket, answered in self._answers.get(key, {}).items():
             log.flying.pop(ticket, None)
             log.add_done(answered)
@@ -323,6 +323,7 @@ _KNOWN: dict[str, dict[str, Any]] = {}
 def forget_rows() -> None:
     """Read every budget row afresh from now on (tests: the database is emptied between them)."""
     _KNOWN.clear()
+    _DECODED.clear()
 
 
 class _Log:
@@ -349,10 +350,20 @@ class _Log:
             done, flying = value, {}
         if not isinstance(done, list) or not isinstance(flying, dict):
             return cls([], {})
-        return cls(
-            sorted(float(v) for v in done if isinstance(v, int | float)),
-            {str(k): float(v) for k, v in flying.items() if isinstance(v, int | float)},
-        )
+        try:
+            times = sorted(map(float, done))  # the log as written: numbers only
+        except (TypeError, ValueError):
+            times = sorted(float(v) for v in done if isinstance(v, int | float))
+        return cls(times, {str(k): float(v) for k, v in flying.items() if isinstance(v, int | float)})
+
+    @classmethod
+    def parse_known(cls, stored: str) -> _Log:
+        """:meth:`parse`, without decoding again the text this process last decoded or wrote."""
+        known = _DECODED.get(stored)
+        if known is None:
+            known = cls.parse(stored)
+            _remember_decoded(stored, known)
+        return cls(list(known.done), dict(known.flying))
 
     def add_done(self, at: float) -> None:
         bisect.insort(self.done, round(at, 3))
@@ -364,7 +375,9 @@ class _Log:
         this instant), until it is ``MAX_FLIGHT_SECONDS`` old. A request exactly one span ago
         still counts, so two grants are always more than a span apart.
         """
-        times = [t for t in self.done if t >= now - span]
+        times = self.done[bisect.bisect_left(self.done, now - span):]
+        if not self.flying:
+            return times
         for granted in self.flying.values():
             at = min(now, granted + MAX_FLIGHT_SECONDS)
             if at >= now - span:
@@ -373,14 +386,28 @@ class _Log:
 
     def pruned(self, now: float, span: float) -> _Log:
         """The log without what can no longer share a span with a request granted now or later."""
-        done = [t for t in self.done if t >= now - span]
+        done = self.done[bisect.bisect_left(self.done, now - span):]
         flying = {k: v for k, v in self.flying.items() if v + MAX_FLIGHT_SECONDS >= now - span}
         return _Log(done, flying)
 
     def dumps(self) -> str:
-        if not self.flying:
-            return json.dumps(self.done)
-        return json.dumps({"done": self.done, "flying": self.flying})
+        stored = json.dumps({"done": self.done, "flying": self.flying} if self.flying else self.done)
+        _remember_decoded(stored, _Log(list(self.done), dict(self.flying)))
+        return stored
+
+
+# The log texts this process last wrote or decoded (a few keys' worth), with their decoded form: a
+# process that wrote a row last (a worker's own burst) reads the same text back, and decoding a
+# full minute's log is the limiter's largest cost after the statement itself. Entries are never
+# changed, only copied out.
+_DECODED: dict[str, _Log] = {}
+_DECODED_KEPT = 8
+
+
+def _remember_decoded(stored: str, log: _Log) -> None:
+    if len(_DECODED) >= _DECODED_KEPT:
+        _DECODED.clear()
+    _DECODED[stored] = log
 
 
 def _blocked_seconds(blocked_until: datetime | None, now: float) -> float:
