@@ -7,13 +7,16 @@ to a default account: a wrong account is worse than a document that waits.
 
 from __future__ import annotations
 
-from django.db.models import Subquery
+import functools
+
+from django.db import connections
 from django.urls import reverse
 from django.utils.translation import gettext_noop
 
 from accounts.models import Connection
 from integration.core.handlers import NeedsMapping
 from integration.core.messages import Key, Message, Sentences, register_labels
+from integration.core.row_reads import column, first_row, prepared, reading, table
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -82,14 +85,12 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
                 "Correct the VAT zone of the customer or supplier in Rackbeat, then press Retry.")),
             fix_url=matrix_url(connection, matrix),
         )
-    cells = AccountMatrixCell.objects.filter(
-        connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone)
     # The usual answer in one statement: the cell's account as Dinero's chart has it.
-    account = DineroAccount.objects.filter(
-        connection=connection, number=Subquery(cells.values("account_number")[:1])).first()
+    account = _cell_account(connection, matrix, group_number, vat_zone)
     if account is not None and not chart_account_problem(account, matrix):
         return account.number
-    cell = cells.first()
+    cell = AccountMatrixCell.objects.filter(
+        connection=connection, matrix=matrix, product_group_number=group_number, vat_zone=vat_zone).first()
     problem = matrix_account_problem(connection, matrix, cell.account_number) if cell is not None else ""
     if cell is not None and not problem:
         return cell.account_number
@@ -113,6 +114,37 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
             "Refresh the reference data if the account was changed in Dinero, then press Retry.")),
         fix_url=url,
     )
+
+
+def _cell_account(connection: Connection, matrix: str, group_number: str, vat_zone: str) -> DineroAccount | None:
+    """The chart's row of the account in the matrix cell, or None (no cell, or not in the chart)."""
+    db = reading(DineroAccount)
+    fields = DineroAccount._meta.concrete_fields
+    row = first_row(db, _cell_account_sql(db.alias), [
+        prepared(AccountMatrixCell, "connection", connection.pk, db), prepared(AccountMatrixCell, "matrix", matrix, db),
+        prepared(AccountMatrixCell, "product_group_number", group_number, db),
+        prepared(AccountMatrixCell, "vat_zone", vat_zone, db),
+    ], fields)
+    return None if row is None else DineroAccount.from_db(db.alias, [field.attname for field in fields], row)
+
+
+@functools.cache
+def _cell_account_sql(alias: str) -> str:
+    """Only identifiers from the models' metadata are interpolated (quoted)."""
+    db = connections[alias]
+
+    def account(name: str) -> str:
+        return column(DineroAccount, name, db, alias="a")
+
+    def cell(name: str) -> str:
+        return column(AccountMatrixCell, name, db, alias="c")
+
+    columns = ", ".join(account(field.name) for field in DineroAccount._meta.concrete_fields)
+    joined = f"{cell('connection')} = {account('connection')} AND {cell('account_number')} = {account('number')}"
+    where = (f"{cell('connection')} = %s AND {cell('matrix')} = %s AND {cell('product_group_number')} = %s "
+             f"AND {cell('vat_zone')} = %s")
+    return (f"SELECT {columns} FROM {table(AccountMatrixCell, db)} c "  # noqa: S608
+            f"JOIN {table(DineroAccount, db)} a ON {joined} WHERE {where}")
 
 
 def revenue_account(connection: Connection, group_number: str, vat_zone: str) -> int:

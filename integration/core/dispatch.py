@@ -27,13 +27,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db import connections
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
+from accounts.models import Connection
 from integration.core.models import Priority, SyncOperation
+from integration.core.row_reads import all_rows, column, first_row, prepared, reading, table
 
 State = SyncOperation.State
 
@@ -64,19 +66,17 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
     rng = rng or random.Random()
     due = due_operations(waiting_connection_states=waiting_connection_states)
     now = timezone.now()
-    pending_due = Q(state=State.PENDING, next_attempt_at__lte=now)
-    per_connection = (
-        SyncOperation.objects.filter(pending_due | Q(state=State.RUNNING))
-        .exclude(connection__state__in=waiting_connection_states)
-        .values("connection")
-        .annotate(oldest=Min("next_attempt_at", filter=pending_due), n=Count("pk", filter=Q(state=State.RUNNING)))
-        .order_by().values_list("connection", "oldest", "n")
-    )
+    db = reading(SyncOperation)
+    waiting = list(waiting_connection_states)
+    # Per active connection with due or running work: whether any is due, and how many run.
+    pending, running_state, moment = *_states(db, State.PENDING, State.RUNNING), _time(db, now)
+    per_connection = all_rows(db, _per_connection_sql(db.alias, len(waiting)), [
+        pending, moment, running_state, pending, moment, running_state, *waiting])
     running: dict[int, int] = {}
     oldest: list[int] = []
-    for connection, first_due, n in per_connection:
-        running[connection] = n
-        if first_due is not None:
+    for connection, any_due, n in per_connection:
+        running[connection] = int(n or 0)
+        if any_due:
             oldest.append(connection)
     if not oldest:
         return
@@ -84,7 +84,9 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
     order = sorted(oldest, key=lambda c: (running.get(c, 0), ties[c]))
     chosen: list[int] = []
     if preferred is not None:
-        own = due.filter(pk=preferred).values_list("connection", "priority").first()
+        own = first_row(db, _own_sql(db.alias, len(waiting)), [
+            prepared(SyncOperation, "id", preferred, db), pending, moment, *waiting,
+        ], [None, SyncOperation._meta.get_field("priority")])
         # The task's own operation keeps its place unless another connection has fewer running,
         # or its own connection has a booked document due (master data goes after it).
         if (own is not None and running.get(own[0], 0) <= running.get(order[0], 0)
@@ -98,6 +100,48 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
         if pk is not None:
             chosen.append(pk)
             yield pk
+
+
+def _states(db: Any, *states: str) -> list[Any]:
+    return [prepared(SyncOperation, "state", state, db) for state in states]
+
+
+def _time(db: Any, moment: datetime) -> Any:
+    return prepared(SyncOperation, "next_attempt_at", moment, db)
+
+
+def _active(db: Any, waiting: int) -> tuple[str, str]:
+    """The operations (``o``) joined with their connection (``c``), and the condition leaving out
+    connections in one of ``waiting`` states (as many parameters)."""
+    joined = (f"{table(SyncOperation, db)} o JOIN {table(Connection, db)} c "
+              f"ON {column(SyncOperation, 'connection', db, alias='o')} = {column(Connection, 'id', db, alias='c')}")
+    if not waiting:
+        return joined, "1 = 1"
+    return joined, f"NOT ({column(Connection, 'state', db, alias='c')} IN ({', '.join(['%s'] * waiting)}))"
+
+
+@functools.cache
+def _per_connection_sql(alias: str, waiting: int) -> str:
+    """Parameters: pending, now, running (the columns), pending, now, running (the rows), then the
+    waiting connection states. Only identifiers from the models' metadata are interpolated (quoted)."""
+    db = connections[alias]
+    connection, state, due_at = (column(SyncOperation, name, db, alias="o")
+                                 for name in ("connection", "state", "next_attempt_at"))
+    joined, active = _active(db, waiting)
+    return (f"SELECT {connection}, MAX(CASE WHEN {state} = %s AND {due_at} <= %s THEN 1 ELSE 0 END), "  # noqa: S608
+            f"SUM(CASE WHEN {state} = %s THEN 1 ELSE 0 END) FROM {joined} "
+            f"WHERE (({state} = %s AND {due_at} <= %s) OR {state} = %s) AND {active} GROUP BY {connection}")
+
+
+@functools.cache
+def _own_sql(alias: str, waiting: int) -> str:
+    """Parameters: the operation's id, pending, now, then the waiting connection states."""
+    db = connections[alias]
+    op_id, connection, priority, state, due_at = (column(SyncOperation, name, db, alias="o") for name in (
+        "id", "connection", "priority", "state", "next_attempt_at"))
+    joined, active = _active(db, waiting)
+    return (f"SELECT {connection}, {priority} FROM {joined} "  # noqa: S608
+            f"WHERE {op_id} = %s AND {state} = %s AND {due_at} <= %s AND {active}")
 
 
 @functools.cache

@@ -17,15 +17,17 @@ so the facts are not used at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db import connections
 
 from accounts.models import Connection
 from integration.core.clients.rackbeat_documents import item_facts
 from integration.core.kinds import Direction, Kind
 from integration.core.models import Binding, IntegrationSettings, SyncOperation
+from integration.core.row_reads import column, first_row, prepared, reading, table
 
 
 def binding_kind(item_type: str) -> str:
@@ -48,16 +50,40 @@ def known_item(connection: Connection, settings: IntegrationSettings, item_type:
     if not followed(settings):
         return None
     kind = binding_kind(item_type)
-    changed = SyncOperation.objects.filter(
-        connection=connection, kind=kind, direction=Direction.TO_DINERO, source_key=OuterRef("rackbeat_key"),
-    ).exclude(state=SyncOperation.State.DONE)
-    row = Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number) \
-        .annotate(changed=Exists(changed)).values_list("facts", "changed", "dinero_id").first()
+    db = reading(Binding)
+    # The binding's facts, whether the product's own operation is open (not done), its Dinero id.
+    row = first_row(db, _known_sql(db.alias), [
+        prepared(SyncOperation, "direction", Direction.TO_DINERO, db),
+        prepared(SyncOperation, "state", SyncOperation.State.DONE, db),
+        prepared(Binding, "connection", connection.pk, db), prepared(Binding, "kind", kind, db),
+        prepared(Binding, "rackbeat_key", number, db),
+    ], [Binding._meta.get_field("facts"), None, None])
+    if row is not None:
+        row = (row[0], bool(row[1]), row[2])
     if row is not None and bound is not None:
         bound(kind, number, row[2])
     if row is None or not row[0] or row[1]:
         return None
     return {**row[0], "type": item_type}
+
+
+@functools.cache
+def _known_sql(alias: str) -> str:
+    """Parameters: the operation's direction and the done state, then connection, kind and key.
+    Only identifiers from the models' metadata are interpolated (quoted)."""
+    db = connections[alias]
+
+    def binding(name: str) -> str:
+        return column(Binding, name, db, alias="b")
+
+    def op(name: str) -> str:
+        return column(SyncOperation, name, db, alias="o")
+
+    same = (f"{op('connection')} = {binding('connection')} AND {op('kind')} = {binding('kind')} "
+            f"AND {op('source_key')} = {binding('rackbeat_key')}")
+    changed = f"EXISTS (SELECT 1 FROM {table(SyncOperation, db)} o WHERE {same} AND {op('direction')} = %s AND NOT ({op('state')} = %s))"  # noqa: S608
+    where = f"{binding('connection')} = %s AND {binding('kind')} = %s AND {binding('rackbeat_key')} = %s"
+    return f"SELECT {binding('facts')}, {changed}, {binding('dinero_id')} FROM {table(Binding, db)} b WHERE {where}"  # noqa: S608
 
 
 def remember_item(connection: Connection, item_type: str, number: str, item: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connections, models, router
 
 from integration.core.insert_if_absent import row_values
+from integration.core.row_reads import loaded
 
 
 def insert_row(obj: models.Model) -> None:
@@ -60,34 +61,14 @@ def update_row_returning(model: type[models.Model], pk: Any, *, where: dict[str,
         row = cursor.fetchone()
     if row is None:
         return None
-    fields = _returning_fields(model, connection)
-    loaded = [value if value is None else _converted(value, col, converters, connection)
-              for value, (col, converters) in zip(row, fields, strict=True)]
-    return dict(zip((field.attname for field in meta.concrete_fields), loaded, strict=True))
-
-
-def _converted(value: Any, col: Any, converters: Sequence[Any], connection: Any) -> Any:
-    for converter in converters:
-        value = converter(value, col, connection)
-    return value
+    return {field.attname: loaded(value, field, connection)
+            for field, value in zip(meta.concrete_fields, row, strict=True)}
 
 
 @functools.cache
 def _returning_sql(model: type[models.Model], alias: str) -> str:
     quote = connections[alias].ops.quote_name
     return " RETURNING " + ", ".join(quote(field.column) for field in model._meta.concrete_fields)
-
-
-@functools.lru_cache(maxsize=64)
-def _returning_fields(model: type[models.Model], connection: Any) -> list[tuple[Any, list[Any]]]:
-    """Each returned column's expression and the converters a query applies to it (SQLite's times
-    arrive as text, JSON as text): what Django's compiler does for a SELECT of the same columns.
-    Per database connection object (one per thread), as the converters are its methods."""
-    fields = []
-    for field in model._meta.concrete_fields:
-        col = field.get_col(model._meta.db_table)
-        fields.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
-    return fields
 
 
 @functools.cache

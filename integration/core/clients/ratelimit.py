@@ -42,6 +42,7 @@ margin also absorbs small differences.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import time
 import uuid
@@ -50,11 +51,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 
 from integration.core.clients.errors import BudgetExhausted
 from integration.core.models import RateLimitWindow
+from integration.core.row_reads import column, first_row, prepared, reading, table
 from integration.core.row_writes import update_row
 
 WINDOW_SECONDS = 60
@@ -281,15 +283,16 @@ class SharedRateLimiter:
     # --- database steps ---------------------------------------------------------------------
     @staticmethod
     def _row(key: str) -> dict[str, Any]:
-        fields = ("id", "grants", "version", "blocked_until", "promised_until", "money_promised_until")
-        row = RateLimitWindow.objects.filter(key=key).values(*fields).first()
+        row = _read_row(key)
         if row is None:
             try:
                 with transaction.atomic():
                     RateLimitWindow.objects.create(key=key, grants="[]", version=0)
             except IntegrityError:
                 pass  # another process created it first
-            row = RateLimitWindow.objects.filter(key=key).values(*fields).get()
+            row = _read_row(key)
+            if row is None:
+                raise RateLimitWindow.DoesNotExist(key)
         _KNOWN[key] = row
         return row
 
@@ -318,6 +321,25 @@ class SharedRateLimiter:
 # read again). One statement per step instead of two while this process has the row's last version
 # (a worker's own burst; the budget check before a transfer, then its first request).
 _KNOWN: dict[str, dict[str, Any]] = {}
+
+
+_ROW_FIELDS = ("id", "grants", "version", "blocked_until", "promised_until", "money_promised_until")
+
+
+def _read_row(key: str) -> dict[str, Any] | None:
+    """The budget row of ``key`` (the fields the limiter uses), or None; one prepared statement."""
+    connection = reading(RateLimitWindow)
+    row = first_row(connection, _row_sql(connection.alias), [prepared(RateLimitWindow, "key", key, connection)],
+                    [RateLimitWindow._meta.get_field(name) for name in _ROW_FIELDS])
+    return None if row is None else dict(zip(_ROW_FIELDS, row, strict=True))
+
+
+@functools.cache
+def _row_sql(alias: str) -> str:
+    connection = connections[alias]
+    columns = ", ".join(column(RateLimitWindow, name, connection) for name in _ROW_FIELDS)
+    return (f"SELECT {columns} FROM {table(RateLimitWindow, connection)} "  # noqa: S608 (identifiers from the model)
+            f"WHERE {column(RateLimitWindow, 'key', connection)} = %s")
 
 
 def forget_rows() -> None:
