@@ -71,3 +71,18 @@ def test_an_update_returning_gives_the_row_as_a_query_reads_it(op):
     assert row["next_attempt_at"] == later and row["rerun_requested"] is True
     assert row["intent"] == {"step": "guid_chosen"} and row["outcome_meaning"] == {"message": "Done: %(n)s",
                                                                                    "params": {"n": 1}}
+
+
+def test_a_prepared_read_loads_times_and_json_as_a_query_does(op):
+    from integration.core.row_reads import column, first_row, prepared, reading, table
+
+    later = timezone.now() + timedelta(minutes=5)
+    SyncOperation.objects.filter(pk=op.pk).update(next_attempt_at=later, intent={"sent": {"total": "4910.53"}})
+    db = reading(SyncOperation)
+    fields = [SyncOperation._meta.get_field(name) for name in ("next_attempt_at", "intent", "source_key")]
+    columns = ", ".join(column(SyncOperation, field.name, db) for field in fields)
+    sql = f"SELECT {columns} FROM {table(SyncOperation, db)} WHERE {column(SyncOperation, 'id', db)} = %s"  # noqa: S608
+    row = first_row(db, sql, [prepared(SyncOperation, "id", op.pk, db)], fields)
+    assert row == (later, {"sent": {"total": "4910.53"}}, "1001")
+    assert row[0].tzinfo is not None
+    assert first_row(db, sql, [prepared(SyncOperation, "id", op.pk + 1000, db)], fields) is None
