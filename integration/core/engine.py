@@ -48,7 +48,7 @@ from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from accounts.models import Connection
-from integration.core import alerts, dispatch, handlers, lifecycle
+from integration.core import alerts, claim_rows, dispatch, handlers, lifecycle
 from integration.core.clients import errors
 from integration.core.clients.dinero import limiter_key
 from integration.core.clients.factory import LazyClient, dinero_client, rackbeat_client
@@ -63,7 +63,6 @@ from integration.core.handlers import (
 from integration.core.insert_if_absent import insert_if_absent
 from integration.core.messages import Key, Message, Sentences, Text, meaning, set_texts, stored, with_texts
 from integration.core.models import (
-    IntegrationSettings,
     OperationEvent,
     Priority,
     SyncOperation,
@@ -298,19 +297,8 @@ def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -
 # --- running --------------------------------------------------------------------------------------
 
 def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
-    now = timezone.now()
-    rows = SyncOperation.objects.filter(pk=op_id, state=State.PENDING, next_attempt_at__lte=now)
-    if require_active:
-        # A subquery on the connection, never a join: with a join Django writes ``id IN (SELECT …
-        # state = 'pending' …)``, and a claim that waited for another claim's row lock re-checks only
-        # the id, so both would win. Here the row's own state is re-checked after the wait.
-        rows = rows.filter(connection__in=Connection.objects.exclude(
-            state__in=WAITING_CONNECTION_STATES).values("pk"))
-    changed = rows.update(
-        state=State.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1,
-        rerun_requested=False, updated_at=now,
-    )
-    return changed == 1
+    return claim_rows.claim(op_id, worker=worker, now=timezone.now(),
+                            waiting_states=WAITING_CONNECTION_STATES if require_active else None)
 
 
 def run_operation(op_id: int) -> SyncOperation | None:
@@ -360,7 +348,7 @@ def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> 
     worker = worker_name()
     if not _claim(op_id, worker=worker, require_active=require_active):
         return None
-    op = SyncOperation.objects.select_related("connection").get(pk=op_id)
+    op = claim_rows.claimed(op_id)
     claimed_at = op.claimed_at
     exhausted = _dinero_budget_exhausted(op)
     if exhausted is not None:
@@ -384,7 +372,7 @@ def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferConte
     :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
     writes the rest when the attempt ends."""
     connection = op.connection
-    integration_settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+    integration_settings = claim_rows.settings_of(connection)
 
     def built(client: Any) -> Any:
         transport = getattr(client, "transport", None)  # stand-ins in tests may have none

@@ -1,0 +1,112 @@
+"""The claim of an operation and the rows an attempt starts from, as SQL built once per process.
+
+Every attempt claims its row with one conditional UPDATE, then reads the row with its connection
+and the connection's integration settings. These are the engine's most frequent statements after
+the exchanges; built through the ORM, compiling them cost more CPU than the database spends on
+them (see :mod:`integration.core.row_reads`). Same statements, same conditions, prepared once.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, models, router
+
+from accounts.models import Connection
+from integration.core.models import IntegrationSettings, SyncOperation
+from integration.core.row_reads import column, first_row, prepared, reading, table
+
+State = SyncOperation.State
+
+
+def claim(op_id: int, *, worker: str, now: datetime, waiting_states: tuple[str, ...] | None) -> bool:
+    """Mark the due pending row ``op_id`` running for ``worker``; whether this call won it.
+
+    With ``waiting_states`` the row's connection must not be in one of them — a subquery on the
+    connection, never a join: with a join a claim that waited for another claim's row lock would
+    re-check only the id, and both would win. Here the row's own state is re-checked after the wait.
+    """
+    db = connections[router.db_for_write(SyncOperation)]
+    waiting = list(waiting_states or ())
+
+    def value(name: str, given: Any) -> Any:
+        return prepared(SyncOperation, name, given, db)
+
+    params = [value("state", State.RUNNING), value("claimed_at", now), value("claimed_by", worker),
+              value("rerun_requested", False), value("updated_at", now),
+              value("id", op_id), value("state", State.PENDING), value("next_attempt_at", now), *waiting]
+    with db.cursor() as cursor:
+        cursor.execute(_claim_sql(db.alias, waiting_states is not None, len(waiting)), params)
+        return cursor.rowcount == 1
+
+
+@functools.cache
+def _claim_sql(alias: str, require_active: bool, waiting: int) -> str:
+    """Only identifiers from the models' metadata are interpolated (quoted); values are parameters."""
+    db = connections[alias]
+
+    def op(name: str) -> str:
+        return column(SyncOperation, name, db)
+
+    sets = (f"{op('state')} = %s, {op('claimed_at')} = %s, {op('claimed_by')} = %s, "
+            f"{op('attempts')} = {op('attempts')} + 1, {op('rerun_requested')} = %s, {op('updated_at')} = %s")
+    where = f"{op('id')} = %s AND {op('state')} = %s AND {op('next_attempt_at')} <= %s"
+    if require_active:
+        excluded = f"NOT ({column(Connection, 'state', db)} IN ({', '.join(['%s'] * waiting)}))" if waiting else "1 = 1"
+        active = f"SELECT {column(Connection, 'id', db)} FROM {table(Connection, db)} WHERE {excluded}"  # noqa: S608
+        where += f" AND {op('connection')} IN ({active})"
+    return f"UPDATE {table(SyncOperation, db)} SET {sets} WHERE {where}"  # noqa: S608
+
+
+def claimed(op_id: int) -> SyncOperation:
+    """The row ``op_id`` with its connection, in one statement."""
+    db = reading(SyncOperation)
+    ops, connection_fields = _fields(SyncOperation), _fields(Connection)
+    row = first_row(db, _claimed_sql(db.alias), [prepared(SyncOperation, "id", op_id, db)],
+                    [*ops, *connection_fields])
+    if row is None:
+        raise SyncOperation.DoesNotExist(op_id)
+    op = _instance(SyncOperation, db.alias, ops, row[:len(ops)])
+    op.connection = _instance(Connection, db.alias, connection_fields, row[len(ops):])
+    return op
+
+
+@functools.cache
+def _claimed_sql(alias: str) -> str:
+    db = connections[alias]
+    columns = ", ".join([*(column(SyncOperation, f.name, db, alias="o") for f in _fields(SyncOperation)),
+                         *(column(Connection, f.name, db, alias="c") for f in _fields(Connection))])
+    joined = f"{column(SyncOperation, 'connection', db, alias='o')} = {column(Connection, 'id', db, alias='c')}"
+    return (f"SELECT {columns} FROM {table(SyncOperation, db)} o "  # noqa: S608
+            f"JOIN {table(Connection, db)} c ON {joined} WHERE {column(SyncOperation, 'id', db, alias='o')} = %s")
+
+
+def settings_of(connection: Connection) -> IntegrationSettings:
+    """The connection's integration settings (created with their defaults when missing)."""
+    db = reading(IntegrationSettings)
+    fields = _fields(IntegrationSettings)
+    row = first_row(db, _settings_sql(db.alias), [prepared(IntegrationSettings, "connection", connection.pk, db)], fields)
+    if row is None:
+        settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
+        return settings
+    settings = _instance(IntegrationSettings, db.alias, fields, row)
+    settings.connection = connection
+    return settings
+
+
+@functools.cache
+def _settings_sql(alias: str) -> str:
+    db = connections[alias]
+    columns = ", ".join(column(IntegrationSettings, f.name, db) for f in _fields(IntegrationSettings))
+    return (f"SELECT {columns} FROM {table(IntegrationSettings, db)} "  # noqa: S608
+            f"WHERE {column(IntegrationSettings, 'connection', db)} = %s")
+
+
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return list(model._meta.concrete_fields)
+
+
+def _instance(model: type[models.Model], alias: str, fields: list[models.Field], values: Any) -> Any:
+    return model.from_db(alias, [field.attname for field in fields], list(values))
