@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import Connection
 from integration.core.handlers import NeedsMapping
 from integration.core.messages import Key, Message, Sentences, register_labels
-from integration.core.row_reads import column, first_row, prepared, reading, table
+from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -167,7 +167,7 @@ def _named(model, connection: Connection, number: str, label: Message) -> Senten
 def dinero_unit(connection: Connection, rackbeat_unit_number: str) -> str:
     """The Dinero unit (one of Dinero's 19 fixed strings) for a Rackbeat unit."""
     number = str(rackbeat_unit_number or "").strip()
-    mapping = UnitMapping.objects.filter(connection=connection, rackbeat_unit_number=number).first() if number else None
+    mapping = one_row(UnitMapping, connection=connection, rackbeat_unit_number=number) if number else None
     if mapping is None:
         # The link is only for a document that stops.
         url = reverse("admin:connection-units", args=[connection.pk])
@@ -187,7 +187,7 @@ def dinero_language(connection: Connection, rackbeat_layout_number: str) -> str:
     """The Dinero invoice language (``da-DK`` or ``en-GB``) for a Rackbeat layout."""
     number = str(rackbeat_layout_number or "").strip()
     mapping = (
-        LayoutMapping.objects.filter(connection=connection, rackbeat_layout_number=number).first() if number else None
+        one_row(LayoutMapping, connection=connection, rackbeat_layout_number=number) if number else None
     )
     if mapping is None:
         # The link is only for a document that stops.

@@ -86,3 +86,19 @@ def test_a_prepared_read_loads_times_and_json_as_a_query_does(op):
     assert row == (later, {"sent": {"total": "4910.53"}}, "1001")
     assert row[0].tzinfo is not None
     assert first_row(db, sql, [prepared(SyncOperation, "id", op.pk + 1000, db)], fields) is None
+
+
+def test_one_row_is_the_orm_s_first_of_a_unique_key(op, connection):
+    from integration.core.models import Binding
+    from integration.core.row_reads import one_row
+
+    Binding.objects.create(connection=connection, kind="product", rackbeat_key="FV-1", dinero_id="g-1",
+                           facts={"cost_price": "210.50"})
+    Binding.objects.create(connection=connection, kind="customer", rackbeat_key="FV-1", dinero_id="g-2")
+    found = one_row(Binding, connection=connection, kind="product", rackbeat_key="FV-1")
+    expected = Binding.objects.filter(connection=connection, kind="product", rackbeat_key="FV-1").first()
+    assert found == expected  # the same row
+    assert {f.attname: getattr(found, f.attname) for f in Binding._meta.concrete_fields} == \
+        {f.attname: getattr(expected, f.attname) for f in Binding._meta.concrete_fields}
+    assert one_row(Binding, connection=connection.pk, kind="customer", rackbeat_key="FV-1").dinero_id == "g-2"
+    assert one_row(Binding, connection=connection, kind="product", rackbeat_key="FV-2") is None

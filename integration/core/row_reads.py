@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+M = TypeVar("M", bound=models.Model)
 
 
 def reading(model: type[models.Model]) -> BaseDatabaseWrapper:
@@ -73,3 +75,26 @@ def _converters(field: models.Field, connection: BaseDatabaseWrapper) -> tuple[A
     connection object (one per thread), as the converters are its methods."""
     col = field.get_col(field.model._meta.db_table)
     return col, (*connection.ops.get_db_converters(col), *col.get_db_converters(connection))
+
+
+def one_row(model: type[M], **equals: Any) -> M | None:
+    """The row of ``model`` whose fields equal ``equals`` — a unique key, so at most one — or None:
+    ``model.objects.filter(**equals).first()`` for the look-ups every transfer makes (a binding, a
+    unit's or a layout's mapping), without building the query each time. A model instance given
+    for a foreign key stands for its primary key."""
+    db = reading(model)
+    names = tuple(equals)
+    fields = model._meta.concrete_fields
+    params = [prepared(model, name, value.pk if isinstance(value, models.Model) else value, db)
+              for name, value in equals.items()]
+    row = first_row(db, _one_row_sql(model, db.alias, names), params, fields)
+    return None if row is None else model.from_db(db.alias, [field.attname for field in fields], list(row))
+
+
+@functools.cache
+def _one_row_sql(model: type[models.Model], alias: str, names: tuple[str, ...]) -> str:
+    """Only identifiers from the model's metadata are interpolated (quoted); values are parameters."""
+    db = connections[alias]
+    columns = ", ".join(column(model, field.name, db) for field in model._meta.concrete_fields)
+    where = " AND ".join(f"{column(model, name, db)} = %s" for name in names)
+    return f"SELECT {columns} FROM {table(model, db)} WHERE {where}"  # noqa: S608

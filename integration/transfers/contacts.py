@@ -27,6 +27,7 @@ from integration.core.clients.rackbeat_documents import master_data_outcome, par
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.core.row_reads import one_row
 from integration.transfers.creation_claims import create_once
 
 PAYMENT_CONDITION_TYPES = {"net": "Netto", "current_month": "CurrentMonthOut", "cash": "NettoCash"}
@@ -149,7 +150,7 @@ def sync_contact(ctx: TransferContext, kind: str, number: str, party: dict[str, 
     """
     payload = contact_payload(party, kind=kind, number=number, settings=ctx.settings)
     fingerprint = Binding.fingerprint_of(payload)
-    binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    binding = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=number)
     if binding and binding.fingerprint == fingerprint:
         return binding.dinero_id, "unchanged"
     current = _exists(ctx, binding.dinero_id) if binding else None
@@ -210,7 +211,7 @@ def ensure_contact(ctx: TransferContext, kind: str, number: str, embedded: dict[
     embedded in the invoice, so the invoice still gets its contact.
     """
     number = str(number)
-    binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    binding = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=number)
     if binding:
         return binding.dinero_id
     # An invoice only needs the contact to exist; the customer's own transfer keeps its details

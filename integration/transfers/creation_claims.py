@@ -26,6 +26,7 @@ from django.utils import timezone
 from integration.core.clients.errors import ApiError, TransientError
 from integration.core.handlers import TransferContext
 from integration.core.models import Binding, CreationClaim
+from integration.core.row_reads import one_row
 
 # Longer than any single create request (Dinero's timeout is 60 s) with a wide margin.
 STALE_AFTER = timedelta(minutes=5)
@@ -80,7 +81,7 @@ def create_once(
     # transaction, so a claim free now means either nobody created the object or the Binding is
     # here. (The caller's own look at the Binding came before the claim, and a winner may have
     # finished in between.)
-    bound = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    bound = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=number)
     if bound is not None:
         if owned:
             CreationClaim.objects.filter(pk=claim.pk).delete()

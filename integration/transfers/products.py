@@ -31,6 +31,7 @@ from integration.core.clients.rackbeat_documents import item_facts, master_data_
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TransferContext, register
 from integration.core.messages import Message
 from integration.core.models import Binding, Direction, IntegrationSettings, Kind, SyncOperation
+from integration.core.row_reads import one_row
 from integration.transfers.creation_claims import create_once
 from mappings import lookup
 
@@ -123,7 +124,7 @@ def sync_product(ctx: TransferContext, kind: str, number: str, item: dict[str, A
     """Create or update the Dinero product; returns (ProductGuid, what happened)."""
     payload = product_payload(ctx.connection, item, kind=kind, number=number)
     fingerprint = Binding.fingerprint_of(payload)
-    binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
+    binding = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=number)
     if binding and binding.fingerprint == fingerprint:
         return binding.dinero_id, "unchanged"
     guid = binding.dinero_id if binding and _still_there(ctx, binding.dinero_id) else ""
@@ -156,7 +157,7 @@ def ensure_product(ctx: TransferContext, kind: str, number: str,
     None when product transfer is off for the connection or the item no longer exists in Rackbeat:
     the line then carries its description instead.
     """
-    binding = Binding.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=str(number)).first()
+    binding = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=str(number))
     if binding is not None:
         return binding.dinero_id
     if not _integration_on(ctx.settings):

@@ -35,6 +35,7 @@ from integration.core.handlers import (
 )
 from integration.core.messages import Message
 from integration.core.models import Direction, IntegrationSettings, Kind, SyncOperation
+from integration.core.row_reads import one_row
 from integration.transfers.booking_check import (
     DRAFT_STATES,
     DineroDocument,
@@ -83,7 +84,7 @@ class VoucherTotalsDiffer(TotalsMismatch):
 def account_vat(connection: Any, account_number: int) -> AccountVat:
     """The VAT code (and its rate) of a Dinero account, from the cached chart of accounts."""
 
-    account = DineroAccount.objects.filter(connection=connection, number=account_number).first()
+    account = one_row(DineroAccount, connection=connection, number=account_number)
     if account is None:
         raise NeedsMapping(
             f"Account {account_number} is not in the Dinero chart of accounts known for this connection, "
@@ -93,7 +94,7 @@ def account_vat(connection: Any, account_number: int) -> AccountVat:
     code = (account.vat_code or "").strip()
     if not purchase_amount_includes_vat(code):
         return AccountVat(vat_code=code, rate=Decimal("0"))
-    vat_type = DineroVatType.objects.filter(connection=connection, code=code).first()
+    vat_type = one_row(DineroVatType, connection=connection, code=code)
     if vat_type is None:
         raise NeedsMapping(
             f"The VAT code {code} of account {account_number} is not among the Dinero VAT types known for "
