@@ -1,4 +1,5 @@
-"""The engine's prepared writes store exactly what the ORM would (defaults, JSON, times, conditions)."""
+"""The engine's prepared statements store and load exactly what the ORM would (defaults, JSON, times,
+conditions)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from integration.core.messages import Message, stored
-from integration.core.models import HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
+from integration.core.models import Binding, HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
+from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
 from integration.core.row_writes import insert_row, update_row, update_row_returning
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +76,6 @@ def test_an_update_returning_gives_the_row_as_a_query_reads_it(op):
 
 
 def test_a_prepared_read_loads_times_and_json_as_a_query_does(op):
-    from integration.core.row_reads import column, first_row, prepared, reading, table
-
     later = timezone.now() + timedelta(minutes=5)
     SyncOperation.objects.filter(pk=op.pk).update(next_attempt_at=later, intent={"sent": {"total": "4910.53"}})
     db = reading(SyncOperation)
@@ -89,9 +89,6 @@ def test_a_prepared_read_loads_times_and_json_as_a_query_does(op):
 
 
 def test_one_row_is_the_orm_s_first_of_a_unique_key(op, connection):
-    from integration.core.models import Binding
-    from integration.core.row_reads import one_row
-
     Binding.objects.create(connection=connection, kind="product", rackbeat_key="FV-1", dinero_id="g-1",
                            facts={"cost_price": "210.50"})
     Binding.objects.create(connection=connection, kind="customer", rackbeat_key="FV-1", dinero_id="g-2")
