@@ -81,7 +81,7 @@ def test_a_prepared_read_loads_times_and_json_as_a_query_does(op):
     db = reading(SyncOperation)
     fields = [SyncOperation._meta.get_field(name) for name in ("next_attempt_at", "intent", "source_key")]
     columns = ", ".join(column(SyncOperation, field.name, db) for field in fields)
-    sql = f"SELECT {columns} FROM {table(SyncOperation, db)} WHERE {column(SyncOperation, 'id', db)} = %s"  # noqa: S608
+    sql = f"SELECT {columns} FROM {table(SyncOperation, db)} WHERE {column(SyncOperation, 'id', db)} = %s"
     row = first_row(db, sql, [prepared(SyncOperation, "id", op.pk, db)], fields)
     assert row == (later, {"sent": {"total": "4910.53"}}, "1001")
     assert row[0].tzinfo is not None
