@@ -281,3 +281,10 @@ def test_a_follow_up_whose_worker_died_before_running_it_gets_a_task_from_the_sw
     assert OrmQ.objects.count() == 0
     assert engine.run_due() == 1
     assert OrmQ.objects.count() == 1 and SyncOperation.objects.get(pk=pk).enqueued_at is not None
+
+
+def test_a_follow_up_marked_handled_lets_the_copy_it_was_handed_go(active, with_follow_up, queued_not_run):
+    pk = engine.enqueue_new(active.pk, Kind.ITEM_CONSUMPTION, Direction.TO_DINERO, "1001",
+                            trigger=Trigger.FOLLOW_UP, handed_over={"number": 1001}, task=False)
+    op = engine.mark_handled(SyncOperation.objects.get(pk=pk), user=None, note="booked by hand")
+    assert op.state == State.SKIPPED and op.handed_over is None

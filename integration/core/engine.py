@@ -780,6 +780,7 @@ def mark_handled(op: SyncOperation, *, user: Any, note: str) -> SyncOperation:
             locked.outcome = Message(gettext_noop("Marked as handled by %(user)s: %(note)s"),
                                      user=locked.handled_by, note=note)
             locked.finished_at = now
+            locked.handed_over = None
         locked.save()
         record_event(locked, Message(gettext_noop("Marked as handled by %(user)s: %(note)s"),
                                      user=locked.handled_by, note=note))
