@@ -71,6 +71,20 @@ def _returning_sql(model: type[models.Model], alias: str) -> str:
     return " RETURNING " + ", ".join(quote(field.column) for field in model._meta.concrete_fields)
 
 
+def delete_row(model: type[models.Model], pk: Any) -> int:
+    """``DELETE … WHERE pk = pk`` (a model with no relations pointing at it); the rows deleted."""
+    connection = connections[router.db_for_write(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(_delete_sql(model, connection.alias), [model._meta.pk.get_db_prep_value(pk, connection)])
+        return int(cursor.rowcount)
+
+
+@functools.cache
+def _delete_sql(model: type[models.Model], alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+
+
 @functools.cache
 def _insert_sql(model: type[models.Model], alias: str, columns: Sequence[str]) -> str:
     quote = connections[alias].ops.quote_name

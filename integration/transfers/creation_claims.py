@@ -20,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from integration.core.clients.errors import ApiError, TransientError
 from integration.core.handlers import TransferContext
+from integration.core.insert_if_absent import insert_if_absent
 from integration.core.models import Binding, CreationClaim
 from integration.core.row_reads import one_row
+from integration.core.row_writes import delete_row
 
 # Longer than any single create request (Dinero's timeout is 60 s) with a wide margin.
 STALE_AFTER = timedelta(minutes=5)
@@ -40,12 +42,10 @@ class ObjectBeingCreated(TransientError):
 def _take(ctx: TransferContext, kind: str, number: str, planned_id: str) -> tuple[CreationClaim, bool, bool]:
     """(the claim, whether this operation owns it, whether it was taken just now)."""
     op_id = ctx.operation.pk
-    try:
-        with transaction.atomic():
-            return CreationClaim.objects.create(connection=ctx.connection, kind=kind, rackbeat_key=number,
-                                                planned_id=planned_id, operation_id=op_id), True, True
-    except IntegrityError:
-        pass
+    claim = CreationClaim(connection=ctx.connection, kind=kind, rackbeat_key=number, planned_id=planned_id,
+                          operation_id=op_id, claimed_at=timezone.now())
+    if insert_if_absent(claim, ("connection", "kind", "rackbeat_key")) is not None:
+        return claim, True, True
     claim = CreationClaim.objects.filter(connection=ctx.connection, kind=kind, rackbeat_key=number).first()
     if claim is None:  # released between our insert and this read: try once more
         return _take(ctx, kind, number, planned_id)
@@ -84,7 +84,7 @@ def create_once(
     bound = one_row(Binding, connection=ctx.connection, kind=kind, rackbeat_key=number)
     if bound is not None:
         if owned:
-            CreationClaim.objects.filter(pk=claim.pk).delete()
+            delete_row(CreationClaim, claim.pk)
         return bound.dinero_id
     if not owned:
         found = look_up(claim.planned_id)
@@ -100,9 +100,9 @@ def create_once(
         guid = found or create(claim.planned_id)
     except ApiError as exc:
         if not exc.uncertain:
-            CreationClaim.objects.filter(pk=claim.pk).delete()
+            delete_row(CreationClaim, claim.pk)
         raise
     with transaction.atomic():
         bind(guid)
-        CreationClaim.objects.filter(pk=claim.pk).delete()
+        delete_row(CreationClaim, claim.pk)
     return guid
