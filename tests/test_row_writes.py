@@ -11,7 +11,7 @@ from django.utils import timezone
 from integration.core.messages import Message, stored
 from integration.core.models import Binding, HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
 from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
-from integration.core.row_writes import insert_row, update_row, update_row_returning
+from integration.core.row_writes import delete_row, insert_row, update_row, update_row_returning
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +99,11 @@ def test_one_row_is_the_orm_s_first_of_a_unique_key(op, connection):
         {f.attname: getattr(expected, f.attname) for f in Binding._meta.concrete_fields}
     assert one_row(Binding, connection=connection.pk, kind="customer", rackbeat_key="FV-1").dinero_id == "g-2"
     assert one_row(Binding, connection=connection, kind="product", rackbeat_key="FV-2") is None
+
+
+def test_a_prepared_delete_removes_only_its_row(op):
+    first = OperationEvent.objects.create(operation=op, attempt=1, state="running", message="a")
+    second = OperationEvent.objects.create(operation=op, attempt=1, state="running", message="b")
+    assert delete_row(OperationEvent, first.pk) == 1
+    assert delete_row(OperationEvent, first.pk) == 0
+    assert list(OperationEvent.objects.filter(operation=op).values_list("pk", flat=True)) == [second.pk]
