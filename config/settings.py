@@ -128,10 +128,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _sqlite.setdefault("transaction_mode", "IMMEDIATE")
     _sqlite.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-# The webhook intake's one statement (PostgreSQL) is prepared once per database connection. Turn
-# off behind a connection pooler that cannot keep prepared statements (PgBouncer in transaction
-# mode before 1.21).
-INTAKE_PREPARED_STATEMENTS = env.bool("INTAKE_PREPARED_STATEMENTS", default=True)
+# The statements every document runs (the engine's claim, reads and writes, the webhook intake's
+# one statement) are prepared once per database connection on PostgreSQL. Turn off behind a
+# connection pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+# 1.21). INTAKE_PREPARED_STATEMENTS is the earlier name, still read.
+PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=env.bool("INTAKE_PREPARED_STATEMENTS", default=True))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from integration.core.messages import Message, stored
@@ -107,3 +108,24 @@ def test_a_prepared_delete_removes_only_its_row(op):
     assert delete_row(OperationEvent, first.pk) == 1
     assert delete_row(OperationEvent, first.pk) == 0
     assert list(OperationEvent.objects.filter(operation=op).values_list("pk", flat=True)) == [second.pk]
+
+
+def _prepared(condition: str) -> int:
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       [f'UPDATE "integration_syncoperation" SET "intent"% AND "{condition}" = $%'])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(("prepared_statements", "condition"), [(True, "source_key"), (False, "kind")])
+def test_on_postgresql_the_statements_are_prepared_once_per_database_connection(op, settings, prepared_statements,
+                                                                               condition):
+    if db_connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    settings.PREPARED_STATEMENTS = prepared_statements
+    for step in ("guid_chosen", "created", "booked"):
+        assert update_row(SyncOperation, op.pk, where={condition: getattr(op, condition)}, intent={"step": step}) == 1
+    op.refresh_from_db()
+    assert op.intent == {"step": "booked"}
+    # Parsed and planned once, whatever the number of executions; never when switched off (a pooler).
+    assert _prepared(condition) == (1 if prepared_statements else 0)

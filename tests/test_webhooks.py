@@ -348,7 +348,7 @@ def test_the_one_statement_is_prepared_once_per_database_connection_and_still_lo
     from django.test.utils import CaptureQueriesContext
 
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
-    settings.INTAKE_PREPARED_STATEMENTS = True
+    settings.PREPARED_STATEMENTS = True
     thin(client, active, key="6999")  # warms the address cache
     with CaptureQueriesContext(db_connection) as captured:
         for key in range(3):

@@ -16,7 +16,7 @@ from django.db import connections, models, router
 
 from accounts.models import Connection
 from integration.core.models import IntegrationSettings, SyncOperation
-from integration.core.row_reads import column, first_row, prepared, reading, table
+from integration.core.row_reads import column, first_row, prepared, reading, statement_cursor, table
 
 State = SyncOperation.State
 
@@ -37,7 +37,7 @@ def claim(op_id: int, *, worker: str, now: datetime, waiting_states: tuple[str, 
     params = [value("state", State.RUNNING), value("claimed_at", now), value("claimed_by", worker),
               value("rerun_requested", False), value("updated_at", now),
               value("id", op_id), value("state", State.PENDING), value("next_attempt_at", now), *waiting]
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(_claim_sql(db.alias, waiting_states is not None, len(waiting)), params)
         return cursor.rowcount == 1
 

@@ -16,6 +16,8 @@ from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import DatabaseDefault
 
+from integration.core.row_reads import statement_cursor
+
 
 def row_values(obj: models.Model, connection: BaseDatabaseWrapper, *,
                include_pk: bool = False) -> tuple[list[str], list[object]]:
@@ -50,7 +52,7 @@ def insert_if_absent(obj: models.Model, conflict_fields: Sequence[str]) -> int |
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:

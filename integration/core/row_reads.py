@@ -14,6 +14,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import psycopg
+from django.conf import settings
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -40,11 +42,49 @@ def prepared(model: type[models.Model], name: str, value: Any, connection: BaseD
     return model._meta.get_field(name).get_db_prep_value(value, connection, prepared=False)
 
 
+# Above any count of executions: psycopg prepares only what is asked for explicitly.
+NEVER_AUTOMATICALLY = 2**31 - 1
+
+
+def allow_prepared(pg: Any) -> None:
+    """Let ``execute(…, prepare=True)`` prepare on the psycopg connection ``pg``: Django switches
+    preparing off (for poolers), and psycopg then ignores the request. A threshold no query reaches
+    keeps every other statement unprepared (Django's own cursors bind on the client anyway)."""
+    if pg.prepare_threshold is None:
+        pg.prepare_threshold = NEVER_AUTOMATICALLY
+
+
+def statement_cursor(connection: BaseDatabaseWrapper) -> Any:
+    """A cursor for the statements of this module and its neighbours: on PostgreSQL (with
+    ``PREPARED_STATEMENTS``) each is prepared once per database connection and its values travel as
+    server-side parameters, so PostgreSQL neither parses nor plans it again, and the client does
+    not merge values into its text; elsewhere Django's own cursor. A connection whose queries are
+    logged (DEBUG, a test counting statements) runs them unprepared: a prepared execution leaves
+    Django's log without the statement's text. Wrapped as Django wraps its own, so execute
+    wrappers see every statement."""
+    if (connection.vendor != "postgresql" or not getattr(settings, "PREPARED_STATEMENTS", True)
+            or connection.queries_logged):
+        return connection.cursor()
+    connection.ensure_connection()
+    pg = connection.connection
+    allow_prepared(pg)
+    return connection.make_cursor(_prepared_cursor_class()(pg))
+
+
+@functools.cache
+def _prepared_cursor_class() -> type:
+    class PreparedCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparedCursor
+
+
 def first_row(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any],
               fields: Sequence[models.Field | None]) -> tuple[Any, ...] | None:
     """The first row of ``sql``, each value loaded as a query loads its column's ``field`` (None:
     as the database gives it); None when there is no row."""
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -54,7 +94,7 @@ def first_row(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any],
 
 def all_rows(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Every row of ``sql`` as the database gives it (counts, ids)."""
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connections, models, router
 
 from integration.core.insert_if_absent import row_values
-from integration.core.row_reads import loaded
+from integration.core.row_reads import loaded, statement_cursor
 
 
 def insert_row(obj: models.Model) -> None:
@@ -27,7 +27,7 @@ def insert_row(obj: models.Model) -> None:
     model = type(obj)
     connection = connections[router.db_for_write(model)]
     columns, values = row_values(obj, connection)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_insert_sql(model, connection.alias, tuple(columns)), values)
 
 
@@ -40,7 +40,7 @@ def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | No
     params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
     params.append(meta.pk.get_db_prep_value(pk, connection))
     params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_update_sql(model, connection.alias, sets, conditions), params)
         return int(cursor.rowcount)
 
@@ -56,7 +56,7 @@ def update_row_returning(model: type[models.Model], pk: Any, *, where: dict[str,
     params.append(meta.pk.get_db_prep_value(pk, connection))
     params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
     sql = _update_sql(model, connection.alias, tuple(values), tuple(where or ())) + _returning_sql(model, connection.alias)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -74,7 +74,7 @@ def _returning_sql(model: type[models.Model], alias: str) -> str:
 def delete_row(model: type[models.Model], pk: Any) -> int:
     """``DELETE … WHERE pk = pk`` (a model with no relations pointing at it); the rows deleted."""
     connection = connections[router.db_for_write(model)]
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_delete_sql(model, connection.alias), [model._meta.pk.get_db_prep_value(pk, connection)])
         return int(cursor.rowcount)
 

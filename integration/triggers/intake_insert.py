@@ -54,9 +54,9 @@ from integration.core import dispatch
 from integration.core.engine import TASK, queued_texts
 from integration.core.insert_if_absent import row_values
 from integration.core.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
+from integration.core.row_reads import allow_prepared
 
 IDS_PER_DRAW = 50
-NEVER_AUTOMATICALLY = 2**31 - 1
 # A few row shapes per kind and language; past this many the templates start afresh.
 TEMPLATES_MAX = 1_000
 
@@ -220,11 +220,8 @@ def _execute_prepared(connection, sql: str, params: list[object]):  # type: igno
     """
     connection.ensure_connection()
     pg = connection.connection
-    if pg.prepare_threshold is None and getattr(settings, "INTAKE_PREPARED_STATEMENTS", True):
-        # Django switches preparing off on its connections (for poolers); psycopg then ignores
-        # ``prepare=True``. A threshold no query reaches lets only an explicit request prepare,
-        # and Django's own cursors (client-side binding) never prepare at all.
-        pg.prepare_threshold = NEVER_AUTOMATICALLY
+    if getattr(settings, "PREPARED_STATEMENTS", True):
+        allow_prepared(pg)
     raw = _prepared_cursor_class()(pg)
     wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     with wrapped as cursor:
@@ -235,12 +232,12 @@ def _execute_prepared(connection, sql: str, params: list[object]):  # type: igno
 @functools.cache
 def _prepared_cursor_class() -> type:
     """A psycopg cursor with server-side parameters in PostgreSQL's placeholders (``$1`` …) whose
-    ``execute`` prepares the statement (``INTAKE_PREPARED_STATEMENTS``; off behind a pooler that
+    ``execute`` prepares the statement (``PREPARED_STATEMENTS``; off behind a pooler that
     cannot keep prepared statements)."""
 
     class PreparedCursor(psycopg.RawCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
-            prepared = bool(getattr(settings, "INTAKE_PREPARED_STATEMENTS", True))
+            prepared = bool(getattr(settings, "PREPARED_STATEMENTS", True))
             return super().execute(query, params, prepare=prepared, binary=binary)
 
     return PreparedCursor
