@@ -61,8 +61,8 @@ def _claim_sql(alias: str, require_active: bool, waiting: int) -> str:
 
 
 def claimed(op_id: int) -> SyncOperation:
-    """The row ``op_id`` with its connection, in one statement."""
-    db = reading(SyncOperation)
+    """The row ``op_id`` with its connection, in one statement (from the database just claimed on)."""
+    db = connections[router.db_for_write(SyncOperation)]
     ops, connection_fields = _fields(SyncOperation), _fields(Connection)
     row = first_row(db, _claimed_sql(db.alias), [prepared(SyncOperation, "id", op_id, db)],
                     [*ops, *connection_fields])

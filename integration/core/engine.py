@@ -579,14 +579,12 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         connection = op.connection
         op.refresh_from_db()
         op.connection = connection  # the same row: kept rather than read again
-    else:
-        for attname, value in stored_row.items():
-            setattr(op, attname, value)
-    if stored_row is None:
         record_event(op, Message(gettext_noop(
             "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
             worker=worker))
         return op
+    for attname, value in stored_row.items():
+        setattr(op, attname, value)
     if budget_event is None:
         record_event(op, _describe_outcome(op))
     elif budget_event:
@@ -637,8 +635,8 @@ def _continue_here(op_pk: int) -> None:
     its source at hand — unless the fair choice (:mod:`integration.core.dispatch`) puts another
     connection's work first: then the follow-up gets its task and waits its turn like any row.
 
-    One task per booked invoice instead of two: the broker's row, its hand-out and its removal are
-    the largest cost per operation after the transfer itself."""
+    One task per booked invoice instead of two: each task is a broker row written, handed out,
+    locked and deleted, and a trip through the cluster's pusher, worker and monitor processes."""
     first = next(dispatch.each_candidate(op_pk, waiting_connection_states=WAITING_CONNECTION_STATES), None)
     if first == op_pk and _run(op_pk, require_active=True) is not None:
         return

@@ -5,7 +5,10 @@ account, the fair choice of the next operation) cost several times more CPU to b
 through the ORM than the database spends answering them. Their SQL text is built once per process
 from the models' own metadata (quoted table and column names); each parameter is prepared by its
 field as a lookup would prepare it, and each value read is loaded by its field's converters as a
-query loads it (times made aware, JSON decoded). PostgreSQL and SQLite both take the statements.
+query loads it (times made aware, JSON decoded). PostgreSQL and SQLite both take the statements;
+on PostgreSQL each is prepared once per database connection (:func:`statement_cursor`), which the
+writes of :mod:`integration.core.row_writes` and the claim of :mod:`integration.core.claim_rows`
+use as well.
 """
 
 from __future__ import annotations
