@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import Connection
 from integration.core.handlers import NeedsMapping
 from integration.core.messages import Key, Message, Sentences, register_labels
-from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
+from integration.core.row_reads import column, first_row, instance, one_row, prepared, reading, table
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -125,7 +125,7 @@ def _cell_account(connection: Connection, matrix: str, group_number: str, vat_zo
         prepared(AccountMatrixCell, "product_group_number", group_number, db),
         prepared(AccountMatrixCell, "vat_zone", vat_zone, db),
     ], fields)
-    return None if row is None else DineroAccount.from_db(db.alias, [field.attname for field in fields], row)
+    return None if row is None else instance(DineroAccount, db.alias, fields, row)
 
 
 @functools.cache

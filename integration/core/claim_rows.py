@@ -16,7 +16,7 @@ from django.db import connections, models, router
 
 from accounts.models import Connection
 from integration.core.models import IntegrationSettings, SyncOperation
-from integration.core.row_reads import column, first_row, prepared, reading, statement_cursor, table
+from integration.core.row_reads import column, first_row, instance, one_row, prepared, statement_cursor, table
 
 State = SyncOperation.State
 
@@ -68,8 +68,8 @@ def claimed(op_id: int) -> SyncOperation:
                     [*ops, *connection_fields])
     if row is None:
         raise SyncOperation.DoesNotExist(op_id)
-    op = _instance(SyncOperation, db.alias, ops, row[:len(ops)])
-    op.connection = _instance(Connection, db.alias, connection_fields, row[len(ops):])
+    op = instance(SyncOperation, db.alias, ops, row[:len(ops)])
+    op.connection = instance(Connection, db.alias, connection_fields, row[len(ops):])
     return op
 
 
@@ -85,28 +85,14 @@ def _claimed_sql(alias: str) -> str:
 
 def settings_of(connection: Connection) -> IntegrationSettings:
     """The connection's integration settings (created with their defaults when missing)."""
-    db = reading(IntegrationSettings)
-    fields = _fields(IntegrationSettings)
-    row = first_row(db, _settings_sql(db.alias), [prepared(IntegrationSettings, "connection", connection.pk, db)], fields)
-    if row is None:
+    settings = one_row(IntegrationSettings, connection=connection)
+    if settings is None:
         settings, _created = IntegrationSettings.objects.get_or_create(connection=connection)
         return settings
-    settings = _instance(IntegrationSettings, db.alias, fields, row)
     settings.connection = connection
     return settings
-
-
-@functools.cache
-def _settings_sql(alias: str) -> str:
-    db = connections[alias]
-    columns = ", ".join(column(IntegrationSettings, f.name, db) for f in _fields(IntegrationSettings))
-    return (f"SELECT {columns} FROM {table(IntegrationSettings, db)} "  # noqa: S608
-            f"WHERE {column(IntegrationSettings, 'connection', db)} = %s")
 
 
 def _fields(model: type[models.Model]) -> list[models.Field]:
     return list(model._meta.concrete_fields)
 
-
-def _instance(model: type[models.Model], alias: str, fields: list[models.Field], values: Any) -> Any:
-    return model.from_db(alias, [field.attname for field in fields], list(values))

@@ -120,6 +120,11 @@ def _converters(field: models.Field, connection: BaseDatabaseWrapper) -> tuple[A
     return col, (*connection.ops.get_db_converters(col), *col.get_db_converters(connection))
 
 
+def instance(model: type[M], alias: str, fields: Sequence[models.Field], values: Sequence[Any]) -> M:
+    """The model instance of a row read with :func:`first_row` (``fields`` its columns, in order)."""
+    return model.from_db(alias, [field.attname for field in fields], list(values))
+
+
 def one_row(model: type[M], **equals: Any) -> M | None:
     """The row of ``model`` whose fields equal ``equals`` — a unique key, so at most one — or None:
     ``model.objects.filter(**equals).first()`` for the look-ups every transfer makes (a binding, a
@@ -131,7 +136,7 @@ def one_row(model: type[M], **equals: Any) -> M | None:
     params = [prepared(model, name, value.pk if isinstance(value, models.Model) else value, db)
               for name, value in equals.items()]
     row = first_row(db, _one_row_sql(model, db.alias, names), params, fields)
-    return None if row is None else model.from_db(db.alias, [field.attname for field in fields], list(row))
+    return None if row is None else instance(model, db.alias, fields, row)
 
 
 @functools.cache

@@ -34,14 +34,9 @@ def insert_row(obj: models.Model) -> None:
 def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | None = None, **values: Any) -> int:
     """``UPDATE … SET values WHERE pk = pk [AND field = value …]``; returns the rows changed (0 or 1)."""
     connection = connections[router.db_for_write(model)]
-    meta = model._meta
-    sets = tuple(values)
-    conditions = tuple(where or ())
-    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
-    params.append(meta.pk.get_db_prep_value(pk, connection))
-    params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
+    sql, params = _update(model, connection, pk, where or {}, values)
     with statement_cursor(connection) as cursor:
-        cursor.execute(_update_sql(model, connection.alias, sets, conditions), params)
+        cursor.execute(sql, params)
         return int(cursor.rowcount)
 
 
@@ -51,18 +46,25 @@ def update_row_returning(model: type[models.Model], pk: Any, *, where: dict[str,
     concrete field by its attribute name, loaded as a query loads it), or None when no row
     matched: one statement where an update and a read back were two."""
     connection = connections[router.db_for_write(model)]
-    meta = model._meta
-    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
-    params.append(meta.pk.get_db_prep_value(pk, connection))
-    params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in (where or {}).items())
-    sql = _update_sql(model, connection.alias, tuple(values), tuple(where or ())) + _returning_sql(model, connection.alias)
+    sql, params = _update(model, connection, pk, where or {}, values)
     with statement_cursor(connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql + _returning_sql(model, connection.alias), params)
         row = cursor.fetchone()
     if row is None:
         return None
     return {field.attname: loaded(value, field, connection)
-            for field, value in zip(meta.concrete_fields, row, strict=True)}
+            for field, value in zip(model._meta.concrete_fields, row, strict=True)}
+
+
+def _update(model: type[models.Model], connection: Any, pk: Any, where: dict[str, Any],
+            values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The UPDATE's text and its parameters: the values as ``save()`` prepares them, then the key
+    and the conditions as a lookup prepares them."""
+    meta = model._meta
+    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    params.append(meta.pk.get_db_prep_value(pk, connection))
+    params.extend(meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items())
+    return _update_sql(model, connection.alias, tuple(values), tuple(where)), params
 
 
 @functools.cache
