@@ -94,3 +94,26 @@ def test_the_documented_deployment_answers_healthz_and_webhooks_while_slow_clien
     assert health.status_code in (200, 503)  # answered (no worker runs in this test, so 503)
     assert webhook.status_code == 404  # an unknown address, answered
     assert answered_after < ANSWER_WITHIN_SECONDS
+
+
+FEW_THREADS = 4
+TRIES = 10
+ANSWER_SMALL_WITHIN_SECONDS = 15
+
+
+def test_a_worker_whose_threads_are_all_held_leaves_new_connections_to_a_worker_with_a_free_thread(database):
+    """Two workers of 4 threads and 7 slow clients: one thread is free, and every request reaches it.
+
+    However the 7 are spread, one worker has all its threads held. Stock ``gthread`` still accepts
+    connections there and queues them behind the slow clients, so about every second request waited
+    until a slow client gave up; here only the worker with the free thread listens.
+    """
+    env = {"WEB_WORKERS": "2", "WEB_THREADS": str(FEW_THREADS)}
+    with gunicorn(database, settings_file=DEPLOYED, extra_env=env) as url, \
+            SlowClients(url, 2 * FEW_THREADS - 1) as slow:
+        answers = []
+        for _ in range(TRIES):  # a new connection each time, so each is accepted anew
+            answers.append(requests.get(f"{url}/healthz", timeout=ANSWER_SMALL_WITHIN_SECONDS,
+                                        headers={"Connection": "close"}).status_code)
+        assert not slow.stop.is_set()
+    assert all(status in (200, 503) for status in answers), answers
