@@ -15,6 +15,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 from django.core.cache import caches
+from django.db import connection as db_connection
 
 from integration.core import engine
 from integration.core.clients.ratelimit import SharedRateLimiter
@@ -82,6 +83,30 @@ def test_bound_unchanged_products_cost_one_rackbeat_read_per_invoice(consuming):
                               ("POST", "vouchers"), ("POST", "vouchers")], dinero
     facts = Binding.objects.get(connection=consuming["connection"], kind=Kind.PRODUCT, rackbeat_key="FV-1").facts
     assert facts["inventory_enabled"] is True and Decimal(str(facts["cost_price"])) == Decimal("210.50")
+
+
+def test_what_follows_the_last_write_is_written_with_the_outcome_not_on_its_own(consuming):
+    """The intent is committed on its own only around the writes (DESIGN rules 9 and 10); the
+    snapshot sent and the booking reach the row with the attempt's outcome, in its UPDATE."""
+    _invoice_with_consumption(consuming)  # binds the customer and both products
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with db_connection.execute_wrapper(record):
+        sales, consumption = _invoice_with_consumption(consuming)
+    intent_alone = [sql for sql in statements
+                    if sql.startswith('UPDATE "integration_syncoperation" SET "intent" = %s WHERE')]
+    # The invoice: in flight before its create, touched after it. The voucher: its file's Guid,
+    # then in flight and touched around its create.
+    assert len(intent_alone) == 5, intent_alone
+    for op in (sales, consumption):
+        op.refresh_from_db()
+        assert op.intent["step"] == "booked" and op.intent["sent"]["total"], op.intent
+    assert sales.intent["dinero_number"] == sales.target_number
+    assert consumption.intent["voucher_number"] == consumption.target_number
 
 
 def test_every_answer_is_in_the_shared_budgets_once_the_transfers_end(consuming):

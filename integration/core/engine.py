@@ -406,9 +406,13 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
             kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
     ctx = _context(op, defer_answers=True)
     try:
-        return _outcome(op, handler, ctx)
+        updates, problem = _outcome(op, handler, ctx)
     finally:
         _flush_answers(ctx)
+    if ctx.intent_staged:
+        # Written with the outcome, in the same conditional UPDATE, rather than on its own.
+        updates["intent"] = op.intent
+    return updates, problem
 
 
 def _outcome(op: SyncOperation, handler: Any, ctx: TransferContext) -> tuple[dict[str, Any], errors.ApiError | None]:

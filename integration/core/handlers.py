@@ -132,6 +132,8 @@ class TransferContext:
     _related: Any = field(default=None, init=False, repr=False)
     # (kind, Rackbeat number) → Dinero id of the bindings this attempt found.
     _bound: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    # Intent staged since the last save: the engine writes it with the attempt's outcome.
+    intent_staged: bool = field(default=False, init=False, repr=False)
 
     @property
     def related(self) -> Any:
@@ -168,13 +170,18 @@ class TransferContext:
         """Merge ``values`` into ``operation.intent`` and commit it at once (with what was staged)."""
         self.stage_intent(**values)
         update_row(SyncOperation, self.operation.pk, intent=self.operation.intent)
+        self.intent_staged = False
 
     def stage_intent(self, **values: Any) -> None:
         """Merge ``values`` into ``operation.intent``, committed by the next :meth:`save_intent`
-        (a :meth:`writing` block ends with one). Only for what an attempt that never saw it works
-        out again by itself: a Guid no request has carried yet, a document's newest timestamp, the
-        step reached inside a write whose end is saved anyway."""
+        (a :meth:`writing` block ends with one) or, at the latest, with the attempt's outcome.
+
+        Only for what an attempt that never saw it works out again by itself: a Guid no request
+        has carried yet, a document's newest timestamp, the step reached inside a write whose end
+        is saved anyway, what was booked (a later attempt reads the document, DESIGN rule 13),
+        the snapshot of what was sent (compared only once the document is done)."""
         self.operation.intent = {**(self.operation.intent or {}), **values}
+        self.intent_staged = True
 
     @contextmanager
     def writing(self, what: str) -> Iterator[None]:

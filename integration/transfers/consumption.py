@@ -143,12 +143,13 @@ def book_item_consumption(op: SyncOperation, ctx: TransferContext) -> Result:
         update=lambda current: ctx.dinero.update_manual_voucher(guid, {
             **payload.body, "FileGuid": current.get("FileGuid"), "Timestamp": _timestamp(current)}),
     ), manual_expected(payload), current=voucher if "Lines" in voucher else None, written_now=written_now)
-    ctx.save_intent(sent=snapshot(invoice), voucher_timestamp=_timestamp(voucher))
+    # Staged, as what follows: committed with the outcome (a later attempt reads the voucher again).
+    ctx.stage_intent(sent=snapshot(invoice), voucher_timestamp=_timestamp(voucher))
 
     if str(voucher.get("Status") or "Draft") in DRAFT_STATES:
         voucher = ctx.dinero.book_manual_voucher(guid, _timestamp(voucher)) or voucher
     voucher_number = str(voucher.get("VoucherNumber") or "")
-    ctx.save_intent(step="booked", voucher_number=voucher_number)
+    ctx.stage_intent(step="booked", voucher_number=voucher_number)
     if figures.total < 0:
         text = Message(gettext_noop(
             "Item consumption of %(amount)s DKK reversed in Dinero for the credit note (voucher "

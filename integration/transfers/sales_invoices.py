@@ -1,6 +1,8 @@
 """Booked Rackbeat sales invoices and credit notes → Dinero invoices and credit notes.
 
-Steps, each persisted in the operation's intent the moment it happens (``ctx.save_intent``):
+Steps, each persisted in the operation's intent the moment it happens (``ctx.save_intent``) —
+what comes after the last write (the snapshot sent, the booking, the e-mail) is written with the
+attempt's outcome, since a later attempt reads the document in Dinero again:
 
 1. re-read the invoice from Rackbeat (the webhook is only a hint); not booked → skipped;
 2. map it (pure mapper): a missing mapping stops it before anything is written;
@@ -308,7 +310,8 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         ctx.save_intent(step="totals_mismatch", dinero_total=str(exc.dinero_total),
                         rackbeat_total=str(exc.rackbeat_total))
         raise
-    ctx.save_intent(sent=snapshot(invoice))
+    # Staged, as what follows: committed with the outcome (a later attempt reads the document again).
+    ctx.stage_intent(sent=snapshot(invoice))
 
     if credit_note_for:
         notes.append(Message(gettext_noop("Linked to the Dinero invoice of Rackbeat invoice %(n)s."),
@@ -326,13 +329,13 @@ def transfer_sales_invoice(op: SyncOperation, ctx: TransferContext) -> Result:
         if not _is_booked(document):
             document = docs.book(guid, _timestamp(document)) or docs.get(guid) or {}
         dinero_number = str(document.get("Number") or dinero_number)
-        ctx.save_intent(step="booked", dinero_number=dinero_number, dinero_timestamp=_timestamp(document))
+        ctx.stage_intent(step="booked", dinero_number=dinero_number, dinero_timestamp=_timestamp(document))
         outcome = Message(gettext_noop("Booked in Dinero as %(label)s %(number)s."),
                           label=label, number=dinero_number)
         if status == IntegrationSettings.SalesInvoiceStatus.BOOKED_EMAILED:
             if str(document.get("MailOutStatus") or "NotSent") in ("NotSent", "Failed", ""):
                 docs.email(guid, None)
-            ctx.save_intent(step="emailed")
+            ctx.stage_intent(step="emailed")
             outcome = Message(gettext_noop(
                 "Booked in Dinero as %(label)s %(number)s and e-mailed to the customer."),
                 label=label, number=dinero_number)
