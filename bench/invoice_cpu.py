@@ -25,6 +25,12 @@ Rounds of the trees alternate, so before and after share the machine's load; the
 ``--rounds`` is reported with the load average, and beside it the same figure less what the
 worker spends idle (measured for 20 s before the rounds) over the round's wall time.
 
+``--companies N`` spreads the invoices over N connections (each its own Rackbeat account, Dinero
+organization and budgets), round robin. With one connection and the budgets raised far above the
+run, the budget's log holds every request of the last minute — hundreds, where at the vendors'
+real bound it holds at most the budget (100 for a Dinero organization) — and every grant rewrites
+it; spread over ten connections, each log is the size production sees.
+
 ``--spy PATH`` samples every process of the first tree's ``qcluster`` (sentinel, pusher, workers,
 monitor) with py-spy while the rounds run, only while they are on the CPU, and writes collapsed
 stacks to PATH: where the worker's CPU goes, django-q2's own bookkeeping included.
@@ -60,8 +66,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
-RACKBEAT_TOKEN = "chaos-rackbeat-token-0-0123456789"  # chaos.world's token of company 0
-CUSTOMERS = list(range(3001, 3021))                   # chaos.world's existing customers
+CUSTOMERS = list(range(3001, 3021))                   # chaos.world's existing customers of each company
 LINES = [("FV-100", 2, "499.00"), ("RD-10", 3, "29.95")]  # two stock-tracked items of chaos.world
 RAISED = "100000"  # budgets far above the run: CPU is measured, not the vendors' bound
 # config.settings' development keys, spelled out for the service's processes run with DEBUG off.
@@ -87,7 +92,7 @@ def inside(step: str) -> None:
         call_command("migrate", "--noinput", verbosity=0)
         from chaos import world
 
-        world.build(1)
+        world.build(int(os.environ.get("BENCH_COMPANIES", "1")))
     elif step == "activate":
         from accounts.models import Connection
         from integration.triggers import activation
@@ -143,6 +148,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tree", action="append", default=[], help="source tree to measure (repeatable)")
     parser.add_argument("--invoices", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--companies", type=int, default=1,
+                        help="connections the invoices are spread over, round robin (each its own budget)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="Q_WORKERS of the one qcluster")
     parser.add_argument("--timeout", type=float, default=900, help="give up waiting for a round after this")
@@ -295,7 +302,7 @@ class World:
         with psycopg.connect(f"{self.args.pg.rstrip('/')}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{self.database}"')
-        self.inside("build")
+        self.inside("build", {"BENCH_COMPANIES": str(self.args.companies)})
         self.processes["vendors"] = self.gunicorn("vendors", self.vendor_port)
         self.processes["intake"] = self.gunicorn("intake", self.intake_port)
         for role in ("vendors", "intake"):
@@ -344,17 +351,22 @@ class World:
 
     def book(self, count: int) -> None:
         api = f"http://127.0.0.1:{self.vendor_port}/sandbox/rackbeat/api/"
-        headers = {"Authorization": f"Bearer {RACKBEAT_TOKEN}", "Accept": "application/json"}
+        companies = self.args.companies
+        # Each company's invoices cycle through as many customers as the warm-up binds for it.
+        customers = CUSTOMERS[:max(1, min(len(CUSTOMERS), self.args.warmup // companies))]
         first = self.invoice_count
         self.invoice_count += count
 
         def one(n: int) -> None:
+            company, turn = n % companies, n // companies
+            headers = {"Authorization": f"Bearer chaos-rackbeat-token-{company}-0123456789",
+                       "Accept": "application/json"}
             session = requests.Session()
             lines = [{"item_id": item, "quantity": quantity, "line_price": price} for item, quantity, price in LINES]
             for _attempt in range(20):
                 # The emulator numbers drafts in a race of its own: a clash answers 500 and is sent again.
                 draft = session.post(api + "customer-invoices", headers=headers, timeout=60,
-                                     json={"customer_id": CUSTOMERS[n % len(CUSTOMERS)], "lines": lines})
+                                     json={"customer_id": customers[turn % len(customers)], "lines": lines})
                 if draft.status_code != 500:
                     break
                 time.sleep(0.1)
@@ -475,7 +487,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             spy.wait(timeout=60)
         return {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                             "note": os.environ.get("BENCH_NOTE", "")},
-                "invoices_per_round": args.invoices, "workers": args.workers,
+                "invoices_per_round": args.invoices, "workers": args.workers, "companies": args.companies,
                 "trees": [summary(world) for world in worlds]}
     finally:
         sampler.stopped.set()
