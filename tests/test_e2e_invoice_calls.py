@@ -85,9 +85,10 @@ def test_bound_unchanged_products_cost_one_rackbeat_read_per_invoice(consuming):
     assert facts["inventory_enabled"] is True and Decimal(str(facts["cost_price"])) == Decimal("210.50")
 
 
-def test_what_follows_the_last_write_is_written_with_the_outcome_not_on_its_own(consuming):
+def test_an_invoice_asks_the_database_once_per_need_not_once_per_step_or_line(consuming):
     """The intent is committed on its own only around the writes (DESIGN rules 9 and 10); the
-    snapshot sent and the booking reach the row with the attempt's outcome, in its UPDATE."""
+    snapshot sent and the booking reach the row with the attempt's outcome, in its UPDATE. What is
+    kept of the lines' products is asked for all lines at once."""
     _invoice_with_consumption(consuming)  # binds the customer and both products
     statements: list[str] = []
 
@@ -102,6 +103,9 @@ def test_what_follows_the_last_write_is_written_with_the_outcome_not_on_its_own(
     # The invoice: in flight before its create, touched after it. The voucher: its file's Guid,
     # then in flight and touched around its create.
     assert len(intent_alone) == 5, intent_alone
+    # The kept facts of both lines' products come from one question, not one per line.
+    facts = [sql for sql in statements if 'FROM "integration_binding" b WHERE' in sql]
+    assert len(facts) == 1 and facts[0].count("%s") == 4 + len(LINES), facts
     for op in (sales, consumption):
         op.refresh_from_db()
         assert op.intent["step"] == "booked" and op.intent["sent"]["total"], op.intent

@@ -126,6 +126,29 @@ def test_related_records_fetch_each_item_and_the_supplier_once(rackbeat):
     assert rackbeat.count("get_product") == 2 and rackbeat.count("get_supplier") == 1
 
 
+def test_what_is_kept_of_the_lines_items_is_asked_once_per_document(rackbeat):
+    """One question for every line whose item is not embedded in full; what it does not answer is
+    read from Rackbeat, and nothing is asked twice."""
+    rackbeat.products["R-1"] = {"number": "R-1", "group": {"number": SPARE_PARTS}, "inventory_enabled": True}
+    asked: list[list[tuple[str, str]]] = []
+
+    def known(refs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        asked.append(list(refs))
+        return {("product", "A-1"): {"number": "A-1", "group": {"number": FINISHED_GOODS}, "type": "product"}}
+
+    full = {"number": "F-1", "name": "Fuld", "group": {"number": FINISHED_GOODS}, "inventory_enabled": True}
+    doc = {"lines": [{"child_id": "A-1", "child_type": "product"}, {"child_id": "R-1", "child_type": "product"},
+                     {"child_id": "A-1", "child_type": "product"}, {"child_id": "F-1", "item": full}]}
+    related = RelatedRecords(rackbeat, known=known)
+    lines = related.with_items(doc)["lines"]
+    assert asked == [[("product", "A-1"), ("product", "R-1")]]
+    assert [ln["item"]["group"]["number"] for ln in lines] == [FINISHED_GOODS, SPARE_PARTS, FINISHED_GOODS,
+                                                               FINISHED_GOODS]
+    assert rackbeat.count("get_product") == 1  # R-1: nothing kept of it
+    assert related.item("product", "R-1")["number"] == "R-1" and related.item("product", "A-1")
+    assert len(asked) == 1 and rackbeat.count("get_product") == 1
+
+
 def test_an_embedded_item_lacking_its_group_is_completed_from_the_product(rackbeat):
     rackbeat.products["A-1"] = {"number": "A-1", "group": {"number": FINISHED_GOODS}, "inventory_enabled": True}
     doc = {"lines": [{"child_id": "A-1", "child_type": "product", "item": {"number": "A-1", "name": "Vare"}}]}

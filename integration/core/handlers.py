@@ -143,8 +143,8 @@ class TransferContext:
             # A bound, unchanged product is answered from its binding instead of read again.
             self._related = RelatedRecords(
                 self.rackbeat,
-                known=lambda item_type, number: product_facts.known_item(
-                    self.connection, self.settings, item_type, number, bound=self._remember_binding),
+                known=lambda refs: product_facts.known_items(
+                    self.connection, self.settings, refs, bound=self._remember_binding),
                 learned=lambda item_type, number, item: product_facts.remember_item(
                     self.connection, item_type, number, item))
         return self._related

@@ -18,7 +18,7 @@ so the facts are not used at all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connections
@@ -27,7 +27,7 @@ from accounts.models import Connection
 from integration.core.clients.rackbeat_documents import item_facts
 from integration.core.kinds import Direction, Kind
 from integration.core.models import Binding, IntegrationSettings, SyncOperation
-from integration.core.row_reads import column, first_row, prepared, reading, table
+from integration.core.row_reads import all_rows, column, loaded, prepared, reading, table
 
 
 def binding_kind(item_type: str) -> str:
@@ -40,37 +40,46 @@ def followed(settings: IntegrationSettings) -> bool:
     return bool(settings.customer_integration_enabled and settings.product_integration_enabled)
 
 
-def known_item(connection: Connection, settings: IntegrationSettings, item_type: str,
-               number: str, *, bound: Callable[[str, str, str], None] | None = None) -> dict[str, Any] | None:
-    """The kept facts of a bound, unchanged product or BOM; None when it must be read (one query).
+FACTS = Binding._meta.get_field("facts")
 
-    ``bound(kind, number, dinero_id)`` is told the binding the query found, so the transfer does
+
+def known_items(connection: Connection, settings: IntegrationSettings, refs: Iterable[tuple[str, str]], *,
+                bound: Callable[[str, str, str], None] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The kept facts of those of ``refs`` (item type, number) that are bound and unchanged; the
+    others are left out and must be read. One query per binding kind, however many lines ask.
+
+    ``bound(kind, number, dinero_id)`` is told every binding the query found, so the transfer does
     not look it up again.
     """
     if not followed(settings):
-        return None
-    kind = binding_kind(item_type)
+        return {}
+    # Per binding kind: each number as stored → the reference as asked.
+    by_kind: dict[str, dict[str, tuple[str, str]]] = {}
+    for item_type, number in refs:
+        by_kind.setdefault(binding_kind(item_type), {})[str(number)] = (item_type, number)
     db = reading(Binding)
-    # The binding's facts, whether the product's own operation is open (not done), its Dinero id.
-    row = first_row(db, _known_sql(db.alias), [
-        prepared(SyncOperation, "direction", Direction.TO_DINERO, db),
-        prepared(SyncOperation, "state", SyncOperation.State.DONE, db),
-        prepared(Binding, "connection", connection.pk, db), prepared(Binding, "kind", kind, db),
-        prepared(Binding, "rackbeat_key", number, db),
-    ], [Binding._meta.get_field("facts"), None, None])
-    if row is not None:
-        row = (row[0], bool(row[1]), row[2])
-    if row is not None and bound is not None:
-        bound(kind, number, row[2])
-    if row is None or not row[0] or row[1]:
-        return None
-    return {**row[0], "type": item_type}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, asked in by_kind.items():
+        numbers = list(asked)
+        rows = all_rows(db, _known_sql(db.alias, len(numbers)), [
+            prepared(SyncOperation, "direction", Direction.TO_DINERO, db),
+            prepared(SyncOperation, "state", SyncOperation.State.DONE, db),
+            prepared(Binding, "connection", connection.pk, db), prepared(Binding, "kind", kind, db),
+            *(prepared(Binding, "rackbeat_key", number, db) for number in numbers),
+        ])
+        for number, facts, changed, dinero_id in rows:
+            if bound is not None:
+                bound(kind, number, dinero_id)
+            facts = loaded(facts, FACTS, db)
+            if facts and not changed:
+                found[asked[number]] = {**facts, "type": asked[number][0]}
+    return found
 
 
-@functools.cache
-def _known_sql(alias: str) -> str:
-    """Parameters: the operation's direction and the done state, then connection, kind and key.
-    Only identifiers from the models' metadata are interpolated (quoted)."""
+@functools.lru_cache(maxsize=64)
+def _known_sql(alias: str, keys: int) -> str:
+    """Parameters: the operation's direction and the done state, then connection, kind and the
+    ``keys`` numbers. Only identifiers from the models' metadata are interpolated (quoted)."""
     db = connections[alias]
 
     def binding(name: str) -> str:
@@ -82,8 +91,10 @@ def _known_sql(alias: str) -> str:
     same = (f"{op('connection')} = {binding('connection')} AND {op('kind')} = {binding('kind')} "
             f"AND {op('source_key')} = {binding('rackbeat_key')}")
     changed = f"EXISTS (SELECT 1 FROM {table(SyncOperation, db)} o WHERE {same} AND {op('direction')} = %s AND NOT ({op('state')} = %s))"  # noqa: S608
-    where = f"{binding('connection')} = %s AND {binding('kind')} = %s AND {binding('rackbeat_key')} = %s"
-    return f"SELECT {binding('facts')}, {changed}, {binding('dinero_id')} FROM {table(Binding, db)} b WHERE {where}"  # noqa: S608
+    where = (f"{binding('connection')} = %s AND {binding('kind')} = %s "
+             f"AND {binding('rackbeat_key')} IN ({', '.join(['%s'] * keys)})")
+    return (f"SELECT {binding('rackbeat_key')}, {binding('facts')}, {changed}, {binding('dinero_id')} "  # noqa: S608
+            f"FROM {table(Binding, db)} b WHERE {where}")
 
 
 def remember_item(connection: Connection, item_type: str, number: str, item: dict[str, Any]) -> None:

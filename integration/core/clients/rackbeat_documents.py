@@ -295,6 +295,13 @@ def item_facts(item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in ITEM_FACT_FIELDS if name in item}
 
 
+def _embeds_enough(line: dict[str, Any]) -> bool:
+    """Whether the line's embedded item carries everything the mappers need of it."""
+    embedded = line.get("item") if isinstance(line.get("item"), dict) else None
+    return bool(embedded) and all(embedded.get(name) not in (None, "") for name in ITEM_FIELDS_NEEDED) \
+        and base_units_per(line, embedded) is not None
+
+
 class RelatedRecords:
     """The items, customer and supplier one document refers to, each fetched at most once.
 
@@ -307,25 +314,24 @@ class RelatedRecords:
         self,
         client: RackbeatClient,
         *,
-        known: Callable[[str, str], dict[str, Any] | None] | None = None,
+        known: Callable[[list[tuple[str, str]]], dict[tuple[str, str], dict[str, Any]]] | None = None,
         learned: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
-        """``known(type, number)`` answers what is already known of an unchanged item (None: read
-        it); ``learned(type, number, item)`` hears of every item read from Rackbeat."""
+        """``known(refs)`` answers what is already known of those (type, number) items that are
+        unchanged (the others need reading), asked once for all the lines of a document;
+        ``learned(type, number, item)`` hears of every item read from Rackbeat."""
         self.client = client
         self.known = known
         self.learned = learned
         self._items: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._asked: set[tuple[str, str]] = set()
         self._parties: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._units: dict[str, list[dict[str, Any]]] = {}
 
     def item(self, kind: str, number: str) -> dict[str, Any] | None:
         key = (kind, number)
+        self._ask_known([key])
         if key not in self._items:
-            facts = self.known(kind, number) if self.known is not None else None
-            if facts is not None:
-                self._items[key] = facts
-                return facts
             fetch = self.client.get_lot if kind == "lot" else self.client.get_product
             try:
                 self._items[key] = fetch(number)
@@ -334,6 +340,15 @@ class RelatedRecords:
             if self._items[key] is not None and self.learned is not None:
                 self.learned(kind, number, self._items[key])
         return self._items[key]
+
+    def _ask_known(self, keys: list[tuple[str, str]]) -> None:
+        """Take what is known of ``keys`` not asked about yet (one question for all of them)."""
+        if self.known is None:
+            return
+        new = [key for key in dict.fromkeys(keys) if key not in self._asked and key not in self._items]
+        if new:
+            self._asked.update(new)
+            self._items.update(self.known(new))
 
     def alternative_units(self, number: str) -> list[dict[str, Any]]:
         """A product's alternative units (``products/{number}/units``), fetched once."""
@@ -362,8 +377,7 @@ class RelatedRecords:
             return None
         kind, number = ref
         embedded = line.get("item") if isinstance(line.get("item"), dict) else {}
-        if embedded and all(embedded.get(name) not in (None, "") for name in ITEM_FIELDS_NEEDED) \
-                and base_units_per(line, embedded) is not None:
+        if _embeds_enough(line):
             return {"type": kind, **embedded}
         fetched = self.item(kind, number) or {"missing_in_rackbeat": True}
         # What the line embeds was true when the invoice was booked; the item supplies the rest.
@@ -379,6 +393,9 @@ class RelatedRecords:
         """A copy of the document whose lines each embed their complete item."""
         completed = dict(doc)
         lines = []
+        # What is kept of the lines' items, asked once for the document rather than per line.
+        self._ask_known([ref for line in doc.get("lines") or []
+                         if (ref := line_item_ref(line)) is not None and not _embeds_enough(line)])
         for line in doc.get("lines") or []:
             line = dict(line)
             item = self.line_item(line)
