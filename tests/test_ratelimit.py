@@ -188,6 +188,29 @@ def test_limiters_in_one_process_share_the_database_budget():
 
 
 @pytest.mark.django_db
+def test_a_remembered_row_answers_room_without_a_statement_and_a_wait_only_from_a_row_read_now():
+    from django.test.utils import CaptureQueriesContext
+
+    fake = FakeTime()
+    mine, other = limiter(2, fake), limiter(2, fake)
+    mine.acquire("dinero:400555")  # this process wrote the row last: one grant in it
+    with CaptureQueriesContext(db_connection) as queries:
+        assert mine.wait_for("dinero:400555", remembered=True) == 0
+    assert len(queries) == 0
+    # Another process fills the budget; the remembered row does not know it. Its "room" is a hope
+    # that the next grant checks (the conditional UPDATE fails on the moved version, reads, waits).
+    RateLimitWindow.objects.filter(key="dinero:400555").update(grants=f"[{T0}, {T0}]", version=99)
+    assert mine.wait_for("dinero:400555", remembered=True) == 0
+    assert mine.try_acquire("dinero:400555") == pytest.approx(SPAN, abs=0.01)
+    # A remembered row that says wait is read again: the stored one may have room by now.
+    RateLimitWindow.objects.filter(key="dinero:400555").update(grants="[]", version=100)
+    with CaptureQueriesContext(db_connection) as queries:
+        assert mine.wait_for("dinero:400555", remembered=True) == 0
+    assert len(queries) == 1
+    assert other.wait_for("dinero:400555") == 0
+
+
+@pytest.mark.django_db
 def test_a_clients_own_requests_cost_one_statement_per_grant_and_per_answer():
     from django.test.utils import CaptureQueriesContext
 

@@ -462,7 +462,10 @@ def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None
     limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
     key = limiter_key(organization)
     money = op.priority == Priority.MONEY
-    if limiter.wait_for(key) <= limiter.max_block and (money or not _money_waiting(op, key, limiter.span)):
+    # The row this process last wrote answers "room" without a statement; the first request's
+    # grant is the real check (a full budget then puts the transfer back before anything is sent).
+    if limiter.wait_for(key, remembered=True) <= limiter.max_block and (
+            money or not _money_waiting(op, key, limiter.span)):
         return None
     due = limiter.promise(key, money=money)
     return errors.BudgetExhausted(key=key, retry_after=due - time.time(), due_at=due)

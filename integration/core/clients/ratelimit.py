@@ -192,9 +192,20 @@ class SharedRateLimiter:
             # Another process granted (or penalized) in between: read the log again.
         return MIN_WAIT_SECONDS
 
-    def wait_for(self, key: str) -> float:
-        """Seconds until one request for ``key`` would be granted (0 now), without counting one."""
+    def wait_for(self, key: str, *, remembered: bool = False) -> float:
+        """Seconds until one request for ``key`` would be granted (0 now), without counting one.
+
+        ``remembered`` first asks the row as this process last read or wrote it, without a
+        statement, and reads it again only when that row says to wait: a remembered row may lack
+        what other processes granted since, so its "now" is a hope the next grant checks (its
+        conditional UPDATE reads the row again), while a wait is only told from a row read now.
+        """
         now = self.clock()
+        known = _KNOWN.get(key) if remembered else None
+        if known is not None:
+            wait = max(_blocked_seconds(known["blocked_until"], now), self._wait(self._counted(known, now), now))
+            if wait <= 0:
+                return wait
         row = self._row(key)
         return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._counted(row, now), now))
 
@@ -271,7 +282,7 @@ class SharedRateLimiter:
         return log
 
     def _counted(self, row: dict[str, Any], now: float) -> list[float]:
-        return _Log.parse(row["grants"]).counted(now, self.span)
+        return _Log.parse_known(row["grants"]).counted(now, self.span)
 
     def _wait(self, grants: list[float], now: float) -> float:
         if len(grants) < self.limit:
