@@ -211,6 +211,29 @@ def test_a_remembered_row_answers_room_without_a_statement_and_a_wait_only_from_
 
 
 @pytest.mark.django_db
+def test_a_remembered_row_near_the_budgets_edge_or_old_is_read_again(monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.core.clients import ratelimit
+
+    fake = FakeTime()
+    rl = limiter(20, fake)
+    for _ in range(19):
+        rl.acquire("dinero:400555")
+    with CaptureQueriesContext(db_connection) as queries:  # 1 left: less than a tenth to spare
+        assert rl.wait_for("dinero:400555", remembered=True) == 0
+    assert len(queries) == 1
+    fake.now += SPAN + 1  # the log has emptied; the row remembered says so
+    with CaptureQueriesContext(db_connection) as queries:
+        assert rl.wait_for("dinero:400555", remembered=True) == 0
+    assert len(queries) == 0
+    monkeypatch.setattr(ratelimit, "REMEMBERED_SECONDS", -1.0)  # remembered too long ago
+    with CaptureQueriesContext(db_connection) as queries:
+        assert rl.wait_for("dinero:400555", remembered=True) == 0
+    assert len(queries) == 1
+
+
+@pytest.mark.django_db
 def test_a_clients_own_requests_cost_one_statement_per_grant_and_per_answer():
     from django.test.utils import CaptureQueriesContext
 

@@ -72,6 +72,8 @@ DEFAULT_MAX_BLOCK_SECONDS = 1.0
 MIN_WAIT_SECONDS = 0.05
 # Attempts at the conditional update before giving the caller a short wait instead.
 MAX_RACES = 25
+# How long the row a process last read or wrote may answer a budget check without a statement.
+REMEMBERED_SECONDS = 10.0
 
 
 def _aware(epoch_seconds: float) -> datetime:
@@ -196,16 +198,17 @@ class SharedRateLimiter:
         """Seconds until one request for ``key`` would be granted (0 now), without counting one.
 
         ``remembered`` first asks the row as this process last read or wrote it, without a
-        statement, and reads it again only when that row says to wait: a remembered row may lack
-        what other processes granted since, so its "now" is a hope the next grant checks (its
-        conditional UPDATE reads the row again), while a wait is only told from a row read now.
+        statement: a row remembered for at most ``REMEMBERED_SECONDS`` that has room to spare (a
+        tenth of the budget) answers "now". A remembered row may lack what other processes granted
+        since, so its "now" is a hope the next grant checks (its conditional UPDATE reads the row
+        again); near the budget's edge, and for any wait, the row is read now.
         """
         now = self.clock()
         known = _KNOWN.get(key) if remembered else None
-        if known is not None:
-            wait = max(_blocked_seconds(known["blocked_until"], now), self._wait(self._counted(known, now), now))
-            if wait <= 0:
-                return wait
+        if known is not None and time.monotonic() - known.get("_known_at", 0.0) <= REMEMBERED_SECONDS \
+                and _blocked_seconds(known["blocked_until"], now) <= 0 \
+                and len(self._counted(known, now)) + max(1, self.limit // 10) <= self.limit:
+            return 0.0
         row = self._row(key)
         return max(_blocked_seconds(row["blocked_until"], now), self._wait(self._counted(row, now), now))
 
@@ -304,7 +307,7 @@ class SharedRateLimiter:
             row = _read_row(key)
             if row is None:
                 raise RateLimitWindow.DoesNotExist(key)
-        _KNOWN[key] = row
+        _KNOWN[key] = {**row, "_known_at": time.monotonic()}
         return row
 
     def _current(self, key: str, *, fresh: bool) -> dict[str, Any]:
@@ -318,7 +321,7 @@ class SharedRateLimiter:
         written = bool(update_row(RateLimitWindow, row["id"], where={"key": key, "version": version},
                                   grants=grants, version=version + 1))
         if written:
-            _KNOWN[key] = {**row, "grants": grants, "version": version + 1}
+            _KNOWN[key] = {**row, "grants": grants, "version": version + 1, "_known_at": time.monotonic()}
             # The deferred answers of this key are in the log now.
             self._answers.pop(key, None)
         else:
