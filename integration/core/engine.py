@@ -462,8 +462,9 @@ def _dinero_budget_exhausted(op: SyncOperation) -> errors.BudgetExhausted | None
     limiter = SharedRateLimiter(settings.DINERO_RATE_LIMIT_PER_MINUTE)
     key = limiter_key(organization)
     money = op.priority == Priority.MONEY
-    # The row this process last wrote answers "room" without a statement; the first request's
-    # grant is the real check (a full budget then puts the transfer back before anything is sent).
+    # A row this process read or wrote seconds ago, with room to spare, answers "room" without a
+    # statement; the first request's grant is the real check (a full budget then puts the
+    # transfer back before anything is sent).
     if limiter.wait_for(key, remembered=True) <= limiter.max_block and (
             money or not _money_waiting(op, key, limiter.span)):
         return None
