@@ -35,7 +35,7 @@ from django_q.tasks import async_task
 
 from accounts.models import Connection
 from integration.core.models import Priority, SyncOperation
-from integration.core.row_reads import all_rows, column, first_row, prepared, reading, table
+from integration.core.row_reads import all_rows, column, prepared, reading, table
 
 State = SyncOperation.State
 
@@ -60,8 +60,9 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
                    rng: random.Random | None = None) -> Iterator[int]:
     """:func:`candidates` one at a time: a worker whose first claim succeeds asks for no more.
 
-    Two statements find the first: the due and running operations counted per connection in one,
-    then whether the task's own operation keeps its place. Each further candidate costs one more.
+    One statement finds the first: the due and running operations counted per connection, and
+    the task's own operation (whether it is due, its connection and priority) as one more row of
+    the same answer. Each further candidate costs one more.
     """
     rng = rng or random.Random()
     due = due_operations(waiting_connection_states=waiting_connection_states)
@@ -70,11 +71,17 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
     waiting = list(waiting_connection_states)
     # Per active connection with due or running work: whether any is due, and how many run.
     pending, running_state, moment = *_states(db, State.PENDING, State.RUNNING), _time(db, now)
-    per_connection = all_rows(db, _per_connection_sql(db.alias, len(waiting)), [
-        pending, moment, running_state, pending, moment, running_state, *waiting])
+    params = [pending, moment, running_state, pending, moment, running_state, *waiting]
+    if preferred is not None:
+        params += [prepared(SyncOperation, "id", preferred, db), pending, moment, *waiting]
+    rows = all_rows(db, _per_connection_sql(db.alias, len(waiting), preferred is not None), params)
     running: dict[int, int] = {}
     oldest: list[int] = []
-    for connection, any_due, n in per_connection:
+    own: tuple[int, int] | None = None  # the task's own operation, due: its connection and priority
+    for connection, any_due, n, own_priority in rows:
+        if own_priority is not None:
+            own = (connection, int(own_priority))
+            continue
         running[connection] = int(n or 0)
         if any_due:
             oldest.append(connection)
@@ -84,9 +91,6 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
     order = sorted(oldest, key=lambda c: (running.get(c, 0), ties[c]))
     chosen: list[int] = []
     if preferred is not None:
-        own = first_row(db, _own_sql(db.alias, len(waiting)), [
-            prepared(SyncOperation, "id", preferred, db), pending, moment, *waiting,
-        ], [None, SyncOperation._meta.get_field("priority")])
         # The task's own operation keeps its place unless another connection has fewer running,
         # or its own connection has a booked document due (master data goes after it).
         if (own is not None and running.get(own[0], 0) <= running.get(order[0], 0)
@@ -121,26 +125,23 @@ def _active(db: Any, waiting: int) -> tuple[str, str]:
 
 
 @functools.cache
-def _per_connection_sql(alias: str, waiting: int) -> str:
-    """Parameters: pending, now, running (the columns), pending, now, running (the rows), then the
-    waiting connection states. Only identifiers from the models' metadata are interpolated (quoted)."""
-    db = connections[alias]
-    connection, state, due_at = (column(SyncOperation, name, db, alias="o")
-                                 for name in ("connection", "state", "next_attempt_at"))
-    joined, active = _active(db, waiting)
-    return (f"SELECT {connection}, MAX(CASE WHEN {state} = %s AND {due_at} <= %s THEN 1 ELSE 0 END), "  # noqa: S608
-            f"SUM(CASE WHEN {state} = %s THEN 1 ELSE 0 END) FROM {joined} "
-            f"WHERE (({state} = %s AND {due_at} <= %s) OR {state} = %s) AND {active} GROUP BY {connection}")
+def _per_connection_sql(alias: str, waiting: int, own: bool) -> str:
+    """Rows of (connection, any due, running, NULL). Parameters: pending, now, running (the
+    columns), pending, now, running (the rows), then the waiting connection states.
 
-
-@functools.cache
-def _own_sql(alias: str, waiting: int) -> str:
-    """Parameters: the operation's id, pending, now, then the waiting connection states."""
+    With ``own`` one more row, (connection, NULL, NULL, priority), when the operation whose id
+    comes next is due — parameters: its id, pending, now, then the waiting connection states
+    again. Only identifiers from the models' metadata are interpolated (quoted)."""
     db = connections[alias]
     op_id, connection, priority, state, due_at = (column(SyncOperation, name, db, alias="o") for name in (
         "id", "connection", "priority", "state", "next_attempt_at"))
     joined, active = _active(db, waiting)
-    return (f"SELECT {connection}, {priority} FROM {joined} "  # noqa: S608
+    counted = (f"SELECT {connection}, MAX(CASE WHEN {state} = %s AND {due_at} <= %s THEN 1 ELSE 0 END), "  # noqa: S608
+               f"SUM(CASE WHEN {state} = %s THEN 1 ELSE 0 END), NULL FROM {joined} "
+               f"WHERE (({state} = %s AND {due_at} <= %s) OR {state} = %s) AND {active} GROUP BY {connection}")
+    if not own:
+        return counted
+    return (f"{counted} UNION ALL SELECT {connection}, NULL, NULL, {priority} FROM {joined} "  # noqa: S608
             f"WHERE {op_id} = %s AND {state} = %s AND {due_at} <= %s AND {active}")
 
 
