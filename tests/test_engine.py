@@ -344,3 +344,25 @@ def test_execute_now_leaves_a_done_invoice_alone(active, handler):
     op = engine.execute_now(op)
     assert op.state == State.DONE and op.attempts == 1
     assert handler.calls == [op.pk]
+
+
+@pytest.mark.parametrize("end", ["done", "needs attention", "temporary error"])
+def test_intent_staged_by_a_transfer_is_written_with_its_outcome_whatever_it_is(active, handler, end):
+    """What a transfer stages after its last write reaches the row in the outcome's own UPDATE."""
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    def transfer(op, ctx):
+        ctx.stage_intent(step="booked", dinero_number="42")
+        if end == "needs attention":
+            raise NeedsMapping("No revenue account for the group.", hint="Set it.")
+        if end == "temporary error":
+            raise errors.TransientError("Dinero answered 503.")
+        return Result(outcome="booked")
+
+    handler.script = [transfer]
+    with CaptureQueriesContext(db_connection) as queries:
+        op = queue(active)
+    assert op.intent["step"] == "booked" and op.intent["dinero_number"] == "42", (op.state, op.intent)
+    assert SyncOperation.objects.get(pk=op.pk).intent == op.intent
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "integration_syncoperation" SET "intent"')]
