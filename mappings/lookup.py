@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import Connection
 from integration.core.handlers import NeedsMapping
 from integration.core.messages import Key, Message, Sentences, register_labels
-from integration.core.row_reads import column, first_row, instance, one_row, prepared, reading, table
+from integration.core.row_reads import all_rows, column, instance, one_row, prepared, reading, table
 from mappings.models import (
     AccountMatrixCell,
     DineroAccount,
@@ -118,18 +118,25 @@ def _matrix_account(connection: Connection, matrix: str, group_number: str, vat_
 
 def _cell_account(connection: Connection, matrix: str, group_number: str, vat_zone: str) -> DineroAccount | None:
     """The chart's row of the account in the matrix cell, or None (no cell, or not in the chart)."""
+    return _cell_accounts(connection, matrix, [group_number], vat_zone).get(group_number)
+
+
+def _cell_accounts(connection: Connection, matrix: str, group_numbers: list[str],
+                   vat_zone: str) -> dict[str, DineroAccount]:
+    """The chart's rows of the accounts in the cells of ``group_numbers`` × ``vat_zone``, by group
+    (a group without a cell, or whose account is not in the chart, is left out); one statement."""
     db = reading(DineroAccount)
     fields = DineroAccount._meta.concrete_fields
-    row = first_row(db, _cell_account_sql(db.alias), [
+    rows = all_rows(db, _cell_accounts_sql(db.alias, len(group_numbers)), [
         prepared(AccountMatrixCell, "connection", connection.pk, db), prepared(AccountMatrixCell, "matrix", matrix, db),
-        prepared(AccountMatrixCell, "product_group_number", group_number, db),
         prepared(AccountMatrixCell, "vat_zone", vat_zone, db),
-    ], fields)
-    return None if row is None else instance(DineroAccount, db.alias, fields, row)
+        *(prepared(AccountMatrixCell, "product_group_number", group, db) for group in group_numbers),
+    ])
+    return {row[0]: instance(DineroAccount, db.alias, fields, row[1:]) for row in rows}
 
 
-@functools.cache
-def _cell_account_sql(alias: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _cell_accounts_sql(alias: str, groups: int) -> str:
     """Only identifiers from the models' metadata are interpolated (quoted)."""
     db = connections[alias]
 
@@ -141,15 +148,31 @@ def _cell_account_sql(alias: str) -> str:
 
     columns = ", ".join(account(field.name) for field in DineroAccount._meta.concrete_fields)
     joined = f"{cell('connection')} = {account('connection')} AND {cell('account_number')} = {account('number')}"
-    where = (f"{cell('connection')} = %s AND {cell('matrix')} = %s AND {cell('product_group_number')} = %s "
-             f"AND {cell('vat_zone')} = %s")
-    return (f"SELECT {columns} FROM {table(AccountMatrixCell, db)} c "  # noqa: S608
+    where = (f"{cell('connection')} = %s AND {cell('matrix')} = %s AND {cell('vat_zone')} = %s "
+             f"AND {cell('product_group_number')} IN ({', '.join(['%s'] * groups)})")
+    return (f"SELECT {cell('product_group_number')}, {columns} FROM {table(AccountMatrixCell, db)} c "  # noqa: S608
             f"JOIN {table(DineroAccount, db)} a ON {joined} WHERE {where}")
 
 
 def revenue_account(connection: Connection, group_number: str, vat_zone: str) -> int:
     """The Dinero revenue account for an invoice line of ``group_number`` in ``vat_zone``."""
     return _matrix_account(connection, AccountMatrixCell.Matrix.REVENUE, group_number, vat_zone)
+
+
+def revenue_accounts(connection: Connection, group_numbers: list[str], vat_zone: str) -> dict[str, int]:
+    """:func:`revenue_account` of several groups in one statement, for the cells that answer it
+    without a problem; a group left out is asked on its own, which names what is missing."""
+    vat_zone = str(vat_zone or "").strip()
+    wanted: dict[str, list[str]] = {}  # each group as stored → as asked
+    for group in group_numbers:
+        wanted.setdefault(str(group or "").strip(), []).append(group)
+    wanted.pop("", None)
+    if not wanted or vat_zone not in VatZone.values:
+        return {}
+    matrix = AccountMatrixCell.Matrix.REVENUE
+    found = _cell_accounts(connection, matrix, list(wanted), vat_zone)
+    return {asked: account.number for group, account in found.items()
+            if not chart_account_problem(account, matrix) for asked in wanted[group]}
 
 
 def supplier_account(connection: Connection, group_number: str, vat_zone: str) -> int:

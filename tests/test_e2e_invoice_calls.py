@@ -106,6 +106,9 @@ def test_an_invoice_asks_the_database_once_per_need_not_once_per_step_or_line(co
     # The kept facts of both lines' products come from one question, not one per line.
     facts = [sql for sql in statements if 'FROM "integration_binding" b WHERE' in sql]
     assert len(facts) == 1 and facts[0].count("%s") == 4 + len(LINES), facts
+    # The revenue accounts of the lines' product groups: one question for the invoice.
+    cells = [sql for sql in statements if 'FROM "mappings_accountmatrixcell" c JOIN' in sql]
+    assert len(cells) == 1 and cells[0].count("%s") == 3 + len(LINES), cells
     # The budgets: the rows this process wrote last are neither read before a transfer starts
     # (room is checked by the first grant) nor before a grant (its conditional UPDATE checks them).
     budget_reads = [sql for sql in statements if sql.startswith("SELECT") and '"integration_ratelimitwindow"' in sql]

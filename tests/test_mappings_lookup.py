@@ -40,6 +40,20 @@ def test_a_mapped_cell_and_its_account_are_read_in_one_statement(seeded, django_
         assert lookup.supplier_account(seeded, "10", "domestic") == 2000
 
 
+def test_revenue_accounts_of_several_groups_come_from_one_statement_and_leave_problems_out(
+        seeded, django_assert_num_queries):
+    cell(seeded, "revenue", "10", "domestic", 1000)
+    cell(seeded, "revenue", "20", "domestic", 1300)   # hidden in Dinero: its own question names it
+    cell(seeded, "revenue", "30", "eu", 1000)          # another VAT zone
+    with django_assert_num_queries(1):
+        assert lookup.revenue_accounts(seeded, ["10", "20", "30", " 10 "], "domestic") == {"10": 1000, " 10 ": 1000}
+    with django_assert_num_queries(0):
+        assert lookup.revenue_accounts(seeded, ["10"], "nowhere") == {}
+        assert lookup.revenue_accounts(seeded, ["", " "], "domestic") == {}
+    with pytest.raises(NeedsMapping, match="hidden in Dinero"):
+        lookup.revenue_account(seeded, "20", "domestic")
+
+
 def test_unmapped_vat_zone_stops_invoice_with_hint(seeded):
     with pytest.raises(NeedsMapping) as caught:
         lookup.revenue_account(seeded, "20", "eu")

@@ -169,6 +169,11 @@ def _key(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _item_group(item: dict[str, Any] | None) -> str:
+    """The product group number of a line's item ('' when it has none)."""
+    return _key(item.get("group") or item.get("group_id")) if item else ""
+
+
 def line_item(line: dict[str, Any]) -> dict[str, Any] | None:
     """A line's item: the embedded one, or what the line says about it (``child_id``/``child_type``).
 
@@ -242,6 +247,9 @@ class SalesMappings:
     dinero_unit: Callable[[str], str]                      # Rackbeat unit number
     dinero_language: Callable[[str], str]                  # Rackbeat layout number
     product_guid: Callable[[str, str], str | None]         # (item type, item number) → bound guid
+    # Told every (product group, VAT zone) the lines will ask ``revenue_account`` about, first:
+    # the answers can then be looked up together (optional).
+    revenue_accounts_ahead: Callable[[list[tuple[str, str]]], None] | None = None
 
 
 @dataclass
@@ -310,6 +318,9 @@ def map_sales_invoice(
     subtotal = ZERO
     first_account: int | None = None
 
+    if zone and mappings.revenue_accounts_ahead is not None:
+        mappings.revenue_accounts_ahead(list(dict.fromkeys(
+            (group, zone) for line in invoice.get("lines") or [] if (group := _item_group(line_item(line))))))
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line)
         name = str(line.get("name") or (item or {}).get("name") or "").strip()
@@ -342,7 +353,7 @@ def map_sales_invoice(
             )
             continue
 
-        group = _key(item.get("group") or item.get("group_id"))
+        group = _item_group(item)
         if not group:
             problems.add(_no_group_message(item, label, Message(gettext_noop("invoice %(number)s"),
                                                                 number=str(number))),

@@ -71,25 +71,41 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
         return Binding.objects.filter(connection=connection, kind=kind, rackbeat_key=number) \
             .values_list("dinero_id", flat=True).first()
 
+    revenue_account = OncePerValue(lambda group, zone: lookup.revenue_account(connection, group, zone))
+
+    def revenue_accounts_ahead(pairs: list[tuple[str, str]]) -> None:
+        # One statement for the invoice's groups (it has one VAT zone); a cell with a problem is
+        # left to the line's own question, which names it.
+        for zone in dict.fromkeys(zone for _group, zone in pairs):
+            accounts = lookup.revenue_accounts(connection, [group for group, z in pairs if z == zone], zone)
+            revenue_account.know({(group, zone): account for group, account in accounts.items()})
+
     return SalesMappings(
-        revenue_account=once_per_value(lambda group, zone: lookup.revenue_account(connection, group, zone)),
-        dinero_unit=once_per_value(lambda unit: lookup.dinero_unit(connection, unit)),
-        dinero_language=once_per_value(lambda layout: lookup.dinero_language(connection, layout)),
+        revenue_account=revenue_account,
+        dinero_unit=OncePerValue(lambda unit: lookup.dinero_unit(connection, unit)),
+        dinero_language=OncePerValue(lambda layout: lookup.dinero_language(connection, layout)),
         product_guid=product_guid,
+        revenue_accounts_ahead=revenue_accounts_ahead,
     )
 
 
-def once_per_value(look_up: Callable[..., Any]) -> Callable[..., Any]:
+class OncePerValue:
     """``look_up`` asked once per set of arguments within one mapping of a document (lines of one
     product group share their account). A mapping that is missing raises every time it is asked."""
-    found: dict[tuple[Any, ...], Any] = {}
 
-    def answer(*args: Any) -> Any:
-        if args not in found:
-            found[args] = look_up(*args)
-        return found[args]
+    def __init__(self, look_up: Callable[..., Any]) -> None:
+        self.look_up = look_up
+        self.found: dict[tuple[Any, ...], Any] = {}
 
-    return answer
+    def __call__(self, *args: Any) -> Any:
+        if args not in self.found:
+            self.found[args] = self.look_up(*args)
+        return self.found[args]
+
+    def know(self, answers: dict[tuple[Any, ...], Any]) -> None:
+        """Take answers looked up together beforehand."""
+        for args, value in answers.items():
+            self.found.setdefault(args, value)
 
 
 def ensure_line_products(ctx: TransferContext, invoice: dict[str, Any]) -> bool:
