@@ -71,16 +71,19 @@ def statement_cursor(connection: BaseDatabaseWrapper) -> Any:
     connection.ensure_connection()
     pg = connection.connection
     allow_prepared(pg)
-    return connection.make_cursor(_prepared_cursor_class()(pg))
+    return connection.make_cursor(preparing_cursor_class(psycopg.Cursor)(pg))
 
 
 @functools.cache
-def _prepared_cursor_class() -> type:
-    class PreparedCursor(psycopg.Cursor):
+def preparing_cursor_class(base: type) -> type:
+    """The psycopg cursor class ``base`` (``%s`` placeholders, or ``RawCursor``'s ``$1`` …) whose
+    ``execute`` prepares every statement on its connection."""
+
+    class PreparingCursor(base):  # type: ignore[misc, valid-type]
         def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
             return super().execute(query, params, prepare=True, binary=binary)
 
-    return PreparedCursor
+    return PreparingCursor
 
 
 def first_row(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any],

@@ -54,7 +54,7 @@ from integration.core import dispatch
 from integration.core.engine import TASK, queued_texts
 from integration.core.insert_if_absent import row_values
 from integration.core.models import Direction, OperationEvent, SyncOperation, Trigger, WebhookDelivery
-from integration.core.row_reads import allow_prepared
+from integration.core.row_reads import allow_prepared, preparing_cursor_class
 
 IDS_PER_DRAW = 50
 # A few row shapes per kind and language; past this many the templates start afresh.
@@ -220,27 +220,18 @@ def _execute_prepared(connection, sql: str, params: list[object]):  # type: igno
     """
     connection.ensure_connection()
     pg = connection.connection
+    # Server-side parameters in PostgreSQL's placeholders either way; prepared unless switched off
+    # (PREPARED_STATEMENTS: off behind a pooler that cannot keep prepared statements).
     if getattr(settings, "PREPARED_STATEMENTS", True):
         allow_prepared(pg)
-    raw = _prepared_cursor_class()(pg)
+        raw = preparing_cursor_class(psycopg.RawCursor)(pg)
+    else:
+        raw = psycopg.RawCursor(pg)
     wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     with wrapped as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
-
-@functools.cache
-def _prepared_cursor_class() -> type:
-    """A psycopg cursor with server-side parameters in PostgreSQL's placeholders (``$1`` …) whose
-    ``execute`` prepares the statement (``PREPARED_STATEMENTS``; off behind a pooler that
-    cannot keep prepared statements)."""
-
-    class PreparedCursor(psycopg.RawCursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
-            prepared = bool(getattr(settings, "PREPARED_STATEMENTS", True))
-            return super().execute(query, params, prepare=prepared, binary=binary)
-
-    return PreparedCursor
 
 
 @functools.lru_cache(maxsize=4)
