@@ -247,9 +247,9 @@ class SalesMappings:
     dinero_unit: Callable[[str], str]                      # Rackbeat unit number
     dinero_language: Callable[[str], str]                  # Rackbeat layout number
     product_guid: Callable[[str, str], str | None]         # (item type, item number) → bound guid
-    # Told every (product group, VAT zone) the lines will ask ``revenue_account`` about, first:
-    # the answers can then be looked up together (optional).
-    revenue_accounts_ahead: Callable[[list[tuple[str, str]]], None] | None = None
+    # Told every product group the lines will ask ``revenue_account`` about in the invoice's VAT
+    # zone, first: the answers can then be looked up together (optional).
+    revenue_accounts_ahead: Callable[[list[str], str], None] | None = None
 
 
 @dataclass
@@ -320,7 +320,7 @@ def map_sales_invoice(
 
     if zone and mappings.revenue_accounts_ahead is not None:
         mappings.revenue_accounts_ahead(list(dict.fromkeys(
-            (group, zone) for line in invoice.get("lines") or [] if (group := _item_group(line_item(line))))))
+            group for line in invoice.get("lines") or [] if (group := _item_group(line_item(line))))), zone)
     for position, line in enumerate(invoice.get("lines") or [], start=1):
         item = line_item(line)
         name = str(line.get("name") or (item or {}).get("name") or "").strip()

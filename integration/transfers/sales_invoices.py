@@ -73,12 +73,11 @@ def sales_mappings(ctx: TransferContext) -> SalesMappings:
 
     revenue_account = OncePerValue(lambda group, zone: lookup.revenue_account(connection, group, zone))
 
-    def revenue_accounts_ahead(pairs: list[tuple[str, str]]) -> None:
-        # One statement for the invoice's groups (it has one VAT zone); a cell with a problem is
-        # left to the line's own question, which names it.
-        for zone in dict.fromkeys(zone for _group, zone in pairs):
-            accounts = lookup.revenue_accounts(connection, [group for group, z in pairs if z == zone], zone)
-            revenue_account.know({(group, zone): account for group, account in accounts.items()})
+    def revenue_accounts_ahead(groups: list[str], zone: str) -> None:
+        # One statement for the invoice's groups; a cell with a problem is left to the line's own
+        # question, which names it.
+        accounts = lookup.revenue_accounts(connection, groups, zone)
+        revenue_account.know({(group, zone): account for group, account in accounts.items()})
 
     return SalesMappings(
         revenue_account=revenue_account,
