@@ -79,6 +79,8 @@ def _environment(args: argparse.Namespace, port: int) -> dict[str, str]:
         # The compressed clock (docs/chaos.md): short client timeout, fast retries and recovery.
         "HTTP_TIMEOUT_SECONDS": "4", "SANDBOX_DINERO_TIMEOUT_SECONDS": "5",
         "STALE_CLAIM_MINUTES": "1", "POLL_INTERVAL_MINUTES": "1", "POLL_OVERLAP_MINUTES": "5",
+        # A poll the worker kill interrupts blocks its connection's next polls only this long.
+        "POLL_STALE_MINUTES": "2",
         "MAX_TRANSIENT_ATTEMPTS": "16",
         "Q_WORKERS": "4", "Q_TIMEOUT": "50", "Q_RETRY": "60", "Q_SYNC": "false",
         # One database connection per request at most (gunicorn threads, webhook threads): the run

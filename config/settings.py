@@ -218,6 +218,9 @@ SANDBOX_DINERO_SLIDING_MINUTE = env.bool("SANDBOX_DINERO_SLIDING_MINUTE", defaul
 # --- Operations ---------------------------------------------------------------------------------
 POLL_INTERVAL_MINUTES = env.int("POLL_INTERVAL_MINUTES", default=10)
 POLL_OVERLAP_MINUTES = env.int("POLL_OVERLAP_MINUTES", default=5)
+# A connection's poll still marked running this long after it started was interrupted: the next
+# poll marks it failed and runs. Until then the connection's next polls are skipped.
+POLL_STALE_MINUTES = env.int("POLL_STALE_MINUTES", default=10)
 EXCHANGE_RETENTION_DAYS = env.int("EXCHANGE_RETENTION_DAYS", default=90)
 # Stored webhook deliveries (evidence of what Rackbeat sent) are deleted after this many days.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)

@@ -102,6 +102,17 @@ def test_an_abandoned_poll_does_not_block_forever(active):
     assert stale.state == SyncRun.State.FAILED
 
 
+def test_a_poll_counts_as_interrupted_after_poll_stale_minutes(active, settings):
+    settings.POLL_STALE_MINUTES = 2
+    recent = SyncRun.objects.create(connection=active, kind=SyncRun.RunKind.POLL_RACKBEAT,
+                                    started_at=timezone.now() - timedelta(minutes=1))
+    assert polling.poll_connection(active.pk) is None
+    SyncRun.objects.filter(pk=recent.pk).update(started_at=timezone.now() - timedelta(minutes=3))
+    assert polling.poll_connection(active.pk) is not None
+    recent.refresh_from_db()
+    assert recent.state == SyncRun.State.FAILED
+
+
 def test_paused_connection_is_not_polled(active):
     Connection.objects.filter(pk=active.pk).update(state=Connection.State.PAUSED)
     assert polling.poll_connection(active.pk) is None

@@ -59,7 +59,6 @@ from integration.core.models import (
 
 logger = logging.getLogger(__name__)
 
-OVERLAP_GUARD = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,8 @@ def _start_run(connection_id: int) -> tuple[Connection, SyncRun] | None:
         running = SyncRun.objects.filter(connection=connection, kind=SyncRun.RunKind.POLL_RACKBEAT,
                                          state=SyncRun.State.RUNNING)
         started = list(running.values_list("started_at", flat=True))
-        if any(at > now - OVERLAP_GUARD for at in started):
+        # A poll still marked running this long after it started was interrupted (its worker killed).
+        if any(at > now - timedelta(minutes=settings.POLL_STALE_MINUTES) for at in started):
             return None
         if started:
             running.update(state=SyncRun.State.FAILED, finished_at=now,
