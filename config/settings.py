@@ -263,6 +263,9 @@ Q_CLUSTER = {
     "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
     "time_zone": TIME_ZONE,
     "poll": 0.2,
+    # The ORM broker, each poll and each finished task one prepared statement
+    # (integration.core.queue_broker): the pusher polls five times a second, idle or not.
+    "broker_class": "integration.core.queue_broker.LeanORM",
     "label": "Task queue",
     "sync": env.bool("Q_SYNC", default=False),
 }
