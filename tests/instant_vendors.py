@@ -1,6 +1,6 @@
 """Rackbeat and Dinero answering instantly with empty lists, at the HTTP chokepoint.
 
-Patches ``requests.Session.request``: everything above it — the clients, the shared rate limit,
+Patches ``Transport._http``, the request on the wire: everything above it — the clients, the shared rate limit,
 the exchange log — runs as in production, but no emulator or network costs anything. Counts the
 requests per method and path, so a test or a bench can say how many calls an idle poll made.
 """
@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from integration.core.clients.transport import Transport
+
 
 class InstantVendors:
     def __init__(self) -> None:
@@ -26,7 +28,7 @@ class InstantVendors:
     def total(self) -> int:
         return sum(self.calls.values())
 
-    def __call__(self, session: requests.Session, method: str, url: str, **kwargs: object) -> requests.Response:
+    def __call__(self, transport: Transport, method: str, url: str, **kwargs: object) -> requests.Response:
         path = urlsplit(url).path
         self.calls[(method.upper(), path)] += 1
         if "token" in path:
@@ -47,5 +49,5 @@ class InstantVendors:
 @contextmanager
 def instant_vendors() -> Iterator[InstantVendors]:
     vendors = InstantVendors()
-    with mock.patch.object(requests.Session, "request", autospec=True, side_effect=vendors):
+    with mock.patch.object(Transport, "_http", autospec=True, side_effect=vendors):
         yield vendors

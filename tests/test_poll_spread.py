@@ -113,14 +113,16 @@ def test_an_idle_dinero_poll_costs_one_list_request(active):
 def test_a_listing_that_fails_is_kept_in_the_exchange_log(active, monkeypatch):
     import requests
 
-    def refused(session, method, url, **kwargs):
+    from integration.core.clients.transport import Transport
+
+    def refused(transport, method, url, **kwargs):
         response = requests.Response()
         response.status_code = 403
         response._content = b'{"message": "Forbidden"}'
         response.url = url
         return response
 
-    monkeypatch.setattr(requests.Session, "request", refused)
+    monkeypatch.setattr(Transport, "_http", refused)
     run = polling.poll_connection(active.pk)
     assert run.state == SyncRun.State.FAILED
     assert HttpExchange.objects.filter(connection=active, status=403).exists()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from urllib.parse import urlsplit
 
 import requests
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 REDACTED = "«redacted»"
 
@@ -158,6 +162,41 @@ def environment_for(url: str) -> dict[str, Any]:
     return found
 
 
+# Connections to the vendors, shared by every client of a process (one per host and thread at a
+# time): a transfer builds its clients anew, and each would otherwise open its own connections —
+# a TLS handshake per vendor per document. Kept while used; after IDLE_SECONDS without a request
+# (checked before each request) they are closed, well before a vendor's or a middlebox's keep-alive limit lets one go quietly
+# (a request sent on such a connection would only time out). POOL_SIZE: the web server's threads.
+IDLE_SECONDS = 30.0
+POOL_SIZE = 32
+_shared_lock = threading.Lock()
+_shared: dict[str, Any] = {"pid": None, "adapter": None, "used": 0.0}
+
+
+def shared_adapter() -> HTTPAdapter:
+    """This process's pool of vendor connections (a forked process gets its own); its idle
+    connections are closed first when it has not been used for ``IDLE_SECONDS``."""
+    now = time.monotonic()
+    with _shared_lock:
+        adapter = _shared["adapter"]
+        if adapter is None or _shared["pid"] != os.getpid():
+            adapter = HTTPAdapter(pool_connections=10, pool_maxsize=POOL_SIZE)
+            _shared.update(pid=os.getpid(), adapter=adapter)
+        elif now - _shared["used"] > IDLE_SECONDS:
+            adapter.close()
+        _shared["used"] = now
+    return adapter
+
+
+def with_params(url: str, params: dict[str, Any] | None) -> str:
+    """``url`` with ``params`` added to its query string, encoded as ``requests`` encodes them."""
+    if not params:
+        return url
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, params)
+    return prepared.url or url
+
+
 def retry_after_seconds(response: requests.Response, default: float) -> float:
     """Seconds to wait after a 429: the Retry-After header (seconds or HTTP date), else ``default``."""
 
@@ -203,7 +242,13 @@ class Transport:
         self.defer_answers = False
         self.redactor = Redactor()
         self.redactor.add(*secrets)
-        self.session = session or requests.Session()
+        self._shares_connections = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = shared_adapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         # The environment is applied per request from environment_for() instead.
         self.session.trust_env = False
         if default_headers:
@@ -226,11 +271,11 @@ class Transport:
         started = time.monotonic()
         response: requests.Response | None = None
         error = ""
+        full_url = url
         try:
-            response = self.session.request(
-                method, url, params=params, json=json_body, data=data, files=files, headers=headers,
-                timeout=timeout or self.timeout, **environment_for(url),
-            )
+            full_url = with_params(url, params)
+            response = self._http(method, full_url, json_body=json_body, data=data, files=files, headers=headers,
+                                  timeout=timeout or self.timeout)
             return response
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -238,8 +283,42 @@ class Transport:
         finally:
             if ticket is not None:
                 self._answered(ticket)
-            self._report(method, url, params, json_body if json_body is not None else data, files,
+            self._report(method, full_url, json_body if json_body is not None else data, files,
                          response, started, error)
+
+    def _http(self, method: str, url: str, *, json_body: Any, data: Any, files: Any,
+              headers: dict[str, str] | None, timeout: float) -> requests.Response:
+        """The request on the wire and its answer, read in full: the one place tests answer in the
+        vendors' stead (tests/instant_vendors.py).
+
+        The clients' requests go straight to this process's shared connections
+        (:func:`shared_adapter`), built by ``requests``' own rules (URL quoting, JSON, form and
+        multipart bodies, header checks) without a session's merging of settings, cookies and
+        hooks — which cost more CPU than the request itself and which no vendor API here uses. A
+        redirect is still followed as a session follows it. A transport given a session of its own
+        sends through that session, as it is.
+        """
+        environment = environment_for(url)
+        if not self._shares_connections:
+            return self.session.request(method, url, json=json_body, data=data, files=files, headers=headers,
+                                        timeout=timeout, **environment)
+        merged = CaseInsensitiveDict(self.session.headers)
+        merged.update(headers or {})
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(method)
+        prepared.prepare_url(url, None)
+        prepared.prepare_headers({name: value for name, value in merged.items() if value is not None})
+        prepared.prepare_body(data, files, json_body)
+        prepared.prepare_hooks({})
+        response = shared_adapter().send(prepared, timeout=timeout, **environment)
+        response.content  # noqa: B018 — read in full: the connection goes back to the pool
+        if response.is_redirect:
+            prepared.prepare_cookies(self.session.cookies)  # what a session's redirect carries along
+            followed = list(self.session.resolve_redirects(response, prepared, timeout=timeout, **environment))
+            if followed:
+                followed[-1].history = [response, *followed[:-1]]
+                response = followed[-1]
+        return response
 
     def _answered(self, ticket: str) -> None:
         # The budget learns when the answer came (the latest moment the vendor counted the
@@ -262,12 +341,9 @@ class Transport:
         except Exception:
             logger.exception("Could not record the answer times of %s requests", self.service)
 
-    def _report(self, method, url, params, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
+    def _report(self, method, full_url, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
         if self.on_exchange is None:
             return
-        full_url = url
-        if params:
-            full_url = requests.Request(method, url, params=params).prepare().url or url
         request_body = "«multipart upload»" if files else self.redactor.body(body)
         response_body = ""
         if response is not None:
