@@ -35,9 +35,16 @@ it; spread over ten connections, each log is the size production sees.
 monitor) with py-spy while the rounds run, only while they are on the CPU, and writes collapsed
 stacks to PATH: where the worker's CPU goes, django-q2's own bookkeeping included.
 
+``--sample-cluster DIR`` samples the CPU time of every process of the first tree's ``qcluster``
+during the rounds (``bench/cpu_sampler``: one stack per millisecond of CPU, forked processes too)
+and prints the shares of the main parts, django-q2's own work included, with their stacks in DIR.
+
 ``--profile PATH`` instead books one burst with the worker stopped and then runs the queued
 operations in one process under cProfile (timed by process CPU time) (the same ``integration.tasks.run_operation`` the
-worker runs), writing the statistics to PATH and the top entries to stdout.
+worker runs), writing the statistics to PATH and the top entries to stdout. With ``--sample`` the
+same burst runs under a sampler of the process's CPU time instead (``ITIMER_PROF``, one stack a
+millisecond of CPU): no per-call overhead, so the shares are those of the worker as it runs; PATH
+then holds collapsed stacks (``frame;frame;… count``) and stdout the shares of the main parts.
 
 Timings are never asserted; the figures go to BENCHMARKS.md.
 """
@@ -102,7 +109,10 @@ def inside(step: str) -> None:
             if problems:
                 raise SystemExit(f"activating {connection.name} failed: {problems}")
     elif step == "profile":
-        profile_queued(os.environ["BENCH_PROFILE_PATH"])
+        if os.environ.get("BENCH_SAMPLE"):
+            sample_queued(os.environ["BENCH_PROFILE_PATH"])
+        else:
+            profile_queued(os.environ["BENCH_PROFILE_PATH"])
     else:
         raise SystemExit(f"unknown step {step}")
 
@@ -141,6 +151,80 @@ def profile_queued(path: str) -> None:
     stats.sort_stats("tottime").print_stats(30)
 
 
+def _run_queued() -> int:
+    """Run every open operation and the follow-ups they queue, as a worker would; how many ran."""
+    from integration import tasks
+    from integration.core.models import SyncOperation
+
+    ran = 0
+    while True:
+        ids = list(SyncOperation.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return ran
+        for op_id in ids:
+            tasks.run_operation(op_id)
+            ran += 1
+
+
+# Parts of a worker's CPU, each the frames that mark it (the first part a sample matches counts it).
+SAMPLED_PARTS = [
+    ("the exchange log (redaction, HttpExchange row)", ("_report (integration/core/clients/transport.py",)),
+    ("the shared budget (grants, answers, checks)", ("integration/core/clients/ratelimit.py",)),
+    ("requests + urllib3 + http.client", ("requests/", "urllib3/", "http/client.py")),
+    ("SQL statements (psycopg, Django's cursor)", ("psycopg/", "django/db/backends/")),
+    ("the specification PDF", ("reportlab/",)),
+    ("the ORM (querysets, compiler, model instances)", ("django/db/models/",)),
+    ("JSON", ("json/",)),
+]
+OPERATION = "run_operation (integration/tasks.py"
+OUTSIDE = "outside the operations (django-q2's pusher, monitor, sentinel and worker loop)"
+
+
+def shares(stacks: Any) -> dict[str, str]:
+    """The share of each of SAMPLED_PARTS in collapsed ``stacks`` (a Counter of stack → samples)."""
+    total = sum(stacks.values())
+    parts: dict[str, int] = {}
+    for stack, count in stacks.items():
+        part = OUTSIDE if OPERATION not in stack else next(
+            (name for name, marks in SAMPLED_PARTS if any(mark in stack for mark in marks)), "the rest")
+        parts[part] = parts.get(part, 0) + count
+    return {part: f"{100 * count / max(1, total):.1f} %" for part, count in sorted(parts.items(), key=lambda p: -p[1])}
+
+
+def cluster_stacks(directory: str) -> Any:
+    """The stacks sampled so far in every process of the cluster (``--sample-cluster``), by stack."""
+    import collections
+
+    stacks: collections.Counter[str] = collections.Counter()
+    for path in Path(directory).glob("stacks-*.txt") if directory else []:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            stacks[stack] += int(count)
+    return stacks
+
+
+def sample_queued(path: str) -> None:
+    """:func:`profile_queued` under a sampler of process CPU time (module docstring, ``--sample``)."""
+    sys.path.insert(0, str(ROOT / "bench" / "cpu_sampler"))
+    import cpu_sampling
+
+    from integration.core.models import SyncOperation
+
+    done_before = SyncOperation.objects.filter(kind="sales_invoice", state="done").count()
+    cpu0 = os.times()
+    cpu_sampling.start()
+    ran = _run_queued()
+    cpu_sampling.stop()
+    cpu1 = os.times()
+    stacks = cpu_sampling.stacks
+    invoices = SyncOperation.objects.filter(kind="sales_invoice", state="done").count() - done_before
+    Path(path).write_text("".join(f"{stack} {count}\n" for stack, count in stacks.most_common()))
+    seconds = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    print(json.dumps({"operations_run": ran, "invoices_done": invoices, "samples": sum(stacks.values()),
+                      "process_cpu_ms_per_invoice": round(1000 * seconds / max(1, invoices), 1),
+                      "shares": shares(stacks)}, indent=2))
+
+
 # --- the orchestrating process: no Django, only processes, HTTP and SQL ---------------------------
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -155,7 +239,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=900, help="give up waiting for a round after this")
     parser.add_argument("--database", default="rd_i25_cost", help="database of the first tree (others: _2, _3 …)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--sample-cluster", default="",
+                        help="sample the CPU time of the first tree's qcluster processes, stacks to this directory")
     parser.add_argument("--profile", default="", help="cProfile one burst of --invoices to this path instead")
+    parser.add_argument("--sample", action="store_true",
+                        help="with --profile: sample the burst's CPU time instead of cProfile (collapsed stacks)")
     parser.add_argument("--debug-service", action="store_true",
                         help="run the worker and the intake with DEBUG on (how figures before 2026-12-07 15:00 were taken)")
     parser.add_argument("--spy", default="", help="sample the first tree's qcluster (every process) with py-spy "
@@ -273,6 +361,7 @@ class World:
         vendors = f"http://127.0.0.1:{self.vendor_port}"
         env.update({
             "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(self.tree),
+            **self.cluster_sampling(role),
             "DATABASE_URL": f"{self.db_url}?application_name=bench_{self.label}_{role}",
             "LOG_LEVEL": "WARNING", "DEBUG": "true", "SANDBOX_ENABLED": "true",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.intake_port}",
@@ -291,6 +380,14 @@ class World:
                         "FIELD_ENCRYPTION_KEYS": DEV_FIELD_KEY, "ALLOWED_HOSTS": "127.0.0.1,localhost",
                         "SECURE_SSL_REDIRECT": "false"})
         return env
+
+    def cluster_sampling(self, role: str) -> dict[str, str]:
+        """The worker's environment for ``--sample-cluster`` (the first tree only)."""
+        if role != "worker" or not self.args.sample_cluster or self.label != "t0":
+            return {}
+        Path(self.args.sample_cluster).mkdir(parents=True, exist_ok=True)
+        return {"PYTHONPATH": f"{ROOT / 'bench' / 'cpu_sampler'}{os.pathsep}{self.tree}",
+                "CPU_SAMPLE_DIR": str(Path(self.args.sample_cluster).resolve())}
 
     def setup(self) -> None:
         self.commit = commit_of(self.tree)  # the code its processes run, whatever is committed later
@@ -478,6 +575,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 say(f"{world.label}: the warm-up did not settle: {world.states()}")
             world.idle()
         spy = start_spy(args.spy, worlds[0].processes["worker"].pid) if args.spy else None
+        before = cluster_stacks(args.sample_cluster)
         for number in range(args.rounds):
             for world in worlds:
                 figures = world.round()
@@ -485,6 +583,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
+        if args.sample_cluster:
+            time.sleep(3)  # every busy process writes its stacks at least twice a second
+            sampled = cluster_stacks(args.sample_cluster)
+            sampled.subtract(before)
+            print(json.dumps({"cluster_cpu_shares": shares(+sampled)}, indent=2))
         return {"machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                             "note": os.environ.get("BENCH_NOTE", "")},
                 "invoices_per_round": args.invoices, "workers": args.workers, "companies": args.companies,
@@ -518,7 +621,8 @@ def profile(args: argparse.Namespace) -> None:
         while time.monotonic() < deadline and world.sql(
                 "SELECT count(*) FROM integration_syncoperation WHERE kind = 'sales_invoice'")[0][0] < world.invoice_count:
             time.sleep(0.5)
-        world.inside("profile", {"BENCH_PROFILE_PATH": str(Path(args.profile).resolve())}, role="worker")
+        world.inside("profile", {"BENCH_PROFILE_PATH": str(Path(args.profile).resolve()),
+                                 "BENCH_SAMPLE": "1" if args.sample else ""}, role="worker")
     finally:
         world.close()
 
