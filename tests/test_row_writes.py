@@ -12,7 +12,7 @@ from django.utils import timezone
 from integration.core.messages import Message, stored
 from integration.core.models import Binding, HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
 from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
-from integration.core.row_writes import delete_row, insert_row, update_row, update_row_returning
+from integration.core.row_writes import delete_row, insert_values, update_row, update_row_returning
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,26 @@ def op(connection):
 
 def test_an_inserted_row_reads_back_as_the_orm_would_have_stored_it(op):
     before = timezone.now()
-    insert_row(OperationEvent(operation=op, attempt=2, state="running",
-                              **stored(message=Message("Attempt %(n)s started.", n=2))))
+    insert_values(OperationEvent, operation_id=op.pk, attempt=2, state="running",
+                  **stored(message=Message("Attempt %(n)s started.", n=2)))
     event = OperationEvent.objects.get(operation=op)
     assert (event.attempt, event.state, event.message) == (2, "running", "Attempt 2 started.")
     assert event.message_meaning == {"message": "Attempt %(n)s started.", "params": {"n": 2}}
-    assert before <= event.at <= timezone.now()  # the field's default, as save() would set it
-    insert_row(HttpExchange(connection=op.connection, operation=op, attempt=2, service="dinero", method="POST",
-                            url="https://api.dinero.dk/v1/1/invoices", status=201, duration_ms=12,
-                            request_body='{"Guid": "g"}', response_body="{}", error=""))
+    assert before <= event.at <= timezone.now()  # the field's default, as a new instance takes it
+    insert_values(HttpExchange, connection_id=op.connection_id, operation_id=op.pk, attempt=2, service="dinero",
+                  method="POST", url="https://api.dinero.dk/v1/1/invoices", status=201, duration_ms=12,
+                  request_body='{"Guid": "g"}', response_body="{}")
     exchange = HttpExchange.objects.get(operation=op)
-    assert (exchange.status, exchange.duration_ms, exchange.bodies_pruned) == (201, 12, False)
+    assert (exchange.status, exchange.duration_ms, exchange.bodies_pruned, exchange.error) == (201, 12, False, "")
+
+
+def test_an_insert_names_only_fields_of_its_model_and_what_save_would_fill(op):
+    with pytest.raises(TypeError, match="no field operation"):
+        insert_values(OperationEvent, operation=op, message="x")  # a foreign key goes by its column
+    with pytest.raises(TypeError, match="updated_at is filled by save"):
+        insert_values(SyncOperation, connection_id=op.connection_id, kind="sales_invoice", direction="to_dinero",
+                      source_key="1002")
+    assert OperationEvent.objects.count() == 0
 
 
 def test_an_update_writes_json_and_obeys_its_conditions(op):

@@ -65,7 +65,6 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
     the same answer. Each further candidate costs one more.
     """
     rng = rng or random.Random()
-    due = due_operations(waiting_connection_states=waiting_connection_states)
     now = timezone.now()
     db = reading(SyncOperation)
     waiting = list(waiting_connection_states)
@@ -95,9 +94,12 @@ def each_candidate(preferred: int | None, *, waiting_connection_states: tuple[st
         # or its own connection has a booked document due (master data goes after it).
         if (own is not None and running.get(own[0], 0) <= running.get(order[0], 0)
                 and not (own[1] > Priority.MONEY
-                         and due.filter(connection=own[0], priority__lt=own[1]).exists())):
+                         and due_operations(waiting_connection_states=waiting_connection_states)
+                         .filter(connection=own[0], priority__lt=own[1]).exists())):
             chosen.append(preferred)
             yield preferred
+    # Only when the task's own operation was not chosen or not claimed: the query is built then.
+    due = due_operations(waiting_connection_states=waiting_connection_states)
     for connection in order:
         pk = (due.filter(connection=connection).exclude(pk__in=chosen)
               .order_by("priority", "next_attempt_at", "pk").values_list("pk", flat=True).first())

@@ -69,7 +69,7 @@ from integration.core.models import (
     SyncRun,
     Trigger,
 )
-from integration.core.row_writes import insert_row, update_row_returning
+from integration.core.row_writes import insert_values, update_row_returning
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ TEXT_FIELDS = ("last_error", "hint", "outcome")
 
 
 def record_event(op: SyncOperation, message: Text, *, state: str | None = None) -> None:
-    insert_row(OperationEvent(operation=op, attempt=op.attempts, state=state or op.state, **stored(message=message)))
+    insert_values(OperationEvent, operation_id=op.pk, attempt=op.attempts, state=state or op.state,
+                  **stored(message=message))
 
 
 # --- queueing -------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
     if op_pk is None:
         return None
-    insert_row(OperationEvent(operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger)))
+    insert_values(OperationEvent, operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger))
     if task:
         _send_task(op_pk)
     return op_pk

@@ -37,7 +37,7 @@ from integration.core.clients.errors import ApiError
 from integration.core.clients.rackbeat_documents import RelatedRecords
 from integration.core.messages import Message, Money, Sentences, Text, stored
 from integration.core.models import Binding, IntegrationSettings, OperationEvent, SyncOperation
-from integration.core.row_writes import insert_row, update_row
+from integration.core.row_writes import insert_values, update_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -205,9 +205,8 @@ class TransferContext:
 
     def note(self, message: Text) -> None:
         """Add a line to the operation's timeline."""
-        insert_row(OperationEvent(
-            operation=self.operation, attempt=self.operation.attempts, state=self.operation.state,
-            **stored(message=message)))
+        insert_values(OperationEvent, operation_id=self.operation.pk, attempt=self.operation.attempts,
+                      state=self.operation.state, **stored(message=message))
 
 
 Handler = Callable[[SyncOperation, TransferContext], Result]

@@ -5,9 +5,10 @@ its intent, the shared request budget. Django's ``create()`` and ``filter().upda
 compile a query for every one of them, which costs several times what the database spends on the
 statement. Here the SQL text of each shape is built once per process from the model's own
 metadata (table and column names, quoted) and every value is prepared by its field exactly as
-``save()`` would prepare it (``pre_save`` for defaults and ``auto_now``, ``get_db_prep_save`` for
-JSON and times). Nothing else differs from the ORM: no signals are connected to these models, and
-PostgreSQL and SQLite both take the statements.
+``save()`` would prepare it (``get_db_prep_save`` for JSON and times; a field not given takes its
+default, as a new instance would). A row is inserted from its values without building a model
+instance, which cost more than the statement. Nothing else differs from the ORM: no signals are
+connected to these models, and PostgreSQL and SQLite both take the statements.
 """
 
 from __future__ import annotations
@@ -18,17 +19,37 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from integration.core.insert_if_absent import row_values
 from integration.core.row_reads import loaded, statement_cursor
 
 
-def insert_row(obj: models.Model) -> None:
-    """INSERT ``obj`` (not saved yet) without reading anything back; its primary key stays unset."""
-    model = type(obj)
+def insert_values(model: type[models.Model], **values: Any) -> None:
+    """INSERT a row of ``model`` from ``values`` (by attribute name: ``operation_id`` for a foreign
+    key) without building a model instance; every other field takes its default, as a new
+    instance's would. For the rows written many times per document (exchanges, timeline entries),
+    where ``Model.__init__`` cost more than the statement. A field that ``save()`` fills itself
+    (``auto_now``, ``auto_now_add``) must be given."""
     connection = connections[router.db_for_write(model)]
-    columns, values = row_values(obj, connection)
+    fields = _insert_fields(model)
+    unknown = set(values) - {field.attname for field in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    params = []
+    for field in fields:
+        if field.attname in values:
+            value = values[field.attname]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            raise TypeError(f"{model.__name__}.{field.name} is filled by save(): give it")
+        else:
+            value = field.get_default()
+        params.append(field.get_db_prep_save(value, connection))
+    columns = tuple(connection.ops.quote_name(field.column) for field in fields)
     with statement_cursor(connection) as cursor:
-        cursor.execute(_insert_sql(model, connection.alias, tuple(columns)), values)
+        cursor.execute(_insert_sql(model, connection.alias, columns), params)
+
+
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
 
 
 def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | None = None, **values: Any) -> int:

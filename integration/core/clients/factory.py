@@ -17,7 +17,7 @@ from integration.core.clients.dinero import DineroClient
 from integration.core.clients.rackbeat import RackbeatClient
 from integration.core.clients.transport import Exchange
 from integration.core.models import HttpExchange
-from integration.core.row_writes import insert_row
+from integration.core.row_writes import insert_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from accounts.models import Connection
@@ -30,9 +30,10 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
     """An ``on_exchange`` hook storing each exchange for ``connection`` (and ``operation``)."""
 
     def record(exchange: Exchange) -> None:
-        insert_row(HttpExchange(
-            connection=connection,
-            operation=operation,
+        insert_values(
+            HttpExchange,
+            connection_id=connection.pk,
+            operation_id=operation.pk if operation is not None else None,
             attempt=operation.attempts if operation is not None else 0,
             service=exchange.service,
             method=exchange.method[:10],
@@ -42,7 +43,7 @@ def exchange_recorder(connection: Connection, operation: SyncOperation | None = 
             request_body=exchange.request_body,
             response_body=exchange.response_body,
             error=exchange.error,
-        ))
+        )
 
     return record
 
