@@ -46,7 +46,7 @@ def test_a_claim_that_waited_for_another_claims_lock_loses(connection, require_a
     op = SyncOperation.objects.create(connection=connection, kind=Kind.SALES_INVOICE,
                                       direction=Direction.TO_DINERO, source_key="10008")
     holder_has_lock, release = threading.Event(), threading.Event()
-    claimed: dict[str, bool] = {}
+    claimed: dict[str, object] = {}
     pids: dict[str, int] = {}
 
     def other_worker() -> None:
@@ -80,6 +80,6 @@ def test_a_claim_that_waited_for_another_claims_lock_loses(connection, require_a
     holder.join(timeout=30)
     claimer.join(timeout=30)
 
-    assert claimed == {"this": False}
+    assert claimed == {"this": None}
     op.refresh_from_db()
     assert (op.state, op.claimed_by, op.attempts) == ("running", "other", 1)

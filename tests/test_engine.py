@@ -11,6 +11,7 @@ from accounts.models import Connection
 from integration.core import engine, handlers, worker_health
 from integration.core.clients import errors
 from integration.core.handlers import NeedsMapping, Result, SkipTransfer, TotalsMismatch
+from integration.core.messages import Message
 from integration.core.models import Direction, HttpExchange, Kind, OperationEvent, SyncOperation, Trigger
 
 State = SyncOperation.State
@@ -102,8 +103,16 @@ def test_claim_is_taken_by_exactly_one_worker(active, handler, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     op = queue(active)
     assert op.state == State.PENDING
-    assert engine._claim(op.pk, worker="a:1", require_active=True) is True
-    assert engine._claim(op.pk, worker="b:2", require_active=True) is False
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db_connection) as queries:
+        claimed = engine._claim(op.pk, worker="a:1", require_active=True)
+    # The row as claimed, with its connection: on PostgreSQL the claim's own statement returns it.
+    assert (claimed.state, claimed.claimed_by, claimed.attempts) == (State.RUNNING, "a:1", 1)
+    assert claimed.connection.pk == active.pk and claimed.connection.state == active.state
+    assert len(queries) == (1 if db_connection.vendor == "postgresql" else 2), [q["sql"] for q in queries]
+    assert engine._claim(op.pk, worker="b:2", require_active=True) is None
     assert engine.run_operation(op.pk) is None
     op.refresh_from_db()
     assert op.claimed_by == "a:1" and op.attempts == 1 and handler.calls == []
@@ -366,3 +375,25 @@ def test_intent_staged_by_a_transfer_is_written_with_its_outcome_whatever_it_is(
     assert op.intent["step"] == "booked" and op.intent["dinero_number"] == "42", (op.state, op.intent)
     assert SyncOperation.objects.get(pk=op.pk).intent == op.intent
     assert not [q for q in queries if q["sql"].startswith('UPDATE "integration_syncoperation" SET "intent"')]
+
+
+def test_an_attempts_start_and_outcome_reach_the_timeline_in_one_statement_in_their_order(active, handler):
+    """"Attempt n started" is kept back and written with the outcome's entry: one INSERT, each
+    entry at its own moment (a worker that dies before its outcome: test_worker_recovery)."""
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    def transfer(op, ctx):
+        ctx.note(Message("Halfway there."))
+        return Result(outcome="booked")
+
+    handler.script = [transfer]
+    with CaptureQueriesContext(db_connection) as queries:
+        op = queue(active)
+    assert op.state == State.DONE
+    timeline = [(event.message, event.state) for event in op.events.order_by("at", "pk")]
+    assert timeline[1:] == [(f"Attempt 1 started by {engine.worker_name()}.", State.RUNNING),
+                            ("Halfway there.", State.RUNNING), ("Done: booked", State.DONE)], timeline
+    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "integration_operationevent"')]
+    # The queued entry, the note, then the attempt's start with its outcome.
+    assert len(inserts) == 3 and inserts[-1].count("), (") == 1, inserts

@@ -48,11 +48,17 @@ def not_inline(settings):
 
 
 def test_a_claim_of_a_process_gone_from_this_host_is_given_back_at_once(active, not_inline):
-    op = claimed(active, f"{socket.gethostname()}:{finished_pid()}")
+    worker = f"{socket.gethostname()}:{finished_pid()}"
+    op = claimed(active, worker)
+    started_at = op.claimed_at
     assert worker_health.release_claims_of_dead_workers() == 1
     op.refresh_from_db()
     assert op.state == State.PENDING and op.claimed_by == ""
-    assert "died during attempt 1" in op.events.last().message
+    started, died = op.events.all()
+    # The attempt's own entry (written with an outcome that never came) is written by the recovery,
+    # at the moment the attempt started.
+    assert (started.message, started.at, started.attempt) == (f"Attempt 1 started by {worker}.", started_at, 1)
+    assert "died during attempt 1" in died.message
     assert OrmQ.objects.count() == 1  # queued again at once
 
 

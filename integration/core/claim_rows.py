@@ -1,7 +1,8 @@
 """The claim of an operation and the rows an attempt starts from, as SQL built once per process.
 
 Every attempt claims its row with one conditional UPDATE, then reads the row with its connection
-and the connection's integration settings. These are the engine's most frequent statements after
+(on PostgreSQL the same statement: the UPDATE returns the row) and the connection's integration
+settings. These are the engine's most frequent statements after
 the exchanges; built through the ORM, compiling them cost more CPU than the database spends on
 them (see :mod:`integration.core.row_reads`). Same statements, same conditions, prepared once.
 """
@@ -29,17 +30,19 @@ def claim(op_id: int, *, worker: str, now: datetime, waiting_states: tuple[str, 
     re-check only the id, and both would win. Here the row's own state is re-checked after the wait.
     """
     db = connections[router.db_for_write(SyncOperation)]
-    waiting = list(waiting_states or ())
+    with statement_cursor(db) as cursor:
+        cursor.execute(_claim_sql(db.alias, waiting_states is not None, len(waiting_states or ())),
+                       _claim_params(db, op_id, worker, now, waiting_states))
+        return cursor.rowcount == 1
 
+
+def _claim_params(db: Any, op_id: int, worker: str, now: datetime, waiting_states: tuple[str, ...] | None) -> list[Any]:
     def value(name: str, given: Any) -> Any:
         return prepared(SyncOperation, name, given, db)
 
-    params = [value("state", State.RUNNING), value("claimed_at", now), value("claimed_by", worker),
-              value("rerun_requested", False), value("updated_at", now),
-              value("id", op_id), value("state", State.PENDING), value("next_attempt_at", now), *waiting]
-    with statement_cursor(db) as cursor:
-        cursor.execute(_claim_sql(db.alias, waiting_states is not None, len(waiting)), params)
-        return cursor.rowcount == 1
+    return [value("state", State.RUNNING), value("claimed_at", now), value("claimed_by", worker),
+            value("rerun_requested", False), value("updated_at", now),
+            value("id", op_id), value("state", State.PENDING), value("next_attempt_at", now), *(waiting_states or ())]
 
 
 @functools.cache
@@ -58,6 +61,37 @@ def _claim_sql(alias: str, require_active: bool, waiting: int) -> str:
         active = f"SELECT {column(Connection, 'id', db)} FROM {table(Connection, db)} WHERE {excluded}"  # noqa: S608
         where += f" AND {op('connection')} IN ({active})"
     return f"UPDATE {table(SyncOperation, db)} SET {sets} WHERE {where}"  # noqa: S608
+
+
+def claim_and_read(op_id: int, *, worker: str, now: datetime,
+                   waiting_states: tuple[str, ...] | None) -> SyncOperation | None:
+    """:func:`claim` and, when this call won the row, :func:`claimed`; None when it did not. On
+    PostgreSQL one statement: the claim's UPDATE returns the row as claimed, joined with its
+    connection (``WITH claimed AS (UPDATE … RETURNING …) SELECT … JOIN``); elsewhere the two."""
+    db = connections[router.db_for_write(SyncOperation)]
+    if db.vendor != "postgresql":
+        if not claim(op_id, worker=worker, now=now, waiting_states=waiting_states):
+            return None
+        return claimed(op_id)
+    ops, connection_fields = _fields(SyncOperation), _fields(Connection)
+    row = first_row(db, _claim_and_read_sql(db.alias, waiting_states is not None, len(waiting_states or ())),
+                    _claim_params(db, op_id, worker, now, waiting_states), [*ops, *connection_fields])
+    if row is None:
+        return None
+    op = instance(SyncOperation, db.alias, ops, row[:len(ops)])
+    op.connection = instance(Connection, db.alias, connection_fields, row[len(ops):])
+    return op
+
+
+@functools.cache
+def _claim_and_read_sql(alias: str, require_active: bool, waiting: int) -> str:
+    db = connections[alias]
+    returned = ", ".join(column(SyncOperation, f.name, db) for f in _fields(SyncOperation))
+    columns = ", ".join([*(column(SyncOperation, f.name, db, alias="o") for f in _fields(SyncOperation)),
+                         *(column(Connection, f.name, db, alias="c") for f in _fields(Connection))])
+    joined = f"{column(SyncOperation, 'connection', db, alias='o')} = {column(Connection, 'id', db, alias='c')}"
+    return (f"WITH o AS ({_claim_sql(alias, require_active, waiting)} RETURNING {returned}) "  # noqa: S608
+            f"SELECT {columns} FROM o JOIN {table(Connection, db)} c ON {joined}")
 
 
 def claimed(op_id: int) -> SyncOperation:

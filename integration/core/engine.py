@@ -69,7 +69,7 @@ from integration.core.models import (
     SyncRun,
     Trigger,
 )
-from integration.core.row_writes import insert_values, update_row_returning
+from integration.core.row_writes import insert_rows, insert_values, update_row_returning
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,21 @@ TEXT_FIELDS = ("last_error", "hint", "outcome")
 
 
 def record_event(op: SyncOperation, message: Text, *, state: str | None = None) -> None:
-    insert_values(OperationEvent, operation_id=op.pk, attempt=op.attempts, state=state or op.state,
-                  **stored(message=message))
+    insert_values(OperationEvent, **event_values(op, message, state=state))
+
+
+def event_values(op: SyncOperation, message: Text, *, state: str | None = None,
+                 at: datetime | None = None) -> dict[str, Any]:
+    """The columns of a timeline entry of ``op`` (now, in its present state, unless given)."""
+    return {"operation_id": op.pk, "attempt": op.attempts, "state": state or op.state,
+            "at": at or timezone.now(), **stored(message=message)}
+
+
+def _started(op: SyncOperation, worker: str, *, at: datetime | None = None) -> dict[str, Any]:
+    """The entry "Attempt n started by worker": written with the attempt's outcome (or, should the
+    worker die, with the recovery's entry), at the moment it started, rather than on its own."""
+    return event_values(op, Message(gettext_noop("Attempt %(n)s started by %(worker)s."),
+                                    n=op.attempts, worker=worker), state=State.RUNNING, at=at)
 
 
 # --- queueing -------------------------------------------------------------------------------------
@@ -297,9 +310,10 @@ def _reset_to_pending(op: SyncOperation, *, trigger: str, run: SyncRun | None) -
 
 # --- running --------------------------------------------------------------------------------------
 
-def _claim(op_id: int, *, worker: str, require_active: bool) -> bool:
-    return claim_rows.claim(op_id, worker=worker, now=timezone.now(),
-                            waiting_states=WAITING_CONNECTION_STATES if require_active else None)
+def _claim(op_id: int, *, worker: str, require_active: bool) -> SyncOperation | None:
+    """The row ``op_id`` with its connection, claimed for ``worker``; None when it could not be."""
+    return claim_rows.claim_and_read(op_id, worker=worker, now=timezone.now(),
+                                     waiting_states=WAITING_CONNECTION_STATES if require_active else None)
 
 
 def run_operation(op_id: int) -> SyncOperation | None:
@@ -347,24 +361,23 @@ def execute_now(op: SyncOperation) -> SyncOperation:
 
 def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> SyncOperation | None:
     worker = worker_name()
-    if not _claim(op_id, worker=worker, require_active=require_active):
+    op = _claim(op_id, worker=worker, require_active=require_active)
+    if op is None:
         return None
-    op = claim_rows.claimed(op_id)
     claimed_at = op.claimed_at
     exhausted = _dinero_budget_exhausted(op)
     if exhausted is not None:
         # Nothing would fit: put back at once, before any call (a Rackbeat read included).
         return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
                        connection_problem=None)
-    record_event(op, Message(gettext_noop("Attempt %(n)s started by %(worker)s."),
-                             n=op.attempts, worker=worker))
+    started = _started(op, worker)
     try:
         updates, connection_problem = _execute(op)
     except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
         logger.exception("Operation %s failed unexpectedly", op_id)
         updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
     return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem,
-                   follow_ups_here=follow_ups_here)
+                   follow_ups_here=follow_ups_here, started=started)
 
 
 def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferContext:
@@ -565,7 +578,11 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 
 
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
-            connection_problem: errors.ApiError | None, follow_ups_here: bool = False) -> SyncOperation:
+            connection_problem: errors.ApiError | None, follow_ups_here: bool = False,
+            started: dict[str, Any] | None = None) -> SyncOperation:
+    """Write the attempt's outcome (conditional on its claim) with its timeline entries — the
+    ``started`` one first, kept back until now — and act on it."""
+    entries = [started] if started is not None else []
     follow_ups = updates.pop("_follow_ups", [])
     handover = updates.pop("_handover", None)
     budget_event = updates.pop("_budget_event", None)
@@ -588,19 +605,20 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
         connection = op.connection
         op.refresh_from_db()
         op.connection = connection  # the same row: kept rather than read again
-        record_event(op, Message(gettext_noop(
+        insert_rows(OperationEvent, [*entries, event_values(op, Message(gettext_noop(
             "The result of attempt by %(worker)s was discarded: its claim had been given up as stale."),
-            worker=worker))
+            worker=worker))])
         return op
     for attname, value in stored_row.items():
         setattr(op, attname, value)
     if budget_event is None:
-        record_event(op, _describe_outcome(op))
+        entries.append(event_values(op, _describe_outcome(op)))
     elif budget_event:
-        record_event(op, Message(gettext_noop(
+        entries.append(event_values(op, Message(gettext_noop(
             "Waiting for the request budget of %(budget)s; continues at %(when)s (not a failure, not "
             "counted as an attempt)."),
-            budget=op.budget_key.split(":", 1)[0].capitalize(), when=op.next_attempt_at))
+            budget=op.budget_key.split(":", 1)[0].capitalize(), when=op.next_attempt_at)))
+    insert_rows(OperationEvent, entries)
     if connection_problem is not None:
         # No task: a broken connection is not worked on. The document waits, due and without a
         # task, so the schedule's run_due queues it as soon as a person repairs the connection.
@@ -978,6 +996,8 @@ def release_claims(running: Any, *, reason: str) -> int:
             if changed != 1:
                 continue
             lost_worker = op.claimed_by or "?"
+            # The attempt's own entry is written with its outcome, which never came: written here.
+            started = _started(op, lost_worker, at=op.claimed_at)
             op.refresh_from_db()
             if reason == "dead":
                 message = gettext_noop("The worker %(worker)s died during attempt %(n)s (its heartbeat stopped); the "
@@ -985,7 +1005,7 @@ def release_claims(running: Any, *, reason: str) -> int:
             else:
                 message = gettext_noop("The worker %(worker)s stopped answering during attempt %(n)s; the operation "
                             "is queued again (it looks documents up before creating anything).")
-            record_event(op, Message(message, worker=lost_worker, n=op.attempts))
+            insert_rows(OperationEvent, [started, event_values(op, Message(message, worker=lost_worker, n=op.attempts))])
         _queue_task(op.pk)
         recovered += 1
     return recovered

@@ -28,23 +28,32 @@ def insert_values(model: type[models.Model], **values: Any) -> None:
     instance's would. For the rows written many times per document (exchanges, timeline entries),
     where ``Model.__init__`` cost more than the statement. A field that ``save()`` fills itself
     (``auto_now``, ``auto_now_add``) must be given."""
+    insert_rows(model, [values])
+
+
+def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`insert_values` for several rows, in one statement."""
+    if not rows:
+        return
     connection = connections[router.db_for_write(model)]
     fields = _insert_fields(model)
-    unknown = set(values) - {field.attname for field in fields}
-    if unknown:
-        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    names = {field.attname for field in fields}
     params = []
-    for field in fields:
-        if field.attname in values:
-            value = values[field.attname]
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            raise TypeError(f"{model.__name__}.{field.name} is filled by save(): give it")
-        else:
-            value = field.get_default()
-        params.append(field.get_db_prep_save(value, connection))
+    for values in rows:
+        unknown = set(values) - names
+        if unknown:
+            raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+        for field in fields:
+            if field.attname in values:
+                value = values[field.attname]
+            elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                raise TypeError(f"{model.__name__}.{field.name} is filled by save(): give it")
+            else:
+                value = field.get_default()
+            params.append(field.get_db_prep_save(value, connection))
     columns = tuple(connection.ops.quote_name(field.column) for field in fields)
     with statement_cursor(connection) as cursor:
-        cursor.execute(_insert_sql(model, connection.alias, columns), params)
+        cursor.execute(_insert_sql(model, connection.alias, columns, len(rows)), params)
 
 
 @functools.cache
@@ -109,11 +118,11 @@ def _delete_sql(model: type[models.Model], alias: str) -> str:
 
 
 @functools.cache
-def _insert_sql(model: type[models.Model], alias: str, columns: Sequence[str]) -> str:
+def _insert_sql(model: type[models.Model], alias: str, columns: Sequence[str], rows: int = 1) -> str:
     quote = connections[alias].ops.quote_name
-    placeholders = ", ".join(["%s"] * len(columns))
+    placeholders = ", ".join([f"({', '.join(['%s'] * len(columns))})"] * rows)
     # Only identifiers from the model's own metadata are interpolated (quoted); every value is a parameter.
-    return f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+    return f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) VALUES {placeholders}"  # noqa: S608
 
 
 @functools.cache
