@@ -263,9 +263,23 @@ def _follow_up_of(connection) -> SyncOperation:
 
 
 def test_a_worker_runs_the_follow_up_it_queued_in_the_same_task(active, with_follow_up, queued_not_run):
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.core.models import IntegrationSettings
+
+    IntegrationSettings.objects.get_or_create(connection=active)
+    seen = []
+    with_follow_up.script = [lambda op, ctx: seen.append(ctx.settings)
+                             or Result(outcome=f"voucher from {op.handed_over['number']}")]
     invoice = queue(active)
     OrmQ.objects.all().delete()  # the invoice's own task, as a worker has taken it
-    ran = engine.run_operation(invoice.pk)
+    with CaptureQueriesContext(db_connection) as queries:
+        ran = engine.run_operation(invoice.pk)
+    # The connection's settings, read for the invoice a moment ago, serve its follow-up as well.
+    settings_reads = [q["sql"] for q in queries if 'FROM "integration_integrationsettings"' in q["sql"]]
+    assert len(settings_reads) == 1, settings_reads
+    assert seen[0].connection_id == active.pk and seen[0].connection.pk == active.pk
     assert ran.pk == invoice.pk and ran.state == State.DONE
     voucher = _follow_up_of(active)
     assert voucher.state == State.DONE and voucher.outcome == "voucher from 1001"

@@ -63,6 +63,7 @@ from integration.core.handlers import (
 from integration.core.insert_if_absent import insert_if_absent
 from integration.core.messages import Key, Message, Sentences, Text, meaning, set_texts, stored, with_texts
 from integration.core.models import (
+    IntegrationSettings,
     OperationEvent,
     Priority,
     SyncOperation,
@@ -359,7 +360,10 @@ def execute_now(op: SyncOperation) -> SyncOperation:
     return result
 
 
-def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> SyncOperation | None:
+def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False,
+         settings: IntegrationSettings | None = None) -> SyncOperation | None:
+    """Claim ``op_id`` and run one attempt. ``settings``: the connection's settings as the attempt
+    this one follows read them a moment ago (a follow-up continuing in the same worker)."""
     worker = worker_name()
     op = _claim(op_id, worker=worker, require_active=require_active)
     if op is None:
@@ -372,7 +376,7 @@ def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> 
                        connection_problem=None)
     started = _started(op, worker)
     try:
-        updates, connection_problem = _execute(op)
+        updates, connection_problem = _execute(op, settings=settings)
     except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
         logger.exception("Operation %s failed unexpectedly", op_id)
         updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
@@ -380,13 +384,19 @@ def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False) -> 
                    follow_ups_here=follow_ups_here, started=started)
 
 
-def _context(op: SyncOperation, *, defer_answers: bool = False) -> TransferContext:
+def _context(op: SyncOperation, *, defer_answers: bool = False,
+             settings: IntegrationSettings | None = None) -> TransferContext:
     """The clients and settings of one attempt. With ``defer_answers`` the clients write each
     answer's time to the shared budget with their next request (see
     :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
-    writes the rest when the attempt ends."""
+    writes the rest when the attempt ends. ``settings`` given (of the same connection) are used
+    rather than read again."""
     connection = op.connection
-    integration_settings = claim_rows.settings_of(connection)
+    if settings is not None and settings.connection_id == connection.pk:
+        settings.connection = connection
+        integration_settings = settings
+    else:
+        integration_settings = claim_rows.settings_of(connection)
 
     def built(client: Any) -> Any:
         transport = getattr(client, "transport", None)  # stand-ins in tests may have none
@@ -412,13 +422,14 @@ def _flush_answers(ctx: TransferContext) -> None:
             transport.flush()
 
 
-def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]:
+def _execute(op: SyncOperation, *, settings: IntegrationSettings | None = None,
+             ) -> tuple[dict[str, Any], errors.ApiError | None]:
     handler = handler_for(op.kind, op.direction)
     if handler is None:
         return _failed(op, Message(gettext_noop(
             "No transfer exists for %(kind)s in the direction %(direction)s."),
             kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
-    ctx = _context(op, defer_answers=True)
+    ctx = _context(op, defer_answers=True, settings=settings)
     try:
         updates, problem = _outcome(op, handler, ctx)
     finally:
@@ -426,6 +437,7 @@ def _execute(op: SyncOperation) -> tuple[dict[str, Any], errors.ApiError | None]
     if ctx.intent_staged:
         # Written with the outcome, in the same conditional UPDATE, rather than on its own.
         updates["intent"] = op.intent
+    updates["_settings"] = ctx.settings  # for a follow-up this worker continues with
     return updates, problem
 
 
@@ -585,6 +597,7 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     entries = [started] if started is not None else []
     follow_ups = updates.pop("_follow_ups", [])
     handover = updates.pop("_handover", None)
+    settings = updates.pop("_settings", None)
     budget_event = updates.pop("_budget_event", None)
     if budget_event is None:
         updates["budget_key"] = ""
@@ -631,7 +644,7 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     if _rerun_if_requested(op) or op.state == State.PENDING:
         op.refresh_from_db()
     for follow_up in here:
-        _continue_here(follow_up)
+        _continue_here(follow_up, settings)
     return op
 
 
@@ -657,7 +670,7 @@ def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str,
     return None
 
 
-def _continue_here(op_pk: int) -> None:
+def _continue_here(op_pk: int, settings: IntegrationSettings | None = None) -> None:
     """Run the follow-up this worker just queued without a task — the same document's next part,
     its source at hand — unless the fair choice (:mod:`integration.core.dispatch`) puts another
     connection's work first: then the follow-up gets its task and waits its turn like any row.
@@ -665,7 +678,7 @@ def _continue_here(op_pk: int) -> None:
     One task per booked invoice instead of two: each task is a broker row written, handed out,
     locked and deleted, and a trip through the cluster's pusher, worker and monitor processes."""
     first = next(dispatch.each_candidate(op_pk, waiting_connection_states=WAITING_CONNECTION_STATES), None)
-    if first == op_pk and _run(op_pk, require_active=True) is not None:
+    if first == op_pk and _run(op_pk, require_active=True, settings=settings) is not None:
         return
     _queue_task(op_pk)
 
