@@ -138,3 +138,23 @@ def test_on_postgresql_the_statements_are_prepared_once_per_database_connection(
     assert op.intent == {"step": "booked"}
     # Parsed and planned once, whatever the number of executions; never when switched off (a pooler).
     assert _prepared(condition) == (1 if prepared_statements else 0)
+
+
+def test_a_new_operation_and_its_first_timeline_entry_are_one_statement_on_postgresql(connection):
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.core import engine
+
+    with CaptureQueriesContext(db_connection) as statements:
+        pk = engine.enqueue_new(connection.pk, "item_consumption", "to_dinero", "1001", trigger="follow_up",
+                                task=False)
+    assert len(statements) == (1 if db_connection.vendor == "postgresql" else 2), [s["sql"] for s in statements]
+    op = SyncOperation.objects.get(pk=pk)
+    (event,) = op.events.all()
+    assert (event.attempt, event.state, event.message) == (0, "pending", "Queued (Follow-up of another transfer).")
+    assert event.message_meaning["params"]["trigger"] == {"key": "follow_up", "group": "trigger"}
+    # The same document again: neither row is written twice.
+    with CaptureQueriesContext(db_connection) as statements:
+        assert engine.enqueue_new(connection.pk, "item_consumption", "to_dinero", "1001", trigger="webhook") is None
+    assert len(statements) == 1
+    assert OperationEvent.objects.filter(operation=op).count() == 1

@@ -60,7 +60,7 @@ from integration.core.handlers import (
     TransferProblem,
     handler_for,
 )
-from integration.core.insert_if_absent import insert_if_absent
+from integration.core.insert_if_absent import insert_if_absent_with
 from integration.core.messages import Key, Message, Sentences, Text, meaning, set_texts, stored, with_texts
 from integration.core.models import (
     IntegrationSettings,
@@ -232,8 +232,9 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
                 task: bool = True) -> int | None:
     """The webhook intake's lean :func:`enqueue`: only a document that has no operation yet.
 
-    One INSERT creates the row already marked as queued (``enqueued_at``), then its timeline
-    entry and its task — in the caller's transaction, with no savepoint and no read-back. Returns
+    One INSERT creates the row already marked as queued (``enqueued_at``) with its timeline entry
+    (on PostgreSQL the same statement), then its task — in the caller's transaction, with no
+    savepoint and no read-back. Returns
     the new row's id, or ``None`` when the row exists (or a concurrent delivery is creating it):
     the caller then joins it or calls :func:`enqueue`, which applies the lifecycle rules.
     ``handed_over`` is the source document as the caller just read it (``SyncOperation.handed_over``).
@@ -245,10 +246,11 @@ def enqueue_new(connection_id: int, kind: str, direction: str, source_key: str, 
     op = SyncOperation(connection_id=connection_id, kind=kind, direction=direction, source_key=str(source_key),
                        trigger=trigger, document_number=str(document_number or ""), next_attempt_at=now,
                        enqueued_at=now if task else None, created_at=now, handed_over=handed_over)
-    op_pk = insert_if_absent(op, ("connection", "kind", "direction", "source_key"))
+    # The row with its first timeline entry (on PostgreSQL in one statement).
+    op_pk = insert_if_absent_with(op, ("connection", "kind", "direction", "source_key"), OperationEvent,
+                                  "operation_id", attempt=0, state=State.PENDING, **queued_texts(trigger))
     if op_pk is None:
         return None
-    insert_values(OperationEvent, operation_id=op_pk, attempt=0, state=State.PENDING, **queued_texts(trigger))
     if task:
         _send_task(op_pk)
     return op_pk

@@ -17,6 +17,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import DatabaseDefault
 
 from integration.core.row_reads import statement_cursor
+from integration.core.row_writes import insert_columns, insert_values, row_params
 
 
 def row_values(obj: models.Model, connection: BaseDatabaseWrapper, *,
@@ -52,8 +53,13 @@ def insert_if_absent(obj: models.Model, conflict_fields: Sequence[str]) -> int |
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    with statement_cursor(connection) as cursor:
-        cursor.execute(sql, values)
+    return _created(obj, alias, sql, values)
+
+
+def _created(obj: models.Model, alias: str, sql: str, params: Sequence[object]) -> int | None:
+    """Run ``sql`` (an INSERT returning the new row's key, or nothing); ``obj`` becomes that row."""
+    with statement_cursor(connections[alias]) as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -61,3 +67,36 @@ def insert_if_absent(obj: models.Model, conflict_fields: Sequence[str]) -> int |
     obj._state.adding = False
     obj._state.db = alias
     return int(row[0])
+
+
+def insert_if_absent_with(obj: models.Model, conflict_fields: Sequence[str], child: type[models.Model],
+                          link: str, **child_values: object) -> int | None:
+    """:func:`insert_if_absent` and, when it created the row, a row of ``child`` whose foreign key
+    ``link`` (attribute name) is the new row's id — a new operation with its first timeline entry.
+    On PostgreSQL one statement (``WITH new AS (INSERT … ON CONFLICT DO NOTHING RETURNING id)
+    INSERT INTO child … SELECT id, … FROM new``): both rows or neither; elsewhere the two."""
+    model = type(obj)
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        pk = insert_if_absent(obj, conflict_fields)
+        if pk is not None:
+            insert_values(child, **{link: pk}, **child_values)
+        return pk
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns, values = row_values(obj, connection)
+    child_columns = insert_columns(child, connection, leave_out=link)
+    params = [*values, *row_params(child, child_values, connection, leave_out=link)]
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in conflict_fields)
+    link_column = quote(child._meta.get_field(link).column)
+    # Only identifiers from the models' own metadata are interpolated (quoted); every value is a parameter.
+    sql = (
+        f"WITH new AS (INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(values))}) ON CONFLICT ({conflict}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}) "
+        f"INSERT INTO {quote(child._meta.db_table)} ({link_column}, {', '.join(child_columns)}) "
+        f"SELECT {quote(meta.pk.column)}, {', '.join(['%s'] * len(child_columns))} FROM new "
+        f"RETURNING {link_column}"
+    )
+    return _created(obj, alias, sql, params)

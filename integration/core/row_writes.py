@@ -36,24 +36,37 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
-    fields = _insert_fields(model)
-    names = {field.attname for field in fields}
-    params = []
-    for values in rows:
-        unknown = set(values) - names
-        if unknown:
-            raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
-        for field in fields:
-            if field.attname in values:
-                value = values[field.attname]
-            elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-                raise TypeError(f"{model.__name__}.{field.name} is filled by save(): give it")
-            else:
-                value = field.get_default()
-            params.append(field.get_db_prep_save(value, connection))
-    columns = tuple(connection.ops.quote_name(field.column) for field in fields)
+    params = [param for values in rows for param in row_params(model, values, connection)]
+    columns = tuple(connection.ops.quote_name(field.column) for field in _insert_fields(model))
     with statement_cursor(connection) as cursor:
         cursor.execute(_insert_sql(model, connection.alias, columns, len(rows)), params)
+
+
+def row_params(model: type[models.Model], values: dict[str, Any], connection: Any,
+               *, leave_out: str = "") -> list[Any]:
+    """The prepared values of a new row of ``model`` (:func:`insert_values`), in the order of its
+    fields (:func:`insert_columns`), the field named ``leave_out`` (an attribute name) left out."""
+    fields = _insert_fields(model)
+    unknown = set(values) - {field.attname for field in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    params = []
+    for field in fields:
+        if field.attname == leave_out:
+            continue
+        if field.attname in values:
+            value = values[field.attname]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            raise TypeError(f"{model.__name__}.{field.name} is filled by save(): give it")
+        else:
+            value = field.get_default()
+        params.append(field.get_db_prep_save(value, connection))
+    return params
+
+
+def insert_columns(model: type[models.Model], connection: Any, *, leave_out: str = "") -> list[str]:
+    """The quoted columns of :func:`row_params`, in its order."""
+    return [connection.ops.quote_name(field.column) for field in _insert_fields(model) if field.attname != leave_out]
 
 
 @functools.cache
