@@ -132,6 +132,35 @@ def test_every_answer_is_in_the_shared_budgets_once_the_transfers_end(consuming)
     assert all(flying == 0 and used > 0 for flying, used in windows.values()), windows
 
 
+def test_a_worker_continuing_with_the_voucher_writes_one_budget_statement_per_request_and_one_per_budget(
+        consuming, settings):
+    """In a worker the voucher continues the invoice's task: its first request to the Dinero budget
+    carries the invoice's last answer time, and each budget's kept-back answers are written once,
+    when the two transfers end — seven requests, nine writes to the budgets, none left in flight."""
+    _invoice_with_consumption(consuming)  # binds the customer and both products
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    invoice = _book_sales_invoice(consuming["rackbeat"], LINES)
+    sales = engine.enqueue(consuming["connection"], Kind.SALES_INVOICE, "to_dinero", invoice["number"],
+                           trigger=Trigger.WEBHOOK)
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with db_connection.execute_wrapper(record):
+        assert engine.run_operation(sales.pk).state == SyncOperation.State.DONE
+    consumption = SyncOperation.objects.get(connection=consuming["connection"], kind=Kind.ITEM_CONSUMPTION,
+                                            source_key=str(invoice["number"]))
+    assert consumption.state == SyncOperation.State.DONE, consumption.last_error
+    calls = _calls(sales, consumption)
+    assert sum(calls.values()) == 7, calls
+    budget_writes = [sql for sql in statements if sql.startswith('UPDATE "integration_ratelimitwindow"')]
+    assert len(budget_writes) == 7 + 2, budget_writes
+    limiter = SharedRateLimiter(100)
+    assert all(limiter.in_flight(window.key) == 0 for window in RateLimitWindow.objects.all())
+
+
 @pytest.mark.parametrize("trigger", [Trigger.WEBHOOK, Trigger.POLL])
 def test_a_changed_product_is_read_again_until_its_own_transfer_ran(consuming, settings, trigger):
     connection = consuming["connection"]

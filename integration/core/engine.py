@@ -27,6 +27,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -363,9 +364,9 @@ def execute_now(op: SyncOperation) -> SyncOperation:
 
 
 def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False,
-         settings: IntegrationSettings | None = None) -> SyncOperation | None:
-    """Claim ``op_id`` and run one attempt. ``settings``: the connection's settings as the attempt
-    this one follows read them a moment ago (a follow-up continuing in the same worker)."""
+         carried: _Carried | None = None) -> SyncOperation | None:
+    """Claim ``op_id`` and run one attempt. ``carried``: what the attempt this one follows (a
+    follow-up continuing in the same worker) hands on."""
     worker = worker_name()
     op = _claim(op_id, worker=worker, require_active=require_active)
     if op is None:
@@ -377,69 +378,84 @@ def _run(op_id: int, *, require_active: bool, follow_ups_here: bool = False,
         return _record(op, _budget_wait(op, exhausted), claimed_at=claimed_at, worker=worker,
                        connection_problem=None)
     started = _started(op, worker)
+    carried = carried if carried is not None and carried.connection_id == op.connection_id else _Carried(op.connection_id)
     try:
-        updates, connection_problem = _execute(op, settings=settings)
-    except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
-        logger.exception("Operation %s failed unexpectedly", op_id)
-        updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
-    return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem,
-                   follow_ups_here=follow_ups_here, started=started)
+        try:
+            updates, connection_problem = _execute(op, carried)
+        except Exception as exc:  # a bug or an unforeseen answer: visible, never a crash of the worker
+            logger.exception("Operation %s failed unexpectedly", op_id)
+            updates, connection_problem = _failed(op, f"{type(exc).__name__}: {exc}", type(exc).__name__), None
+        return _record(op, updates, claimed_at=claimed_at, worker=worker, connection_problem=connection_problem,
+                       follow_ups_here=follow_ups_here, started=started, carried=carried)
+    finally:
+        # The answers' times still kept back — after the follow-up this worker continued with,
+        # whose first request to the same budget wrote them with its own.
+        carried.flush()
 
 
-def _context(op: SyncOperation, *, defer_answers: bool = False,
-             settings: IntegrationSettings | None = None) -> TransferContext:
-    """The clients and settings of one attempt. With ``defer_answers`` the clients write each
-    answer's time to the shared budget with their next request (see
-    :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`); :func:`_flush_answers`
-    writes the rest when the attempt ends. ``settings`` given (of the same connection) are used
-    rather than read again."""
+@dataclasses.dataclass
+class _Carried:
+    """What an attempt hands on to the follow-up it continues with on the same connection: the
+    connection's settings as it read them a moment before, and its clients' budgets with the
+    answer times they keep back (written with the follow-up's next request for the same budget,
+    or by :meth:`flush` when the chain of attempts ends)."""
+
+    connection_id: int
+    settings: IntegrationSettings | None = None
+    limiters: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def flush(self) -> None:
+        for limiter in self.limiters.values():
+            try:
+                limiter.flush()
+            except Exception:
+                logger.exception("Could not record the answer times of requests")
+
+
+def _context(op: SyncOperation, carried: _Carried | None = None) -> TransferContext:
+    """The clients and settings of one attempt. With ``carried`` (an engine attempt) the settings
+    it holds are used rather than read again, and the clients share its budgets and keep each
+    answer's time back, to be written with their next request to the same budget (see
+    :meth:`~integration.core.clients.ratelimit.SharedRateLimiter.finish`) or by
+    :meth:`_Carried.flush` when the attempts end."""
     connection = op.connection
-    if settings is not None and settings.connection_id == connection.pk:
-        settings.connection = connection
-        integration_settings = settings
+    if carried is not None and carried.settings is not None:
+        carried.settings.connection = connection
+        integration_settings = carried.settings
     else:
         integration_settings = claim_rows.settings_of(connection)
+        if carried is not None:
+            carried.settings = integration_settings
 
-    def built(client: Any) -> Any:
+    def built(service: str, build: Any) -> Any:
+        limiter = carried.limiters.get(service) if carried is not None else None
+        client = build(connection, op) if limiter is None else build(connection, op, limiter=limiter)
         transport = getattr(client, "transport", None)  # stand-ins in tests may have none
-        if transport is not None:
-            transport.defer_answers = defer_answers
+        if carried is not None and transport is not None and transport.limiter is not None:
+            transport.defer_answers = True
+            carried.limiters.setdefault(service, transport.limiter)
         return client
 
     return TransferContext(
         connection=connection,
         settings=integration_settings,
-        rackbeat=LazyClient(lambda: built(rackbeat_client(connection, op))),  # type: ignore[arg-type]
-        dinero=LazyClient(lambda: built(dinero_client(connection, op))),  # type: ignore[arg-type]
+        rackbeat=LazyClient(lambda: built("rackbeat", rackbeat_client)),  # type: ignore[arg-type]
+        dinero=LazyClient(lambda: built("dinero", dinero_client)),  # type: ignore[arg-type]
         operation=op,
     )
 
 
-def _flush_answers(ctx: TransferContext) -> None:
-    for client in (ctx.rackbeat, ctx.dinero):
-        if isinstance(client, LazyClient):
-            client = client._client  # None: never built, nothing sent
-        transport = getattr(client, "transport", None)
-        if transport is not None:
-            transport.flush()
-
-
-def _execute(op: SyncOperation, *, settings: IntegrationSettings | None = None,
-             ) -> tuple[dict[str, Any], errors.ApiError | None]:
+def _execute(op: SyncOperation, carried: _Carried) -> tuple[dict[str, Any], errors.ApiError | None]:
     handler = handler_for(op.kind, op.direction)
     if handler is None:
         return _failed(op, Message(gettext_noop(
             "No transfer exists for %(kind)s in the direction %(direction)s."),
             kind=Key("kind", op.kind), direction=Key("direction", op.direction)), "NoHandler"), None
-    ctx = _context(op, defer_answers=True, settings=settings)
-    try:
-        updates, problem = _outcome(op, handler, ctx)
-    finally:
-        _flush_answers(ctx)
+    ctx = _context(op, carried)
+    updates, problem = _outcome(op, handler, ctx)
     if ctx.intent_staged:
         # Written with the outcome, in the same conditional UPDATE, rather than on its own.
         updates["intent"] = op.intent
-    updates["_settings"] = ctx.settings  # for a follow-up this worker continues with
     return updates, problem
 
 
@@ -593,13 +609,12 @@ def _api_error(op: SyncOperation, exc: errors.ApiError) -> tuple[dict[str, Any],
 
 def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, worker: str,
             connection_problem: errors.ApiError | None, follow_ups_here: bool = False,
-            started: dict[str, Any] | None = None) -> SyncOperation:
+            started: dict[str, Any] | None = None, carried: _Carried | None = None) -> SyncOperation:
     """Write the attempt's outcome (conditional on its claim) with its timeline entries — the
     ``started`` one first, kept back until now — and act on it."""
     entries = [started] if started is not None else []
     follow_ups = updates.pop("_follow_ups", [])
     handover = updates.pop("_handover", None)
-    settings = updates.pop("_settings", None)
     budget_event = updates.pop("_budget_event", None)
     if budget_event is None:
         updates["budget_key"] = ""
@@ -646,7 +661,7 @@ def _record(op: SyncOperation, updates: dict[str, Any], *, claimed_at: Any, work
     if _rerun_if_requested(op) or op.state == State.PENDING:
         op.refresh_from_db()
     for follow_up in here:
-        _continue_here(follow_up, settings)
+        _continue_here(follow_up, carried)
     return op
 
 
@@ -672,7 +687,7 @@ def _follow_up(op: SyncOperation, kind: str, direction: str, source_key: str,
     return None
 
 
-def _continue_here(op_pk: int, settings: IntegrationSettings | None = None) -> None:
+def _continue_here(op_pk: int, carried: _Carried | None = None) -> None:
     """Run the follow-up this worker just queued without a task — the same document's next part,
     its source at hand — unless the fair choice (:mod:`integration.core.dispatch`) puts another
     connection's work first: then the follow-up gets its task and waits its turn like any row.
@@ -680,7 +695,7 @@ def _continue_here(op_pk: int, settings: IntegrationSettings | None = None) -> N
     One task per booked invoice instead of two: each task is a broker row written, handed out,
     locked and deleted, and a trip through the cluster's pusher, worker and monitor processes."""
     first = next(dispatch.each_candidate(op_pk, waiting_connection_states=WAITING_CONNECTION_STATES), None)
-    if first == op_pk and _run(op_pk, require_active=True, settings=settings) is not None:
+    if first == op_pk and _run(op_pk, require_active=True, carried=carried) is not None:
         return
     _queue_task(op_pk)
 

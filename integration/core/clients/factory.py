@@ -60,12 +60,14 @@ def failures_only(record: Callable[[Exchange], None]) -> Callable[[Exchange], No
     return record_failure
 
 
-def rackbeat_client(connection: Connection, operation: SyncOperation | None = None) -> RackbeatClient:
-    return RackbeatClient(connection, on_exchange=exchange_recorder(connection, operation))
+def rackbeat_client(connection: Connection, operation: SyncOperation | None = None, *,
+                    limiter: Any | None = None) -> RackbeatClient:
+    return RackbeatClient(connection, on_exchange=exchange_recorder(connection, operation), limiter=limiter)
 
 
-def dinero_client(connection: Connection, operation: SyncOperation | None = None) -> DineroClient:
-    return DineroClient(connection, on_exchange=exchange_recorder(connection, operation))
+def dinero_client(connection: Connection, operation: SyncOperation | None = None, *,
+                  limiter: Any | None = None) -> DineroClient:
+    return DineroClient(connection, on_exchange=exchange_recorder(connection, operation), limiter=limiter)
 
 
 class LazyClient:

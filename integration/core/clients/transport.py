@@ -238,7 +238,8 @@ class Transport:
         self.limiter = limiter
         self.limiter_key = limiter_key
         # When set (a transfer's clients), each answer's time is written to the limiter with the
-        # next request's grant or by flush() at the transfer's end: one statement per request.
+        # next request's grant or by the limiter's flush() when the transfers end (the engine's
+        # _Carried): one statement per request.
         self.defer_answers = False
         self.redactor = Redactor()
         self.redactor.add(*secrets)
@@ -331,15 +332,6 @@ class Transport:
                 self.limiter.finish(self.limiter_key, ticket)
         except Exception:
             logger.exception("Could not record the answer time of a %s request", self.service)
-
-    def flush(self) -> None:
-        """Write the answer times kept back (``defer_answers``); never raises, like the answers."""
-        if self.limiter is None or not self.defer_answers:
-            return
-        try:
-            self.limiter.flush()
-        except Exception:
-            logger.exception("Could not record the answer times of %s requests", self.service)
 
     def _report(self, method, full_url, body, files, response, started, error) -> None:  # type: ignore[no-untyped-def]
         if self.on_exchange is None:
