@@ -162,11 +162,12 @@ def environment_for(url: str) -> dict[str, Any]:
     return found
 
 
-# Connections to the vendors, shared by every client of a process (one per host and thread at a
-# time): a transfer builds its clients anew, and each would otherwise open its own connections —
-# a TLS handshake per vendor per document. Kept while used; after IDLE_SECONDS without a request
-# (checked before each request) they are closed, well before a vendor's or a middlebox's keep-alive limit lets one go quietly
-# (a request sent on such a connection would only time out). POOL_SIZE: the web server's threads.
+# Connections to the vendors, shared by every client of a process: a transfer builds its clients
+# anew, and each would otherwise open its own connections — a TLS handshake per vendor per
+# document. Kept while used; after IDLE_SECONDS without a request (checked before each request)
+# they are closed, well before a vendor's or a middlebox's keep-alive limit lets one go quietly (a
+# request sent on such a connection would only time out). POOL_SIZE per host: the web server's
+# threads, each of which may hold one at a time.
 IDLE_SECONDS = 30.0
 POOL_SIZE = 32
 _shared_lock = threading.Lock()
