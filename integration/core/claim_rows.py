@@ -67,7 +67,7 @@ def claim_and_read(op_id: int, *, worker: str, now: datetime,
                    waiting_states: tuple[str, ...] | None) -> SyncOperation | None:
     """:func:`claim` and, when this call won the row, :func:`claimed`; None when it did not. On
     PostgreSQL one statement: the claim's UPDATE returns the row as claimed, joined with its
-    connection (``WITH claimed AS (UPDATE … RETURNING …) SELECT … JOIN``); elsewhere the two."""
+    connection (``WITH o AS (UPDATE … RETURNING …) SELECT … FROM o JOIN``); elsewhere the two."""
     db = connections[router.db_for_write(SyncOperation)]
     if db.vendor != "postgresql":
         if not claim(op_id, worker=worker, now=now, waiting_states=waiting_states):

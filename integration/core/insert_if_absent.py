@@ -5,7 +5,9 @@ lost race), and ``bulk_create(ignore_conflicts=True)`` does not tell whether the
 The webhook intake runs this once per delivery, so it gets a single statement: the new row's id,
 or ``None`` when a row with the same unique key already exists (or is being inserted by a
 concurrent transaction — PostgreSQL waits for that one and then does nothing). Works on
-PostgreSQL and on SQLite ≥ 3.35, the two databases the service supports.
+PostgreSQL and on SQLite ≥ 3.35, the two databases the service supports. A new row that always
+comes with a first row of its own (an operation with its first timeline entry) is written with it
+in the same statement on PostgreSQL (:func:`insert_if_absent_with`).
 """
 
 from __future__ import annotations
