@@ -52,6 +52,7 @@ Timings are never asserted; the figures go to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -123,47 +124,37 @@ def profile_queued(path: str) -> None:
     import pstats
 
     from integration import tasks
-    from integration.core.models import SyncOperation
 
     # CPU time, not wall time: the worker's real work, not its waiting on the vendors.
     profiler = cProfile.Profile(time.process_time)
-    done_before = SyncOperation.objects.filter(kind="sales_invoice", state="done").count()
-    cpu0 = os.times()
-    ran = 0
-    while True:
-        ids = list(SyncOperation.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True))
-        if not ids:
-            break
-        for op_id in ids:
-            profiler.enable()
-            tasks.run_operation(op_id)
-            profiler.disable()
-            ran += 1
-    cpu1 = os.times()
+    burst = _burst(lambda op_id: profiler.runcall(tasks.run_operation, op_id))
     profiler.dump_stats(path)
-    # The invoices this burst booked (the warm-up's are done already).
-    invoices = SyncOperation.objects.filter(kind="sales_invoice", state="done").count() - done_before
-    seconds = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    print(json.dumps({"operations_run": ran, "invoices_done": invoices,
-                      "process_cpu_ms_per_invoice_under_profiler": round(1000 * seconds / max(1, invoices), 1)}))
+    print(json.dumps({"operations_run": burst["operations_run"], "invoices_done": burst["invoices_done"],
+                      "process_cpu_ms_per_invoice_under_profiler": burst["process_cpu_ms_per_invoice"]}))
     stats = pstats.Stats(path)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)
 
 
-def _run_queued() -> int:
-    """Run every open operation and the follow-ups they queue, as a worker would; how many ran."""
-    from integration import tasks
+def _burst(run: Any) -> dict[str, Any]:
+    """``run(op_id)`` for every open operation and the follow-ups they queue, as a worker would:
+    how many ran, the invoices they finished, and the process's CPU per invoice."""
     from integration.core.models import SyncOperation
 
-    ran = 0
-    while True:
-        ids = list(SyncOperation.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True))
-        if not ids:
-            return ran
+    def invoices_done() -> int:
+        return SyncOperation.objects.filter(kind="sales_invoice", state="done").count()
+
+    done_before, cpu0, ran = invoices_done(), os.times(), 0
+    while ids := list(SyncOperation.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True)):
         for op_id in ids:
-            tasks.run_operation(op_id)
+            run(op_id)
             ran += 1
+    cpu1 = os.times()
+    # The invoices this burst booked (the warm-up's are done already).
+    invoices = invoices_done() - done_before
+    seconds = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {"operations_run": ran, "invoices_done": invoices,
+            "process_cpu_ms_per_invoice": round(1000 * seconds / max(1, invoices), 1)}
 
 
 # Parts of a worker's CPU, each the frames that mark it (the first part a sample matches counts it).
@@ -193,8 +184,6 @@ def shares(stacks: Any) -> dict[str, str]:
 
 def cluster_stacks(directory: str) -> Any:
     """The stacks sampled so far in every process of the cluster (``--sample-cluster``), by stack."""
-    import collections
-
     stacks: collections.Counter[str] = collections.Counter()
     for path in Path(directory).glob("stacks-*.txt") if directory else []:
         for line in path.read_text().splitlines():
@@ -208,21 +197,14 @@ def sample_queued(path: str) -> None:
     sys.path.insert(0, str(ROOT / "bench" / "cpu_sampler"))
     import cpu_sampling
 
-    from integration.core.models import SyncOperation
+    from integration import tasks
 
-    done_before = SyncOperation.objects.filter(kind="sales_invoice", state="done").count()
-    cpu0 = os.times()
     cpu_sampling.start()
-    ran = _run_queued()
+    burst = _burst(tasks.run_operation)
     cpu_sampling.stop()
-    cpu1 = os.times()
     stacks = cpu_sampling.stacks
-    invoices = SyncOperation.objects.filter(kind="sales_invoice", state="done").count() - done_before
     Path(path).write_text("".join(f"{stack} {count}\n" for stack, count in stacks.most_common()))
-    seconds = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    print(json.dumps({"operations_run": ran, "invoices_done": invoices, "samples": sum(stacks.values()),
-                      "process_cpu_ms_per_invoice": round(1000 * seconds / max(1, invoices), 1),
-                      "shares": shares(stacks)}, indent=2))
+    print(json.dumps({**burst, "samples": sum(stacks.values()), "shares": shares(stacks)}, indent=2))
 
 
 # --- the orchestrating process: no Django, only processes, HTTP and SQL ---------------------------

@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.models import OrmQ
@@ -17,7 +19,14 @@ from integration.core import dispatch, engine
 from integration.core.clients import errors
 from integration.core.clients.ratelimit import SharedRateLimiter
 from integration.core.handlers import Result
-from integration.core.models import Direction, Kind, OperationEvent, SyncOperation, Trigger
+from integration.core.models import (
+    Direction,
+    IntegrationSettings,
+    Kind,
+    OperationEvent,
+    SyncOperation,
+    Trigger,
+)
 from tests.test_engine import ScriptedHandler, time_passes
 
 State = SyncOperation.State
@@ -168,9 +177,6 @@ def test_the_tasks_own_operation_keeps_its_place_when_no_one_is_worse_served(bot
 
 
 def test_the_first_candidate_costs_one_statement_with_the_tasks_own_operation_in_it(both_active, monkeypatch):
-    from django.db import connection as db_connection
-    from django.test.utils import CaptureQueriesContext
-
     first, second = both_active
     own = _pending(first, "1")
     _pending(second, "1")
@@ -263,11 +269,6 @@ def _follow_up_of(connection) -> SyncOperation:
 
 
 def test_a_worker_runs_the_follow_up_it_queued_in_the_same_task(active, with_follow_up, queued_not_run):
-    from django.db import connection as db_connection
-    from django.test.utils import CaptureQueriesContext
-
-    from integration.core.models import IntegrationSettings
-
     IntegrationSettings.objects.get_or_create(connection=active)
     seen = []
     with_follow_up.script = [lambda op, ctx: seen.append(ctx.settings)

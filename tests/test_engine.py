@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Connection
@@ -103,9 +105,6 @@ def test_claim_is_taken_by_exactly_one_worker(active, handler, settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     op = queue(active)
     assert op.state == State.PENDING
-    from django.db import connection as db_connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(db_connection) as queries:
         claimed = engine._claim(op.pk, worker="a:1", require_active=True)
     # The row as claimed, with its connection: on PostgreSQL the claim's own statement returns it.
@@ -358,9 +357,6 @@ def test_execute_now_leaves_a_done_invoice_alone(active, handler):
 @pytest.mark.parametrize("end", ["done", "needs attention", "temporary error"])
 def test_intent_staged_by_a_transfer_is_written_with_its_outcome_whatever_it_is(active, handler, end):
     """What a transfer stages after its last write reaches the row in the outcome's own UPDATE."""
-    from django.db import connection as db_connection
-    from django.test.utils import CaptureQueriesContext
-
     def transfer(op, ctx):
         ctx.stage_intent(step="booked", dinero_number="42")
         if end == "needs attention":
@@ -380,9 +376,6 @@ def test_intent_staged_by_a_transfer_is_written_with_its_outcome_whatever_it_is(
 def test_an_attempts_start_and_outcome_reach_the_timeline_in_one_statement_in_their_order(active, handler):
     """"Attempt n started" is kept back and written with the outcome's entry: one INSERT, each
     entry at its own moment (a worker that dies before its outcome: test_worker_recovery)."""
-    from django.db import connection as db_connection
-    from django.test.utils import CaptureQueriesContext
-
     def transfer(op, ctx):
         ctx.note(Message("Halfway there."))
         return Result(outcome="booked")

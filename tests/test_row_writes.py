@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from integration.core import engine
 from integration.core.messages import Message, stored
 from integration.core.models import Binding, HttpExchange, OperationEvent, RateLimitWindow, SyncOperation
 from integration.core.row_reads import column, first_row, one_row, prepared, reading, table
@@ -141,10 +143,6 @@ def test_on_postgresql_the_statements_are_prepared_once_per_database_connection(
 
 
 def test_a_new_operation_and_its_first_timeline_entry_are_one_statement_on_postgresql(connection):
-    from django.test.utils import CaptureQueriesContext
-
-    from integration.core import engine
-
     with CaptureQueriesContext(db_connection) as statements:
         pk = engine.enqueue_new(connection.pk, "item_consumption", "to_dinero", "1001", trigger="follow_up",
                                 task=False)

@@ -37,7 +37,7 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
         return
     connection = connections[router.db_for_write(model)]
     params = [param for values in rows for param in row_params(model, values, connection)]
-    columns = tuple(connection.ops.quote_name(field.column) for field in _insert_fields(model))
+    columns = tuple(insert_columns(model, connection))
     with statement_cursor(connection) as cursor:
         cursor.execute(_insert_sql(model, connection.alias, columns, len(rows)), params)
 
@@ -47,7 +47,7 @@ def row_params(model: type[models.Model], values: dict[str, Any], connection: An
     """The prepared values of a new row of ``model`` (:func:`insert_values`), in the order of its
     fields (:func:`insert_columns`), the field named ``leave_out`` (an attribute name) left out."""
     fields = _insert_fields(model)
-    unknown = set(values) - {field.attname for field in fields}
+    unknown = values.keys() - _insert_names(model)
     if unknown:
         raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     params = []
@@ -72,6 +72,11 @@ def insert_columns(model: type[models.Model], connection: Any, *, leave_out: str
 @functools.cache
 def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+
+
+@functools.cache
+def _insert_names(model: type[models.Model]) -> frozenset[str]:
+    return frozenset(field.attname for field in _insert_fields(model))
 
 
 def update_row(model: type[models.Model], pk: Any, *, where: dict[str, Any] | None = None, **values: Any) -> int:

@@ -189,10 +189,9 @@ def shared_adapter() -> HTTPAdapter:
     return adapter
 
 
-def with_params(url: str, params: dict[str, Any] | None) -> str:
-    """``url`` with ``params`` added to its query string, encoded as ``requests`` encodes them."""
-    if not params:
-        return url
+def prepared_url(url: str, params: dict[str, Any] | None) -> str:
+    """``url`` with ``params`` added to its query string, checked, quoted and encoded as
+    ``requests`` prepares a request's URL (``MissingSchema``, ``InvalidURL`` when it cannot be)."""
     prepared = requests.PreparedRequest()
     prepared.prepare_url(url, params)
     return prepared.url or url
@@ -275,7 +274,7 @@ class Transport:
         error = ""
         full_url = url
         try:
-            full_url = with_params(url, params)
+            full_url = prepared_url(url, params)
             response = self._http(method, full_url, json_body=json_body, data=data, files=files, headers=headers,
                                   timeout=timeout or self.timeout)
             return response
@@ -291,7 +290,7 @@ class Transport:
     def _http(self, method: str, url: str, *, json_body: Any, data: Any, files: Any,
               headers: dict[str, str] | None, timeout: float) -> requests.Response:
         """The request on the wire and its answer, read in full: the one place tests answer in the
-        vendors' stead (tests/instant_vendors.py).
+        vendors' stead (tests/instant_vendors.py). ``url`` is prepared already (:func:`prepared_url`).
 
         The clients' requests go straight to this process's shared connections
         (:func:`shared_adapter`), built by ``requests``' own rules (URL quoting, JSON, form and
@@ -308,7 +307,7 @@ class Transport:
         merged.update(headers or {})
         prepared = requests.PreparedRequest()
         prepared.prepare_method(method)
-        prepared.prepare_url(url, None)
+        prepared.url = url
         prepared.prepare_headers({name: value for name, value in merged.items() if value is not None})
         prepared.prepare_body(data, files, json_body)
         prepared.prepare_hooks({})
